@@ -1,0 +1,43 @@
+"""Settings for every part of streamfeed, read from STREAMFEED_* environment variables.
+
+One place, so a worker, the CLI, the demo and the tests agree on where the
+servers are and how the topics are shaped. Defaults match deploy/local/stack,
+so a developer with the local stack up needs to set nothing.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Connection and topology settings; each field is STREAMFEED_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="STREAMFEED_", env_file=None, extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    schema_registry_url: str | None = Field(
+        None,
+        description="Confluent Schema Registry URL; unset means Avro single-object encoding",
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis server for storage")
+    cassandra_hosts: list[str] = Field(["127.0.0.1"], description="Cassandra contact points")
+    cassandra_port: int = Field(9042, description="Cassandra native protocol port")
+    cassandra_keyspace: str = Field("streamfeed", description="Keyspace of feed tables")
+    cassandra_consistency: str = Field("LOCAL_QUORUM", description="Read and write consistency")
+    storage: Literal["memory", "redis", "cassandra"] = Field(
+        "memory", description="Storage backend for inline mode and workers"
+    )
+    max_extra_context_bytes: int = Field(
+        16_384, description="Largest encoded extra_context an activity may carry"
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,51 @@
+"""Shared fixtures: one connection per server per test session, each guarded by require()."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests import services
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    services.kafka().require()
+    from pipeline.settings import get_settings
+
+    return get_settings().kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    services.redis().require()
+    import redis
+
+    from pipeline.settings import get_settings
+
+    client = redis.Redis.from_url(get_settings().redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def cassandra_session():
+    services.cassandra().require()
+    from cassandra.cluster import Cluster
+
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra_port)
+    session = cluster.connect()
+    yield session
+    cluster.shutdown()
+
+
+@pytest.fixture
+def unique_name() -> Iterator[str]:
+    """A name no other test (or earlier run against the same stack) has used."""
+    yield f"t{os.getpid()}_{uuid.uuid4().hex[:10]}"

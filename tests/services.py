@@ -1,0 +1,58 @@
+"""Finding the local stack's servers from tests, and failing loudly when one is missing.
+
+Outside CI a developer without the stack gets skips that say how to start it;
+under CI (CI=true) the same absence is a failure, because there a skip would
+hide a broken install or start-up step.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import pytest
+
+from pipeline.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    host: str
+    port: int
+
+    def reachable(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def require(self) -> None:
+        """Skip (or under CI fail) the calling test unless the server accepts connections."""
+        if self.reachable():
+            return
+        message = (
+            f"{self.name} is not reachable at {self.host}:{self.port}; "
+            f"start it with: deploy/local/stack up {self.name}"
+        )
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def kafka() -> Service:
+    host, _, port = get_settings().kafka_bootstrap.split(",")[0].rpartition(":")
+    return Service("kafka", host, int(port))
+
+
+def redis() -> Service:
+    url = urlparse(get_settings().redis_url)
+    return Service("redis", url.hostname or "127.0.0.1", url.port or 6379)
+
+
+def cassandra() -> Service:
+    settings = get_settings()
+    return Service("cassandra", settings.cassandra_hosts[0], settings.cassandra_port)
