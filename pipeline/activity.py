@@ -127,7 +127,7 @@ class Activity:
         self,
         actor: Any,
         verb: type[Verb] | Verb | str | int,
-        object: Any,  # noqa: A002 - Stream Framework's argument name
+        object: Any,  # Stream Framework's argument name, shadowing the builtin
         target: Any = None,
         time: datetime | None = None,
         extra_context: Mapping[str, Any] | None = None,

@@ -45,7 +45,7 @@ class AvroCodec:
         if isinstance(registry, str):
             from confluent_kafka.schema_registry import SchemaRegistryClient
 
-            registry = SchemaRegistryClient({"url": registry})
+            registry = SchemaRegistryClient.new_client({"url": registry})
         self.registry = registry
         self._registered: dict[tuple[str, str], bytes] = {}
         self._registry_schemas: dict[int, ParsedSchema] = {}
