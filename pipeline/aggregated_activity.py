@@ -51,6 +51,17 @@ class AggregatedActivity:
         for activity in activities:
             self.append(activity)
 
+    def copy(self) -> AggregatedActivity:
+        """An independent copy; activities are immutable, so they are shared."""
+        clone = type(self)(self.group)
+        clone.activities = list(self.activities)
+        clone.created_at = self.created_at
+        clone.updated_at = self.updated_at
+        clone.seen_at = self.seen_at
+        clone.read_at = self.read_at
+        clone.minimized_activities = self.minimized_activities
+        return clone
+
     # -- membership -------------------------------------------------------
 
     def contains(self, activity: Activity) -> bool:

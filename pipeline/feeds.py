@@ -1,0 +1,216 @@
+"""Feeds: Stream Framework's Feed API over the storage contracts.
+
+A feed class says where and how (backend, key_format, max_length,
+activity_class); a feed instance is one user's feed of that class. Reads
+are slices (``feed[:25]``), narrowed by id cursors and ordered, all turned
+into one storage page request. Writes of the pipeline go through the
+class-level helpers (``add_to_many_users``) so a fanout batch is one storage
+call for all its recipients.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from pipeline.activity import Activity
+from storage.base import NO_BOUNDS, Backend, Bounds, PageRequest
+from storage.registry import get_backend
+
+#: Characters a user id may contain: it becomes part of storage keys and a Redis hash tag.
+_USER_ID = re.compile(r"^[A-Za-z0-9_.:@\-]{1,200}$")
+_FILTER_FIELDS = {
+    "activity_id__gt": "gt",
+    "activity_id__gte": "gte",
+    "activity_id__lt": "lt",
+    "activity_id__lte": "lte",
+}
+_ORDERINGS = {"activity_id": True, "-activity_id": False}
+
+
+class FeedKeyError(ValueError):
+    """A user id or key_format that would make an invalid storage key."""
+
+
+def feed_key(key_format: str, user_id: Any) -> str:
+    """The storage key of a user's feed: the user id wrapped in a Redis Cluster hash tag.
+
+    The tag ``{user}`` puts all of one user's feeds in one Redis Cluster slot,
+    so a user's writes batch together; other backends treat it as text.
+    """
+    text = str(user_id)
+    if isinstance(user_id, bool) or not _USER_ID.match(text):
+        raise FeedKeyError(
+            f"user id {user_id!r}: use 1-200 letters, digits or _.:@- (it becomes a storage key)"
+        )
+    if key_format.count("{user_id}") != 1:
+        raise FeedKeyError(f"key_format {key_format!r} must contain {{user_id}} exactly once")
+    try:
+        key = key_format.format(user_id="{" + text + "}")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise FeedKeyError(f"key_format {key_format!r}: {exc}") from None
+    if any(c.isspace() for c in key) or len(key) > 512:
+        raise FeedKeyError(f"key_format {key_format!r} makes an invalid key {key!r}")
+    return key
+
+
+class FeedQuery:
+    """A feed narrowed by id bounds and ordered; slice it to read."""
+
+    def __init__(self, feed: BaseFeed, bounds: Bounds = NO_BOUNDS, ascending: bool = False) -> None:
+        self.feed = feed
+        self.bounds = bounds
+        self.ascending = ascending
+
+    def filter(self, **kwargs: str) -> FeedQuery:
+        """activity_id__gt/__gte/__lt/__lte; several narrow together."""
+        values = {name: getattr(self.bounds, name) for name in ("gt", "gte", "lt", "lte")}
+        for name, value in kwargs.items():
+            if name not in _FILTER_FIELDS:
+                known = ", ".join(_FILTER_FIELDS)
+                raise ValueError(f"unknown filter {name!r}; use {known}")
+            if not isinstance(value, str):
+                value = getattr(value, "id", value)
+            if not isinstance(value, str):
+                raise ValueError(f"filter {name} needs an activity id, got {value!r}")
+            values[_FILTER_FIELDS[name]] = value
+        return FeedQuery(self.feed, Bounds(**values), self.ascending)
+
+    def order_by(self, field: str) -> FeedQuery:
+        """'activity_id' (oldest first) or '-activity_id' (newest first, the default)."""
+        if field not in _ORDERINGS:
+            raise ValueError(f"cannot order by {field!r}; use 'activity_id' or '-activity_id'")
+        return FeedQuery(self.feed, self.bounds, _ORDERINGS[field])
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, int):
+            if index < 0:
+                raise IndexError(
+                    "negative indexes are not supported; feeds are read from the newest"
+                )
+            found = self._page(index, 1)
+            if not found:
+                raise IndexError(f"feed index {index} out of range")
+            return found[0]
+        if not isinstance(index, slice):
+            raise TypeError(f"feed indexes are ints or slices, not {type(index).__name__}")
+        if index.step not in (None, 1):
+            raise ValueError(f"slice step {index.step} is not supported; feeds are read in order")
+        start = index.start or 0
+        if start < 0 or (index.stop is not None and index.stop < 0):
+            raise ValueError(
+                "negative slice bounds are not supported; feeds are read from the newest"
+            )
+        if index.stop is not None and index.stop <= start:
+            return []
+        limit = None if index.stop is None else index.stop - start
+        return self._page(start, limit)
+
+    def _page(self, offset: int, limit: int | None) -> list:
+        return self.feed.get_page(PageRequest(offset, limit, self.bounds, self.ascending))
+
+    def __iter__(self):
+        return iter(self[:])
+
+
+class BaseFeed:
+    """Configuration by class attribute, as in Stream Framework."""
+
+    #: Short name the manager and the pipeline use for this feed class.
+    name: ClassVar[str] = "feed"
+    key_format: ClassVar[str] = "feed:{user_id}"
+    max_length: ClassVar[int | None] = 100
+    activity_class: ClassVar[type[Activity]] = Activity
+    #: Storage backend name ("memory", "redis", "cassandra"); None: the STREAMFEED_STORAGE setting.
+    backend_name: ClassVar[str | None] = None
+
+    def __init__(self, user_id: Any, backend: Backend | None = None) -> None:
+        self.user_id = str(user_id)
+        self.key = feed_key(self.key_format, user_id)
+        self.backend = backend or get_backend(self.backend_name)
+
+    @classmethod
+    def key_for(cls, user_id: Any) -> str:
+        return feed_key(cls.key_format, user_id)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key}>"
+
+    # -- reading --------------------------------------------------------------
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return FeedQuery(self)[index]
+
+    def __iter__(self):
+        return iter(FeedQuery(self))
+
+    def filter(self, **kwargs: str) -> FeedQuery:
+        return FeedQuery(self).filter(**kwargs)
+
+    def order_by(self, field: str) -> FeedQuery:
+        return FeedQuery(self).order_by(field)
+
+    def get_page(self, page: PageRequest) -> list:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Writes go to storage at once; kept for Stream Framework's API."""
+
+
+class Feed(BaseFeed):
+    """A flat feed: activities newest first, trimmed to max_length."""
+
+    name = "normal"
+    key_format = "feed:{user_id}"
+
+    def get_page(self, page: PageRequest) -> list[Activity]:
+        return self.backend.timelines.get_page(self.key, page, self.activity_class)
+
+    def add(self, activity: Activity) -> None:
+        self.add_many([activity])
+
+    def add_many(self, activities: Sequence[Activity]) -> None:
+        self.backend.timelines.add_many(self.key, list(activities), self.max_length)
+
+    def remove(self, activity: Activity | str) -> None:
+        self.remove_many([activity])
+
+    def remove_many(self, activities: Iterable[Activity | str]) -> None:
+        ids = [a if isinstance(a, str) else a.id for a in activities]
+        self.backend.timelines.remove_many(self.key, ids)
+
+    def count(self) -> int:
+        return self.backend.timelines.count(self.key)
+
+    def delete(self) -> None:
+        self.backend.timelines.delete(self.key)
+
+    def trim(self, length: int | None = None) -> None:
+        length = self.max_length if length is None else length
+        if length is not None:
+            self.backend.timelines.trim(self.key, length)
+
+    @classmethod
+    def add_to_many_users(
+        cls, user_ids: Iterable[Any], activities: Sequence[Activity], backend: Backend | None = None
+    ) -> None:
+        """The fanout write: the same activities into many users' feeds as one batch."""
+        backend = backend or get_backend(cls.backend_name)
+        keys = [cls.key_for(u) for u in user_ids]
+        backend.timelines.add_to_many(keys, list(activities), cls.max_length)
+
+    @classmethod
+    def remove_from_many_users(
+        cls, user_ids: Iterable[Any], activity_ids: Sequence[str], backend: Backend | None = None
+    ) -> None:
+        backend = backend or get_backend(cls.backend_name)
+        backend.timelines.remove_from_many([cls.key_for(u) for u in user_ids], list(activity_ids))
+
+
+class UserFeed(Feed):
+    """A user's own activities: what followers' feeds are copied from on follow."""
+
+    name = "user"
+    key_format = "user_feed:{user_id}"
+    max_length = 10_000

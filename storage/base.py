@@ -1,0 +1,179 @@
+"""The storage contracts every backend (memory, Redis, Cassandra) fulfils identically.
+
+Feeds talk only to these. A timeline holds activity ids ordered by id, which
+is time order with ties broken by the id's digest (pipeline.ids); an
+aggregated timeline holds groups ordered by their newest activity. Every
+write is keyed by activity id or group, so applying it twice leaves exactly
+the state of applying it once: the pipeline replays and retries freely.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.activity import Activity
+from pipeline.aggregated_activity import AggregatedActivity
+from pipeline.aggregation import AggregatedWrite
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Id-cursor bounds of a page: activity_id__gt/__gte/__lt/__lte, all optional."""
+
+    gt: str | None = None
+    gte: str | None = None
+    lt: str | None = None
+    lte: str | None = None
+
+    def admits(self, activity_id: str) -> bool:
+        return not (
+            (self.gt is not None and activity_id <= self.gt)
+            or (self.gte is not None and activity_id < self.gte)
+            or (self.lt is not None and activity_id >= self.lt)
+            or (self.lte is not None and activity_id > self.lte)
+        )
+
+    @property
+    def lower(self) -> tuple[str, bool] | None:
+        """The tighter lower bound as (id, inclusive)."""
+        if self.gt is not None and (self.gte is None or self.gt >= self.gte):
+            return self.gt, False
+        if self.gte is not None:
+            return self.gte, True
+        return None
+
+    @property
+    def upper(self) -> tuple[str, bool] | None:
+        """The tighter upper bound as (id, inclusive)."""
+        if self.lt is not None and (self.lte is None or self.lt <= self.lte):
+            return self.lt, False
+        if self.lte is not None:
+            return self.lte, True
+        return None
+
+
+NO_BOUNDS = Bounds()
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a slice of a feed asks storage for."""
+
+    offset: int = 0
+    limit: int | None = None
+    bounds: Bounds = NO_BOUNDS
+    ascending: bool = False
+
+
+class ActivityStorage(ABC):
+    """Activities stored once, by id, for timelines that hold ids only."""
+
+    @abstractmethod
+    def add_many(self, activities: Sequence[Activity]) -> None: ...
+
+    @abstractmethod
+    def get_many(
+        self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
+    ) -> dict[str, Activity]:
+        """The activities found, by id; missing ids are left out."""
+
+    @abstractmethod
+    def remove_many(self, activity_ids: Sequence[str]) -> None: ...
+
+
+class TimelineStorage(ABC):
+    """Flat timelines: ordered activity ids per feed key, each trimmed to a max length."""
+
+    @abstractmethod
+    def add_to_many(
+        self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
+    ) -> None:
+        """Add activities to every timeline in keys, then trim each: one batch for all."""
+
+    def add_many(self, key: str, activities: Sequence[Activity], max_length: int | None) -> None:
+        self.add_to_many([key], activities, max_length)
+
+    @abstractmethod
+    def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None: ...
+
+    def remove_many(self, key: str, activity_ids: Sequence[str]) -> None:
+        self.remove_from_many([key], activity_ids)
+
+    @abstractmethod
+    def get_page(
+        self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
+    ) -> list[Activity]:
+        """Hydrated activities of the page, newest first unless page.ascending."""
+
+    @abstractmethod
+    def get_ids(self, key: str, page: PageRequest) -> list[str]:
+        """Activity ids of the page, without hydration."""
+
+    @abstractmethod
+    def count(self, key: str) -> int: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def trim(self, key: str, max_length: int) -> None:
+        """Keep only the max_length newest activities."""
+
+
+class AggregatedStorage(ABC):
+    """Aggregated timelines: groups per feed key, ordered by their newest activity."""
+
+    @abstractmethod
+    def get_all(
+        self,
+        key: str,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedActivity]:
+        """Every group of the feed, newest first: what a merge reads."""
+
+    @abstractmethod
+    def get_page(
+        self,
+        key: str,
+        offset: int,
+        limit: int | None,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedActivity]: ...
+
+    @abstractmethod
+    def write(self, key: str, change: AggregatedWrite) -> None:
+        """Apply upserts, deletes and counts together."""
+
+    @abstractmethod
+    def count(self, key: str) -> int: ...
+
+    @abstractmethod
+    def counts(self, key: str) -> tuple[int, int]:
+        """(unseen, unread) as last written: one lookup."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+
+class CountsPublisher(ABC):
+    """Where notification count changes go for realtime clients."""
+
+    @abstractmethod
+    def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None: ...
+
+
+class Backend:
+    """One storage backend's three storages and its publisher, sharing connections."""
+
+    name: str = "backend"
+    activities: ActivityStorage
+    timelines: TimelineStorage
+    aggregated: AggregatedStorage
+    publisher: CountsPublisher
+
+    def close(self) -> None:
+        """Release connections; the memory backend has none."""

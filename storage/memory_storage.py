@@ -1,0 +1,208 @@
+"""In-process storage: the reference behaviour, for unit tests and inline mode.
+
+It stores the same bytes as Redis and Cassandra (storage.serialization), so
+the contract suite compares like with like and corrupt data fails the same way.
+A lock makes it safe for the threads of one process; nothing is shared
+between processes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from pipeline.activity import Activity
+from pipeline.aggregated_activity import AggregatedActivity
+from storage.base import (
+    ActivityStorage,
+    AggregatedStorage,
+    AggregatedWrite,
+    Backend,
+    CountsPublisher,
+    PageRequest,
+    TimelineStorage,
+)
+from storage.serialization import StoredForms
+
+
+def page_of_ids(ids_ascending: list[str], page: PageRequest) -> list[str]:
+    """Apply bounds, direction, offset and limit to a sorted id list."""
+    low, high = 0, len(ids_ascending)
+    if (lower := page.bounds.lower) is not None:
+        value, inclusive = lower
+        low = (bisect.bisect_left if inclusive else bisect.bisect_right)(ids_ascending, value)
+    if (upper := page.bounds.upper) is not None:
+        value, inclusive = upper
+        high = (bisect.bisect_right if inclusive else bisect.bisect_left)(ids_ascending, value)
+    selected = ids_ascending[low:high] if low < high else []
+    if not page.ascending:
+        selected = selected[::-1]
+    end = None if page.limit is None else page.offset + page.limit
+    return selected[page.offset : end]
+
+
+class MemoryActivityStorage(ActivityStorage):
+    def __init__(self, forms: StoredForms, lock: threading.RLock) -> None:
+        self.forms = forms
+        self.lock = lock
+        self.data: dict[str, bytes] = {}
+
+    def add_many(self, activities: Sequence[Activity]) -> None:
+        encoded = {a.id: self.forms.activity_bytes(a) for a in activities}
+        with self.lock:
+            self.data.update(encoded)
+
+    def get_many(
+        self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
+    ) -> dict[str, Activity]:
+        with self.lock:
+            found = [(i, self.data[i]) for i in activity_ids if i in self.data]
+        return {i: self.forms.activity(raw, activity_class, f"activity {i}") for i, raw in found}
+
+    def remove_many(self, activity_ids: Sequence[str]) -> None:
+        with self.lock:
+            for activity_id in activity_ids:
+                self.data.pop(activity_id, None)
+
+
+class MemoryTimelineStorage(TimelineStorage):
+    def __init__(self, activities: MemoryActivityStorage, lock: threading.RLock) -> None:
+        self.activities = activities
+        self.lock = lock
+        self.timelines: dict[str, list[str]] = defaultdict(list)
+
+    def add_to_many(
+        self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
+    ) -> None:
+        self.activities.add_many(activities)
+        ids = [a.id for a in activities]
+        with self.lock:
+            for key in keys:
+                timeline = self.timelines[key]
+                for activity_id in ids:
+                    index = bisect.bisect_left(timeline, activity_id)
+                    if index == len(timeline) or timeline[index] != activity_id:
+                        timeline.insert(index, activity_id)
+                if max_length is not None and len(timeline) > max_length:
+                    del timeline[: len(timeline) - max_length]
+
+    def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
+        with self.lock:
+            for key in keys:
+                timeline = self.timelines.get(key)
+                if not timeline:
+                    continue
+                for activity_id in activity_ids:
+                    index = bisect.bisect_left(timeline, activity_id)
+                    if index < len(timeline) and timeline[index] == activity_id:
+                        del timeline[index]
+
+    def get_ids(self, key: str, page: PageRequest) -> list[str]:
+        with self.lock:
+            timeline = list(self.timelines.get(key, ()))
+        return page_of_ids(timeline, page)
+
+    def get_page(
+        self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
+    ) -> list[Activity]:
+        ids = self.get_ids(key, page)
+        found = self.activities.get_many(ids, activity_class)
+        return [found[i] for i in ids if i in found]
+
+    def count(self, key: str) -> int:
+        with self.lock:
+            return len(self.timelines.get(key, ()))
+
+    def delete(self, key: str) -> None:
+        with self.lock:
+            self.timelines.pop(key, None)
+
+    def trim(self, key: str, max_length: int) -> None:
+        with self.lock:
+            timeline = self.timelines.get(key)
+            if timeline and len(timeline) > max_length:
+                del timeline[: len(timeline) - max_length]
+
+
+class MemoryAggregatedStorage(AggregatedStorage):
+    def __init__(self, forms: StoredForms, lock: threading.RLock) -> None:
+        self.forms = forms
+        self.lock = lock
+        self.groups: dict[str, dict[str, tuple[str, bytes]]] = defaultdict(dict)
+        self.count_values: dict[str, tuple[int, int]] = {}
+
+    def _ordered(self, key: str) -> list[tuple[str, str, bytes]]:
+        with self.lock:
+            items = [(rank, group, raw) for group, (rank, raw) in self.groups.get(key, {}).items()]
+        items.sort(reverse=True)
+        return items
+
+    def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
+        return self.get_page(key, 0, None, activity_class, aggregated_class)
+
+    def get_page(
+        self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity
+    ):
+        items = self._ordered(key)
+        end = None if limit is None else offset + limit
+        return [
+            self.forms.aggregated(raw, activity_class, aggregated_class, f"{key} group {group!r}")
+            for _, group, raw in items[offset:end]
+        ]
+
+    def write(self, key: str, change: AggregatedWrite) -> None:
+        encoded = {g.group: (group_rank(g), self.forms.aggregated_bytes(g)) for g in change.upserts}
+        with self.lock:
+            groups = self.groups[key]
+            for group in change.deletes:
+                groups.pop(group, None)
+            groups.update(encoded)
+            if change.counts is not None:
+                self.count_values[key] = change.counts
+
+    def count(self, key: str) -> int:
+        with self.lock:
+            return len(self.groups.get(key, ()))
+
+    def counts(self, key: str) -> tuple[int, int]:
+        with self.lock:
+            return self.count_values.get(key, (0, 0))
+
+    def delete(self, key: str) -> None:
+        with self.lock:
+            self.groups.pop(key, None)
+            self.count_values.pop(key, None)
+
+
+def group_rank(group: AggregatedActivity) -> str:
+    """Sort key of a group in its feed: newest activity's id, so order matches flat feeds."""
+    return group.last_activity.id if group.activities else ""
+
+
+class MemoryCountsPublisher(CountsPublisher):
+    """Calls subscribers in process; the memory stand-in for Redis pub/sub."""
+
+    def __init__(self) -> None:
+        self.subscribers: list[Callable[[dict], None]] = []
+
+    def subscribe(self, callback: Callable[[dict], None]) -> None:
+        self.subscribers.append(callback)
+
+    def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
+        message = {"user_id": user_id, "feed": feed_key, "unseen": unseen, "unread": unread}
+        for callback in list(self.subscribers):
+            callback(message)
+
+
+class MemoryBackend(Backend):
+    name = "memory"
+
+    def __init__(self, forms: StoredForms | None = None) -> None:
+        forms = forms or StoredForms()
+        lock = threading.RLock()
+        self.activities = MemoryActivityStorage(forms, lock)
+        self.timelines = MemoryTimelineStorage(self.activities, lock)
+        self.aggregated = MemoryAggregatedStorage(forms, lock)
+        self.publisher = MemoryCountsPublisher()
