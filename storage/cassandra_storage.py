@@ -1,0 +1,364 @@
+"""Cassandra storage: one partition per feed, activities denormalized into the rows.
+
+A page of a feed is one partition read, newest first by the clustering
+order, with no second look-up: the activity's bytes sit in the row (Stream
+Framework's Cassandra strategy). Writes to one partition go as one unlogged
+batch, and batches for different feeds run concurrently. Every statement is
+prepared once. Tables are created and extended by ``streamfeed schema sync``
+(sync_schema below), never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cassandra import ConsistencyLevel
+from cassandra.cluster import Cluster, Session
+from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
+
+from pipeline.activity import Activity
+from pipeline.aggregated_activity import AggregatedActivity
+from pipeline.aggregation import AggregatedWrite
+from storage.base import (
+    ActivityStorage,
+    AggregatedStorage,
+    Backend,
+    CountsPublisher,
+    PageRequest,
+    TimelineStorage,
+)
+from storage.memory_storage import group_rank
+from storage.serialization import StoredForms
+
+#: table -> (columns with CQL types, primary key and options). Columns may be added
+#: here over time; schema sync adds the missing ones to existing tables.
+TABLES: dict[str, tuple[dict[str, str], str]] = {
+    "timeline": (
+        {"feed_id": "text", "activity_id": "text", "activity": "blob"},
+        "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
+    ),
+    "activities": ({"activity_id": "text", "activity": "blob"}, "PRIMARY KEY (activity_id)"),
+    "aggregated": (
+        {
+            "feed_id": "text",
+            "group_key": "text",
+            "rank": "text",
+            "data": "blob",
+            "unseen": "int static",
+            "unread": "int static",
+        },
+        "PRIMARY KEY (feed_id, group_key)",
+    ),
+}
+
+
+def sync_schema(session: Session, keyspace: str, replication_factor: int = 1) -> list[str]:
+    """Create the keyspace and tables if missing and add missing columns; returns what it did."""
+    done = []
+    exists = session.execute(
+        "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s", (keyspace,)
+    ).one()
+    if exists is None:
+        session.execute(
+            f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
+            f"{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}"
+        )
+        done.append(f"created keyspace {keyspace}")
+    for table, (columns, key) in TABLES.items():
+        present = {
+            row.column_name
+            for row in session.execute(
+                "SELECT column_name FROM system_schema.columns "
+                "WHERE keyspace_name = %s AND table_name = %s",
+                (keyspace, table),
+            )
+        }
+        if not present:
+            definition = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+            session.execute(f"CREATE TABLE IF NOT EXISTS {keyspace}.{table} ({definition}, {key})")
+            done.append(f"created table {keyspace}.{table}")
+            continue
+        for name, kind in columns.items():
+            if name not in present:
+                session.execute(f"ALTER TABLE {keyspace}.{table} ADD {name} {kind}")
+                done.append(f"added column {keyspace}.{table}.{name}")
+    return done
+
+
+class _Statements:
+    """Prepared statements, made on first use and kept."""
+
+    def __init__(self, session: Session, keyspace: str, consistency: int) -> None:
+        self.session = session
+        self.keyspace = keyspace
+        self.consistency = consistency
+        self._prepared: dict[str, PreparedStatement] = {}
+
+    def __call__(self, cql: str) -> PreparedStatement:
+        statement = self._prepared.get(cql)
+        if statement is None:
+            statement = self.session.prepare(cql.format(ks=self.keyspace))
+            statement.consistency_level = self.consistency
+            self._prepared[cql] = statement
+        return statement
+
+    def batch(self) -> BatchStatement:
+        return BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=self.consistency)
+
+
+class CassandraActivityStorage(ActivityStorage):
+    def __init__(self, statements: _Statements, forms: StoredForms) -> None:
+        self.statements = statements
+        self.forms = forms
+
+    def add_many(self, activities: Sequence[Activity]) -> None:
+        insert = self.statements(
+            "INSERT INTO {ks}.activities (activity_id, activity) VALUES (?, ?)"
+        )
+        rows = [(a.id, self.forms.activity_bytes(a)) for a in activities]
+        _run_all(self.statements.session, insert, rows)
+
+    def get_many(
+        self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
+    ) -> dict[str, Activity]:
+        select = self.statements("SELECT activity FROM {ks}.activities WHERE activity_id = ?")
+        results = execute_concurrent_with_args(
+            self.statements.session, select, [(i,) for i in activity_ids], raise_on_first_error=True
+        )
+        found = {}
+        for activity_id, (_, rows) in zip(activity_ids, results, strict=True):
+            row = rows.one()
+            if row is not None:
+                found[activity_id] = self.forms.activity(
+                    row.activity, activity_class, f"activities row {activity_id}"
+                )
+        return found
+
+    def remove_many(self, activity_ids: Sequence[str]) -> None:
+        delete = self.statements("DELETE FROM {ks}.activities WHERE activity_id = ?")
+        _run_all(self.statements.session, delete, [(i,) for i in activity_ids])
+
+
+def _run_all(session: Session, statement: Any, rows: Sequence[tuple]) -> None:
+    if rows:
+        execute_concurrent_with_args(session, statement, rows, raise_on_first_error=True)
+
+
+_LOWER = {None: "", False: " AND activity_id > ?", True: " AND activity_id >= ?"}
+_UPPER = {None: "", False: " AND activity_id < ?", True: " AND activity_id <= ?"}
+
+
+class CassandraTimelineStorage(TimelineStorage):
+    def __init__(self, statements: _Statements, forms: StoredForms) -> None:
+        self.statements = statements
+        self.forms = forms
+
+    def add_to_many(
+        self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
+    ) -> None:
+        if not keys or not activities:
+            return
+        insert = self.statements(
+            "INSERT INTO {ks}.timeline (feed_id, activity_id, activity) VALUES (?, ?, ?)"
+        )
+        encoded = [(a.id, self.forms.activity_bytes(a)) for a in activities]
+        session = self.statements.session
+        futures = []
+        for key in keys:
+            batch = self.statements.batch()
+            for activity_id, data in encoded:
+                batch.add(insert, (key, activity_id, data))
+            futures.append(session.execute_async(batch))
+        for future in futures:
+            future.result()
+        if max_length is not None:
+            self._trim_many(keys, max_length)
+
+    def _trim_many(self, keys: Sequence[str], max_length: int) -> None:
+        """Range-delete everything older than the max_length-th newest id: one tombstone a feed."""
+        select = self.statements("SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? LIMIT ?")
+        delete = self.statements("DELETE FROM {ks}.timeline WHERE feed_id = ? AND activity_id <= ?")
+        session = self.statements.session
+        futures = [(key, session.execute_async(select, (key, max_length + 1))) for key in keys]
+        cuts = []
+        for key, future in futures:
+            rows = list(future.result())
+            if len(rows) > max_length:
+                cuts.append((key, rows[max_length].activity_id))
+        _run_all(session, delete, cuts)
+
+    def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
+        delete = self.statements("DELETE FROM {ks}.timeline WHERE feed_id = ? AND activity_id = ?")
+        futures = []
+        for key in keys:
+            batch = self.statements.batch()
+            for activity_id in activity_ids:
+                batch.add(delete, (key, activity_id))
+            futures.append(self.statements.session.execute_async(batch))
+        for future in futures:
+            future.result()
+
+    def _select(self, key: str, page: PageRequest, columns: str) -> list:
+        lower, upper = page.bounds.lower, page.bounds.upper
+        cql = (
+            f"SELECT {columns} FROM {{ks}}.timeline WHERE feed_id = ?"
+            + _LOWER[None if lower is None else lower[1]]
+            + _UPPER[None if upper is None else upper[1]]
+            + (" ORDER BY activity_id ASC" if page.ascending else "")
+            + ("" if page.limit is None else " LIMIT ?")
+        )
+        args: list[Any] = [key]
+        args += [bound[0] for bound in (lower, upper) if bound is not None]
+        if page.limit is not None:
+            if page.limit == 0:
+                return []
+            args.append(page.offset + page.limit)
+        rows = list(self.statements.session.execute(self.statements(cql), args))
+        return rows[page.offset :]
+
+    def get_ids(self, key: str, page: PageRequest) -> list[str]:
+        return [row.activity_id for row in self._select(key, page, "activity_id")]
+
+    def get_page(
+        self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
+    ) -> list[Activity]:
+        return [
+            self.forms.activity(
+                row.activity, activity_class, f"timeline {key} row {row.activity_id}"
+            )
+            for row in self._select(key, page, "activity_id, activity")
+        ]
+
+    def count(self, key: str) -> int:
+        select = self.statements("SELECT COUNT(*) FROM {ks}.timeline WHERE feed_id = ?")
+        return self.statements.session.execute(select, (key,)).one()[0]
+
+    def delete(self, key: str) -> None:
+        self.statements.session.execute(
+            self.statements("DELETE FROM {ks}.timeline WHERE feed_id = ?"), (key,)
+        )
+
+    def trim(self, key: str, max_length: int) -> None:
+        self._trim_many([key], max_length)
+
+
+class CassandraAggregatedStorage(AggregatedStorage):
+    def __init__(self, statements: _Statements, forms: StoredForms) -> None:
+        self.statements = statements
+        self.forms = forms
+
+    def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
+        return self.get_page(key, 0, None, activity_class, aggregated_class)
+
+    def get_page(
+        self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity
+    ):
+        select = self.statements(
+            "SELECT group_key, rank, data FROM {ks}.aggregated WHERE feed_id = ?"
+        )
+        rows = [
+            r for r in self.statements.session.execute(select, (key,)) if r.group_key is not None
+        ]
+        rows.sort(key=lambda r: r.rank, reverse=True)
+        end = None if limit is None else offset + limit
+        return [
+            self.forms.aggregated(
+                r.data, activity_class, aggregated_class, f"{key} group {r.group_key!r}"
+            )
+            for r in rows[offset:end]
+        ]
+
+    def write(self, key: str, change: AggregatedWrite) -> None:
+        upsert = self.statements(
+            "INSERT INTO {ks}.aggregated (feed_id, group_key, rank, data) VALUES (?, ?, ?, ?)"
+        )
+        delete = self.statements("DELETE FROM {ks}.aggregated WHERE feed_id = ? AND group_key = ?")
+        counts = self.statements(
+            "UPDATE {ks}.aggregated SET unseen = ?, unread = ? WHERE feed_id = ?"
+        )
+        batch = self.statements.batch()
+        for group in change.upserts:
+            batch.add(
+                upsert, (key, group.group, group_rank(group), self.forms.aggregated_bytes(group))
+            )
+        for group_key in change.deletes:
+            batch.add(delete, (key, group_key))
+        if change.counts is not None:
+            batch.add(counts, (*change.counts, key))
+        if len(batch):
+            self.statements.session.execute(batch)
+
+    def count(self, key: str) -> int:
+        select = self.statements("SELECT COUNT(group_key) FROM {ks}.aggregated WHERE feed_id = ?")
+        return self.statements.session.execute(select, (key,)).one()[0]
+
+    def counts(self, key: str) -> tuple[int, int]:
+        select = self.statements(
+            "SELECT unseen, unread FROM {ks}.aggregated WHERE feed_id = ? LIMIT 1"
+        )
+        row = self.statements.session.execute(select, (key,)).one()
+        if row is None:
+            return 0, 0
+        return row.unseen or 0, row.unread or 0
+
+    def delete(self, key: str) -> None:
+        self.statements.session.execute(
+            self.statements("DELETE FROM {ks}.aggregated WHERE feed_id = ?"), (key,)
+        )
+
+
+class NullCountsPublisher(CountsPublisher):
+    """For deployments with no realtime channel: counts are still stored and readable."""
+
+    def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
+        return None
+
+
+class CassandraBackend(Backend):
+    name = "cassandra"
+
+    def __init__(
+        self,
+        session: Session,
+        keyspace: str,
+        consistency: str = "LOCAL_QUORUM",
+        publisher: CountsPublisher | None = None,
+        forms: StoredForms | None = None,
+        cluster: Cluster | None = None,
+    ) -> None:
+        forms = forms or StoredForms()
+        try:
+            level = ConsistencyLevel.name_to_value[consistency.upper()]
+        except KeyError:
+            known = ", ".join(ConsistencyLevel.name_to_value)
+            raise ValueError(
+                f"unknown Cassandra consistency {consistency!r}; one of {known}"
+            ) from None
+        statements = _Statements(session, keyspace, level)
+        self.session = session
+        self.cluster = cluster
+        self.keyspace = keyspace
+        self.activities = CassandraActivityStorage(statements, forms)
+        self.timelines = CassandraTimelineStorage(statements, forms)
+        self.aggregated = CassandraAggregatedStorage(statements, forms)
+        self.publisher = publisher or NullCountsPublisher()
+
+    @classmethod
+    def connect(cls, settings: Any, keyspace: str | None = None) -> CassandraBackend:
+        """Connect as settings say, syncing the schema so a fresh cluster works at once."""
+        cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra_port)
+        session = cluster.connect()
+        keyspace = keyspace or settings.cassandra_keyspace
+        sync_schema(session, keyspace)
+        publisher = None
+        if settings.counts_redis_url:
+            from storage.redis_storage import RedisBackend
+
+            publisher = RedisBackend.from_url(settings.counts_redis_url).publisher
+        return cls(session, keyspace, settings.cassandra_consistency, publisher, cluster=cluster)
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.shutdown()

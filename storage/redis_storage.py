@@ -1,0 +1,351 @@
+"""Redis storage: timelines as sorted sets of ids, activities stored once, groups in hashes.
+
+Layout (every key of a user's feeds carries the user's hash tag, from the feed
+key, so they share a Redis Cluster slot):
+
+- ``sf:<feed key>``: sorted set, member the activity id, score its sort key
+  (time in microseconds, exact in a double). Equal scores order by member,
+  and ids order by time then digest, so Redis orders a feed exactly as the
+  other backends do.
+- ``sf:activity:<id>``: the activity's stored bytes, written once however
+  many feeds hold it; a page is hydrated with one MGET.
+- ``sf:<feed key>:groups`` / ``:ranks`` / ``:order`` / ``:counts``: an
+  aggregated feed's groups (bytes by group), each group's position member,
+  the positions (a sorted set with equal scores ordered by
+  ``<newest activity id>|<group>``), and unseen/unread counts.
+
+Adding to a timeline and trimming it happen in one Lua script per feed, so a
+reader never sees it over max_length; a fanout batch sends one script call
+per feed in a single pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import redis
+
+from pipeline.activity import Activity
+from pipeline.aggregated_activity import AggregatedActivity
+from pipeline.aggregation import AggregatedWrite
+from pipeline.ids import sort_key_of
+from storage.base import (
+    ActivityStorage,
+    AggregatedStorage,
+    Backend,
+    CountsPublisher,
+    PageRequest,
+    TimelineStorage,
+)
+from storage.memory_storage import group_rank
+from storage.serialization import StoredForms
+
+ADD_AND_TRIM = """
+local key = KEYS[1]
+local max_length = tonumber(ARGV[1])
+redis.call('ZADD', key, unpack(ARGV, 2))
+if max_length >= 0 and redis.call('ZCARD', key) > max_length then
+  redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
+end
+return 1
+"""
+
+TRIM = """
+local max_length = tonumber(ARGV[1])
+if redis.call('ZCARD', KEYS[1]) > max_length then
+  return redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(max_length + 1))
+end
+return 0
+"""
+
+# Ids between id bounds, in order, after offset, at most limit. Scores narrow the
+# range; members that share a boundary score are then checked against the ids.
+PAGE_BETWEEN = """
+local key = KEYS[1]
+local descending = ARGV[1] == '1'
+local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local low, low_inclusive, low_score = ARGV[4], ARGV[5] == '1', ARGV[6]
+local high, high_inclusive, high_score = ARGV[7], ARGV[8] == '1', ARGV[9]
+local min_score, max_score, extra = '-inf', '+inf', 0
+if low ~= '' then
+  min_score = low_score
+  extra = extra + redis.call('ZCOUNT', key, low_score, low_score)
+end
+if high ~= '' then
+  max_score = high_score
+  extra = extra + redis.call('ZCOUNT', key, high_score, high_score)
+end
+local fetch = -1
+if limit >= 0 then fetch = offset + limit + extra end
+local ids
+if descending then
+  ids = redis.call('ZREVRANGEBYSCORE', key, max_score, min_score, 'LIMIT', 0, fetch)
+else
+  ids = redis.call('ZRANGEBYSCORE', key, min_score, max_score, 'LIMIT', 0, fetch)
+end
+local out, skipped = {}, 0
+for _, id in ipairs(ids) do
+  local ok = true
+  if low ~= '' then
+    if low_inclusive then ok = id >= low else ok = id > low end
+  end
+  if ok and high ~= '' then
+    if high_inclusive then ok = id <= high else ok = id < high end
+  end
+  if ok then
+    if skipped < offset then
+      skipped = skipped + 1
+    else
+      out[#out + 1] = id
+      if limit >= 0 and #out >= limit then break end
+    end
+  end
+end
+return out
+"""
+
+# KEYS: groups, ranks, order, counts. ARGV: upsert count, then (group, rank member,
+# bytes) per upsert, then groups to delete, and finally unseen and unread or ''.
+AGGREGATED_WRITE = """
+local groups, ranks, order, counts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local upserts = tonumber(ARGV[1])
+local i = 2
+for _ = 1, upserts do
+  local group, member, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local old = redis.call('HGET', ranks, group)
+  if old and old ~= member then redis.call('ZREM', order, old) end
+  redis.call('ZADD', order, 0, member)
+  redis.call('HSET', ranks, group, member)
+  redis.call('HSET', groups, group, data)
+  i = i + 3
+end
+local last = #ARGV - 2
+while i <= last do
+  local group = ARGV[i]
+  local old = redis.call('HGET', ranks, group)
+  if old then redis.call('ZREM', order, old) end
+  redis.call('HDEL', ranks, group)
+  redis.call('HDEL', groups, group)
+  i = i + 1
+end
+if ARGV[#ARGV - 1] ~= '' then
+  redis.call('HSET', counts, 'unseen', ARGV[#ARGV - 1], 'unread', ARGV[#ARGV])
+end
+return 1
+"""
+
+# KEYS: order, groups. ARGV: offset, stop (inclusive, -1 for all). One round trip a page.
+AGGREGATED_PAGE = """
+local members = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])
+if #members == 0 then return {} end
+local names = {}
+for index, member in ipairs(members) do
+  names[index] = string.sub(member, string.find(member, '|', 1, true) + 1)
+end
+return redis.call('HMGET', KEYS[2], unpack(names))
+"""
+
+
+class RedisActivityStorage(ActivityStorage):
+    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str) -> None:
+        self.client = client
+        self.forms = forms
+        self.prefix = prefix
+
+    def key(self, activity_id: str) -> str:
+        return f"{self.prefix}activity:{activity_id}"
+
+    def add_many(self, activities: Sequence[Activity]) -> None:
+        if activities:
+            self.client.mset({self.key(a.id): self.forms.activity_bytes(a) for a in activities})
+
+    def get_many(
+        self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
+    ) -> dict[str, Activity]:
+        if not activity_ids:
+            return {}
+        values = self.client.mget([self.key(i) for i in activity_ids])
+        return {
+            i: self.forms.activity(raw, activity_class, f"redis key {self.key(i)}")
+            for i, raw in zip(activity_ids, values, strict=True)
+            if raw is not None
+        }
+
+    def remove_many(self, activity_ids: Sequence[str]) -> None:
+        if activity_ids:
+            self.client.delete(*[self.key(i) for i in activity_ids])
+
+
+class RedisTimelineStorage(TimelineStorage):
+    def __init__(self, client: redis.Redis, activities: RedisActivityStorage, prefix: str) -> None:
+        self.client = client
+        self.activities = activities
+        self.prefix = prefix
+        self._add_and_trim = client.register_script(ADD_AND_TRIM)
+        self._trim = client.register_script(TRIM)
+        self._page_between = client.register_script(PAGE_BETWEEN)
+
+    def key(self, feed_key: str) -> str:
+        return self.prefix + feed_key
+
+    def add_to_many(
+        self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
+    ) -> None:
+        if not activities or not keys:
+            return
+        members: list = [-1 if max_length is None else max_length]
+        for activity in activities:
+            members += (activity.sort_key, activity.id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.mset(
+            {self.activities.key(a.id): self.activities.forms.activity_bytes(a) for a in activities}
+        )
+        for key in keys:
+            self._add_and_trim(keys=[self.key(key)], args=members, client=pipe)
+        pipe.execute()
+
+    def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
+        if not activity_ids or not keys:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrem(self.key(key), *activity_ids)
+        pipe.execute()
+
+    def get_ids(self, key: str, page: PageRequest) -> list[str]:
+        redis_key = self.key(key)
+        lower, upper = page.bounds.lower, page.bounds.upper
+        if lower is None and upper is None:
+            stop = -1 if page.limit is None else page.offset + page.limit - 1
+            if page.ascending:
+                ids = self.client.zrange(redis_key, page.offset, stop)
+            else:
+                ids = self.client.zrevrange(redis_key, page.offset, stop)
+        else:
+            args = [
+                "0" if page.ascending else "1",
+                page.offset,
+                -1 if page.limit is None else page.limit,
+            ]
+            for bound in (lower, upper):
+                if bound is None:
+                    args += ["", "0", "0"]
+                else:
+                    args += [bound[0], "1" if bound[1] else "0", _score_of(bound[0])]
+            ids = self._page_between(keys=[redis_key], args=args)
+        return [i.decode() for i in ids]
+
+    def get_page(
+        self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
+    ) -> list[Activity]:
+        ids = self.get_ids(key, page)
+        found = self.activities.get_many(ids, activity_class)
+        return [found[i] for i in ids if i in found]
+
+    def count(self, key: str) -> int:
+        return self.client.zcard(self.key(key))
+
+    def delete(self, key: str) -> None:
+        self.client.delete(self.key(key))
+
+    def trim(self, key: str, max_length: int) -> None:
+        self._trim(keys=[self.key(key)], args=[max_length])
+
+
+def _score_of(activity_id: str) -> str:
+    """The score a bound id would have; a malformed id still bounds sensibly."""
+    try:
+        return str(sort_key_of(activity_id))
+    except ValueError:
+        return "-inf" if activity_id < "0" else "+inf"
+
+
+class RedisAggregatedStorage(AggregatedStorage):
+    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str) -> None:
+        self.client = client
+        self.forms = forms
+        self.prefix = prefix
+        self._write = client.register_script(AGGREGATED_WRITE)
+        self._page = client.register_script(AGGREGATED_PAGE)
+
+    def keys(self, key: str) -> list[str]:
+        base = self.prefix + key
+        return [f"{base}:groups", f"{base}:ranks", f"{base}:order", f"{base}:counts"]
+
+    def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
+        return self.get_page(key, 0, None, activity_class, aggregated_class)
+
+    def get_page(
+        self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity
+    ):
+        groups, _, order, _ = self.keys(key)
+        stop = -1 if limit is None else offset + limit - 1
+        if limit == 0:
+            return []
+        values = self._page(keys=[order, groups], args=[offset, stop])
+        return [
+            self.forms.aggregated(raw, activity_class, aggregated_class, f"redis key {groups}")
+            for raw in values
+            if raw is not None
+        ]
+
+    def write(self, key: str, change: AggregatedWrite) -> None:
+        args: list = [len(change.upserts)]
+        for group in change.upserts:
+            args += [
+                group.group,
+                f"{group_rank(group)}|{group.group}",
+                self.forms.aggregated_bytes(group),
+            ]
+        args += list(change.deletes)
+        args += ["", ""] if change.counts is None else list(change.counts)
+        self._write(keys=self.keys(key), args=args)
+
+    def count(self, key: str) -> int:
+        return self.client.zcard(self.keys(key)[2])
+
+    def counts(self, key: str) -> tuple[int, int]:
+        unseen, unread = self.client.hmget(self.keys(key)[3], "unseen", "unread")
+        return int(unseen or 0), int(unread or 0)
+
+    def delete(self, key: str) -> None:
+        self.client.delete(*self.keys(key))
+
+
+class RedisCountsPublisher(CountsPublisher):
+    """PUBLISH on ``<prefix>notifications:<user id>`` a JSON object:
+    ``{"user_id": ..., "feed": <feed key>, "unseen": n, "unread": n}``."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def channel(self, user_id: str) -> str:
+        return f"{self.prefix}notifications:{user_id}"
+
+    def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
+        message = {"user_id": user_id, "feed": feed_key, "unseen": unseen, "unread": unread}
+        self.client.publish(self.channel(user_id), json.dumps(message))
+
+
+class RedisBackend(Backend):
+    name = "redis"
+
+    def __init__(
+        self, client: redis.Redis, prefix: str = "sf:", forms: StoredForms | None = None
+    ) -> None:
+        forms = forms or StoredForms()
+        self.client = client
+        self.prefix = prefix
+        self.activities = RedisActivityStorage(client, forms, prefix)
+        self.timelines = RedisTimelineStorage(client, self.activities, prefix)
+        self.aggregated = RedisAggregatedStorage(client, forms, prefix)
+        self.publisher = RedisCountsPublisher(client, prefix)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "sf:") -> RedisBackend:
+        return cls(redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30), prefix)
+
+    def close(self) -> None:
+        self.client.close()
