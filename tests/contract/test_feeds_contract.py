@@ -1,0 +1,371 @@
+"""The storage contract: memory, Redis and Cassandra give identical results.
+
+Every test runs once per backend (tests/contract/conftest.py) and asserts
+exact values, so passing on all three means the three agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.activity import Activity
+from pipeline.aggregated_activity import AggregatedActivity
+from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
+from pipeline.feeds import Feed, FeedKeyError
+from storage.serialization import CorruptStoredData
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: float, actor="1", verb="love", obj="9", **kwargs) -> Activity:
+    return Activity(actor, verb, obj, time=T0 + timedelta(minutes=minutes), **kwargs)
+
+
+def ids(activities):
+    return [a.id for a in activities]
+
+
+def newest_first(activities):
+    return sorted(activities, key=lambda a: a.id, reverse=True)
+
+
+class SmallFeed(Feed):
+    key_format = "small:{user_id}"
+    max_length = 5
+
+
+# -- flat feeds ----------------------------------------------------------------
+
+
+def test_newest_first_with_ties_broken_by_id(backend, user):
+    feed = Feed(user, backend=backend)
+    same_time = [at(5, obj=str(n)) for n in range(4)]
+    others = [at(1), at(9), at(3)]
+    feed.add_many(same_time + others)
+    expected = newest_first(same_time + others)
+    assert ids(feed[:]) == ids(expected)
+    assert ids(feed.order_by("activity_id")[:]) == ids(expected[::-1])
+    assert ids(feed.order_by("-activity_id")[:3]) == ids(expected[:3])
+    assert feed.count() == 7
+    assert feed[:][0].time == T0 + timedelta(minutes=9)
+
+
+def test_slicing(backend, user):
+    feed = Feed(user, backend=backend)
+    activities = [at(m) for m in range(10)]
+    feed.add_many(activities)
+    expected = newest_first(activities)
+    assert ids(feed[:3]) == ids(expected[:3])
+    assert ids(feed[3:6]) == ids(expected[3:6])
+    assert ids(feed[8:20]) == ids(expected[8:])
+    assert feed[4] == expected[4]
+    assert feed[5:5] == [] and feed[20:30] == []
+    with pytest.raises(IndexError):
+        feed[10]
+    with pytest.raises(ValueError, match="step"):
+        feed[::-1]
+    with pytest.raises(ValueError, match="negative"):
+        feed[-3:]
+    with pytest.raises(IndexError, match="negative"):
+        feed[-1]
+
+
+def test_filters_by_id(backend, user):
+    feed = Feed(user, backend=backend)
+    activities = newest_first([at(m) for m in range(8)] + [at(4, obj="x"), at(4, obj="y")])
+    feed.add_many(activities)
+    pivot = activities[4].id
+    assert ids(feed.filter(activity_id__lt=pivot)[:]) == [i for i in ids(activities) if i < pivot]
+    assert ids(feed.filter(activity_id__lte=pivot)[:]) == [i for i in ids(activities) if i <= pivot]
+    assert ids(feed.filter(activity_id__gt=pivot)[:]) == [i for i in ids(activities) if i > pivot]
+    assert (
+        ids(feed.filter(activity_id__gte=pivot)[:2])
+        == [i for i in ids(activities) if i >= pivot][:2]
+    )
+    low, high = activities[7].id, activities[1].id
+    between = feed.filter(activity_id__gt=low).filter(activity_id__lt=high)
+    assert ids(between[:]) == [i for i in ids(activities) if low < i < high]
+    assert (
+        ids(between.order_by("activity_id")[1:3])
+        == sorted(i for i in ids(activities) if low < i < high)[1:3]
+    )
+    with pytest.raises(ValueError, match="unknown filter 'time__lt'"):
+        feed.filter(time__lt=pivot)
+    with pytest.raises(ValueError, match="cannot order by"):
+        feed.order_by("time")
+
+
+def test_cursor_paging_has_no_gaps_or_repeats_while_activities_arrive(backend, user):
+    feed = Feed(user, backend=backend)
+    feed.max_length = 1000
+    original = [at(m) for m in range(0, 50)]
+    feed.add_many(original)
+    seen: list[str] = []
+    page = feed[:7]
+    minute = 100
+    while page:
+        seen += ids(page)
+        feed.add_many([at(minute), at(minute + 0.5, obj="z")])  # newer ones arrive meanwhile
+        minute += 1
+        page = feed.filter(activity_id__lt=page[-1].id)[:7]
+    assert seen == ids(newest_first(original))
+
+
+def test_trimming_keeps_the_newest(backend, user):
+    feed = SmallFeed(user, backend=backend)
+    activities = [at(m) for m in range(8)]
+    feed.add_many(activities[:4])
+    feed.add_many(activities[4:])
+    assert feed.count() == 5
+    assert ids(feed[:]) == ids(newest_first(activities)[:5])
+    feed.add(at(-10))  # older than everything kept: trimmed at once
+    assert ids(feed[:]) == ids(newest_first(activities)[:5])
+    feed.trim(2)
+    assert ids(feed[:]) == ids(newest_first(activities)[:2])
+
+
+def test_remove(backend, user):
+    feed = Feed(user, backend=backend)
+    a, b, c = at(1), at(2), at(3)
+    feed.add_many([a, b, c])
+    feed.remove(b)
+    assert ids(feed[:]) == ids([c, a])
+    feed.remove_many([a.id, at(99).id])
+    assert ids(feed[:]) == [c.id]
+    feed.delete()
+    assert feed.count() == 0 and feed[:] == []
+
+
+def test_fanout_to_many_users_and_activity_fields_survive(backend, user):
+    users = [f"{user}-{n}" for n in range(30)]
+    rich = at(
+        1,
+        actor="user:1",
+        obj="pin:2",
+        target="board:3",
+        extra_context={"t": "x", "l": [1, 2.5, None]},
+        foreign_id="f-1",
+        to=["notification:{u7}"],
+    )
+    Feed.add_to_many_users(users, [rich, at(2)], backend=backend)
+    for u in users:
+        page = Feed(u, backend=backend)[:]
+        assert ids(page) == ids([at(2), rich])
+    got = Feed(users[3], backend=backend)[1]
+    assert (got.actor_id, got.verb.infinitive, got.object_id, got.target_id) == (
+        "user:1",
+        "love",
+        "pin:2",
+        "board:3",
+    )
+    assert got.extra_context == {"t": "x", "l": [1, 2.5, None]}
+    assert (got.foreign_id, got.to, got.time) == ("f-1", ("notification:{u7}",), rich.time)
+    Feed.remove_from_many_users(users[:10], [rich.id], backend=backend)
+    assert ids(Feed(users[0], backend=backend)[:]) == [at(2).id]
+    assert ids(Feed(users[10], backend=backend)[:]) == ids([at(2), rich])
+
+
+def test_custom_activity_class_is_returned(backend, user):
+    class Pin(Activity):
+        @property
+        def title(self):
+            return self.extra_context.get("title")
+
+    class PinFeed(Feed):
+        key_format = "pins:{user_id}"
+        activity_class = Pin
+
+    feed = PinFeed(user, backend=backend)
+    feed.add(at(1, extra_context={"title": "lagoon"}))
+    assert type(feed[0]) is Pin and feed[0].title == "lagoon"
+
+
+def test_flat_writes_are_idempotent(backend, user):
+    once, twice = SmallFeed(f"{user}a", backend=backend), SmallFeed(f"{user}b", backend=backend)
+    batch1, batch2 = [at(m) for m in range(4)], [at(m) for m in range(3, 9)]
+    for feed, times in ((once, 1), (twice, 2)):
+        for _ in range(times):
+            feed.add_many(batch1)
+        for _ in range(times):
+            feed.add_many(batch2)
+        for _ in range(times):
+            feed.remove(batch2[-1])
+    assert ids(once[:]) == ids(twice[:]) == ids(newest_first(batch2[:-1])[:4])
+    assert once.count() == twice.count() == 4  # trimmed to 5, then one removed
+
+
+# -- aggregated feeds --------------------------------------------------------------
+
+
+def group_summary(groups: list[AggregatedActivity]):
+    return [
+        (g.group, ids(g.activities), g.minimized_activities, g.created_at, g.updated_at)
+        for g in groups
+    ]
+
+
+def test_aggregated_merge_rules(backend, user):
+    feed = AggregatedFeed(user, backend=backend)
+    day1 = [at(m, actor=str(m)) for m in range(3)]
+    day2 = [at(24 * 60 + m, actor=str(m)) for m in range(2)]
+    comment = at(5, verb="comment")
+    feed.add_many([*day1, comment])
+    feed.add_many(day2)
+    groups = feed[:]
+    assert [g.group for g in groups] == ["4-2026-03-02", "2-2026-03-01", "4-2026-03-01"]
+    assert ids(groups[2].activities) == ids(day1)
+    assert groups[2].actor_ids == ["2", "1", "0"]
+    assert feed.count() == 3
+    assert [g.group for g in feed[1:2]] == ["2-2026-03-01"]
+    feed.add(at(24 * 60 + 9, actor="7"))  # joins the existing day-2 group
+    assert feed[0].activity_count == 3 and feed[0].actor_ids[0] == "7"
+    feed.remove(comment)
+    assert [g.group for g in feed[:]] == ["4-2026-03-02", "4-2026-03-01"]
+    feed.remove_many(day1)
+    assert [g.group for g in feed[:]] == ["4-2026-03-02"]
+
+
+def test_aggregated_cap_and_max_length(backend, user):
+    class Small(AggregatedActivity):
+        max_aggregated_activities_length = 3
+
+    class SmallAggregated(AggregatedFeed):
+        key_format = "small_agg:{user_id}"
+        max_length = 2
+        aggregated_activity_class = Small
+
+    feed = SmallAggregated(user, backend=backend)
+    feed.add_many([at(m, actor=str(m)) for m in range(5)])
+    (group,) = feed[:]
+    assert isinstance(group, Small)
+    assert [a.actor_id for a in group.activities] == ["2", "3", "4"]
+    assert (
+        group.minimized_activities == 2
+        and group.activity_count == 5
+        and group.other_actor_count == 3
+    )
+    feed.add_many([at(60 * 24 * d, verb="comment") for d in (1, 2, 3)])
+    assert [g.group for g in feed[:]] == ["2-2026-03-04", "2-2026-03-03"]
+
+
+def test_aggregated_writes_are_idempotent(backend, user):
+    results = []
+    for suffix, times in (("once", 1), ("twice", 2)):
+        feed = AggregatedFeed(f"{user}{suffix}", backend=backend)
+        for batch in ([at(m, actor=str(m)) for m in range(20)], [at(100), at(60 * 24)]):
+            for _ in range(times):
+                feed.add_many(batch)
+        for _ in range(times):
+            feed.remove(at(100))
+        results.append(group_summary(feed[:]))
+    assert results[0] == results[1]
+    assert results[0][1][2] == 6  # 21 activities, 15 kept, 6 minimized: replays added nothing
+
+
+def test_aggregated_filters_and_order(backend, user):
+    feed = AggregatedFeed(user, backend=backend)
+    feed.add_many([at(24 * 60 * d) for d in range(4)])
+    groups = feed[:]
+    pivot = groups[1].last_activity.id
+    assert [g.group for g in feed.filter(activity_id__lt=pivot)[:]] == [g.group for g in groups[2:]]
+    assert [g.group for g in feed.order_by("activity_id")[:2]] == [
+        g.group for g in groups[::-1][:2]
+    ]
+
+
+# -- notification feeds ------------------------------------------------------------
+
+
+def test_notification_counts_and_marking(backend, user):
+    feed = NotificationFeed(user, backend=backend)
+    published = []
+    if hasattr(backend.publisher, "subscribe"):
+        backend.publisher.subscribe(published.append)
+    feed.add_many(
+        [at(1, actor="a", obj="p1"), at(2, actor="b", obj="p1"), at(3, actor="c", obj="p2")]
+    )
+    assert feed.count() == 2
+    assert (feed.count_unseen(), feed.count_unread()) == (2, 2)
+    first, second = feed[:]
+    assert first.group == f"4-p2-{T0.date()}" and second.actor_ids == ["b", "a"]
+    feed.mark_activities([second], seen=True, when=T0 + timedelta(hours=1))
+    assert (feed.count_unseen(), feed.count_unread()) == (1, 2)
+    feed.mark_all(seen=True, read=True, when=T0 + timedelta(hours=1))
+    assert (feed.count_unseen(), feed.count_unread()) == (0, 0)
+    assert all(g.is_seen() and g.is_read() for g in feed[:])
+    feed.add(at(90, actor="d", obj="p1"))  # new activity makes its group unseen again
+    assert (feed.count_unseen(), feed.count_unread()) == (1, 1)
+    feed.remove(at(90, actor="d", obj="p1"))
+    assert (feed.count_unseen(), feed.count_unread()) == (0, 0)
+    if hasattr(backend.publisher, "subscribe"):
+        assert [m["unseen"] for m in published] == [2, 1, 0, 1, 0]
+        assert published[0] == {
+            "user_id": user,
+            "feed": f"notification:{{{user}}}",
+            "unseen": 2,
+            "unread": 2,
+        }
+
+
+def test_notification_writes_are_idempotent(backend, user):
+    results = []
+    when = T0 + timedelta(hours=2)
+    for suffix, times in (("once", 1), ("twice", 2)):
+        feed = NotificationFeed(f"{user}{suffix}", backend=backend)
+        for _ in range(times):
+            feed.add_many([at(1, actor="a"), at(2, actor="b", obj="q")])
+        for _ in range(times):
+            feed.mark_all(when=when)
+        for _ in range(times):
+            feed.add(at(200, actor="c"))
+        results.append((group_summary(feed[:]), feed.count_unseen(), feed.count_unread()))
+    assert results[0] == results[1]
+    assert results[0][1:] == (1, 2)
+
+
+# -- bad input -----------------------------------------------------------------------
+
+
+def test_bad_user_ids_and_key_formats(backend):
+    for bad in ("", "a b", "x{y}", "é", "a\nb", True):
+        with pytest.raises(FeedKeyError, match="user id"):
+            Feed(bad, backend=backend)
+
+    class NoUser(Feed):
+        key_format = "feed:all"
+
+    class Twice(Feed):
+        key_format = "{user_id}:{user_id}"
+
+    for feed_class in (NoUser, Twice):
+        with pytest.raises(FeedKeyError, match="exactly once"):
+            feed_class("1", backend=backend)
+
+
+def corrupt_activity(backend, feed: Feed, activity: Activity) -> None:
+    garbage = b"\xc3\x01 this is not an activity"
+    if backend.name == "memory":
+        backend.activities.data[activity.id] = garbage
+    elif backend.name == "redis":
+        backend.client.set(backend.activities.key(activity.id), garbage)
+    else:
+        backend.session.execute(
+            f"UPDATE {backend.keyspace}.timeline SET activity = %s "
+            "WHERE feed_id = %s AND activity_id = %s",
+            "WHERE feed_id = %s AND activity_id = %s",
+            (garbage, feed.key, activity.id),
+        )
+
+
+def test_corrupt_stored_bytes_fail_that_feed_only(backend, user):
+    broken, healthy = Feed(f"{user}x", backend=backend), Feed(f"{user}y", backend=backend)
+    bad = at(1, actor="bad")
+    broken.add_many([bad, at(2)])
+    healthy.add_many([at(2), at(3)])
+    corrupt_activity(backend, broken, bad)
+    with pytest.raises(CorruptStoredData, match="cannot be read") as error:
+        broken[:]
+    assert bad.id in str(error.value)
+    assert ids(healthy[:]) == ids([at(3), at(2)])

@@ -1,0 +1,40 @@
+"""Notification counts reach realtime clients over Redis pub/sub, as the README documents."""
+
+import json
+import uuid
+
+import pytest
+
+from pipeline.activity import Activity
+from pipeline.aggregated_feeds import NotificationFeed
+from pipeline.settings import get_settings
+from storage.redis_storage import RedisBackend
+
+pytestmark = pytest.mark.integration
+
+
+def test_counts_are_published_on_the_users_channel(redis_client):
+    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    backend = RedisBackend.from_url(get_settings().redis_url, prefix=prefix)
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(f"{prefix}notifications:42")
+    assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+    try:
+        feed = NotificationFeed("42", backend=backend)
+        feed.add_many([Activity("a", "love", "p"), Activity("b", "comment", "p")])
+        feed.mark_all(read=True)
+        messages = []
+        while len(messages) < 2:
+            message = pubsub.get_message(timeout=5)
+            assert message is not None, f"only {messages} arrived"
+            messages.append(json.loads(message["data"]))
+        assert messages == [
+            {"user_id": "42", "feed": "notification:{42}", "unseen": 2, "unread": 2},
+            {"user_id": "42", "feed": "notification:{42}", "unseen": 0, "unread": 0},
+        ]
+    finally:
+        pubsub.close()
+        keys = list(backend.client.scan_iter(f"{prefix}*"))
+        if keys:
+            backend.client.delete(*keys)
+        backend.close()
