@@ -354,7 +354,6 @@ def corrupt_activity(backend, feed: Feed, activity: Activity) -> None:
         backend.session.execute(
             f"UPDATE {backend.keyspace}.timeline SET activity = %s "
             "WHERE feed_id = %s AND activity_id = %s",
-            "WHERE feed_id = %s AND activity_id = %s",
             (garbage, feed.key, activity.id),
         )
 
