@@ -11,7 +11,8 @@ from pipeline.feeds import BaseFeed
 
 def describe_activity(activity: Activity) -> str:
     target = f" to {activity.target_id}" if activity.target_id else ""
-    return f"{activity.time:%Y-%m-%d %H:%M}  {activity.actor_id} {activity.verb.past_tense} {activity.object_id}{target}"
+    what = f"{activity.actor_id} {activity.verb.past_tense} {activity.object_id}{target}"
+    return f"{activity.time:%Y-%m-%d %H:%M}  {what}"
 
 
 def describe_group(group: AggregatedActivity) -> str:

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.integration
 
 def columns(session, keyspace, table):
     rows = session.execute(
-        "SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
+        "SELECT column_name FROM system_schema.columns "
+        "WHERE keyspace_name = %s AND table_name = %s",
         (keyspace, table),
     )
     return {row.column_name for row in rows}
