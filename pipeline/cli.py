@@ -24,13 +24,11 @@ def schema_sync(
     replication_factor: Annotated[int, typer.Option(help="For a new keyspace only.")] = 1,
 ) -> None:
     """Create the Cassandra keyspace and tables if missing and add missing columns; never drops."""
-    from cassandra.cluster import Cluster
-
     from pipeline.settings import get_settings
-    from storage.cassandra_storage import sync_schema
+    from storage.cassandra_storage import connect_cluster, sync_schema
 
     settings = get_settings()
-    cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra_port)
+    cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)
     try:
         session = cluster.connect()
         done = sync_schema(session, settings.cassandra_keyspace, replication_factor)

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from cassandra import ConsistencyLevel
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.concurrent import execute_concurrent_with_args
-from cassandra.query import BatchStatement, BatchType, PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, tuple_factory
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
@@ -54,6 +54,12 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
 }
 
 
+def connect_cluster(hosts: list[str], port: int) -> Cluster:
+    """A cluster whose rows are plain tuples: named tuples cost a third of a page read."""
+    profile = ExecutionProfile(row_factory=tuple_factory)
+    return Cluster(hosts, port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+
+
 def sync_schema(session: Session, keyspace: str, replication_factor: int = 1) -> list[str]:
     """Create the keyspace and tables if missing and add missing columns; returns what it did."""
     done = []
@@ -68,7 +74,7 @@ def sync_schema(session: Session, keyspace: str, replication_factor: int = 1) ->
         done.append(f"created keyspace {keyspace}")
     for table, (columns, key) in TABLES.items():
         present = {
-            row.column_name
+            row[0]
             for row in session.execute(
                 "SELECT column_name FROM system_schema.columns "
                 "WHERE keyspace_name = %s AND table_name = %s",
@@ -132,7 +138,7 @@ class CassandraActivityStorage(ActivityStorage):
             row = rows.one()
             if row is not None:
                 found[activity_id] = self.forms.activity(
-                    row.activity, activity_class, f"activities row {activity_id}"
+                    row[0], activity_class, f"activities row {activity_id}"
                 )
         return found
 
@@ -186,7 +192,7 @@ class CassandraTimelineStorage(TimelineStorage):
         for key, future in futures:
             rows = list(future.result())
             if len(rows) > max_length:
-                cuts.append((key, rows[max_length].activity_id))
+                cuts.append((key, rows[max_length][0]))
         _run_all(session, delete, cuts)
 
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
@@ -219,15 +225,13 @@ class CassandraTimelineStorage(TimelineStorage):
         return rows[page.offset :]
 
     def get_ids(self, key: str, page: PageRequest) -> list[str]:
-        return [row.activity_id for row in self._select(key, page, "activity_id")]
+        return [row[0] for row in self._select(key, page, "activity_id")]
 
     def get_page(
         self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
     ) -> list[Activity]:
         return [
-            self.forms.activity(
-                row.activity, activity_class, f"timeline {key} row {row.activity_id}"
-            )
+            self.forms.activity(row[1], activity_class, f"timeline {key} row {row[0]}")
             for row in self._select(key, page, "activity_id, activity")
         ]
 
@@ -258,15 +262,11 @@ class CassandraAggregatedStorage(AggregatedStorage):
         select = self.statements(
             "SELECT group_key, rank, data FROM {ks}.aggregated WHERE feed_id = ?"
         )
-        rows = [
-            r for r in self.statements.session.execute(select, (key,)) if r.group_key is not None
-        ]
-        rows.sort(key=lambda r: r.rank, reverse=True)
+        rows = [r for r in self.statements.session.execute(select, (key,)) if r[0] is not None]
+        rows.sort(key=lambda r: r[1], reverse=True)
         end = None if limit is None else offset + limit
         return [
-            self.forms.aggregated(
-                r.data, activity_class, aggregated_class, f"{key} group {r.group_key!r}"
-            )
+            self.forms.aggregated(r[2], activity_class, aggregated_class, f"{key} group {r[0]!r}")
             for r in rows[offset:end]
         ]
 
@@ -301,7 +301,7 @@ class CassandraAggregatedStorage(AggregatedStorage):
         row = self.statements.session.execute(select, (key,)).one()
         if row is None:
             return 0, 0
-        return row.unseen or 0, row.unread or 0
+        return row[0] or 0, row[1] or 0
 
     def delete(self, key: str) -> None:
         self.statements.session.execute(
@@ -348,7 +348,7 @@ class CassandraBackend(Backend):
     @classmethod
     def connect(cls, settings: Any, keyspace: str | None = None) -> CassandraBackend:
         """Connect as settings say, syncing the schema so a fresh cluster works at once."""
-        cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra_port)
+        cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)
         session = cluster.connect()
         keyspace = keyspace or settings.cassandra_keyspace
         sync_schema(session, keyspace)

@@ -22,7 +22,8 @@ per feed in a single pipeline.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis
 
@@ -41,14 +42,21 @@ from storage.base import (
 from storage.memory_storage import group_rank
 from storage.serialization import StoredForms
 
+#: Feeds per script call of a fanout batch: bounds how long one call holds Redis.
+MAX_KEYS_PER_CALL = 1_000
+
+# One call for a whole fanout batch: every timeline in KEYS gets the same
+# (score, member) pairs, then is trimmed. Atomic per call, so no reader sees a
+# timeline over max_length, and far cheaper than a script call per feed.
 ADD_AND_TRIM = """
-local key = KEYS[1]
 local max_length = tonumber(ARGV[1])
-redis.call('ZADD', key, unpack(ARGV, 2))
-if max_length >= 0 and redis.call('ZCARD', key) > max_length then
-  redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, unpack(ARGV, 2))
+  if max_length >= 0 and redis.call('ZCARD', key) > max_length then
+    redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
+  end
 end
-return 1
+return #KEYS
 """
 
 TRIM = """
@@ -59,50 +67,69 @@ end
 return 0
 """
 
-# Ids between id bounds, in order, after offset, at most limit. Scores narrow the
-# range; members that share a boundary score are then checked against the ids.
-PAGE_BETWEEN = """
+# A page of ids: between optional id bounds, in order, after offset, at most
+# limit. Scores narrow the range; members sharing a boundary score are then
+# checked against the ids. With an activity key prefix (ARGV[10]) the script
+# also returns the activities' bytes, making a hydrated page one round trip;
+# that reads keys it was not given, so it is used on a single Redis only.
+PAGE = """
 local key = KEYS[1]
 local descending = ARGV[1] == '1'
 local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local low, low_inclusive, low_score = ARGV[4], ARGV[5] == '1', ARGV[6]
 local high, high_inclusive, high_score = ARGV[7], ARGV[8] == '1', ARGV[9]
-local min_score, max_score, extra = '-inf', '+inf', 0
-if low ~= '' then
-  min_score = low_score
-  extra = extra + redis.call('ZCOUNT', key, low_score, low_score)
-end
-if high ~= '' then
-  max_score = high_score
-  extra = extra + redis.call('ZCOUNT', key, high_score, high_score)
-end
-local fetch = -1
-if limit >= 0 then fetch = offset + limit + extra end
-local ids
-if descending then
-  ids = redis.call('ZREVRANGEBYSCORE', key, max_score, min_score, 'LIMIT', 0, fetch)
+local activity_prefix = ARGV[10]
+local out = {}
+if low == '' and high == '' then
+  local stop = -1
+  if limit >= 0 then stop = offset + limit - 1 end
+  if limit == 0 then
+    out = {}
+  elseif descending then
+    out = redis.call('ZREVRANGE', key, offset, stop)
+  else
+    out = redis.call('ZRANGE', key, offset, stop)
+  end
 else
-  ids = redis.call('ZRANGEBYSCORE', key, min_score, max_score, 'LIMIT', 0, fetch)
-end
-local out, skipped = {}, 0
-for _, id in ipairs(ids) do
-  local ok = true
+  local min_score, max_score, extra = '-inf', '+inf', 0
   if low ~= '' then
-    if low_inclusive then ok = id >= low else ok = id > low end
+    min_score = low_score
+    extra = extra + redis.call('ZCOUNT', key, low_score, low_score)
   end
-  if ok and high ~= '' then
-    if high_inclusive then ok = id <= high else ok = id < high end
+  if high ~= '' then
+    max_score = high_score
+    extra = extra + redis.call('ZCOUNT', key, high_score, high_score)
   end
-  if ok then
-    if skipped < offset then
-      skipped = skipped + 1
-    else
-      out[#out + 1] = id
-      if limit >= 0 and #out >= limit then break end
+  local fetch = -1
+  if limit >= 0 then fetch = offset + limit + extra end
+  local ids
+  if descending then
+    ids = redis.call('ZREVRANGEBYSCORE', key, max_score, min_score, 'LIMIT', 0, fetch)
+  else
+    ids = redis.call('ZRANGEBYSCORE', key, min_score, max_score, 'LIMIT', 0, fetch)
+  end
+  local skipped = 0
+  for _, id in ipairs(ids) do
+    local ok = true
+    if low ~= '' then
+      if low_inclusive then ok = id >= low else ok = id > low end
+    end
+    if ok and high ~= '' then
+      if high_inclusive then ok = id <= high else ok = id < high end
+    end
+    if ok then
+      if skipped < offset then
+        skipped = skipped + 1
+      elseif limit < 0 or #out < limit then
+        out[#out + 1] = id
+      end
     end
   end
 end
-return out
+if activity_prefix == '' or #out == 0 then return {out, {}} end
+local keys = {}
+for index, id in ipairs(out) do keys[index] = activity_prefix .. id end
+return {out, redis.call('MGET', unpack(keys))}
 """
 
 # KEYS: groups, ranks, order, counts. ARGV: upsert count, then (group, rank member,
@@ -182,28 +209,41 @@ class RedisTimelineStorage(TimelineStorage):
         self.client = client
         self.activities = activities
         self.prefix = prefix
-        self._add_and_trim = client.register_script(ADD_AND_TRIM)
-        self._trim = client.register_script(TRIM)
-        self._page_between = client.register_script(PAGE_BETWEEN)
+        self.scripts = _Scripts(client)
+        #: One Redis, not a cluster: a page may read activity keys in the same script.
+        self.single_node = not isinstance(client, redis.RedisCluster)
 
     def key(self, feed_key: str) -> str:
         return self.prefix + feed_key
+
+    def _key_groups(self, keys: list[str]) -> list[list[str]]:
+        """Keys that one script call may touch: all on one Redis, one slot in a cluster."""
+        if self.single_node:
+            return [keys[i : i + MAX_KEYS_PER_CALL] for i in range(0, len(keys), MAX_KEYS_PER_CALL)]
+        by_slot: dict[int, list[str]] = {}
+        for key in keys:
+            by_slot.setdefault(self.client.keyslot(key), []).append(key)
+        return list(by_slot.values())
 
     def add_to_many(
         self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
     ) -> None:
         if not activities or not keys:
             return
-        members: list = [-1 if max_length is None else max_length]
+        args: list = [-1 if max_length is None else max_length]
         for activity in activities:
-            members += (activity.sort_key, activity.id)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.mset(
-            {self.activities.key(a.id): self.activities.forms.activity_bytes(a) for a in activities}
-        )
-        for key in keys:
-            self._add_and_trim(keys=[self.key(key)], args=members, client=pipe)
-        pipe.execute()
+            args += (activity.sort_key, activity.id)
+        stored = {
+            self.activities.key(a.id): self.activities.forms.activity_bytes(a) for a in activities
+        }
+        redis_keys = [self.prefix + key for key in keys]
+
+        def batch(pipe: redis.client.Pipeline) -> None:
+            pipe.mset(stored)
+            for group in self._key_groups(redis_keys):
+                self.scripts.call(pipe, ADD_AND_TRIM, group, args)
+
+        self.scripts.run_pipeline(batch)
 
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
         if not activity_ids or not keys:
@@ -213,35 +253,38 @@ class RedisTimelineStorage(TimelineStorage):
             pipe.zrem(self.key(key), *activity_ids)
         pipe.execute()
 
-    def get_ids(self, key: str, page: PageRequest) -> list[str]:
-        redis_key = self.key(key)
-        lower, upper = page.bounds.lower, page.bounds.upper
-        if lower is None and upper is None:
-            stop = -1 if page.limit is None else page.offset + page.limit - 1
-            if page.ascending:
-                ids = self.client.zrange(redis_key, page.offset, stop)
+    def _page(self, key: str, page: PageRequest, hydrate: bool) -> tuple[list[bytes], list]:
+        args = [
+            "0" if page.ascending else "1",
+            page.offset,
+            -1 if page.limit is None else page.limit,
+        ]
+        for bound in (page.bounds.lower, page.bounds.upper):
+            if bound is None:
+                args += ["", "0", "0"]
             else:
-                ids = self.client.zrevrange(redis_key, page.offset, stop)
-        else:
-            args = [
-                "0" if page.ascending else "1",
-                page.offset,
-                -1 if page.limit is None else page.limit,
-            ]
-            for bound in (lower, upper):
-                if bound is None:
-                    args += ["", "0", "0"]
-                else:
-                    args += [bound[0], "1" if bound[1] else "0", _score_of(bound[0])]
-            ids = self._page_between(keys=[redis_key], args=args)
-        return [i.decode() for i in ids]
+                args += [bound[0], "1" if bound[1] else "0", _score_of(bound[0])]
+        args.append(self.activities.key("") if hydrate else "")
+        ids, values = self.scripts.call(self.client, PAGE, [self.key(key)], args)
+        return ids, values
+
+    def get_ids(self, key: str, page: PageRequest) -> list[str]:
+        return [i.decode() for i in self._page(key, page, hydrate=False)[0]]
 
     def get_page(
         self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
     ) -> list[Activity]:
-        ids = self.get_ids(key, page)
-        found = self.activities.get_many(ids, activity_class)
-        return [found[i] for i in ids if i in found]
+        if not self.single_node:
+            ids = self.get_ids(key, page)
+            found = self.activities.get_many(ids, activity_class)
+            return [found[i] for i in ids if i in found]
+        raw_ids, values = self._page(key, page, hydrate=True)
+        forms = self.activities.forms
+        return [
+            forms.activity(raw, activity_class, f"redis key {self.activities.key(i.decode())}")
+            for i, raw in zip(raw_ids, values, strict=True)
+            if raw is not None
+        ]
 
     def count(self, key: str) -> int:
         return self.client.zcard(self.key(key))
@@ -250,7 +293,46 @@ class RedisTimelineStorage(TimelineStorage):
         self.client.delete(self.key(key))
 
     def trim(self, key: str, max_length: int) -> None:
-        self._trim(keys=[self.key(key)], args=[max_length])
+        self.scripts.call(self.client, TRIM, [self.key(key)], [max_length])
+
+
+class _Scripts:
+    """Lua scripts by source, loaded once and called by SHA.
+
+    redis-py's Script objects check for and load their scripts on every
+    pipeline execute: an extra round trip per batch on the hot path. Here a
+    script is loaded up front and reloaded only when Redis says it lost it
+    (a restart or SCRIPT FLUSH), then the whole call is retried once.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.shas: dict[str, str] = {}
+
+    def sha(self, source: str) -> str:
+        sha = self.shas.get(source)
+        if sha is None:
+            sha = self.shas[source] = self.client.script_load(source)
+        return sha
+
+    def call(self, client: Any, source: str, keys: Sequence[str], args: Sequence) -> Any:
+        try:
+            return client.evalsha(self.sha(source), len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self.shas.clear()
+            return self.client.evalsha(self.sha(source), len(keys), *keys, *args)
+
+    def run_pipeline(self, fill: Callable[[redis.client.Pipeline], None]) -> list:
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            fill(pipe)
+            try:
+                return pipe.execute()
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self.shas.clear()
+        raise AssertionError("unreachable")
 
 
 def _score_of(activity_id: str) -> str:
@@ -266,8 +348,7 @@ class RedisAggregatedStorage(AggregatedStorage):
         self.client = client
         self.forms = forms
         self.prefix = prefix
-        self._write = client.register_script(AGGREGATED_WRITE)
-        self._page = client.register_script(AGGREGATED_PAGE)
+        self.scripts = _Scripts(client)
 
     def keys(self, key: str) -> list[str]:
         base = self.prefix + key
@@ -283,7 +364,7 @@ class RedisAggregatedStorage(AggregatedStorage):
         stop = -1 if limit is None else offset + limit - 1
         if limit == 0:
             return []
-        values = self._page(keys=[order, groups], args=[offset, stop])
+        values = self.scripts.call(self.client, AGGREGATED_PAGE, [order, groups], [offset, stop])
         return [
             self.forms.aggregated(raw, activity_class, aggregated_class, f"redis key {groups}")
             for raw in values
@@ -300,7 +381,7 @@ class RedisAggregatedStorage(AggregatedStorage):
             ]
         args += list(change.deletes)
         args += ["", ""] if change.counts is None else list(change.counts)
-        self._write(keys=self.keys(key), args=args)
+        self.scripts.call(self.client, AGGREGATED_WRITE, self.keys(key), args)
 
     def count(self, key: str) -> int:
         return self.client.zcard(self.keys(key)[2])
