@@ -234,6 +234,46 @@ _UNION_CANDIDATES: dict[type, tuple[str, ...]] = {
 }
 
 
+# -- inlined field decoders ---------------------------------------------------------
+
+_INLINE_STRING = """\
+{p}byte = data[pos]
+{p}if byte < 0x80 and not byte & 1:
+{p}    pos += 1
+{p}    end = pos + (byte >> 1)
+{p}else:
+{p}    size, pos = read_long(data, pos)
+{p}    if size < 0:
+{p}        raise _Error(f"negative length {{size}}")
+{p}    end = pos + size
+{p}{var} = data[pos:end].decode()
+{p}pos = end"""
+
+
+def _inline_decode(schema: Any, var: str, fallback: str) -> list[str]:
+    """Source lines that decode one record field into var, inlined for the common types.
+
+    Strings and optional strings are most of every streamfeed record; decoding
+    them in the record's own function saves a call and a tuple per field.
+    Everything else calls the compiled decoder named by fallback.
+    """
+    if schema == "string":
+        return _INLINE_STRING.format(p="    ", var=var).splitlines()
+    if isinstance(schema, list) and schema == ["null", "string"]:
+        lines = [
+            "    tag = data[pos]",
+            "    if tag == 0:",
+            f"        {var} = None",
+            "        pos += 1",
+            "    elif tag == 2:",
+            "        pos += 1",
+        ]
+        lines += _INLINE_STRING.format(p="        ", var=var).splitlines()
+        lines += ["    else:", '        raise _Error(f"union branch byte {tag} out of range")']
+        return lines
+    return [f"    {var}, pos = {fallback}(data, pos)"]
+
+
 # -- complex types ----------------------------------------------------------------
 
 
@@ -292,7 +332,12 @@ class SchemaCompiler:
             lambda data, pos: cell[0][1](data, pos),
         )
         fields = [(f["name"], f.get("default", _MISSING)) for f in schema["fields"]]
-        scope: dict[str, Any] = {"_MISSING": _MISSING, "_EncodeError": _EncodeError}
+        scope: dict[str, Any] = {
+            "_MISSING": _MISSING,
+            "_EncodeError": _EncodeError,
+            "_Error": SerializationException,
+            "read_long": read_long,
+        }
         for i, field in enumerate(schema["fields"]):
             scope[f"e{i}"], scope[f"d{i}"] = self.compile(field["type"])
             scope[f"k{i}"] = field.get("default", _MISSING)
@@ -300,8 +345,8 @@ class SchemaCompiler:
         for i, (field_name, _) in enumerate(fields):
             encode_lines.append(f"    e{i}(get({field_name!r}, k{i}), out)")
         decode_lines = ["def decode(data, pos):"]
-        for i in range(len(fields)):
-            decode_lines.append(f"    v{i}, pos = d{i}(data, pos)")
+        for i, field in enumerate(schema["fields"]):
+            decode_lines += _inline_decode(field["type"], f"v{i}", f"d{i}")
         items = ", ".join(f"{field_name!r}: v{i}" for i, (field_name, _) in enumerate(fields))
         decode_lines.append(f"    return {{{items}}}, pos")
         exec("\n".join(encode_lines + decode_lines), scope)  # our own generated code
