@@ -159,6 +159,28 @@ class AggregatedStorage(ABC):
     def delete(self, key: str) -> None: ...
 
 
+class FollowStorage(ABC):
+    """The follow graph the pipeline keeps from follow events, both directions.
+
+    Fanout reads an actor's followers; follow and unfollow write both sides.
+    Following twice is following once, so replays are harmless.
+    """
+
+    @abstractmethod
+    def follow(self, follower: str, followed: str) -> None: ...
+
+    @abstractmethod
+    def unfollow(self, follower: str, followed: str) -> None: ...
+
+    @abstractmethod
+    def followers(self, user_id: str) -> list[str]:
+        """Who follows user_id, sorted."""
+
+    @abstractmethod
+    def following(self, user_id: str) -> list[str]:
+        """Whom user_id follows, sorted."""
+
+
 class CountsPublisher(ABC):
     """Where notification count changes go for realtime clients."""
 
@@ -173,6 +195,7 @@ class Backend:
     activities: ActivityStorage
     timelines: TimelineStorage
     aggregated: AggregatedStorage
+    follows: FollowStorage
     publisher: CountsPublisher
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from storage.base import (
     AggregatedStorage,
     Backend,
     CountsPublisher,
+    FollowStorage,
     PageRequest,
     TimelineStorage,
 )
@@ -40,6 +41,8 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
         "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
     ),
     "activities": ({"activity_id": "text", "activity": "blob"}, "PRIMARY KEY (activity_id)"),
+    "followers": ({"user_id": "text", "follower": "text"}, "PRIMARY KEY (user_id, follower)"),
+    "following": ({"user_id": "text", "followed": "text"}, "PRIMARY KEY (user_id, followed)"),
     "aggregated": (
         {
             "feed_id": "text",
@@ -309,6 +312,44 @@ class CassandraAggregatedStorage(AggregatedStorage):
         )
 
 
+class CassandraFollowStorage(FollowStorage):
+    """Both directions as partitions: followers by user, and following by user."""
+
+    def __init__(self, statements: _Statements) -> None:
+        self.statements = statements
+
+    def _both(self, follower: str, followed: str, verb: str) -> None:
+        if verb == "add":
+            first = self.statements("INSERT INTO {ks}.followers (user_id, follower) VALUES (?, ?)")
+            second = self.statements("INSERT INTO {ks}.following (user_id, followed) VALUES (?, ?)")
+        else:
+            first = self.statements("DELETE FROM {ks}.followers WHERE user_id = ? AND follower = ?")
+            second = self.statements(
+                "DELETE FROM {ks}.following WHERE user_id = ? AND followed = ?"
+            )
+        session = self.statements.session
+        futures = [
+            session.execute_async(first, (followed, follower)),
+            session.execute_async(second, (follower, followed)),
+        ]
+        for future in futures:
+            future.result()
+
+    def follow(self, follower: str, followed: str) -> None:
+        self._both(follower, followed, "add")
+
+    def unfollow(self, follower: str, followed: str) -> None:
+        self._both(follower, followed, "remove")
+
+    def followers(self, user_id: str) -> list[str]:
+        select = self.statements("SELECT follower FROM {ks}.followers WHERE user_id = ?")
+        return [row[0] for row in self.statements.session.execute(select, (user_id,))]
+
+    def following(self, user_id: str) -> list[str]:
+        select = self.statements("SELECT followed FROM {ks}.following WHERE user_id = ?")
+        return [row[0] for row in self.statements.session.execute(select, (user_id,))]
+
+
 class NullCountsPublisher(CountsPublisher):
     """For deployments with no realtime channel: counts are still stored and readable."""
 
@@ -343,6 +384,7 @@ class CassandraBackend(Backend):
         self.activities = CassandraActivityStorage(statements, forms)
         self.timelines = CassandraTimelineStorage(statements, forms)
         self.aggregated = CassandraAggregatedStorage(statements, forms)
+        self.follows = CassandraFollowStorage(statements)
         self.publisher = publisher or NullCountsPublisher()
 
     @classmethod

@@ -21,6 +21,7 @@ from storage.base import (
     AggregatedWrite,
     Backend,
     CountsPublisher,
+    FollowStorage,
     PageRequest,
     TimelineStorage,
 )
@@ -196,6 +197,31 @@ class MemoryCountsPublisher(CountsPublisher):
             callback(message)
 
 
+class MemoryFollowStorage(FollowStorage):
+    def __init__(self, lock: threading.RLock) -> None:
+        self.lock = lock
+        self.followers_of: dict[str, set[str]] = defaultdict(set)
+        self.followed_by: dict[str, set[str]] = defaultdict(set)
+
+    def follow(self, follower: str, followed: str) -> None:
+        with self.lock:
+            self.followers_of[followed].add(follower)
+            self.followed_by[follower].add(followed)
+
+    def unfollow(self, follower: str, followed: str) -> None:
+        with self.lock:
+            self.followers_of[followed].discard(follower)
+            self.followed_by[follower].discard(followed)
+
+    def followers(self, user_id: str) -> list[str]:
+        with self.lock:
+            return sorted(self.followers_of.get(user_id, ()))
+
+    def following(self, user_id: str) -> list[str]:
+        with self.lock:
+            return sorted(self.followed_by.get(user_id, ()))
+
+
 class MemoryBackend(Backend):
     name = "memory"
 
@@ -205,4 +231,5 @@ class MemoryBackend(Backend):
         self.activities = MemoryActivityStorage(forms, lock)
         self.timelines = MemoryTimelineStorage(self.activities, lock)
         self.aggregated = MemoryAggregatedStorage(forms, lock)
+        self.follows = MemoryFollowStorage(lock)
         self.publisher = MemoryCountsPublisher()

@@ -36,6 +36,7 @@ from storage.base import (
     AggregatedStorage,
     Backend,
     CountsPublisher,
+    FollowStorage,
     PageRequest,
     TimelineStorage,
 )
@@ -394,6 +395,41 @@ class RedisAggregatedStorage(AggregatedStorage):
         self.client.delete(*self.keys(key))
 
 
+class RedisFollowStorage(FollowStorage):
+    """Two sets per user, ``sf:followers:{user}`` and ``sf:following:{user}``."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _keys(self, follower: str, followed: str) -> tuple[str, str]:
+        return (f"{self.prefix}followers:{{{followed}}}", f"{self.prefix}following:{{{follower}}}")
+
+    def follow(self, follower: str, followed: str) -> None:
+        followers, following = self._keys(follower, followed)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.sadd(followers, follower)
+        pipe.sadd(following, followed)
+        pipe.execute()
+
+    def unfollow(self, follower: str, followed: str) -> None:
+        followers, following = self._keys(follower, followed)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.srem(followers, follower)
+        pipe.srem(following, followed)
+        pipe.execute()
+
+    def followers(self, user_id: str) -> list[str]:
+        return sorted(
+            m.decode() for m in self.client.smembers(f"{self.prefix}followers:{{{user_id}}}")
+        )
+
+    def following(self, user_id: str) -> list[str]:
+        return sorted(
+            m.decode() for m in self.client.smembers(f"{self.prefix}following:{{{user_id}}}")
+        )
+
+
 class RedisCountsPublisher(CountsPublisher):
     """PUBLISH on ``<prefix>notifications:<user id>`` a JSON object:
     ``{"user_id": ..., "feed": <feed key>, "unseen": n, "unread": n}``."""
@@ -422,6 +458,7 @@ class RedisBackend(Backend):
         self.activities = RedisActivityStorage(client, forms, prefix)
         self.timelines = RedisTimelineStorage(client, self.activities, prefix)
         self.aggregated = RedisAggregatedStorage(client, forms, prefix)
+        self.follows = RedisFollowStorage(client, prefix)
         self.publisher = RedisCountsPublisher(client, prefix)
 
     @classmethod

@@ -368,3 +368,22 @@ def test_corrupt_stored_bytes_fail_that_feed_only(backend, user):
         broken[:]
     assert bad.id in str(error.value)
     assert ids(healthy[:]) == ids([at(3), at(2)])
+
+
+# -- follow graph ------------------------------------------------------------------
+
+
+def test_follow_graph(backend, user):
+    a, b, c = f"{user}a", f"{user}b", f"{user}c"
+    follows = backend.follows
+    follows.follow(a, c)
+    follows.follow(b, c)
+    follows.follow(b, c)  # twice is once
+    follows.follow(a, b)
+    assert follows.followers(c) == [a, b]
+    assert follows.following(a) == [b, c]
+    follows.unfollow(a, c)
+    follows.unfollow(a, c)
+    assert follows.followers(c) == [b]
+    assert follows.following(a) == [b]
+    assert follows.followers(a) == [] and follows.following(c) == []

@@ -49,7 +49,7 @@ RECORDS = {
         "op": "ADD",
         "recipients": ["1", "2"],
         "feeds": ["normal"],
-        "activity": ACT.to_record(),
+        "activities": [ACT.to_record()],
         "priority": "high",
         "published_at": None,
     },

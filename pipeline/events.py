@@ -1,0 +1,153 @@
+"""The messages of the pipeline as Python objects, and their Avro records.
+
+Agents and inline mode work on these, never on dicts, so both drivers
+validate input the same way: building an event from a record validates it
+(ValidationError names the field), which is what sends a bad record to the
+dead-letter topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pipeline.activity import Activity
+from pipeline.exceptions import ValidationError
+
+
+class ActivityOp(StrEnum):
+    ADD = "ADD"
+    REMOVE = "REMOVE"
+    UPDATE = "UPDATE"
+
+
+class FollowOp(StrEnum):
+    FOLLOW = "FOLLOW"
+    UNFOLLOW = "UNFOLLOW"
+
+
+class FanoutPriority(StrEnum):
+    """Fanout lanes: a backlog of LOW never delays HIGH (separate topics and agents)."""
+
+    HIGH = "high"
+    LOW = "low"
+
+
+def _priority(value: Any) -> FanoutPriority | None:
+    if value is None:
+        return None
+    try:
+        return FanoutPriority(value)
+    except ValueError:
+        raise ValidationError("priority", value, "must be 'high', 'low' or null") from None
+
+
+@dataclass(frozen=True)
+class ActivityEvent:
+    op: ActivityOp
+    activity: Activity
+    priority: FanoutPriority | None = None
+    published_at: datetime | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "op": self.op.value,
+            "activity": self.activity.to_record(),
+            "priority": None if self.priority is None else self.priority.value,
+            "published_at": self.published_at,
+        }
+
+    @classmethod
+    def from_record(
+        cls, record: Mapping[str, Any], activity_class: type[Activity] = Activity
+    ) -> ActivityEvent:
+        try:
+            op = ActivityOp(record.get("op"))
+        except ValueError:
+            raise ValidationError("op", record.get("op"), "must be ADD, REMOVE or UPDATE") from None
+        activity = record.get("activity")
+        if not isinstance(activity, Mapping):
+            raise ValidationError("activity", activity, "is required")
+        return cls(
+            op,
+            activity_class.from_record(activity),
+            _priority(record.get("priority")),
+            record.get("published_at"),
+        )
+
+
+@dataclass(frozen=True)
+class FollowEvent:
+    op: FollowOp
+    follower: str
+    followed: str
+    time: datetime
+    activity_copy_limit: int | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "op": self.op.value,
+            "follower": self.follower,
+            "followed": self.followed,
+            "activity_copy_limit": self.activity_copy_limit,
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> FollowEvent:
+        try:
+            op = FollowOp(record.get("op"))
+        except ValueError:
+            raise ValidationError("op", record.get("op"), "must be FOLLOW or UNFOLLOW") from None
+        for name in ("follower", "followed"):
+            value = record.get(name)
+            if not isinstance(value, str) or not value:
+                raise ValidationError(name, value, "must be a non-empty user id")
+        if record["follower"] == record["followed"]:
+            raise ValidationError("followed", record["followed"], "a user cannot follow themselves")
+        limit = record.get("activity_copy_limit")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValidationError("activity_copy_limit", limit, "must be a non-negative integer")
+        time = record.get("time")
+        if not isinstance(time, datetime):
+            raise ValidationError("time", time, "is required")
+        return cls(op, record["follower"], record["followed"], time, limit)
+
+
+@dataclass(frozen=True)
+class FanoutBatch:
+    """One operation for the recipients that live on one feed-ops partition."""
+
+    op: ActivityOp
+    recipients: Sequence[str]
+    activities: Sequence[Activity]
+    feeds: Sequence[str] = field(default_factory=tuple)
+    priority: FanoutPriority = FanoutPriority.HIGH
+    published_at: datetime | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "op": self.op.value,
+            "recipients": list(self.recipients),
+            "feeds": list(self.feeds),
+            "activities": [a.to_record() for a in self.activities],
+            "priority": self.priority.value,
+            "published_at": self.published_at,
+        }
+
+    @classmethod
+    def from_record(
+        cls, record: Mapping[str, Any], activity_class: type[Activity] = Activity
+    ) -> FanoutBatch:
+        """Batches are written by streamfeed itself: activities are rebuilt without validation."""
+        return cls(
+            ActivityOp(record["op"]),
+            list(record["recipients"]),
+            [activity_class.from_stored(a) for a in record["activities"]],
+            list(record["feeds"]),
+            FanoutPriority(record["priority"]),
+            record.get("published_at"),
+        )
