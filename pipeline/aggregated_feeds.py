@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedWrite, plan_add, plan_mark, plan_remove
+from pipeline.aggregation import AggregatedWrite, plan_add, plan_mark, plan_remove, plan_update
 from pipeline.aggregators import BaseAggregator, NotificationAggregator, RecentVerbAggregator
 from pipeline.feeds import BaseFeed
 from storage.base import PageRequest
@@ -73,6 +73,10 @@ class AggregatedFeed(BaseFeed):
     def remove_many(self, activities: Iterable[Activity | str]) -> None:
         ids = [a if isinstance(a, str) else a.id for a in activities]
         self._apply(plan_remove(self._all(), ids, self.track_counts))
+
+    def update_many(self, activities: Sequence[Activity]) -> None:
+        """Swap in new versions (new extra_context) of activities the feed holds."""
+        self._apply(plan_update(self._all(), activities, self.track_counts))
 
     def count(self) -> int:
         return self.backend.aggregated.count(self.key)

@@ -152,3 +152,19 @@ def plan_mark(
             updated.update_read_at(when)
         upserts[group.group] = updated
     return _finish(existing, upserts, set(), None, True)
+
+
+def plan_update(
+    existing: Sequence[AggregatedActivity],
+    activities: Iterable[Activity],
+    with_counts: bool = False,
+) -> AggregatedWrite:
+    """Replace held activities by their updated versions (same ids); groups keep their place."""
+    by_id = {a.id: a for a in activities}
+    upserts: dict[str, AggregatedActivity] = {}
+    for group in existing:
+        if any(a.id in by_id for a in group.activities):
+            updated = group.copy()
+            updated.activities = [by_id.get(a.id, a) for a in updated.activities]
+            upserts[group.group] = updated
+    return _finish(existing, upserts, set(), None, with_counts)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from typing import Annotated, Any
 
 import typer
 
@@ -64,6 +65,111 @@ def feed_show(
     feed = classes[group](user, backend=get_backend(storage))
     query = feed.filter(activity_id__lt=before) if before else feed
     typer.echo(render_feed(feed, query[:limit]))
+
+
+topics_app = typer.Typer(help="Kafka topics of the pipeline.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+
+
+def load_manager(path: str) -> Any:
+    """Import 'module:attribute' (like faust -A) and return the Manager it names."""
+    from pipeline.manager import Manager
+
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise typer.BadParameter(f"{path!r}: use module:attribute, e.g. myapp.feeds:manager")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot import {module_name!r}: {exc}") from None
+    manager = getattr(module, attribute, None)
+    if not isinstance(manager, Manager):
+        raise typer.BadParameter(f"{path!r} is {type(manager).__name__}, not a streamfeed Manager")
+    return manager
+
+
+@app.command()
+def worker(
+    app_path: Annotated[
+        str, typer.Option("--app", "-A", help="The Manager to run, as module:attribute.")
+    ] = "pipeline.default_app:manager",
+    loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run the pipeline's agents (fanout, follows, materializers) in one consumer group member."""
+    import faust
+
+    from consumers.app import build_app
+
+    manager = load_manager(app_path)
+    faust_app = build_app(manager)
+    faust.Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the pipeline's topics if missing; refuse if co-partitioned counts disagree."""
+    from pipeline.settings import get_settings
+    from pipeline.topics import CoPartitioningError, create_topics
+
+    try:
+        for line in create_topics(get_settings()):
+            typer.echo(line)
+    except CoPartitioningError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Print the topics the pipeline uses, with their purpose."""
+    from pipeline.settings import get_settings
+    from pipeline.topics import topic_specs
+
+    for spec in topic_specs(get_settings()):
+        hours = spec.retention_ms // 3_600_000
+        retention = "forever" if spec.retention_ms < 0 else f"{hours} h"
+        shape = f"{spec.partitions:>3} partitions  retention {retention:<10}"
+        typer.echo(f"{spec.name:<24} {shape} {spec.purpose}")
+
+
+@app.command()
+def produce(
+    source: Annotated[
+        typer.FileText, typer.Argument(help="JSON lines file, or - for standard input.")
+    ] = "-",
+    dry_run: Annotated[bool, typer.Option(help="Validate only; publish nothing.")] = False,
+) -> None:
+    """Publish events from JSON lines: {"type": "activity", "op": "add", "actor": ...} or
+    {"type": "follow", "op": "follow", "follower": ..., "followed": ...}."""
+    from pipeline.json_events import JsonEventError, parse_json_event
+
+    producer = None
+    if not dry_run:
+        from pipeline.producer import StreamfeedProducer
+
+        producer = StreamfeedProducer()
+    published = rejected = 0
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            event = parse_json_event(line)
+        except JsonEventError as exc:
+            rejected += 1
+            typer.echo(f"line {number}: {exc}", err=True)
+            continue
+        if producer is not None:
+            if event.__class__.__name__ == "ActivityEvent":
+                producer.send_activity_event(event)
+            else:
+                producer.send_follow_event(event)
+        published += 1
+    if producer is not None:
+        producer.flush()
+    verb = "valid" if dry_run else "published"
+    typer.echo(f"{published} {verb}, {rejected} rejected")
+    if rejected:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -208,6 +208,13 @@ class Feed(BaseFeed):
         backend.timelines.add_to_many(keys, list(activities), cls.max_length)
 
     @classmethod
+    def update_in_many_users(
+        cls, user_ids: Iterable[Any], activities: Sequence[Activity], backend: Backend | None = None
+    ) -> None:
+        backend = backend or get_backend(cls.backend_name)
+        backend.timelines.update_in_many([cls.key_for(u) for u in user_ids], list(activities))
+
+    @classmethod
     def remove_from_many_users(
         cls, user_ids: Iterable[Any], activity_ids: Sequence[str], backend: Backend | None = None
     ) -> None:

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
         description="Confluent Schema Registry URL; unset means Avro single-object encoding",
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis server for storage")
+    redis_prefix: str = Field("sf:", description="Prefix of every Redis key streamfeed writes")
     cassandra_hosts: list[str] = Field(["127.0.0.1"], description="Cassandra contact points")
     cassandra_port: int = Field(9042, description="Cassandra native protocol port")
     cassandra_keyspace: str = Field("streamfeed", description="Keyspace of feed tables")
@@ -37,6 +38,17 @@ class Settings(BaseSettings):
     storage: Literal["memory", "redis", "cassandra"] = Field(
         "memory", description="Storage backend for inline mode and workers"
     )
+    app_id: str = Field("streamfeed", description="Consumer group and Faust app id")
+    topic_prefix: str = Field("", description="Prefix of every topic name, e.g. 'staging.'")
+    partitions: int = Field(8, ge=1, description="Partitions of every streamfeed topic")
+    replication_factor: int = Field(1, ge=1, description="Replicas of every streamfeed topic")
+    history_retention_ms: int = Field(
+        -1, description="Retention of activities and follows; -1 keeps them to rebuild by replay"
+    )
+    feed_ops_retention_ms: int = Field(7 * 86_400_000, description="Retention of feed-ops")
+    dead_letter_retention_ms: int = Field(30 * 86_400_000, description="Retention of dead letters")
+    worker_batch_size: int = Field(500, ge=1, description="Events an agent takes per storage batch")
+    stats_interval: float = Field(10.0, description="Seconds between worker throughput log lines")
     max_extra_context_bytes: int = Field(
         16_384, description="Largest encoded extra_context an activity may carry"
     )

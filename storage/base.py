@@ -86,6 +86,8 @@ class ActivityStorage(ABC):
 class TimelineStorage(ABC):
     """Flat timelines: ordered activity ids per feed key, each trimmed to a max length."""
 
+    activities: ActivityStorage
+
     @abstractmethod
     def add_to_many(
         self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
@@ -97,6 +99,14 @@ class TimelineStorage(ABC):
 
     @abstractmethod
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None: ...
+
+    def update_in_many(self, keys: Sequence[str], activities: Sequence[Activity]) -> None:
+        """Store new versions of activities (same ids) for the timelines that hold them.
+
+        Normalized storage holds each activity once, so rewriting it there
+        updates every feed; denormalized storage overrides this.
+        """
+        self.activities.add_many(activities)
 
     def remove_many(self, key: str, activity_ids: Sequence[str]) -> None:
         self.remove_from_many([key], activity_ids)

@@ -160,9 +160,12 @@ _UPPER = {None: "", False: " AND activity_id < ?", True: " AND activity_id <= ?"
 
 
 class CassandraTimelineStorage(TimelineStorage):
-    def __init__(self, statements: _Statements, forms: StoredForms) -> None:
+    def __init__(
+        self, statements: _Statements, forms: StoredForms, activities: CassandraActivityStorage
+    ) -> None:
         self.statements = statements
         self.forms = forms
+        self.activities = activities
 
     def add_to_many(
         self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
@@ -208,6 +211,21 @@ class CassandraTimelineStorage(TimelineStorage):
             futures.append(self.statements.session.execute_async(batch))
         for future in futures:
             future.result()
+
+    def update_in_many(self, keys: Sequence[str], activities: Sequence[Activity]) -> None:
+        """Rewrite the denormalized rows, only where a feed still holds the activity."""
+        select = self.statements(
+            "SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? AND activity_id = ?"
+        )
+        update = self.statements(
+            "UPDATE {ks}.timeline SET activity = ? WHERE feed_id = ? AND activity_id = ?"
+        )
+        session = self.statements.session
+        pairs = [(key, activity) for key in keys for activity in activities]
+        futures = [session.execute_async(select, (key, a.id)) for key, a in pairs]
+        present = [(k, a) for (k, a), f in zip(pairs, futures, strict=True) if f.result().one()]
+        rows = [(self.forms.activity_bytes(a), key, a.id) for key, a in present]
+        _run_all(session, update, rows)
 
     def _select(self, key: str, page: PageRequest, columns: str) -> list:
         lower, upper = page.bounds.lower, page.bounds.upper
@@ -382,7 +400,7 @@ class CassandraBackend(Backend):
         self.cluster = cluster
         self.keyspace = keyspace
         self.activities = CassandraActivityStorage(statements, forms)
-        self.timelines = CassandraTimelineStorage(statements, forms)
+        self.timelines = CassandraTimelineStorage(statements, forms, self.activities)
         self.aggregated = CassandraAggregatedStorage(statements, forms)
         self.follows = CassandraFollowStorage(statements)
         self.publisher = publisher or NullCountsPublisher()

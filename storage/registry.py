@@ -29,7 +29,7 @@ def create_backend(name: str) -> Backend:
     if name == "redis":
         from storage.redis_storage import RedisBackend
 
-        return RedisBackend.from_url(settings.redis_url)
+        return RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
     if name == "cassandra":
         from storage.cassandra_storage import CassandraBackend
 

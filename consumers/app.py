@@ -1,0 +1,101 @@
+"""The Faust app of a worker: topics, agents and the periodic throughput line.
+
+``build_app(manager)`` is what ``streamfeed worker --app module:manager``
+runs. Topics are created beforehand (``streamfeed topics create``); the app
+declares them with the same partition count and never creates them itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import faust
+
+from consumers import fanout, follows, materialize
+from consumers.context import PipelineContext
+from consumers.dead_letters import DeadLetters
+from consumers.runtime import AgentRuntime
+from pipeline.manager import Manager
+from pipeline.settings import Settings, get_settings
+from pipeline.topics import TopicNames
+from schemas.codec import AvroCodec
+
+log = logging.getLogger("streamfeed.worker")
+
+
+def build_app(manager: Manager, settings: Settings | None = None) -> faust.App:
+    settings = settings or get_settings()
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+    )
+    names = TopicNames.from_settings(settings)
+    topics = {
+        name: app.topic(name, partitions=settings.partitions, key_type=bytes, value_type=bytes)
+        for name in (
+            names.activities,
+            names.follows,
+            names.feed_ops_high,
+            names.feed_ops_low,
+            names.dead_letters,
+        )
+    }
+    codec = AvroCodec(registry=settings.schema_registry_url)
+    runtime = AgentRuntime(DeadLetters(topics[names.dead_letters], codec))
+    ctx = PipelineContext(manager, settings, codec, names, topics, runtime)
+    fanout.register(app, ctx)
+    follows.register(app, ctx)
+    materialize.register(app, ctx, names.feed_ops_high, "materialize_high")
+    materialize.register(app, ctx, names.feed_ops_low, "materialize_low")
+    _register_stats(app, ctx)
+    app.streamfeed_context = ctx  # for tests and tools that inspect a running worker
+
+    log.info(
+        "streamfeed worker: app %s, broker %s, storage %s, %d partitions, topics %s",
+        settings.app_id,
+        settings.kafka_bootstrap,
+        manager.backend.name,
+        settings.partitions,
+        ", ".join(topics),
+    )
+    return app
+
+
+def _register_stats(app: faust.App, ctx: PipelineContext) -> None:
+    last = {"time": time.monotonic(), "counts": {}}
+
+    @app.timer(ctx.settings.stats_interval)
+    async def report_throughput() -> None:
+        stats = ctx.runtime.stats
+        now = time.monotonic()
+        elapsed = max(now - last["time"], 1e-9)
+        rates = {
+            agent: (count - last["counts"].get(agent, 0)) / elapsed
+            for agent, count in stats.processed.items()
+        }
+        last["time"], last["counts"] = now, dict(stats.processed)
+        lag = 0
+        for tp in app.consumer.assignment():
+            high = app.consumer.highwater(tp)
+            if high is not None:
+                lag += max(0, high - 1 - stats.last_offsets.get(tp, -1))
+        summary = (
+            ", ".join(f"{agent} {rate:,.0f}/s" for agent, rate in sorted(rates.items())) or "idle"
+        )
+        log.info(
+            "processed: %s; lag %d; dead letters %d",
+            summary,
+            lag,
+            ctx.runtime.dead_letters.count,
+        )

@@ -1,0 +1,32 @@
+"""The materializers: one agent per fanout lane, the only writers of followers' feeds.
+
+Each feed-ops partition holds the recipients hashed to it, so the agent
+owning the partition is the one writer of those users' feeds: aggregated and
+notification feeds are read, merged and written without locks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consumers.context import PipelineContext
+from pipeline.events import FanoutBatch
+from pipeline.steps import materialize
+from schemas.catalog import FANOUT_BATCH
+
+
+def register(app: Any, ctx: PipelineContext, topic_name: str, agent_name: str) -> Any:
+    manager, codec = ctx.manager, ctx.codec
+
+    def decode(value: bytes) -> FanoutBatch:
+        return FanoutBatch.from_record(codec.decode(FANOUT_BATCH, value), manager.activity_class)
+
+    def handle(batch: FanoutBatch) -> None:
+        materialize(manager, batch)
+
+    @app.agent(ctx.topics[topic_name], name=agent_name)
+    async def materializer(stream: Any) -> None:
+        async for events in stream.take_events(ctx.settings.worker_batch_size, within=0.05):
+            await ctx.runtime.process(agent_name, events, decode, handle)
+
+    return materializer

@@ -1,0 +1,109 @@
+"""What every agent does around its step: decode, retry storage, dead-letter, count.
+
+An agent takes a batch of events, decodes each (bad ones become dead
+letters), runs the step for the good ones in a worker thread (storage
+clients block), and waits until storage has acknowledged before the batch's
+offsets may be committed. A storage outage is retried with backoff, forever:
+the agent stalls rather than losing or skipping anything. Any other error is
+narrowed to the event that caused it, which becomes a dead letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis
+from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra.cluster import NoHostAvailable
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from consumers.dead_letters import DeadLetters
+
+log = logging.getLogger(__name__)
+
+#: Errors that mean "storage is not there right now", not "this record is bad".
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    NoHostAvailable,
+    OperationTimedOut,
+    Unavailable,
+    ReadTimeout,
+    WriteTimeout,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class Stats:
+    """Events processed per agent, and the last offset per partition (for lag)."""
+
+    def __init__(self) -> None:
+        self.processed: dict[str, int] = defaultdict(int)
+        self.last_offsets: dict[Any, int] = {}
+        self.started = time.monotonic()
+
+    def record(self, agent: str, events: Sequence[Any]) -> None:
+        self.processed[agent] += len(events)
+        for event in events:
+            self.last_offsets[event.message.tp] = event.message.offset
+
+
+class AgentRuntime:
+    def __init__(self, dead_letters: DeadLetters, max_backoff: float = 10.0) -> None:
+        self.dead_letters = dead_letters
+        self.max_backoff = max_backoff
+        self.stats = Stats()
+
+    async def storage(self, work: Callable[[], Any]) -> Any:
+        """Run blocking storage work in a thread, retrying while storage is unavailable."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT_ERRORS),
+            wait=wait_exponential(multiplier=0.1, max=self.max_backoff),
+            before_sleep=lambda state: log.warning(
+                "storage unavailable (%s); retrying in %.1fs",
+                state.outcome.exception(),
+                state.next_action.sleep,
+            ),
+            reraise=True,
+        ):
+            with attempt:
+                return await asyncio.to_thread(work)
+        raise AssertionError("unreachable")
+
+    async def process(
+        self,
+        agent: str,
+        events: Sequence[Any],
+        decode: Callable[[bytes], Any],
+        handle: Callable[[Any], Any],
+    ) -> list[Any]:
+        """Decode and handle a batch; returns handle's results for the events that succeeded."""
+        decoded, pending = [], []
+        for event in events:
+            try:
+                decoded.append((event, decode(event.value)))
+            except Exception as error:  # every decode failure is a bad record
+                pending.append(await self.dead_letters.send(event.message, error))
+        try:
+            results = await self.storage(lambda: [handle(item) for _, item in decoded])
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            log.exception("%s: batch failed; retrying event by event to isolate the cause", agent)
+            results = []
+            for event, item in decoded:
+                try:
+                    results.append(await self.storage(lambda item=item: handle(item)))
+                except Exception as error:
+                    pending.append(await self.dead_letters.send(event.message, error))
+        if pending:
+            await asyncio.gather(*pending)
+        self.stats.record(agent, events)
+        return results

@@ -1,0 +1,10 @@
+"""The application a worker runs when --app is not given: Stream Framework's default feeds.
+
+Followers get a flat feed ("normal") and an aggregated feed ("aggregated");
+activities reach notification feeds through their `to` field. Storage is
+the STREAMFEED_STORAGE setting.
+"""
+
+from pipeline.manager import Manager
+
+manager = Manager()

@@ -1,0 +1,49 @@
+"""How a Manager's writes are carried out: in process, or through Kafka.
+
+InlineDriver is Stream Framework's CELERY_ALWAYS_EAGER: the pipeline's own
+steps, run at once in the caller's process with no broker, which is the
+embedded default and the reference the Kafka path is tested against.
+KafkaDriver publishes events; workers run the same steps.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.events import ActivityEvent, FollowEvent
+from pipeline.steps import apply_follow, fanout_activity, materialize
+
+if TYPE_CHECKING:
+    from pipeline.manager import Manager
+    from pipeline.producer import StreamfeedProducer
+
+
+class InlineDriver:
+    """Runs fanout and materialization at once; one partition, so one batch per chunk."""
+
+    def __init__(self, manager: Manager) -> None:
+        self.manager = manager
+
+    def activity(self, event: ActivityEvent) -> None:
+        for batch in fanout_activity(self.manager, event, partitions=1):
+            materialize(self.manager, batch)
+
+    def follow(self, event: FollowEvent) -> None:
+        for batch in apply_follow(self.manager, event):
+            materialize(self.manager, batch)
+
+
+class KafkaDriver:
+    """Publishes events for the workers; call flush() to wait for delivery."""
+
+    def __init__(self, producer: StreamfeedProducer) -> None:
+        self.producer = producer
+
+    def activity(self, event: ActivityEvent) -> None:
+        self.producer.send_activity_event(event)
+
+    def follow(self, event: FollowEvent) -> None:
+        self.producer.send_follow_event(event)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        self.producer.flush(timeout)

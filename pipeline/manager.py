@@ -1,0 +1,151 @@
+"""The Manager: Stream Framework's API for a feed application, in front of the pipeline.
+
+Subclass it to declare the application (feed classes, limits, follower
+look-up) and point workers at the instance: ``streamfeed worker --app
+myapp.feeds:manager``. Its write methods publish events through a driver:
+inline (run the steps at once, in process) or Kafka (publish with the
+producer, workers do the rest). Reads always go straight to storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pipeline.activity import Activity
+from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
+from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp
+from pipeline.exceptions import ValidationError
+from pipeline.feeds import BaseFeed, Feed, UserFeed
+from storage.base import Backend
+from storage.registry import get_backend
+
+
+class Manager:
+    """Configuration by class attribute; override get_user_follower_ids to use your own graph."""
+
+    #: Feeds every follower gets each activity in, by name.
+    feed_classes: ClassVar[dict[str, type[BaseFeed]]] = {
+        "normal": Feed,
+        "aggregated": AggregatedFeed,
+    }
+    #: The feed of a user's own activities, copied from on follow.
+    user_feed_class: ClassVar[type[Feed]] = UserFeed
+    #: Feeds reachable only through an activity's `to` field, by name.
+    extra_feed_classes: ClassVar[dict[str, type[BaseFeed]]] = {"notification": NotificationFeed}
+    #: How many of the followed user's activities a follow copies in (and unfollow takes out).
+    follow_activity_limit: ClassVar[int] = 5_000
+    #: Recipients per feed-ops message.
+    fanout_chunk_size: ClassVar[int] = 100
+    activity_class: ClassVar[type[Activity]] = Activity
+
+    def __init__(self, backend: Backend | None = None, driver: Any = None) -> None:
+        self.backend = backend or get_backend()
+        if driver is None:
+            from pipeline.drivers import InlineDriver
+
+            driver = InlineDriver(self)
+        self.driver = driver
+
+    # -- the application's shape --------------------------------------------------
+
+    def all_feed_classes(self) -> dict[str, type[BaseFeed]]:
+        return {
+            **self.feed_classes,
+            **self.extra_feed_classes,
+            self.user_feed_class.name: self.user_feed_class,
+        }
+
+    def feeds_named(self, names: Sequence[str]) -> list[type[BaseFeed]]:
+        """The classes a batch writes: the named ones, or every follower feed for none."""
+        if not names:
+            return list(self.feed_classes.values())
+        known = self.all_feed_classes()
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise ValidationError("feeds", missing, f"unknown feeds; known: {', '.join(known)}")
+        return [known[n] for n in names]
+
+    def all_follower_ids(self, user_id: str) -> list[str]:
+        return [u for ids in self.get_user_follower_ids(user_id).values() for u in ids]
+
+    def get_user_follower_ids(self, user_id: str) -> dict[FanoutPriority, list[str]]:
+        """Followers by fanout lane. Default: the graph the pipeline keeps, all in HIGH.
+
+        Override to read your own database, or to put inactive followers in
+        LOW so a celebrity's backlog never delays everyone else's feeds.
+        """
+        return {FanoutPriority.HIGH: self.backend.follows.followers(str(user_id))}
+
+    # -- reads ----------------------------------------------------------------------
+
+    def get_user_feed(self, user_id: Any) -> Feed:
+        return self.user_feed_class(user_id, self.backend)
+
+    def get_feeds(self, user_id: Any) -> dict[str, BaseFeed]:
+        return {name: cls(user_id, self.backend) for name, cls in self.feed_classes.items()}
+
+    def get_feed(self, name: str, user_id: Any) -> BaseFeed:
+        classes = self.all_feed_classes()
+        if name not in classes:
+            raise ValueError(f"unknown feed {name!r}; one of {', '.join(classes)}")
+        return classes[name](user_id, self.backend)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def _activity_event(
+        self, op: ActivityOp, user_id: Any, activity: Activity, priority: FanoutPriority | None
+    ) -> None:
+        if str(user_id) != activity.actor_id:
+            raise ValidationError("actor", activity.actor_id, f"does not match user {user_id!r}")
+        self.driver.activity(ActivityEvent(op, activity, priority, datetime.now(UTC)))
+
+    def add_user_activity(
+        self, user_id: Any, activity: Activity, priority: FanoutPriority | None = None
+    ) -> None:
+        """Store the activity in the user's feed and deliver it to every follower."""
+        self._activity_event(ActivityOp.ADD, user_id, activity, priority)
+
+    def remove_user_activity(self, user_id: Any, activity: Activity) -> None:
+        """Take the activity out of the user's feed and every feed it reached."""
+        self._activity_event(ActivityOp.REMOVE, user_id, activity, None)
+
+    def update_user_activity(self, user_id: Any, activity: Activity) -> None:
+        """Replace the activity's extra_context everywhere it is shown (its id stays)."""
+        self._activity_event(ActivityOp.UPDATE, user_id, activity, None)
+
+    def follow_user(
+        self, user_id: Any, target_user_id: Any, activity_copy_limit: int | None = None
+    ) -> None:
+        self._follow(FollowOp.FOLLOW, user_id, [target_user_id], activity_copy_limit)
+
+    def unfollow_user(self, user_id: Any, target_user_id: Any) -> None:
+        self._follow(FollowOp.UNFOLLOW, user_id, [target_user_id], None)
+
+    def follow_many_users(
+        self, user_id: Any, target_ids: Iterable[Any], activity_copy_limit: int | None = None
+    ) -> None:
+        self._follow(FollowOp.FOLLOW, user_id, target_ids, activity_copy_limit)
+
+    def unfollow_many_users(self, user_id: Any, target_ids: Iterable[Any]) -> None:
+        self._follow(FollowOp.UNFOLLOW, user_id, target_ids, None)
+
+    def _follow(
+        self, op: FollowOp, user_id: Any, targets: Iterable[Any], limit: int | None
+    ) -> None:
+        now = datetime.now(UTC)
+        for target in targets:
+            record = {
+                "op": op.value,
+                "follower": str(user_id),
+                "followed": str(target),
+                "activity_copy_limit": limit,
+                "time": now,
+            }
+            self.driver.follow(FollowEvent.from_record(record))
+
+    def batch_import(self, user_id: Any, activities: Iterable[Activity]) -> None:
+        """Import a user's existing activities, oldest first, through the normal fanout."""
+        for activity in sorted(activities, key=lambda a: a.id):
+            self.add_user_activity(user_id, activity, FanoutPriority.LOW)

@@ -1,0 +1,161 @@
+"""The Python producer for other services: activities and follows as Avro on Kafka.
+
+Idempotent (enable.idempotence: no duplicates from the client's own retries),
+keyed as the pipeline expects (actor for activities, follower for follows),
+partitioned with murmur2 like Java clients so producers in any language
+agree on where a key lives. Delivery failures go to on_delivery if given;
+otherwise flush() raises them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from pipeline.activity import Activity
+from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp
+from pipeline.exceptions import StreamfeedError
+from pipeline.settings import Settings, get_settings
+from pipeline.topics import TopicNames
+from schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
+from schemas.codec import AvroCodec
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+class DeliveryError(StreamfeedError):
+    """Records the broker did not acknowledge, with the reasons."""
+
+    def __init__(self, failures: list[str]) -> None:
+        self.failures = failures
+        shown = "; ".join(failures[:5])
+        super().__init__(f"{len(failures)} records not delivered: {shown}")
+
+
+class StreamfeedProducer:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        codec: AvroCodec | None = None,
+        on_delivery: DeliveryCallback | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.codec = codec or AvroCodec(registry=self.settings.schema_registry_url)
+        self.topics = TopicNames.from_settings(self.settings)
+        self.on_delivery = on_delivery
+        self.failures: list[str] = []
+        self.producer = Producer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "partitioner": "murmur2_random",
+                "linger.ms": 5,
+                **(config or {}),
+            }
+        )
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if self.on_delivery is not None:
+            self.on_delivery(error, message)
+        elif error is not None:
+            self.failures.append(f"{message.topic()} key {message.key()!r}: {error.str()}")
+
+    def _produce(self, topic: str, key: str, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(
+                    topic, key=key.encode(), value=value, on_delivery=self._delivered
+                )
+                break
+            except BufferError:  # local queue full: serve callbacks until there is room
+                self.producer.poll(0.1)
+        self.producer.poll(0)
+
+    # -- events -------------------------------------------------------------------------
+
+    def send_activity_event(self, event: ActivityEvent) -> None:
+        value = self.codec.encode(
+            ACTIVITY_EVENT, event.to_record(), subject=f"{self.topics.activities}-value"
+        )
+        self._produce(self.topics.activities, event.activity.actor_id, value)
+
+    def send_follow_event(self, event: FollowEvent) -> None:
+        value = self.codec.encode(
+            FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value"
+        )
+        self._produce(self.topics.follows, event.follower, value)
+
+    def _activity(
+        self, op: ActivityOp, activity: Activity, priority: FanoutPriority | None
+    ) -> None:
+        self.send_activity_event(ActivityEvent(op, activity, priority, datetime.now(UTC)))
+
+    def add_activity(self, activity: Activity, priority: FanoutPriority | None = None) -> None:
+        self._activity(ActivityOp.ADD, activity, priority)
+
+    def remove_activity(self, activity: Activity) -> None:
+        self._activity(ActivityOp.REMOVE, activity, None)
+
+    def update_activity(self, activity: Activity) -> None:
+        self._activity(ActivityOp.UPDATE, activity, None)
+
+    def add_activities(self, activities: Iterable[Activity]) -> None:
+        for activity in activities:
+            self.add_activity(activity)
+
+    def remove_activities(self, activities: Iterable[Activity]) -> None:
+        for activity in activities:
+            self.remove_activity(activity)
+
+    def _follow(
+        self, op: FollowOp, follower: Any, followed: Any, limit: int | None, time: datetime | None
+    ) -> None:
+        record = {
+            "op": op.value,
+            "follower": str(follower),
+            "followed": str(followed),
+            "activity_copy_limit": limit,
+            "time": time or datetime.now(UTC),
+        }
+        self.send_follow_event(FollowEvent.from_record(record))
+
+    def follow(
+        self,
+        follower: Any,
+        followed: Any,
+        activity_copy_limit: int | None = None,
+        time: datetime | None = None,
+    ) -> None:
+        self._follow(FollowOp.FOLLOW, follower, followed, activity_copy_limit, time)
+
+    def unfollow(self, follower: Any, followed: Any, time: datetime | None = None) -> None:
+        self._follow(FollowOp.UNFOLLOW, follower, followed, None, time)
+
+    def follow_many(
+        self, follower: Any, targets: Iterable[Any], activity_copy_limit: int | None = None
+    ) -> None:
+        for target in targets:
+            self.follow(follower, target, activity_copy_limit)
+
+    def unfollow_many(self, follower: Any, targets: Iterable[Any]) -> None:
+        for target in targets:
+            self.unfollow(follower, target)
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Publish bytes as they are: for tools and tests that feed the pipeline bad input."""
+        self.producer.produce(topic, key=key, value=value, on_delivery=self._delivered)
+        self.producer.poll(0)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait for every record to be acknowledged; raise DeliveryError for those that failed."""
+        remaining = self.producer.flush(timeout)
+        if remaining:
+            self.failures.append(f"{remaining} records still queued after {timeout}s")
+        if self.failures:
+            failures, self.failures = self.failures, []
+            raise DeliveryError(failures)

@@ -1,0 +1,164 @@
+"""The pipeline's steps as plain functions over a manager and its storage.
+
+Faust agents call these (consumers/) and so does inline mode
+(pipeline.drivers.InlineDriver): one logic, two drivers. Each step is
+idempotent: running it twice on the same input leaves storage as running it
+once, which is what lets the pipeline retry and replay freely.
+
+- fanout_activity: the activities-topic step, owned by the actor's partition.
+- apply_follow: the follows-topic step, owned by the follower's partition.
+- materialize: the feed-ops step, owned by the recipients' partition: the
+  only writer of followers' feeds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from aiokafka.partitioner import murmur2
+
+from pipeline.activity import Activity
+from pipeline.aggregated_feeds import AggregatedFeed
+from pipeline.events import (
+    ActivityEvent,
+    ActivityOp,
+    FanoutBatch,
+    FanoutPriority,
+    FollowEvent,
+    FollowOp,
+)
+from pipeline.exceptions import ValidationError
+from pipeline.feeds import BaseFeed, Feed
+
+if TYPE_CHECKING:
+    from pipeline.manager import Manager
+
+#: Activities per batch when a follow copies history: keeps messages well under 1 MB.
+COPY_CHUNK = 500
+
+
+def partition_for(user_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives key user_id: co-partitioning by user."""
+    return (murmur2(user_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def parse_targets(manager: Manager, activity: Activity) -> dict[str, list[str]]:
+    """The activity's `to` field as feed name -> user ids; unknown feeds are bad input."""
+    targets: dict[str, list[str]] = defaultdict(list)
+    known = manager.all_feed_classes()
+    for entry in activity.to:
+        name, _, user_id = entry.partition(":")
+        if name not in known or not user_id:
+            raise ValidationError(
+                "to", entry, f"must be FEED:USER_ID with FEED one of {', '.join(sorted(known))}"
+            )
+        targets[name].append(user_id)
+    return targets
+
+
+def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> list[FanoutBatch]:
+    """Store the activity in the actor's user feed; plan its delivery, a batch per partition."""
+    activity = event.activity
+    targets = parse_targets(manager, activity)
+    backend = manager.backend
+    user_feed = manager.get_user_feed(activity.actor_id)
+    if event.op is ActivityOp.ADD:
+        user_feed.add(activity)
+    elif event.op is ActivityOp.REMOVE:
+        user_feed.remove(activity)
+    else:
+        backend.activities.add_many([activity])
+        type(user_feed).update_in_many_users([activity.actor_id], [activity], backend)
+
+    if event.priority is not None:
+        lanes = {event.priority: manager.all_follower_ids(activity.actor_id)}
+    else:
+        lanes = manager.get_user_follower_ids(activity.actor_id)
+    batches = []
+    for priority, followers in lanes.items():
+        batches += _batches(manager, event, followers, (), FanoutPriority(priority), partitions)
+    for feed_name, user_ids in sorted(targets.items()):
+        batches += _batches(manager, event, user_ids, (feed_name,), FanoutPriority.HIGH, partitions)
+    if event.op is ActivityOp.REMOVE:
+        backend.activities.remove_many([activity.id])
+    return batches
+
+
+def _batches(
+    manager: Manager,
+    event: ActivityEvent,
+    recipients: Iterable[str],
+    feeds: Sequence[str],
+    priority: FanoutPriority,
+    partitions: int,
+) -> list[FanoutBatch]:
+    by_partition: dict[int, list[str]] = defaultdict(list)
+    for user_id in recipients:
+        by_partition[partition_for(user_id, partitions)].append(user_id)
+    return [
+        FanoutBatch(
+            event.op, list(chunk), [event.activity], tuple(feeds), priority, event.published_at
+        )
+        for _, users in sorted(by_partition.items())
+        for chunk in chunks(sorted(users), manager.fanout_chunk_size)
+    ]
+
+
+def apply_follow(manager: Manager, event: FollowEvent) -> list[FanoutBatch]:
+    """Record the follow or unfollow, and plan copying history in or taking it out."""
+    follows = manager.backend.follows
+    if event.op is FollowOp.FOLLOW:
+        follows.follow(event.follower, event.followed)
+        op = ActivityOp.ADD
+    else:
+        follows.unfollow(event.follower, event.followed)
+        op = ActivityOp.REMOVE
+    limit = (
+        manager.follow_activity_limit
+        if event.activity_copy_limit is None
+        else event.activity_copy_limit
+    )
+    if limit == 0:
+        return []
+    history = manager.get_user_feed(event.followed)[:limit]
+    return [
+        FanoutBatch(op, [event.follower], list(chunk), (), FanoutPriority.HIGH)
+        for chunk in chunks(history, COPY_CHUNK)
+    ]
+
+
+def materialize(manager: Manager, batch: FanoutBatch) -> None:
+    """Write one batch into every recipient's feeds: flat feeds as one batch, groups per user."""
+    backend = manager.backend
+    activities = list(batch.activities)
+    ids = [a.id for a in activities]
+    for feed_class in manager.feeds_named(batch.feeds):
+        if issubclass(feed_class, AggregatedFeed):
+            for user_id in batch.recipients:
+                feed = feed_class(user_id, backend)
+                if batch.op is ActivityOp.ADD:
+                    feed.add_many(activities)
+                elif batch.op is ActivityOp.REMOVE:
+                    feed.remove_many(ids)
+                else:
+                    feed.update_many(activities)
+        elif issubclass(feed_class, Feed):
+            if batch.op is ActivityOp.ADD:
+                feed_class.add_to_many_users(batch.recipients, activities, backend)
+            elif batch.op is ActivityOp.REMOVE:
+                feed_class.remove_from_many_users(batch.recipients, ids, backend)
+            else:
+                feed_class.update_in_many_users(batch.recipients, activities, backend)
+        else:
+            raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
+
+
+def feed_classes_by_name(classes: Iterable[type[BaseFeed]]) -> dict[str, type[BaseFeed]]:
+    return {cls.name: cls for cls in classes}

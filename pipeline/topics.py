@@ -1,0 +1,117 @@
+"""The pipeline's topics: names, shapes, and idempotent creation.
+
+activities (key: actor) and follows (key: follower) are the inputs and the
+history a rebuild replays, so they are kept forever by default. feed-ops
+(one topic per fanout lane, partition chosen by recipient) is internal.
+follows and the feed-ops lanes are co-partitioned: the same user hashes to
+the same partition number in each, so one worker owns all of a user's
+feeds. All topics share the partition count to keep that true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    co_partitioned: bool
+    purpose: str
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    activities: str
+    follows: str
+    feed_ops_high: str
+    feed_ops_low: str
+    dead_letters: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicNames:
+        p = settings.topic_prefix
+        return cls(
+            f"{p}activities",
+            f"{p}follows",
+            f"{p}feed-ops-high",
+            f"{p}feed-ops-low",
+            f"{p}dead-letters",
+        )
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    names = TopicNames.from_settings(settings)
+    n = settings.partitions
+    return [
+        TopicSpec(
+            names.activities, n, settings.history_retention_ms, False, "activity events, key actor"
+        ),
+        TopicSpec(
+            names.follows, n, settings.history_retention_ms, True, "follow events, key follower"
+        ),
+        TopicSpec(
+            names.feed_ops_high,
+            n,
+            settings.feed_ops_retention_ms,
+            True,
+            "fanout batches, high lane",
+        ),
+        TopicSpec(
+            names.feed_ops_low, n, settings.feed_ops_retention_ms, True, "fanout batches, low lane"
+        ),
+        TopicSpec(
+            names.dead_letters, n, settings.dead_letter_retention_ms, False, "rejected records"
+        ),
+    ]
+
+
+class CoPartitioningError(RuntimeError):
+    """Existing topics whose partition counts would send one user to two workers."""
+
+
+def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create missing topics; refuse if existing co-partitioned ones disagree. Returns a report."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    existing = admin.list_topics(timeout=timeout).topics
+    specs = topic_specs(settings)
+    wrong = [
+        f"{s.name} has {len(existing[s.name].partitions)} partitions, expected {s.partitions}"
+        for s in specs
+        if s.name in existing
+        and s.co_partitioned
+        and len(existing[s.name].partitions) != s.partitions
+    ]
+    if wrong:
+        raise CoPartitioningError(
+            "co-partitioned topics must all have STREAMFEED_PARTITIONS partitions: "
+            + "; ".join(wrong)
+        )
+    report = []
+    missing = [s for s in specs if s.name not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(
+                    s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=settings.replication_factor,
+                    config={"retention.ms": str(s.retention_ms)},
+                )
+                for s in missing
+            ],
+            operation_timeout=timeout,
+        )
+        for name, future in futures.items():
+            future.result(timeout=timeout)
+            report.append(f"created {name}")
+    for spec in specs:
+        if spec.name in existing:
+            report.append(f"exists {spec.name} ({len(existing[spec.name].partitions)} partitions)")
+    return report
