@@ -90,9 +90,7 @@ def _register_stats(app: faust.App, ctx: PipelineContext) -> None:
             high = app.consumer.highwater(tp)
             if high is not None:
                 lag += max(0, high - 1 - stats.last_offsets.get(tp, -1))
-        summary = (
-            ", ".join(f"{agent} {rate:,.0f}/s" for agent, rate in sorted(rates.items())) or "idle"
-        )
+        summary = ", ".join(f"{agent} {rate:,.0f}/s" for agent, rate in sorted(rates.items())) or "idle"
         log.info(
             "processed: %s; lag %d; dead letters %d",
             summary,

@@ -30,11 +30,7 @@ class PipelineContext:
 
     def encode_batch(self, batch: FanoutBatch) -> tuple[Any, int, bytes]:
         """(feed-ops topic of the batch's lane, partition of its recipients, bytes)."""
-        name = (
-            self.names.feed_ops_low
-            if batch.priority is FanoutPriority.LOW
-            else self.names.feed_ops_high
-        )
+        name = self.names.feed_ops_low if batch.priority is FanoutPriority.LOW else self.names.feed_ops_high
         partition = partition_for(batch.recipients[0], self.partitions)
         return self.topics[name], partition, self.codec.encode(FANOUT_BATCH, batch.to_record())
 

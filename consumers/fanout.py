@@ -15,9 +15,7 @@ def register(app: Any, ctx: PipelineContext) -> Any:
     manager, codec = ctx.manager, ctx.codec
 
     def decode(value: bytes) -> ActivityEvent:
-        return ActivityEvent.from_record(
-            codec.decode(ACTIVITY_EVENT, value), manager.activity_class
-        )
+        return ActivityEvent.from_record(codec.decode(ACTIVITY_EVENT, value), manager.activity_class)
 
     def handle(event: ActivityEvent) -> list:
         return [ctx.encode_batch(b) for b in fanout_activity(manager, event, ctx.partitions)]

@@ -51,9 +51,7 @@ def utc_time(field: str, value: datetime | None) -> datetime:
         raise ValidationError(field, value, "must be a datetime")
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if not EPOCH <= value <= MAX_TIME:
-        raise ValidationError(
-            field, value, f"must be between {EPOCH:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d}"
-        )
+        raise ValidationError(field, value, f"must be between {EPOCH:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d}")
     return value
 
 
@@ -97,9 +95,7 @@ def check_extra_context(context: Mapping[str, Any] | None, limit: int) -> dict[s
             size += len(value.encode()) if isinstance(value, str) else 8
         checked[key] = value
     if size > limit:
-        raise ValidationError(
-            "extra_context", f"{size} bytes", f"exceeds the limit of {limit} bytes"
-        )
+        raise ValidationError("extra_context", f"{size} bytes", f"exceeds the limit of {limit} bytes")
     return checked
 
 
@@ -262,9 +258,7 @@ class Activity:
         )
         claimed = record.get("id")
         if claimed and claimed != activity.id:
-            raise ValidationError(
-                "id", claimed, f"does not match the activity's fields ({activity.id})"
-            )
+            raise ValidationError("id", claimed, f"does not match the activity's fields ({activity.id})")
         return activity
 
 

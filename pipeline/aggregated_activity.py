@@ -73,9 +73,7 @@ class AggregatedActivity:
     def append(self, activity: Activity) -> None:
         """Add an activity; the oldest is dropped (and counted) past the cap."""
         if self.contains(activity):
-            raise DuplicateActivityException(
-                f"activity {activity.id} is already in group {self.group!r}"
-            )
+            raise DuplicateActivityException(f"activity {activity.id} is already in group {self.group!r}")
         self.activities.append(activity)
         self.activities.sort(key=lambda a: a.id)
         if self.created_at is None or activity.time < self.created_at:
@@ -98,9 +96,7 @@ class AggregatedActivity:
         if self.activities:
             self.updated_at = self.activities[-1].time
 
-    def remove_many(
-        self, activities: Iterable[Activity], missing_ok: bool = False
-    ) -> list[Activity]:
+    def remove_many(self, activities: Iterable[Activity], missing_ok: bool = False) -> list[Activity]:
         """Remove several activities at once and return the ones removed.
 
         With missing_ok false, nothing is removed unless all are present; the
@@ -170,18 +166,10 @@ class AggregatedActivity:
 
     def is_seen(self) -> bool:
         """Seen after its latest activity arrived: new activity makes a group unseen again."""
-        return (
-            self.seen_at is not None
-            and self.updated_at is not None
-            and self.seen_at >= self.updated_at
-        )
+        return self.seen_at is not None and self.updated_at is not None and self.seen_at >= self.updated_at
 
     def is_read(self) -> bool:
-        return (
-            self.read_at is not None
-            and self.updated_at is not None
-            and self.read_at >= self.updated_at
-        )
+        return self.read_at is not None and self.updated_at is not None and self.read_at >= self.updated_at
 
     def update_seen_at(self, when: datetime | None = None) -> None:
         self.seen_at = when or datetime.now(UTC)

@@ -47,9 +47,7 @@ class AggregatedFeed(BaseFeed):
         )
 
     def _all(self) -> list[AggregatedActivity]:
-        return self.backend.aggregated.get_all(
-            self.key, self.activity_class, self.aggregated_activity_class
-        )
+        return self.backend.aggregated.get_all(self.key, self.activity_class, self.aggregated_activity_class)
 
     def _apply(self, change: AggregatedWrite) -> None:
         if not change.upserts and not change.deletes and change.counts is None:
@@ -62,9 +60,7 @@ class AggregatedFeed(BaseFeed):
         self.add_many([activity])
 
     def add_many(self, activities: Sequence[Activity]) -> None:
-        change = plan_add(
-            self.get_aggregator(), self._all(), activities, self.max_length, self.track_counts
-        )
+        change = plan_add(self.get_aggregator(), self._all(), activities, self.max_length, self.track_counts)
         self._apply(change)
 
     def remove(self, activity: Activity | str) -> None:
@@ -112,9 +108,7 @@ class NotificationFeed(AggregatedFeed):
     def count_unread(self) -> int:
         return self.backend.aggregated.counts(self.key)[1]
 
-    def mark_all(
-        self, seen: bool = True, read: bool | None = None, when: datetime | None = None
-    ) -> None:
+    def mark_all(self, seen: bool = True, read: bool | None = None, when: datetime | None = None) -> None:
         """Mark every group seen (and read, if read=True; reading implies seeing)."""
         self._mark(None, seen, bool(read), when)
 
@@ -129,8 +123,6 @@ class NotificationFeed(AggregatedFeed):
         names = [g if isinstance(g, str) else g.group for g in groups]
         self._mark(names, seen, read, when)
 
-    def _mark(
-        self, groups: list[str] | None, seen: bool, read: bool, when: datetime | None
-    ) -> None:
+    def _mark(self, groups: list[str] | None, seen: bool, read: bool, when: datetime | None) -> None:
         change = plan_mark(self._all(), groups, seen, read, when or datetime.now(UTC))
         self._apply(change)

@@ -84,9 +84,7 @@ class FormatAggregator(BaseAggregator):
     as extra.NAME.
     """
 
-    FIELDS = frozenset(
-        {"verb", "verb_id", "actor", "object", "target", "foreign_id", "time", "extra"}
-    )
+    FIELDS = frozenset({"verb", "verb_id", "actor", "object", "target", "foreign_id", "time", "extra"})
 
     def __init__(
         self, group_format: str, aggregated_activity_class: type[AggregatedActivity] | None = None
@@ -104,9 +102,7 @@ class FormatAggregator(BaseAggregator):
             root = name.split(".")[0].split("[")[0]
             if root not in self.FIELDS:
                 known = ", ".join(sorted(self.FIELDS))
-                raise ValueError(
-                    f"group format {group_format!r}: unknown field {root!r} (known: {known})"
-                )
+                raise ValueError(f"group format {group_format!r}: unknown field {root!r} (known: {known})")
         self.group_format = group_format
 
     def get_group(self, activity: Activity) -> str:

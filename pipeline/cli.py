@@ -12,9 +12,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-schema_app = typer.Typer(
-    help="Storage schema (Cassandra keyspace and tables).", no_args_is_help=True
-)
+schema_app = typer.Typer(help="Storage schema (Cassandra keyspace and tables).", no_args_is_help=True)
 feed_app = typer.Typer(help="Read feeds from storage.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(feed_app, name="feed")
@@ -42,14 +40,10 @@ def schema_sync(
 
 @feed_app.command("show")
 def feed_show(
-    group: Annotated[
-        str, typer.Argument(help="Feed name: normal, user, aggregated, notification.")
-    ],
+    group: Annotated[str, typer.Argument(help="Feed name: normal, user, aggregated, notification.")],
     user: Annotated[str, typer.Argument(help="User id.")],
     limit: Annotated[int, typer.Option(help="How many entries.")] = 25,
-    before: Annotated[
-        str | None, typer.Option(help="Only entries older than this activity id.")
-    ] = None,
+    before: Annotated[str | None, typer.Option(help="Only entries older than this activity id.")] = None,
     storage: Annotated[str | None, typer.Option(help="memory, redis or cassandra.")] = None,
 ) -> None:
     """Print one user's feed, newest first."""
@@ -59,9 +53,7 @@ def feed_show(
 
     classes = default_feed_classes()
     if group not in classes:
-        raise typer.BadParameter(
-            f"unknown feed {group!r}; one of {', '.join(classes)}", param_hint="GROUP"
-        )
+        raise typer.BadParameter(f"unknown feed {group!r}; one of {', '.join(classes)}", param_hint="GROUP")
     feed = classes[group](user, backend=get_backend(storage))
     query = feed.filter(activity_id__lt=before) if before else feed
     typer.echo(render_feed(feed, query[:limit]))
@@ -134,9 +126,7 @@ def topics_list() -> None:
 
 @app.command()
 def produce(
-    source: Annotated[
-        typer.FileText, typer.Argument(help="JSON lines file, or - for standard input.")
-    ] = "-",
+    source: Annotated[typer.FileText, typer.Argument(help="JSON lines file, or - for standard input.")] = "-",
     dry_run: Annotated[bool, typer.Option(help="Validate only; publish nothing.")] = False,
 ) -> None:
     """Publish events from JSON lines: {"type": "activity", "op": "add", "actor": ...} or
@@ -170,6 +160,23 @@ def produce(
     typer.echo(f"{published} {verb}, {rejected} rejected")
     if rejected:
         raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    kafka: Annotated[
+        bool, typer.Option(help="Run through the real pipeline on the local stack, not inline.")
+    ] = False,
+    users: Annotated[int, typer.Option(help="Users in the generated world.")] = 30,
+    events: Annotated[int, typer.Option(help="Events in the generated world.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the generated world.")] = 7,
+) -> None:
+    """Generate a small Pinterest-like world, run it, and print a few users' feeds."""
+    import sys
+
+    from pipeline.demo import run_demo
+
+    raise typer.Exit(run_demo(sys.stdout, kafka, users, events, seed))
 
 
 def main() -> None:

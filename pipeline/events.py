@@ -139,9 +139,7 @@ class FanoutBatch:
         }
 
     @classmethod
-    def from_record(
-        cls, record: Mapping[str, Any], activity_class: type[Activity] = Activity
-    ) -> FanoutBatch:
+    def from_record(cls, record: Mapping[str, Any], activity_class: type[Activity] = Activity) -> FanoutBatch:
         """Batches are written by streamfeed itself: activities are rebuilt without validation."""
         return cls(
             ActivityOp(record["op"]),

@@ -93,9 +93,7 @@ class FeedQuery:
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, int):
             if index < 0:
-                raise IndexError(
-                    "negative indexes are not supported; feeds are read from the newest"
-                )
+                raise IndexError("negative indexes are not supported; feeds are read from the newest")
             found = self._page(index, 1)
             if not found:
                 raise IndexError(f"feed index {index} out of range")
@@ -106,9 +104,7 @@ class FeedQuery:
             raise ValueError(f"slice step {index.step} is not supported; feeds are read in order")
         start = index.start or 0
         if start < 0 or (index.stop is not None and index.stop < 0):
-            raise ValueError(
-                "negative slice bounds are not supported; feeds are read from the newest"
-            )
+            raise ValueError("negative slice bounds are not supported; feeds are read from the newest")
         if index.stop is not None and index.stop <= start:
             return []
         limit = None if index.stop is None else index.stop - start

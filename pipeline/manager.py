@@ -115,9 +115,7 @@ class Manager:
         """Replace the activity's extra_context everywhere it is shown (its id stays)."""
         self._activity_event(ActivityOp.UPDATE, user_id, activity, None)
 
-    def follow_user(
-        self, user_id: Any, target_user_id: Any, activity_copy_limit: int | None = None
-    ) -> None:
+    def follow_user(self, user_id: Any, target_user_id: Any, activity_copy_limit: int | None = None) -> None:
         self._follow(FollowOp.FOLLOW, user_id, [target_user_id], activity_copy_limit)
 
     def unfollow_user(self, user_id: Any, target_user_id: Any) -> None:
@@ -131,9 +129,7 @@ class Manager:
     def unfollow_many_users(self, user_id: Any, target_ids: Iterable[Any]) -> None:
         self._follow(FollowOp.UNFOLLOW, user_id, target_ids, None)
 
-    def _follow(
-        self, op: FollowOp, user_id: Any, targets: Iterable[Any], limit: int | None
-    ) -> None:
+    def _follow(self, op: FollowOp, user_id: Any, targets: Iterable[Any], limit: int | None) -> None:
         now = datetime.now(UTC)
         for target in targets:
             record = {

@@ -68,9 +68,7 @@ class StreamfeedProducer:
     def _produce(self, topic: str, key: str, value: bytes) -> None:
         while True:
             try:
-                self.producer.produce(
-                    topic, key=key.encode(), value=value, on_delivery=self._delivered
-                )
+                self.producer.produce(topic, key=key.encode(), value=value, on_delivery=self._delivered)
                 break
             except BufferError:  # local queue full: serve callbacks until there is room
                 self.producer.poll(0.1)
@@ -85,14 +83,10 @@ class StreamfeedProducer:
         self._produce(self.topics.activities, event.activity.actor_id, value)
 
     def send_follow_event(self, event: FollowEvent) -> None:
-        value = self.codec.encode(
-            FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value"
-        )
+        value = self.codec.encode(FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value")
         self._produce(self.topics.follows, event.follower, value)
 
-    def _activity(
-        self, op: ActivityOp, activity: Activity, priority: FanoutPriority | None
-    ) -> None:
+    def _activity(self, op: ActivityOp, activity: Activity, priority: FanoutPriority | None) -> None:
         self.send_activity_event(ActivityEvent(op, activity, priority, datetime.now(UTC)))
 
     def add_activity(self, activity: Activity, priority: FanoutPriority | None = None) -> None:

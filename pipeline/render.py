@@ -10,7 +10,8 @@ from pipeline.feeds import BaseFeed
 
 
 def describe_activity(activity: Activity) -> str:
-    target = f" to {activity.target_id}" if activity.target_id else ""
+    preposition = "to" if activity.verb.infinitive == "add" else "on"
+    target = f" {preposition} {activity.target_id}" if activity.target_id else ""
     what = f"{activity.actor_id} {activity.verb.past_tense} {activity.object_id}{target}"
     return f"{activity.time:%Y-%m-%d %H:%M}  {what}"
 
@@ -19,7 +20,8 @@ def describe_group(group: AggregatedActivity) -> str:
     actors = group.actor_ids
     who = actors[0] if len(actors) == 1 else f"{actors[0]} and {actors[1]}"
     if group.other_actor_count:
-        who = f"{actors[0]}, {actors[1]} and {group.other_actor_count} others"
+        others = group.other_actor_count
+        who = f"{actors[0]}, {actors[1]} and {others} other{'s' if others > 1 else ''}"
     objects = group.object_ids
     what = objects[0] if len(objects) == 1 else f"{len(objects)} items"
     seen = "" if group.is_seen() else "  [new]"

@@ -103,9 +103,7 @@ def _batches(
     for user_id in recipients:
         by_partition[partition_for(user_id, partitions)].append(user_id)
     return [
-        FanoutBatch(
-            event.op, list(chunk), [event.activity], tuple(feeds), priority, event.published_at
-        )
+        FanoutBatch(event.op, list(chunk), [event.activity], tuple(feeds), priority, event.published_at)
         for _, users in sorted(by_partition.items())
         for chunk in chunks(sorted(users), manager.fanout_chunk_size)
     ]
@@ -120,11 +118,7 @@ def apply_follow(manager: Manager, event: FollowEvent) -> list[FanoutBatch]:
     else:
         follows.unfollow(event.follower, event.followed)
         op = ActivityOp.REMOVE
-    limit = (
-        manager.follow_activity_limit
-        if event.activity_copy_limit is None
-        else event.activity_copy_limit
-    )
+    limit = manager.follow_activity_limit if event.activity_copy_limit is None else event.activity_copy_limit
     if limit == 0:
         return []
     history = manager.get_user_feed(event.followed)[:limit]

@@ -48,12 +48,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     names = TopicNames.from_settings(settings)
     n = settings.partitions
     return [
-        TopicSpec(
-            names.activities, n, settings.history_retention_ms, False, "activity events, key actor"
-        ),
-        TopicSpec(
-            names.follows, n, settings.history_retention_ms, True, "follow events, key follower"
-        ),
+        TopicSpec(names.activities, n, settings.history_retention_ms, False, "activity events, key actor"),
+        TopicSpec(names.follows, n, settings.history_retention_ms, True, "follow events, key follower"),
         TopicSpec(
             names.feed_ops_high,
             n,
@@ -61,12 +57,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             True,
             "fanout batches, high lane",
         ),
-        TopicSpec(
-            names.feed_ops_low, n, settings.feed_ops_retention_ms, True, "fanout batches, low lane"
-        ),
-        TopicSpec(
-            names.dead_letters, n, settings.dead_letter_retention_ms, False, "rejected records"
-        ),
+        TopicSpec(names.feed_ops_low, n, settings.feed_ops_retention_ms, True, "fanout batches, low lane"),
+        TopicSpec(names.dead_letters, n, settings.dead_letter_retention_ms, False, "rejected records"),
     ]
 
 
@@ -84,14 +76,11 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     wrong = [
         f"{s.name} has {len(existing[s.name].partitions)} partitions, expected {s.partitions}"
         for s in specs
-        if s.name in existing
-        and s.co_partitioned
-        and len(existing[s.name].partitions) != s.partitions
+        if s.name in existing and s.co_partitioned and len(existing[s.name].partitions) != s.partitions
     ]
     if wrong:
         raise CoPartitioningError(
-            "co-partitioned topics must all have STREAMFEED_PARTITIONS partitions: "
-            + "; ".join(wrong)
+            "co-partitioned topics must all have STREAMFEED_PARTITIONS partitions: " + "; ".join(wrong)
         )
     report = []
     missing = [s for s in specs if s.name not in existing]

@@ -76,9 +76,7 @@ class AvroCodec:
         if header is None:
             from confluent_kafka.schema_registry import Schema
 
-            schema_id = self.registry.register_schema(
-                subject, Schema(self.catalog.schema_json(name), "AVRO")
-            )
+            schema_id = self.registry.register_schema(subject, Schema(self.catalog.schema_json(name), "AVRO"))
             header = struct.pack(">bI", CONFLUENT_MAGIC, schema_id)
             self._registered[(subject, name)] = header
         return header
@@ -124,9 +122,7 @@ class AvroCodec:
             try:
                 text = self.registry.get_schema(schema_id).schema_str
             except Exception as exc:  # the registry client raises its own error types
-                raise SerializationException(
-                    f"schema id {schema_id} not in registry: {exc}"
-                ) from exc
+                raise SerializationException(f"schema id {schema_id} not in registry: {exc}") from exc
             key = self.catalog.add_writer_schema(text)
             schema = self.catalog.writer_schema(key)
             self._registry_schemas[schema_id] = schema
@@ -149,9 +145,7 @@ class AvroCodec:
         try:
             record = schemaless_reader(buffer, writer, None if writer is reader else reader)
         except Exception as exc:  # fastavro raises many types on bad bytes; all mean the same here
-            raise SerializationException(
-                f"cannot decode {name}: {type(exc).__name__}: {exc}"[:500]
-            ) from exc
+            raise SerializationException(f"cannot decode {name}: {type(exc).__name__}: {exc}"[:500]) from exc
         if buffer.tell() != len(data):
             raise SerializationException(
                 f"cannot decode {name}: {len(data) - buffer.tell()} bytes left after the record"

@@ -482,10 +482,7 @@ class SchemaCompiler:
 
     def _union(self, branches: list) -> tuple[Encoder, Decoder]:
         compiled = [self.compile(branch) for branch in branches]
-        kinds = [
-            _type_name(self.named[b] if isinstance(b, str) and b in self.named else b)
-            for b in branches
-        ]
+        kinds = [_type_name(self.named[b] if isinstance(b, str) and b in self.named else b) for b in branches]
         decoders = [decoder for _, decoder in compiled]
         # For each Python type, the first branch (in our preference order) that holds it.
         by_type: dict[type, tuple[bytes, Encoder]] = {}

@@ -79,8 +79,7 @@ def sync_schema(session: Session, keyspace: str, replication_factor: int = 1) ->
         present = {
             row[0]
             for row in session.execute(
-                "SELECT column_name FROM system_schema.columns "
-                "WHERE keyspace_name = %s AND table_name = %s",
+                "SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
                 (keyspace, table),
             )
         }
@@ -123,9 +122,7 @@ class CassandraActivityStorage(ActivityStorage):
         self.forms = forms
 
     def add_many(self, activities: Sequence[Activity]) -> None:
-        insert = self.statements(
-            "INSERT INTO {ks}.activities (activity_id, activity) VALUES (?, ?)"
-        )
+        insert = self.statements("INSERT INTO {ks}.activities (activity_id, activity) VALUES (?, ?)")
         rows = [(a.id, self.forms.activity_bytes(a)) for a in activities]
         _run_all(self.statements.session, insert, rows)
 
@@ -277,12 +274,8 @@ class CassandraAggregatedStorage(AggregatedStorage):
     def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
         return self.get_page(key, 0, None, activity_class, aggregated_class)
 
-    def get_page(
-        self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity
-    ):
-        select = self.statements(
-            "SELECT group_key, rank, data FROM {ks}.aggregated WHERE feed_id = ?"
-        )
+    def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
+        select = self.statements("SELECT group_key, rank, data FROM {ks}.aggregated WHERE feed_id = ?")
         rows = [r for r in self.statements.session.execute(select, (key,)) if r[0] is not None]
         rows.sort(key=lambda r: r[1], reverse=True)
         end = None if limit is None else offset + limit
@@ -296,14 +289,10 @@ class CassandraAggregatedStorage(AggregatedStorage):
             "INSERT INTO {ks}.aggregated (feed_id, group_key, rank, data) VALUES (?, ?, ?, ?)"
         )
         delete = self.statements("DELETE FROM {ks}.aggregated WHERE feed_id = ? AND group_key = ?")
-        counts = self.statements(
-            "UPDATE {ks}.aggregated SET unseen = ?, unread = ? WHERE feed_id = ?"
-        )
+        counts = self.statements("UPDATE {ks}.aggregated SET unseen = ?, unread = ? WHERE feed_id = ?")
         batch = self.statements.batch()
         for group in change.upserts:
-            batch.add(
-                upsert, (key, group.group, group_rank(group), self.forms.aggregated_bytes(group))
-            )
+            batch.add(upsert, (key, group.group, group_rank(group), self.forms.aggregated_bytes(group)))
         for group_key in change.deletes:
             batch.add(delete, (key, group_key))
         if change.counts is not None:
@@ -316,9 +305,7 @@ class CassandraAggregatedStorage(AggregatedStorage):
         return self.statements.session.execute(select, (key,)).one()[0]
 
     def counts(self, key: str) -> tuple[int, int]:
-        select = self.statements(
-            "SELECT unseen, unread FROM {ks}.aggregated WHERE feed_id = ? LIMIT 1"
-        )
+        select = self.statements("SELECT unseen, unread FROM {ks}.aggregated WHERE feed_id = ? LIMIT 1")
         row = self.statements.session.execute(select, (key,)).one()
         if row is None:
             return 0, 0
@@ -342,9 +329,7 @@ class CassandraFollowStorage(FollowStorage):
             second = self.statements("INSERT INTO {ks}.following (user_id, followed) VALUES (?, ?)")
         else:
             first = self.statements("DELETE FROM {ks}.followers WHERE user_id = ? AND follower = ?")
-            second = self.statements(
-                "DELETE FROM {ks}.following WHERE user_id = ? AND followed = ?"
-            )
+            second = self.statements("DELETE FROM {ks}.following WHERE user_id = ? AND followed = ?")
         session = self.statements.session
         futures = [
             session.execute_async(first, (followed, follower)),
@@ -392,9 +377,7 @@ class CassandraBackend(Backend):
             level = ConsistencyLevel.name_to_value[consistency.upper()]
         except KeyError:
             known = ", ".join(ConsistencyLevel.name_to_value)
-            raise ValueError(
-                f"unknown Cassandra consistency {consistency!r}; one of {known}"
-            ) from None
+            raise ValueError(f"unknown Cassandra consistency {consistency!r}; one of {known}") from None
         statements = _Statements(session, keyspace, level)
         self.session = session
         self.cluster = cluster

@@ -143,9 +143,7 @@ class MemoryAggregatedStorage(AggregatedStorage):
     def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
         return self.get_page(key, 0, None, activity_class, aggregated_class)
 
-    def get_page(
-        self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity
-    ):
+    def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
         items = self._ordered(key)
         end = None if limit is None else offset + limit
         return [

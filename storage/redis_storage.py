@@ -234,9 +234,7 @@ class RedisTimelineStorage(TimelineStorage):
         args: list = [-1 if max_length is None else max_length]
         for activity in activities:
             args += (activity.sort_key, activity.id)
-        stored = {
-            self.activities.key(a.id): self.activities.forms.activity_bytes(a) for a in activities
-        }
+        stored = {self.activities.key(a.id): self.activities.forms.activity_bytes(a) for a in activities}
         redis_keys = [self.prefix + key for key in keys]
 
         def batch(pipe: redis.client.Pipeline) -> None:
@@ -358,9 +356,7 @@ class RedisAggregatedStorage(AggregatedStorage):
     def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
         return self.get_page(key, 0, None, activity_class, aggregated_class)
 
-    def get_page(
-        self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity
-    ):
+    def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
         groups, _, order, _ = self.keys(key)
         stop = -1 if limit is None else offset + limit - 1
         if limit == 0:
@@ -420,14 +416,10 @@ class RedisFollowStorage(FollowStorage):
         pipe.execute()
 
     def followers(self, user_id: str) -> list[str]:
-        return sorted(
-            m.decode() for m in self.client.smembers(f"{self.prefix}followers:{{{user_id}}}")
-        )
+        return sorted(m.decode() for m in self.client.smembers(f"{self.prefix}followers:{{{user_id}}}"))
 
     def following(self, user_id: str) -> list[str]:
-        return sorted(
-            m.decode() for m in self.client.smembers(f"{self.prefix}following:{{{user_id}}}")
-        )
+        return sorted(m.decode() for m in self.client.smembers(f"{self.prefix}following:{{{user_id}}}"))
 
 
 class RedisCountsPublisher(CountsPublisher):
@@ -449,9 +441,7 @@ class RedisCountsPublisher(CountsPublisher):
 class RedisBackend(Backend):
     name = "redis"
 
-    def __init__(
-        self, client: redis.Redis, prefix: str = "sf:", forms: StoredForms | None = None
-    ) -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "sf:", forms: StoredForms | None = None) -> None:
         forms = forms or StoredForms()
         self.client = client
         self.prefix = prefix

@@ -112,9 +112,7 @@ def main() -> None:
     prefix = f"bench:{uuid.uuid4().hex[:6]}:"
     redis_backend = RedisBackend.from_url(settings.redis_url, prefix=prefix)
     keyspace = f"bench_{uuid.uuid4().hex[:6]}"
-    cassandra = CassandraBackend.connect(
-        settings.model_copy(update={"counts_redis_url": None}), keyspace
-    )
+    cassandra = CassandraBackend.connect(settings.model_copy(update={"counts_redis_url": None}), keyspace)
     try:
         ours, ceiling = fanout_rates(redis_backend, args.rounds)
         print(f"fanout to {FANOUT:,} feeds, {args.rounds} batches (Redis):")

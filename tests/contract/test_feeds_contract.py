@@ -80,16 +80,12 @@ def test_filters_by_id(backend, user):
     assert ids(feed.filter(activity_id__lt=pivot)[:]) == [i for i in ids(activities) if i < pivot]
     assert ids(feed.filter(activity_id__lte=pivot)[:]) == [i for i in ids(activities) if i <= pivot]
     assert ids(feed.filter(activity_id__gt=pivot)[:]) == [i for i in ids(activities) if i > pivot]
-    assert (
-        ids(feed.filter(activity_id__gte=pivot)[:2])
-        == [i for i in ids(activities) if i >= pivot][:2]
-    )
+    assert ids(feed.filter(activity_id__gte=pivot)[:2]) == [i for i in ids(activities) if i >= pivot][:2]
     low, high = activities[7].id, activities[1].id
     between = feed.filter(activity_id__gt=low).filter(activity_id__lt=high)
     assert ids(between[:]) == [i for i in ids(activities) if low < i < high]
     assert (
-        ids(between.order_by("activity_id")[1:3])
-        == sorted(i for i in ids(activities) if low < i < high)[1:3]
+        ids(between.order_by("activity_id")[1:3]) == sorted(i for i in ids(activities) if low < i < high)[1:3]
     )
     with pytest.raises(ValueError, match="unknown filter 'time__lt'"):
         feed.filter(time__lt=pivot)
@@ -200,10 +196,7 @@ def test_flat_writes_are_idempotent(backend, user):
 
 
 def group_summary(groups: list[AggregatedActivity]):
-    return [
-        (g.group, ids(g.activities), g.minimized_activities, g.created_at, g.updated_at)
-        for g in groups
-    ]
+    return [(g.group, ids(g.activities), g.minimized_activities, g.created_at, g.updated_at) for g in groups]
 
 
 def test_aggregated_merge_rules(backend, user):
@@ -241,11 +234,7 @@ def test_aggregated_cap_and_max_length(backend, user):
     (group,) = feed[:]
     assert isinstance(group, Small)
     assert [a.actor_id for a in group.activities] == ["2", "3", "4"]
-    assert (
-        group.minimized_activities == 2
-        and group.activity_count == 5
-        and group.other_actor_count == 3
-    )
+    assert group.minimized_activities == 2 and group.activity_count == 5 and group.other_actor_count == 3
     feed.add_many([at(60 * 24 * d, verb="comment") for d in (1, 2, 3)])
     assert [g.group for g in feed[:]] == ["2-2026-03-04", "2-2026-03-03"]
 
@@ -270,9 +259,7 @@ def test_aggregated_filters_and_order(backend, user):
     groups = feed[:]
     pivot = groups[1].last_activity.id
     assert [g.group for g in feed.filter(activity_id__lt=pivot)[:]] == [g.group for g in groups[2:]]
-    assert [g.group for g in feed.order_by("activity_id")[:2]] == [
-        g.group for g in groups[::-1][:2]
-    ]
+    assert [g.group for g in feed.order_by("activity_id")[:2]] == [g.group for g in groups[::-1][:2]]
 
 
 # -- notification feeds ------------------------------------------------------------
@@ -283,9 +270,7 @@ def test_notification_counts_and_marking(backend, user):
     published = []
     if hasattr(backend.publisher, "subscribe"):
         backend.publisher.subscribe(published.append)
-    feed.add_many(
-        [at(1, actor="a", obj="p1"), at(2, actor="b", obj="p1"), at(3, actor="c", obj="p2")]
-    )
+    feed.add_many([at(1, actor="a", obj="p1"), at(2, actor="b", obj="p1"), at(3, actor="c", obj="p2")])
     assert feed.count() == 2
     assert (feed.count_unseen(), feed.count_unread()) == (2, 2)
     first, second = feed[:]
@@ -352,8 +337,7 @@ def corrupt_activity(backend, feed: Feed, activity: Activity) -> None:
         backend.client.set(backend.activities.key(activity.id), garbage)
     else:
         backend.session.execute(
-            f"UPDATE {backend.keyspace}.timeline SET activity = %s "
-            "WHERE feed_id = %s AND activity_id = %s",
+            f"UPDATE {backend.keyspace}.timeline SET activity = %s WHERE feed_id = %s AND activity_id = %s",
             (garbage, feed.key, activity.id),
         )
 

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.integration
 
 def columns(session, keyspace, table):
     rows = session.execute(
-        "SELECT column_name FROM system_schema.columns "
-        "WHERE keyspace_name = %s AND table_name = %s",
+        "SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
         (keyspace, table),
     )
     return {row.column_name for row in rows}
@@ -39,8 +38,8 @@ def test_cli_sync_twice_then_adds_a_missing_column(cassandra_session, unique_nam
         cassandra_session.execute(f"ALTER TABLE {unique_name}.aggregated ADD legacy text")
         done = sync_schema(cassandra_session, unique_name)
         assert done == [f"added column {unique_name}.aggregated.unread"]
-        assert columns(cassandra_session, unique_name, "aggregated") == set(
-            TABLES["aggregated"][0]
-        ) | {"legacy"}
+        assert columns(cassandra_session, unique_name, "aggregated") == set(TABLES["aggregated"][0]) | {
+            "legacy"
+        }
     finally:
         cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")

@@ -20,9 +20,7 @@ def test_kafka_keyed_records_land_on_consistent_partitions(kafka_bootstrap, uniq
 
     topic = f"stack-{unique_name}"
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    futures = admin.create_topics(
-        [NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)]
-    )
+    futures = admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
     futures[topic].result(timeout=30)
     assert len(admin.list_topics(topic, timeout=10).topics[topic].partitions) == PARTITIONS
 
@@ -77,9 +75,7 @@ def test_cassandra_prepared_writes_read_back_in_clustering_order(cassandra_sessi
             f"CREATE TABLE {unique_name}.timeline (feed text, id bigint, body text, "
             "PRIMARY KEY (feed, id)) WITH CLUSTERING ORDER BY (id DESC)"
         )
-        insert = session.prepare(
-            f"INSERT INTO {unique_name}.timeline (feed, id, body) VALUES (?, ?, ?)"
-        )
+        insert = session.prepare(f"INSERT INTO {unique_name}.timeline (feed, id, body) VALUES (?, ?, ?)")
         for i in (5, 1, 9, 3):
             session.execute(insert, ("f1", i, f"body-{i}"))
         select = session.prepare(f"SELECT id, body FROM {unique_name}.timeline WHERE feed = ?")

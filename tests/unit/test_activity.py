@@ -15,9 +15,7 @@ class User:
 
 
 def test_fields_and_ids_from_objects():
-    activity = Activity(
-        User(13), "love", User(42), User(7), T, {"a": "b"}, "f-1", ["notification:9"]
-    )
+    activity = Activity(User(13), "love", User(42), User(7), T, {"a": "b"}, "f-1", ["notification:9"])
     assert activity.actor_id == "13"
     assert activity.verb is Love
     assert activity.object_id == "42"

@@ -15,9 +15,7 @@ from pipeline.ids import (
     time_for,
 )
 
-times = st.datetimes(
-    min_value=datetime(1970, 1, 1), max_value=datetime(2255, 1, 1), timezones=st.just(UTC)
-)
+times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2255, 1, 1), timezones=st.just(UTC))
 ids = st.one_of(st.text(min_size=1, max_size=40), st.integers(min_value=0, max_value=10**30))
 
 

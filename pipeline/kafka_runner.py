@@ -1,0 +1,122 @@
+"""Running the Kafka pipeline from Python: worker processes, and waiting for it to drain.
+
+The demo's --kafka mode, the end-to-end tests and the benchmark start
+workers exactly as a user does (``streamfeed worker`` as a subprocess, with
+settings in STREAMFEED_* variables) and wait until the consumer group has
+committed everything that was published.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.settings import Settings
+from pipeline.topics import TopicNames
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """STREAMFEED_* variables that reproduce settings in a child process."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[f"STREAMFEED_{name.upper()}"] = json.dumps(value) if isinstance(value, list) else str(value)
+    return env
+
+
+class WorkerProcess:
+    """One `streamfeed worker` subprocess, logging to a file."""
+
+    def __init__(self, settings: Settings, log_path: Path, app_path: str | None = None) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.app_path = app_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        command = [sys.executable, "-m", "pipeline.cli", "worker", "--loglevel", "info"]
+        if self.app_path:
+            command += ["--app", self.app_path]
+        env = {**os.environ, **settings_env(self.settings)}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM and wait: a clean shutdown commits what was processed."""
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all, as a crashed machine."""
+        if self.running:
+            self.process.kill()
+            self.process.wait(10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def group_lag(settings: Settings) -> int | None:
+    """Messages published to the pipeline's input and internal topics but not yet committed.
+
+    None while the group has committed nothing for a partition that has data.
+    """
+    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    names = TopicNames.from_settings(settings)
+    topics = [names.activities, names.follows, names.feed_ops_high, names.feed_ops_low]
+    partitions = [TopicPartition(t, p) for t in topics for p in range(settings.partitions)]
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    request = ConsumerGroupTopicPartitions(settings.app_id, partitions)
+    committed = admin.list_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
+    offsets = {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions}
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-lag"})
+    try:
+        lag = 0
+        for tp in partitions:
+            _, high = consumer.get_watermark_offsets(tp, timeout=10)
+            done = offsets.get((tp.topic, tp.partition), -1)
+            if high > 0 and done < 0:
+                return None
+            lag += max(0, high - max(done, 0))
+        return lag
+    finally:
+        consumer.close()
+
+
+def wait_until_drained(settings: Settings, timeout: float = 120.0, workers: list | None = None) -> float:
+    """Block until the group has committed every message, twice in a row; returns seconds waited."""
+    start = time.monotonic()
+    clean = 0
+    while True:
+        lag = group_lag(settings)
+        clean = clean + 1 if lag == 0 else 0
+        if clean >= 2:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            tails = "\n".join(w.log_tail() for w in workers or [])
+            raise TimeoutError(f"pipeline not drained after {timeout:.0f}s (lag {lag})\n{tails}")
+        if workers and not any(w.running for w in workers):
+            raise RuntimeError("every worker exited:\n" + "\n".join(w.log_tail() for w in workers))
+        time.sleep(0.5)
