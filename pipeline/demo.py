@@ -87,9 +87,8 @@ def show(manager: Manager, world: World, out: TextIO) -> None:
     follows = manager.backend.follows
     star = max(world.users, key=lambda u: (len(follows.followers(u)), u))
     fan = max(world.users, key=lambda u: (len(follows.following(u)), u))
-    out.write(
-        f"\n{star} has {len(follows.followers(star))} followers; {fan} follows {len(follows.following(fan))} users\n"
-    )
+    stars, fans = len(follows.followers(star)), len(follows.following(fan))
+    out.write(f"\n{star} has {stars} followers; {fan} follows {fans} users\n")
     for user, name, limit in (
         (fan, "normal", 8),
         (fan, "aggregated", 5),
@@ -110,9 +109,10 @@ def _counts(feed: NotificationFeed) -> str:
 
 def run_demo(out: TextIO, kafka: bool = False, users: int = 30, events: int = 300, seed: int = 7) -> int:
     world = generate_world(users, events, seed)
+    activities = world.count(ActivityEvent)
     out.write(
         f"world: {len(world.users)} users, {len(world.events)} events "
-        f"({world.count(ActivityEvent)} activities, {len(world.events) - world.count(ActivityEvent)} follows)\n"
+        f"({activities} activities, {len(world.events) - activities} follows)\n"
     )
     started = time.monotonic()
     inline = run_inline(world)
@@ -124,11 +124,11 @@ def run_demo(out: TextIO, kafka: bool = False, users: int = 30, events: int = 30
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="streamfeed-demo-") as logs:
         piped = run_kafka(world, settings, Path(logs))
-    out.write(
-        f"ran through Kafka (topics {settings.topic_prefix}*) into Redis in {time.monotonic() - started:.1f}s\n"
-    )
-    show(piped, world, out)
+    elapsed = time.monotonic() - started
+    out.write(f"ran through Kafka (topics {settings.topic_prefix}*) into Redis in {elapsed:.1f}s\n")
+    # Compare before showing: show() marks a notification feed seen.
     diff = differences(snapshot(inline, world.users), snapshot(piped, world.users))
+    show(piped, world, out)
     if diff:
         out.write("\nfeeds differ from inline mode:\n" + "\n".join(diff) + "\n")
         return 1
