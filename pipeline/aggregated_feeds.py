@@ -14,7 +14,15 @@ from typing import ClassVar
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedWrite, plan_add, plan_mark, plan_remove, plan_update
+from pipeline.aggregation import (
+    AggregatedView,
+    AggregatedWrite,
+    notification_counts,
+    plan_add,
+    plan_mark,
+    plan_remove,
+    plan_update,
+)
 from pipeline.aggregators import BaseAggregator, NotificationAggregator, RecentVerbAggregator
 from pipeline.feeds import BaseFeed
 from storage.base import PageRequest
@@ -49,6 +57,18 @@ class AggregatedFeed(BaseFeed):
     def _all(self) -> list[AggregatedActivity]:
         return self.backend.aggregated.get_all(self.key, self.activity_class, self.aggregated_activity_class)
 
+    def _full_view(self) -> AggregatedView:
+        return AggregatedView.of(self._all(), self.backend.aggregated.counts(self.key))
+
+    def _view_for(self, activities: Sequence[Activity], max_length: int | None) -> AggregatedView:
+        """The groups these activities belong to, plus those max_length could push out."""
+        aggregator = self.get_aggregator()
+        names = sorted({aggregator.get_group(a) for a in activities})
+        tail = None if max_length is None else max(0, max_length - len(names))
+        return self.backend.aggregated.load_view(
+            self.key, names, tail, self.activity_class, self.aggregated_activity_class
+        )
+
     def _apply(self, change: AggregatedWrite) -> None:
         if not change.upserts and not change.deletes and change.counts is None:
             return
@@ -60,19 +80,27 @@ class AggregatedFeed(BaseFeed):
         self.add_many([activity])
 
     def add_many(self, activities: Sequence[Activity]) -> None:
-        change = plan_add(self.get_aggregator(), self._all(), activities, self.max_length, self.track_counts)
-        self._apply(change)
+        activities = list(activities)
+        view = self._view_for(activities, self.max_length)
+        self._apply(plan_add(self.get_aggregator(), view, activities, self.max_length, self.track_counts))
 
     def remove(self, activity: Activity | str) -> None:
         self.remove_many([activity])
 
     def remove_many(self, activities: Iterable[Activity | str]) -> None:
+        """Remove by activity (reads only its group) or by id (reads the whole feed)."""
+        activities = list(activities)
         ids = [a if isinstance(a, str) else a.id for a in activities]
-        self._apply(plan_remove(self._all(), ids, self.track_counts))
+        if all(isinstance(a, Activity) for a in activities):
+            view = self._view_for(activities, None)
+        else:
+            view = self._full_view()
+        self._apply(plan_remove(view, ids, self.track_counts))
 
     def update_many(self, activities: Sequence[Activity]) -> None:
         """Swap in new versions (new extra_context) of activities the feed holds."""
-        self._apply(plan_update(self._all(), activities, self.track_counts))
+        activities = list(activities)
+        self._apply(plan_update(self._view_for(activities, None), activities, self.track_counts))
 
     def count(self) -> int:
         return self.backend.aggregated.count(self.key)
@@ -85,11 +113,7 @@ class AggregatedFeed(BaseFeed):
         groups = self._all()
         if length is not None and len(groups) > length:
             dropped = [g.group for g in groups[length:]]
-            counts = None
-            if self.track_counts:
-                from pipeline.aggregation import notification_counts
-
-                counts = notification_counts(groups[:length])
+            counts = notification_counts(groups[:length]) if self.track_counts else None
             self._apply(AggregatedWrite((), dropped, counts))
 
 
@@ -124,5 +148,5 @@ class NotificationFeed(AggregatedFeed):
         self._mark(names, seen, read, when)
 
     def _mark(self, groups: list[str] | None, seen: bool, read: bool, when: datetime | None) -> None:
-        change = plan_mark(self._all(), groups, seen, read, when or datetime.now(UTC))
+        change = plan_mark(self._full_view(), groups, seen, read, when or datetime.now(UTC))
         self._apply(change)

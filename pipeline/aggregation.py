@@ -12,13 +12,13 @@ it already pushed out (and counted) or too old to show.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregators import BaseAggregator, newest_first
+from pipeline.aggregators import BaseAggregator
 
 
 @dataclass(frozen=True)
@@ -76,50 +76,93 @@ def notification_counts(groups: Iterable[AggregatedActivity]) -> tuple[int, int]
     return unseen, unread
 
 
+def group_rank(group: AggregatedActivity) -> str:
+    """A group's place in its feed: its newest activity's id, so groups order like flat feeds."""
+    return group.last_activity.id if group.activities else ""
+
+
+@dataclass(frozen=True)
+class AggregatedView:
+    """The part of an aggregated feed a write needs, so a write never reads the whole feed.
+
+    ranks covers every group (cheap: names and ranks only); groups holds the
+    groups loaded in full: at least every group the write touches and every
+    group max_length could push out. counts are the stored (unseen, unread),
+    which a write adjusts by the difference it makes instead of recounting.
+    """
+
+    groups: Mapping[str, AggregatedActivity]
+    ranks: Sequence[tuple[str, str]]
+    counts: tuple[int, int] = (0, 0)
+
+    @classmethod
+    def of(
+        cls, groups: Iterable[AggregatedActivity], counts: tuple[int, int] | None = None
+    ) -> AggregatedView:
+        """A view of a whole feed given as its groups; counts computed when not given."""
+        groups = list(groups)
+        ranked = sorted(((group_rank(g), g.group) for g in groups), reverse=True)
+        return cls({g.group: g for g in groups}, ranked, counts or notification_counts(groups))
+
+    def tail_start(self, max_length: int | None, touched: int) -> int | None:
+        """Index in ranks from which groups may be pushed out by a write touching `touched` groups."""
+        if max_length is None:
+            return None
+        return max(0, max_length - touched)
+
+
 def _finish(
-    existing: Sequence[AggregatedActivity],
+    view: AggregatedView,
     upserts: dict[str, AggregatedActivity],
     deletes: set[str],
     max_length: int | None,
     with_counts: bool,
 ) -> AggregatedWrite:
-    """Apply the feed's max_length and compute counts over the resulting feed."""
-    result = {g.group: g for g in existing if g.group not in deletes}
-    result.update(upserts)
-    ranked = newest_first(result.values())
-    if max_length is not None and len(ranked) > max_length:
-        for dropped in ranked[max_length:]:
-            upserts.pop(dropped.group, None)
-            if any(g.group == dropped.group for g in existing):
-                deletes.add(dropped.group)
-        ranked = ranked[:max_length]
-    counts = notification_counts(ranked) if with_counts else None
+    """Apply the feed's max_length and adjust the counts by what the write changes."""
+    existing = dict((name, rank) for rank, name in view.ranks)
+    ranks = {name: rank for name, rank in existing.items() if name not in deletes}
+    ranks.update((name, group_rank(group)) for name, group in upserts.items())
+    if max_length is not None and len(ranks) > max_length:
+        ordered = sorted(ranks, key=lambda name: (ranks[name], name), reverse=True)
+        for name in ordered[max_length:]:
+            upserts.pop(name, None)
+            if name in existing:
+                deletes.add(name)
+    counts = None
+    if with_counts:
+        unseen, unread = view.counts
+        for name in (set(upserts) | deletes) & set(existing):
+            old = view.groups[name]
+            unseen -= not old.is_seen()
+            unread -= not old.is_read()
+        for group in upserts.values():
+            unseen += not group.is_seen()
+            unread += not group.is_read()
+        counts = (unseen, unread)
     return AggregatedWrite(list(upserts.values()), sorted(deletes), counts)
 
 
 def plan_add(
     aggregator: BaseAggregator,
-    existing: Sequence[AggregatedActivity],
+    view: AggregatedView,
     activities: Iterable[Activity],
     max_length: int | None,
     with_counts: bool = False,
 ) -> AggregatedWrite:
-    new, changed, _ = merge_activities(aggregator, existing, activities)
+    new, changed, _ = merge_activities(aggregator, list(view.groups.values()), activities)
     upserts = {g.group: g for g in new}
     upserts.update({after.group: after for _, after in changed})
-    return _finish(existing, upserts, set(), max_length, with_counts)
+    return _finish(view, upserts, set(), max_length, with_counts)
 
 
 def plan_remove(
-    existing: Sequence[AggregatedActivity],
-    activity_ids: Iterable[str],
-    with_counts: bool = False,
+    view: AggregatedView, activity_ids: Iterable[str], with_counts: bool = False
 ) -> AggregatedWrite:
-    """Take activities out of whichever groups hold them; drop groups left empty."""
+    """Take activities out of whichever loaded groups hold them; drop groups left empty."""
     wanted = set(activity_ids)
     upserts: dict[str, AggregatedActivity] = {}
     deletes: set[str] = set()
-    for group in existing:
+    for group in view.groups.values():
         held = [a for a in group.activities if a.id in wanted]
         if not held:
             continue
@@ -129,20 +172,16 @@ def plan_remove(
             upserts[group.group] = updated
         else:
             deletes.add(group.group)
-    return _finish(existing, upserts, deletes, None, with_counts)
+    return _finish(view, upserts, deletes, None, with_counts)
 
 
 def plan_mark(
-    existing: Sequence[AggregatedActivity],
-    groups: Iterable[str] | None,
-    seen: bool,
-    read: bool,
-    when: datetime,
+    view: AggregatedView, groups: Iterable[str] | None, seen: bool, read: bool, when: datetime
 ) -> AggregatedWrite:
     """Mark the named groups (or all with None) seen and/or read; reading implies seeing."""
     names = None if groups is None else set(groups)
     upserts: dict[str, AggregatedActivity] = {}
-    for group in existing:
+    for group in view.groups.values():
         if names is not None and group.group not in names:
             continue
         updated = group.copy()
@@ -151,20 +190,18 @@ def plan_mark(
         if read:
             updated.update_read_at(when)
         upserts[group.group] = updated
-    return _finish(existing, upserts, set(), None, True)
+    return _finish(view, upserts, set(), None, True)
 
 
 def plan_update(
-    existing: Sequence[AggregatedActivity],
-    activities: Iterable[Activity],
-    with_counts: bool = False,
+    view: AggregatedView, activities: Iterable[Activity], with_counts: bool = False
 ) -> AggregatedWrite:
     """Replace held activities by their updated versions (same ids); groups keep their place."""
     by_id = {a.id: a for a in activities}
     upserts: dict[str, AggregatedActivity] = {}
-    for group in existing:
+    for group in view.groups.values():
         if any(a.id in by_id for a in group.activities):
             updated = group.copy()
             updated.activities = [by_id.get(a.id, a) for a in updated.activities]
             upserts[group.group] = updated
-    return _finish(existing, upserts, set(), None, with_counts)
+    return _finish(view, upserts, set(), None, with_counts)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedWrite
+from pipeline.aggregation import AggregatedView, AggregatedWrite
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,37 @@ class AggregatedStorage(ABC):
         activity_class: type[Activity] = Activity,
         aggregated_class: type[AggregatedActivity] = AggregatedActivity,
     ) -> list[AggregatedActivity]: ...
+
+    @abstractmethod
+    def get_ranks(self, key: str) -> list[tuple[str, str]]:
+        """(rank, group) of every group, newest first: names only, nothing decoded."""
+
+    @abstractmethod
+    def get_groups(
+        self,
+        key: str,
+        names: Sequence[str],
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> dict[str, AggregatedActivity]:
+        """The named groups that exist."""
+
+    def load_view(
+        self,
+        key: str,
+        names: Sequence[str],
+        tail_start: int | None,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> AggregatedView:
+        """What a write touching `names` needs: those groups, the ones from rank tail_start
+        on (which max_length may push out), every rank, and the counts."""
+        ranks = self.get_ranks(key)
+        wanted = set(names)
+        if tail_start is not None:
+            wanted.update(name for _, name in ranks[tail_start:])
+        groups = self.get_groups(key, sorted(wanted), activity_class, aggregated_class)
+        return AggregatedView(groups, ranks, self.counts(key))
 
     @abstractmethod
     def write(self, key: str, change: AggregatedWrite) -> None:

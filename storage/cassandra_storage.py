@@ -20,7 +20,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, tuple_
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedWrite
+from pipeline.aggregation import AggregatedWrite, group_rank
 from storage.base import (
     ActivityStorage,
     AggregatedStorage,
@@ -30,7 +30,6 @@ from storage.base import (
     PageRequest,
     TimelineStorage,
 )
-from storage.memory_storage import group_rank
 from storage.serialization import StoredForms
 
 #: table -> (columns with CQL types, primary key and options). Columns may be added
@@ -283,6 +282,23 @@ class CassandraAggregatedStorage(AggregatedStorage):
             self.forms.aggregated(r[2], activity_class, aggregated_class, f"{key} group {r[0]!r}")
             for r in rows[offset:end]
         ]
+
+    def get_ranks(self, key: str) -> list[tuple[str, str]]:
+        select = self.statements("SELECT rank, group_key FROM {ks}.aggregated WHERE feed_id = ?")
+        rows = [(r[0], r[1]) for r in self.statements.session.execute(select, (key,)) if r[1] is not None]
+        return sorted(rows, reverse=True)
+
+    def get_groups(self, key, names, activity_class=Activity, aggregated_class=AggregatedActivity):
+        if not names:
+            return {}
+        select = self.statements(
+            "SELECT group_key, data FROM {ks}.aggregated WHERE feed_id = ? AND group_key IN ?"
+        )
+        rows = self.statements.session.execute(select, (key, list(names)))
+        return {
+            group: self.forms.aggregated(data, activity_class, aggregated_class, f"{key} group {group!r}")
+            for group, data in rows
+        }
 
     def write(self, key: str, change: AggregatedWrite) -> None:
         upsert = self.statements(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
+from pipeline.aggregation import group_rank
 from storage.base import (
     ActivityStorage,
     AggregatedStorage,
@@ -151,6 +152,18 @@ class MemoryAggregatedStorage(AggregatedStorage):
             for _, group, raw in items[offset:end]
         ]
 
+    def get_ranks(self, key: str) -> list[tuple[str, str]]:
+        return [(rank, group) for rank, group, _ in self._ordered(key)]
+
+    def get_groups(self, key, names, activity_class=Activity, aggregated_class=AggregatedActivity):
+        with self.lock:
+            stored = self.groups.get(key, {})
+            found = {name: stored[name][1] for name in names if name in stored}
+        return {
+            name: self.forms.aggregated(raw, activity_class, aggregated_class, f"{key} group {name!r}")
+            for name, raw in found.items()
+        }
+
     def write(self, key: str, change: AggregatedWrite) -> None:
         encoded = {g.group: (group_rank(g), self.forms.aggregated_bytes(g)) for g in change.upserts}
         with self.lock:
@@ -173,11 +186,6 @@ class MemoryAggregatedStorage(AggregatedStorage):
         with self.lock:
             self.groups.pop(key, None)
             self.count_values.pop(key, None)
-
-
-def group_rank(group: AggregatedActivity) -> str:
-    """Sort key of a group in its feed: newest activity's id, so order matches flat feeds."""
-    return group.last_activity.id if group.activities else ""
 
 
 class MemoryCountsPublisher(CountsPublisher):

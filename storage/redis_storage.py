@@ -29,7 +29,7 @@ import redis
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedWrite
+from pipeline.aggregation import AggregatedView, AggregatedWrite, group_rank
 from pipeline.ids import sort_key_of
 from storage.base import (
     ActivityStorage,
@@ -40,7 +40,6 @@ from storage.base import (
     PageRequest,
     TimelineStorage,
 )
-from storage.memory_storage import group_rank
 from storage.serialization import StoredForms
 
 #: Feeds per script call of a fanout batch: bounds how long one call holds Redis.
@@ -172,6 +171,29 @@ for index, member in ipairs(members) do
   names[index] = string.sub(member, string.find(member, '|', 1, true) + 1)
 end
 return redis.call('HMGET', KEYS[2], unpack(names))
+"""
+
+
+# KEYS: order, groups, counts. ARGV: tail start (-1 for none), then group names.
+# Returns every rank member, the named and tail groups' bytes, and the counts:
+# everything an aggregated write needs, in one round trip.
+AGGREGATED_VIEW = """
+local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+local names, seen = {}, {}
+for i = 2, #ARGV do
+  if not seen[ARGV[i]] then names[#names + 1] = ARGV[i]; seen[ARGV[i]] = true end
+end
+local tail = tonumber(ARGV[1])
+if tail >= 0 then
+  for index = tail + 1, #members do
+    local member = members[index]
+    local name = string.sub(member, string.find(member, '|', 1, true) + 1)
+    if not seen[name] then names[#names + 1] = name; seen[name] = true end
+  end
+end
+local values = {}
+if #names > 0 then values = redis.call('HMGET', KEYS[2], unpack(names)) end
+return {members, names, values, redis.call('HMGET', KEYS[3], 'unseen', 'unread')}
 """
 
 
@@ -334,6 +356,11 @@ class _Scripts:
         raise AssertionError("unreachable")
 
 
+def _split_member(member: bytes) -> tuple[str, str]:
+    rank, _, group = member.decode().partition("|")
+    return rank, group
+
+
 def _score_of(activity_id: str) -> str:
     """The score a bound id would have; a malformed id still bounds sensibly."""
     try:
@@ -367,6 +394,30 @@ class RedisAggregatedStorage(AggregatedStorage):
             for raw in values
             if raw is not None
         ]
+
+    def get_ranks(self, key: str) -> list[tuple[str, str]]:
+        return [_split_member(m) for m in self.client.zrevrange(self.keys(key)[2], 0, -1)]
+
+    def get_groups(self, key, names, activity_class=Activity, aggregated_class=AggregatedActivity):
+        return self.load_view(key, names, None, activity_class, aggregated_class).groups
+
+    def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
+        groups_key, _, order, counts_key = self.keys(key)
+        args = [-1 if tail_start is None else tail_start, *names]
+        members, found, values, counts = self.scripts.call(
+            self.client, AGGREGATED_VIEW, [order, groups_key, counts_key], args
+        )
+        groups = {
+            name.decode(): self.forms.aggregated(
+                raw, activity_class, aggregated_class, f"redis key {groups_key}"
+            )
+            for name, raw in zip(found, values, strict=True)
+            if raw is not None
+        }
+        unseen, unread = counts
+        return AggregatedView(
+            groups, [_split_member(m) for m in members], (int(unseen or 0), int(unread or 0))
+        )
 
     def write(self, key: str, change: AggregatedWrite) -> None:
         args: list = [len(change.upserts)]

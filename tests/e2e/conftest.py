@@ -1,0 +1,67 @@
+"""End-to-end fixtures: isolated topics, group, Redis keys and keyspace per test; workers as subprocesses."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests import services
+
+LOG_DIR = Path(__file__).resolve().parents[2] / ".e2e-logs"
+
+
+@pytest.fixture
+def stack():
+    for service in (services.kafka(), services.redis(), services.cassandra()):
+        service.require()
+
+
+def isolated_settings(storage: str, partitions: int = 4, **overrides):
+    from pipeline.settings import get_settings
+
+    run = f"e2e{uuid.uuid4().hex[:8]}"
+    return get_settings().model_copy(
+        update={
+            "topic_prefix": f"{run}.",
+            "app_id": run,
+            "redis_prefix": f"{run}:",
+            "cassandra_keyspace": run,
+            "storage": storage,
+            "partitions": partitions,
+            "stats_interval": 2.0,
+            **overrides,
+        }
+    )
+
+
+def storage_manager(settings):
+    """A Manager reading what the workers wrote, from the same storage."""
+    from pipeline.manager import Manager
+
+    if settings.storage == "redis":
+        from storage.redis_storage import RedisBackend
+
+        return Manager(RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix))
+    from storage.cassandra_storage import CassandraBackend
+
+    return Manager(CassandraBackend.connect(settings))
+
+
+@pytest.fixture
+def worker_factory(request):
+    from pipeline.kafka_runner import WorkerProcess
+
+    started: list[WorkerProcess] = []
+
+    def start(settings, name: str = "worker") -> WorkerProcess:
+        log = LOG_DIR / f"{request.node.name}-{name}-{len(started)}.log"
+        log.unlink(missing_ok=True)
+        worker = WorkerProcess(settings, log).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop(timeout=15)
