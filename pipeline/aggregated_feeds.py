@@ -97,6 +97,13 @@ class AggregatedFeed(BaseFeed):
             view = self._full_view()
         self._apply(plan_remove(view, ids, self.track_counts))
 
+    def remove_by_actor(self, actor_id: str) -> None:
+        """Take out every activity by actor_id (an unfollow), dropping groups left empty."""
+        view = self._full_view()
+        ids = [a.id for g in view.groups.values() for a in g.activities if a.actor_id == actor_id]
+        if ids:
+            self._apply(plan_remove(view, ids, self.track_counts))
+
     def update_many(self, activities: Sequence[Activity]) -> None:
         """Swap in new versions (new extra_context) of activities the feed holds."""
         activities = list(activities)

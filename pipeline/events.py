@@ -127,6 +127,8 @@ class FanoutBatch:
     feeds: Sequence[str] = field(default_factory=tuple)
     priority: FanoutPriority = FanoutPriority.HIGH
     published_at: datetime | None = None
+    #: With REMOVE: take out every activity by this actor as well (an unfollow).
+    remove_actor: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -134,6 +136,7 @@ class FanoutBatch:
             "recipients": list(self.recipients),
             "feeds": list(self.feeds),
             "activities": [a.to_record() for a in self.activities],
+            "remove_actor": self.remove_actor,
             "priority": self.priority.value,
             "published_at": self.published_at,
         }
@@ -148,4 +151,5 @@ class FanoutBatch:
             list(record["feeds"]),
             FanoutPriority(record["priority"]),
             record.get("published_at"),
+            record.get("remove_actor"),
         )

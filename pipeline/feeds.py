@@ -183,6 +183,12 @@ class Feed(BaseFeed):
         ids = [a if isinstance(a, str) else a.id for a in activities]
         self.backend.timelines.remove_many(self.key, ids)
 
+    def remove_by_actor(self, actor_id: str) -> None:
+        """Take out every activity by actor_id (an unfollow): reads the whole feed, so it is rare."""
+        ids = [a.id for a in self[:] if a.actor_id == actor_id]
+        if ids:
+            self.remove_many(ids)
+
     def count(self) -> int:
         return self.backend.timelines.count(self.key)
 

@@ -110,20 +110,22 @@ def _batches(
 
 
 def apply_follow(manager: Manager, event: FollowEvent) -> list[FanoutBatch]:
-    """Record the follow or unfollow, and plan copying history in or taking it out."""
+    """Record the follow or unfollow; plan copying history in, or taking the actor's activities out."""
     follows = manager.backend.follows
-    if event.op is FollowOp.FOLLOW:
-        follows.follow(event.follower, event.followed)
-        op = ActivityOp.ADD
-    else:
+    if event.op is FollowOp.UNFOLLOW:
         follows.unfollow(event.follower, event.followed)
-        op = ActivityOp.REMOVE
+        return [
+            FanoutBatch(
+                ActivityOp.REMOVE, [event.follower], [], (), FanoutPriority.HIGH, None, event.followed
+            )
+        ]
+    follows.follow(event.follower, event.followed)
     limit = manager.follow_activity_limit if event.activity_copy_limit is None else event.activity_copy_limit
     if limit == 0:
         return []
     history = manager.get_user_feed(event.followed)[:limit]
     return [
-        FanoutBatch(op, [event.follower], list(chunk), (), FanoutPriority.HIGH)
+        FanoutBatch(ActivityOp.ADD, [event.follower], list(chunk), (), FanoutPriority.HIGH)
         for chunk in chunks(history, COPY_CHUNK)
     ]
 
@@ -134,6 +136,9 @@ def materialize(manager: Manager, batch: FanoutBatch) -> None:
     activities = list(batch.activities)
     ids = [a.id for a in activities]
     for feed_class in manager.feeds_named(batch.feeds):
+        if batch.remove_actor is not None:
+            for user_id in batch.recipients:
+                feed_class(user_id, backend).remove_by_actor(batch.remove_actor)
         if issubclass(feed_class, AggregatedFeed):
             for user_id in batch.recipients:
                 feed = feed_class(user_id, backend)

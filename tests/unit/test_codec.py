@@ -50,6 +50,7 @@ RECORDS = {
         "recipients": ["1", "2"],
         "feeds": ["normal"],
         "activities": [ACT.to_record()],
+        "remove_actor": "user:9",
         "priority": "high",
         "published_at": None,
     },
