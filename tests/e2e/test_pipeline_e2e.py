@@ -33,7 +33,7 @@ def assert_same_feeds(world, settings) -> None:
     expected = snapshot(run_inline(world), world.users)
     actual = snapshot(storage_manager(settings), world.users)
     assert len(expected) == len(world.users) * 4
-    assert sum(len(v) if isinstance(v, list) else len(v[0]) for v in expected.values()) > 1000
+    assert sum(len(v) if isinstance(v, list) else len(v[0]) for v in expected.values()) > len(world.users)
     diff = differences(expected, actual)
     assert not diff, "\n".join(diff)
 
@@ -75,3 +75,180 @@ def test_two_workers_one_killed_mid_run_still_equal(stack, worker_factory):
     wait_until_drained(settings, timeout=180, workers=[first, restarted])
     assert not second.running
     assert_same_feeds(world, settings)
+
+
+def read_dead_letters(settings, expected: int, timeout: float = 60.0) -> list[dict]:
+    from confluent_kafka import Consumer
+
+    from pipeline.topics import TopicNames
+    from schemas.catalog import DEAD_LETTER
+    from schemas.codec import AvroCodec
+
+    codec = AvroCodec()
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.app_id}-dlq-reader",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([TopicNames.from_settings(settings).dead_letters])
+    letters: list[dict] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(letters) < expected and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None:
+                letters.append(codec.decode(DEAD_LETTER, message.value()))
+        end = time.monotonic() + 3  # and nothing more arrives
+        while time.monotonic() < end:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                letters.append(codec.decode(DEAD_LETTER, message.value()))
+    finally:
+        consumer.close()
+    return letters
+
+
+def test_garbage_goes_to_dead_letters_and_valid_records_to_feeds(stack, worker_factory):
+    from pipeline.topics import TopicNames
+    from schemas.catalog import ACTIVITY_EVENT
+    from schemas.codec import AvroCodec
+
+    world = generate_world(users=40, events=400, seed=4)
+    settings = isolated_settings("redis")
+    names = TopicNames.from_settings(settings)
+    create_topics(settings)
+    worker = worker_factory(settings)
+    producer = StreamfeedProducer(settings)
+    valid_add = AvroCodec().encode(ACTIVITY_EVENT, world.phases[1][0].to_record())
+    unknown_verb = dict(world.phases[1][0].to_record())
+    unknown_verb["activity"] = dict(unknown_verb["activity"], verb="pin", id=None)
+    garbage = [
+        (names.activities, b"random bytes that are no Avro at all"),
+        (names.activities, valid_add[:-7]),  # truncated
+        (names.activities, b"\xc3\x01" + b"\x99" * 8 + valid_add[10:]),  # unknown schema fingerprint
+        (names.activities, AvroCodec().encode(ACTIVITY_EVENT, unknown_verb)),  # valid Avro, invalid verb
+        (names.follows, b"\x00\x00\x00\x00\x01garbage"),  # Confluent framing, no registry
+        (names.feed_ops_high, b""),  # empty message on an internal topic
+    ]
+    for phase in world.phases:
+        for n, event in enumerate(phase):
+            if n % 50 == 0 and garbage:
+                topic, value = garbage.pop()
+                producer.send_raw(topic, b"bad-key", value)
+            if isinstance(event, ActivityEvent):
+                producer.send_activity_event(event)
+            else:
+                producer.send_follow_event(event)
+        producer.flush()
+        wait_until_drained(settings, timeout=180, workers=[worker])
+    assert not garbage, "the world was too small to interleave every garbage record"
+    letters = read_dead_letters(settings, expected=6)
+    assert len(letters) == 6
+    by_topic = sorted((letter["topic"], letter["error_type"]) for letter in letters)
+    assert by_topic == sorted(
+        [
+            (names.activities, "SerializationException"),
+            (names.activities, "SerializationException"),
+            (names.activities, "SerializationException"),
+            (names.activities, "UnknownVerb"),
+            (names.follows, "SerializationException"),
+            (names.feed_ops_high, "SerializationException"),
+        ]
+    )
+    reasons = " | ".join(letter["error"] for letter in letters)
+    for expected in (
+        "not Avro single-object",
+        "truncated",
+        "unknown writer schema",
+        "verb: unknown verb",
+        "no schema registry",
+        "empty message",
+    ):
+        assert expected in reasons, reasons
+    assert all(letter["key"] == b"bad-key" and letter["value"] is not None for letter in letters)
+    assert {letter["value"] for letter in letters} >= {b"random bytes that are no Avro at all", b""}
+    assert worker.running
+    assert_same_feeds(world, settings)
+
+
+class RedisInstance:
+    """A private redis-server with an append-only file, so it can be stopped and come back."""
+
+    def __init__(self, directory, port: int) -> None:
+        import shutil
+
+        self.binary = shutil.which("redis-server")
+        assert self.binary, "redis-server is not installed: run deploy/local/stack up redis"
+        self.directory, self.port = directory, port
+        self.process = None
+
+    def start(self) -> None:
+        import subprocess
+
+        import redis
+
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.directory),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: Redis flushes its append-only file and exits
+            self.process.wait(10)
+
+
+def test_redis_down_mid_run_worker_waits_and_feeds_come_out_equal(stack, worker_factory, tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    instance = RedisInstance(tmp_path, port)
+    instance.start()
+    try:
+        world = generate_world(users=60, events=700, seed=9)
+        url = f"redis://127.0.0.1:{port}/0"
+        settings = isolated_settings("redis", redis_url=url, counts_redis_url=url)
+        create_topics(settings)
+        worker = worker_factory(settings)
+        producer = StreamfeedProducer(settings)
+        publish(producer, world.phases[0])
+        wait_until_drained(settings, timeout=120, workers=[worker])
+        publish(producer, world.phases[1])
+        time.sleep(0.5)
+        instance.stop()
+        time.sleep(6)  # the worker meets a dead Redis and must wait, not skip or crash
+        assert worker.running
+        instance.start()
+        wait_until_drained(settings, timeout=180, workers=[worker])
+        publish(producer, world.phases[2])
+        wait_until_drained(settings, timeout=120, workers=[worker])
+        assert "storage unavailable" in worker.log_path.read_text()
+        assert_same_feeds(world, settings)
+    finally:
+        instance.stop()
