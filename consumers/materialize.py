@@ -11,7 +11,7 @@ from typing import Any
 
 from consumers.context import PipelineContext
 from pipeline.events import FanoutBatch
-from pipeline.steps import materialize
+from pipeline.steps import materialize, materialize_many
 from schemas.catalog import FANOUT_BATCH
 
 
@@ -24,9 +24,12 @@ def register(app: Any, ctx: PipelineContext, topic_name: str, agent_name: str) -
     def handle(batch: FanoutBatch) -> None:
         materialize(manager, batch)
 
+    def handle_all(batches: list[FanoutBatch]) -> None:
+        materialize_many(manager, batches)
+
     @app.agent(ctx.topics[topic_name], name=agent_name)
     async def materializer(stream: Any) -> None:
         async for events in stream.take_events(ctx.settings.worker_batch_size, within=0.05):
-            await ctx.runtime.process(agent_name, events, decode, handle)
+            await ctx.runtime.process(agent_name, events, decode, handle, handle_all)
 
     return materializer

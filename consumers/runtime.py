@@ -83,8 +83,13 @@ class AgentRuntime:
         events: Sequence[Any],
         decode: Callable[[bytes], Any],
         handle: Callable[[Any], Any],
+        handle_all: Callable[[list[Any]], None] | None = None,
     ) -> list[Any]:
-        """Decode and handle a batch; returns handle's results for the events that succeeded."""
+        """Decode and handle a batch; returns handle's results for the events that succeeded.
+
+        handle_all, if given, handles the whole batch at once (results are then
+        not collected); if it fails, events are retried one by one with handle.
+        """
         decoded, pending = [], []
         for event in events:
             try:
@@ -92,7 +97,11 @@ class AgentRuntime:
             except Exception as error:  # every decode failure is a bad record
                 pending.append(await self.dead_letters.send(event.message, error))
         try:
-            results = await self.storage(lambda: [handle(item) for _, item in decoded])
+            if handle_all is not None:
+                await self.storage(lambda: handle_all([item for _, item in decoded]))
+                results = []
+            else:
+                results = await self.storage(lambda: [handle(item) for _, item in decoded])
         except TRANSIENT_ERRORS:
             raise
         except Exception:

@@ -161,3 +161,34 @@ def materialize(manager: Manager, batch: FanoutBatch) -> None:
 
 def feed_classes_by_name(classes: Iterable[type[BaseFeed]]) -> dict[str, type[BaseFeed]]:
     return {cls.name: cls for cls in classes}
+
+
+def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
+    """Materialize batches in order, sending runs of flat-feed ADDs to storage together.
+
+    Adds commute (a feed keeps the newest max_length of everything added), so
+    a run of ADD batches can be one storage round trip for their flat feeds;
+    any other batch first flushes the run, keeping order where it matters.
+    """
+    backend = manager.backend
+    pending: dict[type[Feed], list[tuple[list[str], list[Activity]]]] = defaultdict(list)
+
+    def flush() -> None:
+        for feed_class, items in pending.items():
+            keys_and_activities = [([feed_class.key_for(u) for u in users], acts) for users, acts in items]
+            backend.timelines.add_batches(keys_and_activities, feed_class.max_length)
+        pending.clear()
+
+    for batch in batches:
+        if batch.op is not ActivityOp.ADD or batch.remove_actor is not None:
+            flush()
+            materialize(manager, batch)
+            continue
+        for feed_class in manager.feeds_named(batch.feeds):
+            if issubclass(feed_class, AggregatedFeed) or not issubclass(feed_class, Feed):
+                materialize(
+                    manager, FanoutBatch(batch.op, batch.recipients, batch.activities, (feed_class.name,))
+                )
+            else:
+                pending[feed_class].append((list(batch.recipients), list(batch.activities)))
+    flush()

@@ -97,6 +97,13 @@ class TimelineStorage(ABC):
     def add_many(self, key: str, activities: Sequence[Activity], max_length: int | None) -> None:
         self.add_to_many([key], activities, max_length)
 
+    def add_batches(
+        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
+    ) -> None:
+        """Several fanout batches at once; backends that can, send them in one round trip."""
+        for keys, activities in batches:
+            self.add_to_many(keys, activities, max_length)
+
     @abstractmethod
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None: ...
 

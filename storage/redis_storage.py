@@ -251,17 +251,31 @@ class RedisTimelineStorage(TimelineStorage):
     def add_to_many(
         self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
     ) -> None:
-        if not activities or not keys:
+        self.add_batches([(keys, activities)], max_length)
+
+    def add_batches(
+        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
+    ) -> None:
+        """All batches in one pipeline: one MSET of the activities, one script call per key group."""
+        batches = [(keys, activities) for keys, activities in batches if keys and activities]
+        if not batches:
             return
-        args: list = [-1 if max_length is None else max_length]
-        for activity in activities:
-            args += (activity.sort_key, activity.id)
-        stored = {self.activities.key(a.id): self.activities.forms.activity_bytes(a) for a in activities}
-        redis_keys = [self.prefix + key for key in keys]
+        stored = {
+            self.activities.key(a.id): self.activities.forms.activity_bytes(a)
+            for _, activities in batches
+            for a in activities
+        }
+        calls = []
+        for keys, activities in batches:
+            args: list = [-1 if max_length is None else max_length]
+            for activity in activities:
+                args += (activity.sort_key, activity.id)
+            for group in self._key_groups([self.prefix + key for key in keys]):
+                calls.append((group, args))
 
         def batch(pipe: redis.client.Pipeline) -> None:
             pipe.mset(stored)
-            for group in self._key_groups(redis_keys):
+            for group, args in calls:
                 self.scripts.call(pipe, ADD_AND_TRIM, group, args)
 
         self.scripts.run_pipeline(batch)

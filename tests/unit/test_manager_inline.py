@@ -185,3 +185,23 @@ def test_batch_import_goes_through_low_priority_fanout(manager):
     manager.follow_user("fan", "star")
     manager.batch_import("star", [act("star", f"p{n}", -n) for n in range(3)])
     assert len(ids(manager.get_feeds("fan")["normal"])) == 3
+
+
+def test_materialize_many_equals_one_by_one():
+    from pipeline.steps import materialize_many
+
+    world = generate_world(users=25, events=250, seed=8)
+    expected = run_inline(world)
+    grouped = Manager(MemoryBackend())
+    for phase in world.phases:
+        batches = []
+        for event in phase:
+            if isinstance(event, FollowEvent):
+                materialize_many(grouped, batches)
+                batches = []
+                for batch in apply_follow(grouped, event):
+                    materialize(grouped, batch)
+            else:
+                batches += fanout_activity(grouped, event, partitions=2)
+        materialize_many(grouped, batches)
+    assert snapshot(expected, world.users) == snapshot(grouped, world.users)
