@@ -1,0 +1,173 @@
+"""End-to-end figures: producer -> Kafka -> one worker -> Redis, authors with 1,000 followers.
+
+Run (stack up): .venv/bin/python -m tests.benchmarks.bench_pipeline [--activities 600] [--rate 20]
+
+1. Throughput: --activities activities published as fast as the producer
+   goes, each fanned out to 1,000 followers' flat feeds; feed inserts per
+   second from the first publish until the consumer group has committed
+   everything. In the same run, a plain redis-py pipeline of 1,000 ZADD
+   commands, repeated, is the ceiling; the ratio is printed.
+2. Latency: activities published at a steady --rate (well below
+   saturation); publish-to-visible is the time from produce() until the
+   activity is in every follower's feed (checked on the follower that is
+   written last in each partition), p50 and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+
+from pipeline.activity import Activity
+from pipeline.demo import kafka_settings
+from pipeline.feeds import Feed
+from pipeline.kafka_runner import WorkerProcess, wait_until_drained
+from pipeline.producer import StreamfeedProducer
+from pipeline.steps import partition_for
+from pipeline.topics import create_topics
+from storage.redis_storage import RedisBackend
+from tests.benchmarks.bench_storage import percentile
+
+FOLLOWERS = 1_000
+AUTHORS = 10
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def activity(author: int, n: int) -> Activity:
+    return Activity(
+        f"author{author}",
+        "add",
+        f"pin{n}",
+        f"board{n % 7}",
+        T0 + timedelta(milliseconds=n),
+        {"title": "Blue lagoon", "source": "web", "lang": "en"},
+    )
+
+
+def ceiling(client: redis.Redis, prefix: str, rounds: int = 100) -> float:
+    keys = [f"{prefix}ceiling:{{f{n}}}" for n in range(FOLLOWERS)]
+    start = time.perf_counter()
+    for n in range(rounds):
+        a = activity(0, 10_000_000 + n)
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.zadd(key, {a.id: a.sort_key})
+        pipe.execute()
+    return rounds * FOLLOWERS / (time.perf_counter() - start)
+
+
+def last_written_followers(followers: list[str], partitions: int) -> list[str]:
+    """Per partition, the follower in the last fanout chunk there: sorted last."""
+    last: dict[int, str] = {}
+    for user in sorted(followers):
+        last[partition_for(user, partitions)] = user
+    return list(last.values())
+
+
+def measure_latency(
+    backend: RedisBackend, producer: StreamfeedProducer, settings, rate: float, seconds: float, first: int
+) -> list[float]:
+    followers = [f"a0f{n}" for n in range(FOLLOWERS)]
+    watch = [
+        backend.timelines.key(Feed.key_for(u)) for u in last_written_followers(followers, settings.partitions)
+    ]
+    outstanding: dict[str, float] = {}
+    latencies: list[float] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def watcher() -> None:
+        while not done.is_set() or outstanding:
+            with lock:
+                items = list(outstanding.items())
+            if not items:
+                time.sleep(0.001)
+                continue
+            pipe = backend.client.pipeline(transaction=False)
+            for activity_id, _ in items:
+                for key in watch:
+                    pipe.zscore(key, activity_id)
+            scores = pipe.execute()
+            now = time.perf_counter()
+            for index, (activity_id, sent) in enumerate(items):
+                if all(s is not None for s in scores[index * len(watch) : (index + 1) * len(watch)]):
+                    latencies.append(now - sent)
+                    with lock:
+                        outstanding.pop(activity_id, None)
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=watcher, daemon=True)
+    thread.start()
+    interval = 1.0 / rate
+    next_at = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        a = activity(0, first + n)
+        with lock:
+            outstanding[a.id] = time.perf_counter()
+        producer.add_activity(a)
+        producer.producer.poll(0)
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+    producer.flush()
+    done.set()
+    thread.join(60)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--activities", type=int, default=600, help="activities in the throughput run")
+    parser.add_argument("--rate", type=float, default=20.0, help="activities per second in the latency run")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
+    args = parser.parse_args()
+    settings = kafka_settings(partitions=4).model_copy(update={"worker_batch_size": 500})
+    backend = RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
+    create_topics(settings)
+    for author in range(AUTHORS):
+        for n in range(FOLLOWERS):
+            backend.follows.follow(f"a{author}f{n}", f"author{author}")
+    with tempfile.TemporaryDirectory(prefix="streamfeed-bench-") as logs:
+        worker = WorkerProcess(
+            settings, Path(logs) / "worker.log", "tests.benchmarks.bench_app:manager"
+        ).start()
+        try:
+            producer = StreamfeedProducer(settings)
+            producer.add_activity(activity(0, 0))  # warm up: group joined, scripts loaded
+            producer.flush()
+            wait_until_drained(settings, timeout=120, workers=[worker])
+
+            start = time.perf_counter()
+            for n in range(1, args.activities + 1):
+                producer.add_activity(activity(n % AUTHORS, n))
+            producer.flush()
+            wait_until_drained(settings, timeout=600, workers=[worker])
+            elapsed = time.perf_counter() - start
+            inserts = args.activities * FOLLOWERS / elapsed
+            top = ceiling(backend.client, settings.redis_prefix)
+            print(f"throughput: {args.activities} activities x {FOLLOWERS:,} followers in {elapsed:.1f}s")
+            print(f"  end to end:                   {inserts:>10,.0f} feed inserts/s")
+            print(f"  plain redis-py ZADD pipeline: {top:>10,.0f} inserts/s (ceiling, same run)")
+            print(f"  ratio: {inserts / top:.0%} of the ceiling (target 50%)")
+
+            latencies = measure_latency(backend, producer, settings, args.rate, args.seconds, 1_000_000)
+            print(
+                f"latency at {args.rate:.0f} activities/s ({args.rate * FOLLOWERS:,.0f} feed inserts/s), "
+                f"{len(latencies)} activities, publish to visible in all {FOLLOWERS:,} feeds:"
+            )
+            p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+            print(f"  p50 {p50:.0f} ms, p99 {p99:.0f} ms (target p99 < 250 ms)")
+        finally:
+            worker.stop()
+            keys = list(backend.client.scan_iter(f"{settings.redis_prefix}*", count=5000))
+            for start in range(0, len(keys), 5000):
+                backend.client.delete(*keys[start : start + 5000])
+
+
+if __name__ == "__main__":
+    main()
