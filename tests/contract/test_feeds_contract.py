@@ -371,3 +371,18 @@ def test_follow_graph(backend, user):
     assert follows.followers(c) == [b]
     assert follows.following(a) == [b]
     assert follows.followers(a) == [] and follows.following(c) == []
+
+
+def test_update_rewrites_where_held_and_resurrects_nothing(backend, user):
+    holder, remover = Feed(f"{user}h", backend=backend), Feed(f"{user}r", backend=backend)
+    original = at(1, extra_context={"title": "old"})
+    Feed.add_to_many_users([f"{user}h", f"{user}r"], [original, at(2)], backend=backend)
+    remover.remove(original)
+    updated = original.with_extra_context({"title": "new"})
+    Feed.update_in_many_users([f"{user}h", f"{user}r"], [updated], backend=backend)
+    assert holder[1].extra_context == {"title": "new"} and holder[1].id == original.id
+    assert ids(remover[:]) == [at(2).id]
+    aggregated = AggregatedFeed(user, backend=backend)
+    aggregated.add_many([original, at(3, actor="2")])
+    aggregated.update_many([updated])
+    assert [a.extra_context for a in aggregated[0].activities] == [{"title": "new"}, {}]

@@ -1,0 +1,54 @@
+"""The CLI as a user runs it: help everywhere, produce's dry run, feed show on memory."""
+
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+runner = CliRunner()
+
+
+def test_every_command_has_help():
+    for command in (
+        [],
+        ["worker"],
+        ["demo"],
+        ["produce"],
+        ["topics", "create"],
+        ["topics", "list"],
+        ["schema", "sync"],
+        ["feed", "show"],
+    ):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage" in result.output
+
+
+def test_produce_dry_run_counts_and_names_rejected_lines(tmp_path):
+    source = tmp_path / "events.jsonl"
+    source.write_text(
+        '{"type": "follow", "follower": "1", "followed": "2"}\n'
+        "\n"
+        '{"type": "activity", "actor": "2", "verb": "love", "object": "p"}\n'
+        '{"type": "activity", "actor": "2", "verb": "pin", "object": "p"}\n'
+        "{oops\n"
+    )
+    result = runner.invoke(app, ["produce", str(source), "--dry-run"])
+    assert result.exit_code == 1
+    assert "line 4: verb: unknown verb" in result.output
+    assert "line 5: not JSON" in result.output
+    assert "2 valid, 2 rejected" in result.output
+
+
+def test_demo_runs_inline_and_prints_feeds():
+    result = runner.invoke(app, ["demo", "--users", "12", "--events", "120"])
+    assert result.exit_code == 0, result.output
+    assert "ran inline on memory storage" in result.output
+    for heading in ("normal feed of", "aggregated feed of", "notification feed of"):
+        assert heading in result.output
+    assert "mark_all(seen=True): 0 unseen" in result.output
+
+
+def test_feed_show_rejects_unknown_feed():
+    result = runner.invoke(app, ["feed", "show", "timeline", "1", "--storage", "memory"])
+    assert result.exit_code != 0
+    assert "unknown feed 'timeline'" in result.output
