@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis server for storage")
     redis_prefix: str = Field("sf:", description="Prefix of every Redis key streamfeed writes")
+    redis_servers: dict[str, str] = Field(
+        default_factory=dict,
+        description="More Redis servers by name, as JSON; a feed with backend_name 'redis:NAME' "
+        "uses server NAME (Stream Framework's STREAM_REDIS_CONFIG)",
+    )
     cassandra_hosts: list[str] = Field(["127.0.0.1"], description="Cassandra contact points")
     cassandra_port: int = Field(9042, description="Cassandra native protocol port")
     cassandra_keyspace: str = Field("streamfeed", description="Keyspace of feed tables")

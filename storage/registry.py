@@ -14,7 +14,7 @@ from storage.base import Backend
 _backends: dict[str, Backend] = {}
 _lock = threading.Lock()
 
-BACKEND_NAMES = ("memory", "redis", "cassandra")
+BACKEND_NAMES = ("memory", "redis", "redis:<server>", "cassandra")
 
 
 def create_backend(name: str) -> Backend:
@@ -30,6 +30,14 @@ def create_backend(name: str) -> Backend:
         from storage.redis_storage import RedisBackend
 
         return RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
+    if name.startswith("redis:"):
+        from storage.redis_storage import RedisBackend
+
+        server = name.partition(":")[2]
+        if server not in settings.redis_servers:
+            known = ", ".join(sorted(settings.redis_servers)) or "none configured"
+            raise ValueError(f"no Redis server named {server!r} in STREAMFEED_REDIS_SERVERS ({known})")
+        return RedisBackend.from_url(settings.redis_servers[server], prefix=settings.redis_prefix)
     if name == "cassandra":
         from storage.cassandra_storage import CassandraBackend
 

@@ -252,3 +252,24 @@ def test_redis_down_mid_run_worker_waits_and_feeds_come_out_equal(stack, worker_
         assert_same_feeds(world, settings)
     finally:
         instance.stop()
+
+
+def test_replay_into_empty_storage_rebuilds_every_feed(stack, worker_factory):
+    """A new consumer group over the same topics, writing to new keys, rebuilds the same feeds."""
+    world = generate_world(users=50, events=500, seed=13)
+    settings = isolated_settings("redis")
+    create_topics(settings)
+    first = worker_factory(settings, "first")
+    producer = StreamfeedProducer(settings)
+    for phase in world.phases:
+        publish(producer, phase)
+        wait_until_drained(settings, timeout=120, workers=[first])
+    first.stop()
+    assert_same_feeds(world, settings)
+
+    rebuild = settings.model_copy(
+        update={"app_id": f"{settings.app_id}-rebuild", "redis_prefix": f"{settings.redis_prefix}rebuild:"}
+    )
+    replayer = worker_factory(rebuild, "replay")
+    wait_until_drained(rebuild, timeout=180, workers=[replayer])
+    assert_same_feeds(world, rebuild)
