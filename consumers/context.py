@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,14 @@ class PipelineContext:
     names: TopicNames
     topics: dict[str, Any]
     runtime: AgentRuntime
+    _materialize_lock: asyncio.Lock | None = None
+
+    @property
+    def materialize_lock(self) -> asyncio.Lock:
+        """Created on first use, inside the worker's event loop."""
+        if self._materialize_lock is None:
+            self._materialize_lock = asyncio.Lock()
+        return self._materialize_lock
 
     @property
     def partitions(self) -> int:

@@ -1,8 +1,12 @@
 """The materializers: one agent per fanout lane, the only writers of followers' feeds.
 
+The two lanes' agents take turns (a shared lock), since the same users live
+on both; the lanes still differ in what waits: a low-lane backlog is never
+ahead of high-lane batches in one queue.
+
 Each feed-ops partition holds the recipients hashed to it, so the agent
 owning the partition is the one writer of those users' feeds: aggregated and
-notification feeds are read, merged and written without locks.
+notification feeds are read, merged and written with no storage locks.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ def register(app: Any, ctx: PipelineContext, topic_name: str, agent_name: str) -
     @app.agent(ctx.topics[topic_name], name=agent_name)
     async def materializer(stream: Any) -> None:
         async for events in stream.take_events(ctx.settings.worker_batch_size, within=0.05):
-            await ctx.runtime.process(agent_name, events, decode, handle, handle_all)
+            # Both lanes hold the same users (co-partitioned): one batch at a time keeps
+            # a single writer per user's aggregated feeds.
+            async with ctx.materialize_lock:
+                await ctx.runtime.process(agent_name, events, decode, handle, handle_all)
 
     return materializer

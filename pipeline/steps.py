@@ -164,20 +164,28 @@ def feed_classes_by_name(classes: Iterable[type[BaseFeed]]) -> dict[str, type[Ba
 
 
 def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
-    """Materialize batches in order, sending runs of flat-feed ADDs to storage together.
+    """Materialize batches in order, sending runs of ADDs to storage together.
 
-    Adds commute (a feed keeps the newest max_length of everything added), so
-    a run of ADD batches can be one storage round trip for their flat feeds;
-    any other batch first flushes the run, keeping order where it matters.
+    Adds commute for flat feeds (a feed keeps the newest max_length of
+    everything added), so a run of ADD batches is one storage round trip for
+    their flat feeds. Aggregated feeds are read-merge-write per user: within
+    a run each user's adds are applied in order, different users in
+    parallel. Any other batch first finishes the run, keeping order where it
+    matters.
     """
     backend = manager.backend
-    pending: dict[type[Feed], list[tuple[list[str], list[Activity]]]] = defaultdict(list)
+    flat: dict[type[Feed], list[tuple[list[str], list[Activity]]]] = defaultdict(list)
+    per_user: dict[str, list[tuple[type[AggregatedFeed], list[Activity]]]] = defaultdict(list)
 
     def flush() -> None:
-        for feed_class, items in pending.items():
+        for feed_class, items in flat.items():
             keys_and_activities = [([feed_class.key_for(u) for u in users], acts) for users, acts in items]
             backend.timelines.add_batches(keys_and_activities, feed_class.max_length)
-        pending.clear()
+        flat.clear()
+        if per_user:
+            work = list(per_user.items())
+            per_user.clear()
+            list(_pool().map(lambda item: _add_aggregated(backend, *item), work))
 
     for batch in batches:
         if batch.op is not ActivityOp.ADD or batch.remove_actor is not None:
@@ -185,10 +193,29 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
             materialize(manager, batch)
             continue
         for feed_class in manager.feeds_named(batch.feeds):
-            if issubclass(feed_class, AggregatedFeed) or not issubclass(feed_class, Feed):
-                materialize(
-                    manager, FanoutBatch(batch.op, batch.recipients, batch.activities, (feed_class.name,))
-                )
+            if issubclass(feed_class, AggregatedFeed):
+                for user_id in batch.recipients:
+                    per_user[user_id].append((feed_class, list(batch.activities)))
+            elif issubclass(feed_class, Feed):
+                flat[feed_class].append((list(batch.recipients), list(batch.activities)))
             else:
-                pending[feed_class].append((list(batch.recipients), list(batch.activities)))
+                raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
     flush()
+
+
+def _add_aggregated(backend, user_id: str, work: list[tuple[type[AggregatedFeed], list[Activity]]]) -> None:
+    for feed_class, activities in work:
+        feed_class(user_id, backend).add_many(activities)
+
+
+_executor = None
+
+
+def _pool():
+    """Threads for per-user aggregated writes: storage calls wait on the network, not the CPU."""
+    global _executor
+    if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="materialize")
+    return _executor

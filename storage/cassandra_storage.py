@@ -166,23 +166,31 @@ class CassandraTimelineStorage(TimelineStorage):
     def add_to_many(
         self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
     ) -> None:
-        if not keys or not activities:
-            return
+        self.add_batches([(keys, activities)], max_length)
+
+    def add_batches(
+        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
+    ) -> None:
+        """Every feed's unlogged batch in flight at once, then every trim at once."""
         insert = self.statements(
             "INSERT INTO {ks}.timeline (feed_id, activity_id, activity) VALUES (?, ?, ?)"
         )
-        encoded = [(a.id, self.forms.activity_bytes(a)) for a in activities]
         session = self.statements.session
-        futures = []
-        for key in keys:
-            batch = self.statements.batch()
-            for activity_id, data in encoded:
-                batch.add(insert, (key, activity_id, data))
-            futures.append(session.execute_async(batch))
+        futures, touched = [], []
+        for keys, activities in batches:
+            encoded = [(a.id, self.forms.activity_bytes(a)) for a in activities]
+            if not encoded:
+                continue
+            for key in keys:
+                batch = self.statements.batch()
+                for activity_id, data in encoded:
+                    batch.add(insert, (key, activity_id, data))
+                futures.append(session.execute_async(batch))
+                touched.append(key)
         for future in futures:
             future.result()
-        if max_length is not None:
-            self._trim_many(keys, max_length)
+        if max_length is not None and touched:
+            self._trim_many(list(dict.fromkeys(touched)), max_length)
 
     def _trim_many(self, keys: Sequence[str], max_length: int) -> None:
         """Range-delete everything older than the max_length-th newest id: one tombstone a feed."""
