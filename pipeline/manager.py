@@ -78,6 +78,14 @@ class Manager:
         """
         return {FanoutPriority.HIGH: self.backend.follows.followers(str(user_id))}
 
+    def delivers_to_followers_only(self) -> bool:
+        """Whether the materializer may drop deliveries to users who no longer follow the actor.
+
+        True with the pipeline's own follow graph; an override of
+        get_user_follower_ids means followers live elsewhere, so nothing is dropped.
+        """
+        return type(self).get_user_follower_ids is Manager.get_user_follower_ids
+
     # -- reads ----------------------------------------------------------------------
 
     def get_user_feed(self, user_id: Any) -> Feed:

@@ -70,8 +70,10 @@ def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> 
     backend = manager.backend
     user_feed = manager.get_user_feed(activity.actor_id)
     if event.op is ActivityOp.ADD:
+        backend.activities.set_removed([activity.id], False)  # a re-add after a removal
         user_feed.add(activity)
     elif event.op is ActivityOp.REMOVE:
+        backend.activities.set_removed([activity.id], True)
         user_feed.remove(activity)
     else:
         backend.activities.add_many([activity])
@@ -130,8 +132,51 @@ def apply_follow(manager: Manager, event: FollowEvent) -> list[FanoutBatch]:
     ]
 
 
+def deliverable(manager: Manager, batches: Sequence[FanoutBatch]) -> list[FanoutBatch]:
+    """ADD batches as they may still be delivered: no removed activities, only current followers.
+
+    A delivery can reach a feed after a removal or an unfollow that happened
+    later (they travel on other topics); both lookups here are for the whole
+    run of batches, so the removal or unfollow wins whatever the order.
+    """
+    adds = [b for b in batches if b.op is ActivityOp.ADD]
+    if not adds:
+        return list(batches)
+    backend = manager.backend
+    removed = backend.activities.removed_among(sorted({a.id for b in adds for a in b.activities}))
+    followers: dict[str, set[str]] = {}
+    if manager.delivers_to_followers_only():
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for batch in adds:
+            actors = {a.actor_id for a in batch.activities}
+            if not batch.feeds and len(actors) == 1:
+                wanted[actors.pop()].update(batch.recipients)
+        for actor, recipients in wanted.items():
+            followers[actor] = backend.follows.following_among(sorted(recipients), actor)
+    result = []
+    for batch in batches:
+        if batch.op is not ActivityOp.ADD:
+            result.append(batch)
+            continue
+        activities = [a for a in batch.activities if a.id not in removed]
+        recipients = list(batch.recipients)
+        actors = {a.actor_id for a in activities}
+        if not batch.feeds and len(actors) == 1 and (actor := actors.pop()) in followers:
+            recipients = [u for u in recipients if u in followers[actor]]
+        if activities and recipients:
+            result.append(
+                FanoutBatch(batch.op, recipients, activities, batch.feeds, batch.priority, batch.published_at)
+            )
+    return result
+
+
 def materialize(manager: Manager, batch: FanoutBatch) -> None:
     """Write one batch into every recipient's feeds: flat feeds as one batch, groups per user."""
+    for checked in deliverable(manager, [batch]):
+        _write(manager, checked)
+
+
+def _write(manager: Manager, batch: FanoutBatch) -> None:
     backend = manager.backend
     activities = list(batch.activities)
     ids = [a.id for a in activities]
@@ -174,6 +219,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
     matters.
     """
     backend = manager.backend
+    batches = deliverable(manager, batches)
     flat: dict[type[Feed], list[tuple[list[str], list[Activity]]]] = defaultdict(list)
     per_user: dict[str, list[tuple[type[AggregatedFeed], list[Activity]]]] = defaultdict(list)
 
@@ -190,7 +236,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
     for batch in batches:
         if batch.op is not ActivityOp.ADD or batch.remove_actor is not None:
             flush()
-            materialize(manager, batch)
+            _write(manager, batch)
             continue
         for feed_class in manager.feeds_named(batch.feeds):
             if issubclass(feed_class, AggregatedFeed):

@@ -82,6 +82,20 @@ class ActivityStorage(ABC):
     @abstractmethod
     def remove_many(self, activity_ids: Sequence[str]) -> None: ...
 
+    @abstractmethod
+    def set_removed(self, activity_ids: Sequence[str], removed: bool) -> None:
+        """Record (or clear) that activities were removed by their producer.
+
+        A removal and a delivery of the same activity can reach a feed in
+        either order (a follow's history copy races a removal); the
+        materializer drops deliveries of removed activities, so the removal
+        wins whichever arrives first.
+        """
+
+    @abstractmethod
+    def removed_among(self, activity_ids: Sequence[str]) -> set[str]:
+        """Which of these activities are recorded as removed: one lookup."""
+
 
 class TimelineStorage(ABC):
     """Flat timelines: ordered activity ids per feed key, each trimmed to a max length."""
@@ -223,6 +237,10 @@ class FollowStorage(ABC):
     @abstractmethod
     def followers(self, user_id: str) -> list[str]:
         """Who follows user_id, sorted."""
+
+    @abstractmethod
+    def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
+        """Which of followers follow followed now: one lookup for a whole batch."""
 
     @abstractmethod
     def following(self, user_id: str) -> list[str]:

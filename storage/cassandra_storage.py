@@ -40,6 +40,7 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
         "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
     ),
     "activities": ({"activity_id": "text", "activity": "blob"}, "PRIMARY KEY (activity_id)"),
+    "removed": ({"activity_id": "text"}, "PRIMARY KEY (activity_id)"),
     "followers": ({"user_id": "text", "follower": "text"}, "PRIMARY KEY (user_id, follower)"),
     "following": ({"user_id": "text", "followed": "text"}, "PRIMARY KEY (user_id, followed)"),
     "aggregated": (
@@ -144,6 +145,19 @@ class CassandraActivityStorage(ActivityStorage):
     def remove_many(self, activity_ids: Sequence[str]) -> None:
         delete = self.statements("DELETE FROM {ks}.activities WHERE activity_id = ?")
         _run_all(self.statements.session, delete, [(i,) for i in activity_ids])
+
+    def set_removed(self, activity_ids: Sequence[str], removed: bool) -> None:
+        if removed:
+            statement = self.statements("INSERT INTO {ks}.removed (activity_id) VALUES (?)")
+        else:
+            statement = self.statements("DELETE FROM {ks}.removed WHERE activity_id = ?")
+        _run_all(self.statements.session, statement, [(i,) for i in activity_ids])
+
+    def removed_among(self, activity_ids: Sequence[str]) -> set[str]:
+        if not activity_ids:
+            return set()
+        select = self.statements("SELECT activity_id FROM {ks}.removed WHERE activity_id IN ?")
+        return {row[0] for row in self.statements.session.execute(select, (list(activity_ids),))}
 
 
 def _run_all(session: Session, statement: Any, rows: Sequence[tuple]) -> None:
@@ -375,6 +389,12 @@ class CassandraFollowStorage(FollowStorage):
     def following(self, user_id: str) -> list[str]:
         select = self.statements("SELECT followed FROM {ks}.following WHERE user_id = ?")
         return [row[0] for row in self.statements.session.execute(select, (user_id,))]
+
+    def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
+        if not followers:
+            return set()
+        select = self.statements("SELECT follower FROM {ks}.followers WHERE user_id = ? AND follower IN ?")
+        return {row[0] for row in self.statements.session.execute(select, (followed, list(followers)))}
 
 
 class NullCountsPublisher(CountsPublisher):

@@ -50,6 +50,7 @@ class MemoryActivityStorage(ActivityStorage):
         self.forms = forms
         self.lock = lock
         self.data: dict[str, bytes] = {}
+        self.removed: set[str] = set()
 
     def add_many(self, activities: Sequence[Activity]) -> None:
         encoded = {a.id: self.forms.activity_bytes(a) for a in activities}
@@ -67,6 +68,17 @@ class MemoryActivityStorage(ActivityStorage):
         with self.lock:
             for activity_id in activity_ids:
                 self.data.pop(activity_id, None)
+
+    def set_removed(self, activity_ids: Sequence[str], removed: bool) -> None:
+        with self.lock:
+            if removed:
+                self.removed.update(activity_ids)
+            else:
+                self.removed.difference_update(activity_ids)
+
+    def removed_among(self, activity_ids: Sequence[str]) -> set[str]:
+        with self.lock:
+            return self.removed.intersection(activity_ids)
 
 
 class MemoryTimelineStorage(TimelineStorage):
@@ -226,6 +238,10 @@ class MemoryFollowStorage(FollowStorage):
     def following(self, user_id: str) -> list[str]:
         with self.lock:
             return sorted(self.followed_by.get(user_id, ()))
+
+    def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
+        with self.lock:
+            return self.followers_of.get(followed, set()).intersection(followers)
 
 
 class MemoryBackend(Backend):

@@ -226,6 +226,24 @@ class RedisActivityStorage(ActivityStorage):
         if activity_ids:
             self.client.delete(*[self.key(i) for i in activity_ids])
 
+    def removed_key(self, activity_id: str) -> str:
+        return f"{self.prefix}removed:{activity_id}"
+
+    def set_removed(self, activity_ids: Sequence[str], removed: bool) -> None:
+        if not activity_ids:
+            return
+        keys = [self.removed_key(i) for i in activity_ids]
+        if removed:
+            self.client.mset(dict.fromkeys(keys, b"1"))
+        else:
+            self.client.delete(*keys)
+
+    def removed_among(self, activity_ids: Sequence[str]) -> set[str]:
+        if not activity_ids:
+            return set()
+        values = self.client.mget([self.removed_key(i) for i in activity_ids])
+        return {i for i, v in zip(activity_ids, values, strict=True) if v is not None}
+
 
 class RedisTimelineStorage(TimelineStorage):
     def __init__(self, client: redis.Redis, activities: RedisActivityStorage, prefix: str) -> None:
@@ -485,6 +503,12 @@ class RedisFollowStorage(FollowStorage):
 
     def following(self, user_id: str) -> list[str]:
         return sorted(m.decode() for m in self.client.smembers(f"{self.prefix}following:{{{user_id}}}"))
+
+    def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
+        if not followers:
+            return set()
+        flags = self.client.smismember(f"{self.prefix}followers:{{{followed}}}", list(followers))
+        return {f for f, flag in zip(followers, flags, strict=True) if flag}
 
 
 class RedisCountsPublisher(CountsPublisher):

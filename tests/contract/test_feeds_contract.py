@@ -386,3 +386,20 @@ def test_update_rewrites_where_held_and_resurrects_nothing(backend, user):
     aggregated.add_many([original, at(3, actor="2")])
     aggregated.update_many([updated])
     assert [a.extra_context for a in aggregated[0].activities] == [{"title": "new"}, {}]
+
+
+def test_removed_markers_and_following_among(backend, user):
+    a, b = at(1).id, at(2).id
+    backend.activities.set_removed([a, b], True)
+    backend.activities.set_removed([b], False)
+    assert backend.activities.removed_among([a, b, at(3).id]) == {a}
+    assert backend.activities.removed_among([]) == set()
+    star = f"{user}star"
+    for fan in ("x", "y"):
+        backend.follows.follow(f"{user}{fan}", star)
+    assert backend.follows.following_among([f"{user}x", f"{user}y", f"{user}z"], star) == {
+        f"{user}x",
+        f"{user}y",
+    }
+    backend.follows.unfollow(f"{user}x", star)
+    assert backend.follows.following_among([f"{user}x", f"{user}y"], star) == {f"{user}y"}

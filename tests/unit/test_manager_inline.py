@@ -205,3 +205,24 @@ def test_materialize_many_equals_one_by_one():
                 batches += fanout_activity(grouped, event, partitions=2)
         materialize_many(grouped, batches)
     assert snapshot(expected, world.users) == snapshot(grouped, world.users)
+
+
+def test_late_deliveries_lose_to_removals_and_unfollows(manager):
+    """Orders the pipeline can produce across topics, applied by hand: the removal wins."""
+    pin = act("star", "p1")
+    manager.follow_user("fan", "star")
+    add = ActivityEvent(ActivityOp.ADD, pin)
+    delivery = fanout_activity(manager, add, partitions=1)  # planned, not yet applied
+    manager.unfollow_user("fan", "star")  # the unfollow's removal lands first...
+    for batch in delivery:
+        materialize(manager, batch)  # ...then the delivery arrives: dropped
+    assert manager.get_feeds("fan")["normal"].count() == 0
+
+    manager.follow_user("fan2", "star", activity_copy_limit=0)
+    copy = apply_follow(manager, FollowEvent(FollowOp.FOLLOW, "fan3", "star", T0))  # copy planned
+    manager.remove_user_activity("star", pin)  # removal processed before the copy lands
+    for batch in copy:
+        materialize(manager, batch)
+    assert manager.get_feeds("fan3")["normal"].count() == 0
+    manager.add_user_activity("star", pin)  # the producer adds it again: delivered again
+    assert [a.id for a in manager.get_feeds("fan3")["normal"][:]] == [pin.id]
