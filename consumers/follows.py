@@ -22,7 +22,9 @@ def register(app: Any, ctx: PipelineContext) -> Any:
 
     @app.agent(ctx.topics[ctx.names.follows], name="follows")
     async def follows(stream: Any) -> None:
-        async for events in stream.take_events(ctx.settings.worker_batch_size, within=0.05):
+        async for events in stream.take_events(
+            ctx.settings.worker_batch_size, within=ctx.settings.worker_batch_wait
+        ):
             results = await ctx.runtime.process("follows", events, decode, handle)
             futures = await ctx.send_batches([item for batches in results for item in batches])
             await asyncio.gather(*futures)

@@ -33,7 +33,9 @@ def register(app: Any, ctx: PipelineContext, topic_name: str, agent_name: str) -
 
     @app.agent(ctx.topics[topic_name], name=agent_name)
     async def materializer(stream: Any) -> None:
-        async for events in stream.take_events(ctx.settings.worker_batch_size, within=0.05):
+        async for events in stream.take_events(
+            ctx.settings.worker_batch_size, within=ctx.settings.worker_batch_wait
+        ):
             # Both lanes hold the same users (co-partitioned): one batch at a time keeps
             # a single writer per user's aggregated feeds.
             async with ctx.materialize_lock:

@@ -129,6 +129,9 @@ def run_demo(out: TextIO, kafka: bool = False, users: int = 30, events: int = 30
     # Compare before showing: show() marks a notification feed seen.
     diff = differences(snapshot(inline, world.users), snapshot(piped, world.users))
     show(piped, world, out)
+    from pipeline.kafka_runner import remove_run
+
+    remove_run(settings)
     if diff:
         out.write("\nfeeds differ from inline mode:\n" + "\n".join(diff) + "\n")
         return 1

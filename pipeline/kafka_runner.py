@@ -105,18 +105,65 @@ def group_lag(settings: Settings) -> int | None:
         consumer.close()
 
 
-def wait_until_drained(settings: Settings, timeout: float = 120.0, workers: list | None = None) -> float:
-    """Block until the group has committed every message, twice in a row; returns seconds waited."""
+def wait_until_drained(
+    settings: Settings,
+    timeout: float = 120.0,
+    workers: list | None = None,
+    poll: float = 0.5,
+    confirmations: int = 2,
+) -> float:
+    """Block until the group has committed every message, `confirmations` polls in a row.
+
+    Returns the seconds until the first of those polls, so a benchmark can
+    poll often and still time the drain closely.
+    """
     start = time.monotonic()
     clean = 0
+    first_clean = 0.0
     while True:
         lag = group_lag(settings)
-        clean = clean + 1 if lag == 0 else 0
-        if clean >= 2:
-            return time.monotonic() - start
+        if lag == 0:
+            if clean == 0:
+                first_clean = time.monotonic() - start
+            clean += 1
+        else:
+            clean = 0
+        if clean >= confirmations:
+            return first_clean
         if time.monotonic() - start > timeout:
             tails = "\n".join(w.log_tail() for w in workers or [])
             raise TimeoutError(f"pipeline not drained after {timeout:.0f}s (lag {lag})\n{tails}")
         if workers and not any(w.running for w in workers):
             raise RuntimeError("every worker exited:\n" + "\n".join(w.log_tail() for w in workers))
-        time.sleep(0.5)
+        time.sleep(poll)
+
+
+def remove_run(settings: Settings) -> None:
+    """Remove what an isolated run left: its Redis keys, its keyspace, its topics."""
+    import redis
+    from confluent_kafka.admin import AdminClient
+
+    from pipeline.topics import topic_specs
+
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        keys = list(client.scan_iter(f"{settings.redis_prefix}*", count=5000))
+        for start in range(0, len(keys), 5000):
+            client.delete(*keys[start : start + 5000])
+    except redis.exceptions.ConnectionError:
+        pass  # a private Redis that is already gone
+    finally:
+        client.close()
+    if settings.storage == "cassandra":
+        from cassandra.cluster import Cluster
+
+        cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra_port)
+        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}")
+        cluster.shutdown()
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    names = [spec.name for spec in topic_specs(settings)]
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = [name for name in names if name in existing]
+    if doomed:
+        for future in admin.delete_topics(doomed).values():
+            future.result(30)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     feed_ops_retention_ms: int = Field(7 * 86_400_000, description="Retention of feed-ops")
     dead_letter_retention_ms: int = Field(30 * 86_400_000, description="Retention of dead letters")
     worker_batch_size: int = Field(500, ge=1, description="Events an agent takes per storage batch")
+    worker_batch_wait: float = Field(
+        0.01, ge=0, description="Seconds an agent waits to fill a batch: latency against batching"
+    )
     stats_interval: float = Field(10.0, description="Seconds between worker throughput log lines")
     max_extra_context_bytes: int = Field(
         16_384, description="Largest encoded extra_context an activity may carry"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.kafka_runner import remove_run
 from tests import services
 
 LOG_DIR = Path(__file__).resolve().parents[2] / ".e2e-logs"
@@ -47,6 +48,21 @@ def storage_manager(settings):
     from storage.cassandra_storage import CassandraBackend
 
     return Manager(CassandraBackend.connect(settings))
+
+
+@pytest.fixture
+def isolated():
+    """Settings factory for isolated runs; everything they created is removed afterwards."""
+    made = []
+
+    def make(storage: str, partitions: int = 4, **overrides):
+        settings = isolated_settings(storage, partitions, **overrides)
+        made.append(settings)
+        return settings
+
+    yield make
+    for settings in made:
+        remove_run(settings)
 
 
 @pytest.fixture

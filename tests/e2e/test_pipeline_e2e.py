@@ -13,7 +13,7 @@ from pipeline.producer import StreamfeedProducer
 from pipeline.snapshot import differences, snapshot
 from pipeline.topics import create_topics
 from pipeline.world import generate_world
-from tests.e2e.conftest import isolated_settings, storage_manager
+from tests.e2e.conftest import storage_manager
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +39,10 @@ def assert_same_feeds(world, settings) -> None:
 
 
 @pytest.mark.parametrize("storage", ["redis", "cassandra"])
-def test_big_world_through_kafka_equals_inline(stack, worker_factory, storage):
+def test_big_world_through_kafka_equals_inline(stack, isolated, worker_factory, storage):
     world = generate_world(**BIG_WORLD)
     assert len(world.users) >= 200 and len(world.events) >= 2000
-    settings = isolated_settings(storage)
+    settings = isolated(storage)
     create_topics(settings)
     worker = worker_factory(settings)
     producer = StreamfeedProducer(settings)
@@ -52,9 +52,9 @@ def test_big_world_through_kafka_equals_inline(stack, worker_factory, storage):
     assert_same_feeds(world, settings)
 
 
-def test_two_workers_one_killed_mid_run_still_equal(stack, worker_factory):
+def test_two_workers_one_killed_mid_run_still_equal(stack, isolated, worker_factory):
     world = generate_world(**BIG_WORLD)
-    settings = isolated_settings("redis", partitions=6)
+    settings = isolated("redis", partitions=6)
     create_topics(settings)
     first = worker_factory(settings, "first")
     second = worker_factory(settings, "second")
@@ -110,13 +110,13 @@ def read_dead_letters(settings, expected: int, timeout: float = 60.0) -> list[di
     return letters
 
 
-def test_garbage_goes_to_dead_letters_and_valid_records_to_feeds(stack, worker_factory):
+def test_garbage_goes_to_dead_letters_and_valid_records_to_feeds(stack, isolated, worker_factory):
     from pipeline.topics import TopicNames
     from schemas.catalog import ACTIVITY_EVENT
     from schemas.codec import AvroCodec
 
     world = generate_world(users=40, events=400, seed=4)
-    settings = isolated_settings("redis")
+    settings = isolated("redis")
     names = TopicNames.from_settings(settings)
     create_topics(settings)
     worker = worker_factory(settings)
@@ -222,7 +222,7 @@ class RedisInstance:
             self.process.wait(10)
 
 
-def test_redis_down_mid_run_worker_waits_and_feeds_come_out_equal(stack, worker_factory, tmp_path):
+def test_redis_down_mid_run_worker_waits_and_feeds_come_out_equal(stack, isolated, worker_factory, tmp_path):
     import socket
 
     with socket.socket() as probe:
@@ -233,7 +233,7 @@ def test_redis_down_mid_run_worker_waits_and_feeds_come_out_equal(stack, worker_
     try:
         world = generate_world(users=60, events=700, seed=9)
         url = f"redis://127.0.0.1:{port}/0"
-        settings = isolated_settings("redis", redis_url=url, counts_redis_url=url)
+        settings = isolated("redis", redis_url=url, counts_redis_url=url)
         create_topics(settings)
         worker = worker_factory(settings)
         producer = StreamfeedProducer(settings)
@@ -254,10 +254,10 @@ def test_redis_down_mid_run_worker_waits_and_feeds_come_out_equal(stack, worker_
         instance.stop()
 
 
-def test_replay_into_empty_storage_rebuilds_every_feed(stack, worker_factory):
+def test_replay_into_empty_storage_rebuilds_every_feed(stack, isolated, worker_factory):
     """A new consumer group over the same topics, writing to new keys, rebuilds the same feeds."""
     world = generate_world(users=50, events=500, seed=13)
-    settings = isolated_settings("redis")
+    settings = isolated("redis")
     create_topics(settings)
     first = worker_factory(settings, "first")
     producer = StreamfeedProducer(settings)
