@@ -39,6 +39,9 @@ def build_app(manager: Manager, settings: Settings | None = None) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_interval=1.0,
+        # A worker killed outright is noticed after this long, not Faust's default minute.
+        broker_session_timeout=settings.worker_session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout / 3),
     )
     names = TopicNames.from_settings(settings)
     topics = {

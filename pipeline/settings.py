@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     worker_batch_wait: float = Field(
         0.01, ge=0, description="Seconds an agent waits to fill a batch: latency against batching"
     )
+    worker_session_timeout: float = Field(
+        10.0, gt=0, description="Seconds before the group gives a silent worker's partitions to others"
+    )
     stats_interval: float = Field(10.0, description="Seconds between worker throughput log lines")
     max_extra_context_bytes: int = Field(
         16_384, description="Largest encoded extra_context an activity may carry"
