@@ -478,6 +478,36 @@ class SchemaCompiler:
                 count, pos = blocks(data, pos)
             return result, pos
 
+        values = schema["values"]
+        if isinstance(values, list) and values and values[0] == "string":
+            # Free-form string maps (extra_context) are mostly short strings: decode key
+            # and value inline, falling back to the union decoder for other branches.
+            def decode_strings(data: bytes, pos: int) -> tuple[dict, int]:
+                result: dict = {}
+                count, pos = blocks(data, pos)
+                while count:
+                    for _ in range(count):
+                        size = data[pos]
+                        if size < 0x80 and not size & 1:
+                            end = pos + 1 + (size >> 1)
+                            key = data[pos + 1 : end].decode()
+                            pos = end
+                        else:
+                            key, pos = _decode_string(data, pos)
+                        if data[pos] == 0:  # branch 0: string
+                            size = data[pos + 1]
+                            if size < 0x80 and not size & 1:
+                                end = pos + 2 + (size >> 1)
+                                result[key] = data[pos + 2 : end].decode()
+                                pos = end
+                                continue
+                            result[key], pos = _decode_string(data, pos + 1)
+                            continue
+                        result[key], pos = value_decode(data, pos)
+                    count, pos = blocks(data, pos)
+                return result, pos
+
+            return encode, decode_strings
         return encode, decode
 
     def _union(self, branches: list) -> tuple[Encoder, Decoder]:
