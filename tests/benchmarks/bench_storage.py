@@ -136,9 +136,9 @@ def main() -> None:
                     start = time.perf_counter()
                     redis_backend.client.ping()
                     ping.append(time.perf_counter() - start)
+                floor50, floor99 = percentile(ping, 0.5) * 1000, percentile(ping, 0.99) * 1000
                 print(
-                    f"Redis PING round trip (the floor of any read): p50 {percentile(ping, 0.5) * 1000:.3f} ms, "
-                    f"p99 {percentile(ping, 0.99) * 1000:.3f} ms"
+                    f"Redis PING round trip (floor of any read): p50 {floor50:.3f} ms, p99 {floor99:.3f} ms"
                 )
             print(
                 f"feed[:25] hydrated, feeds of {ENTRIES:,} ({name}, {args.reads} reads): "
