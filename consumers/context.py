@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,33 @@ class PipelineContext:
         name = self.names.feed_ops_low if batch.priority is FanoutPriority.LOW else self.names.feed_ops_high
         partition = partition_for(batch.recipients[0], self.partitions)
         return self.topics[name], partition, self.codec.encode(FANOUT_BATCH, batch.to_record())
+
+    def register_planner(
+        self,
+        app: Any,
+        topic_name: str,
+        agent_name: str,
+        decode: Callable[[bytes], Any],
+        plan: Callable[[Any], list[FanoutBatch]],
+    ) -> Any:
+        """An agent that turns each input event into feed-ops batches (fanout and follows).
+
+        The batches are sent and acknowledged before the agent takes its next
+        events, so a committed input offset always has its batches on feed-ops.
+        """
+
+        def handle(item: Any) -> list[tuple[Any, int, bytes]]:
+            return [self.encode_batch(b) for b in plan(item)]
+
+        async def planner(stream: Any) -> None:
+            async for events in stream.take_events(
+                self.settings.worker_batch_size, within=self.settings.worker_batch_wait
+            ):
+                results = await self.runtime.process(agent_name, events, decode, handle)
+                futures = await self.send_batches([item for batches in results for item in batches])
+                await asyncio.gather(*futures)
+
+        return app.agent(self.topics[topic_name], name=agent_name)(planner)
 
     async def send_batches(self, encoded: list[tuple[Any, int, bytes]]) -> list[Any]:
         """Publish encoded batches; returns their delivery futures."""

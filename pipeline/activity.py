@@ -99,7 +99,22 @@ def check_extra_context(context: Mapping[str, Any] | None, limit: int) -> dict[s
     return checked
 
 
-class Activity:
+class IdentifiedById:
+    """Equality and hashing by activity id, for activities and their dehydrated stand-ins."""
+
+    __slots__ = ()
+    id: str
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IdentifiedById):
+            return NotImplemented
+        return self.id == other.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+class Activity(IdentifiedById):
     """One thing that happened; subclass it to add behaviour and hook the subclass to a feed."""
 
     #: Largest extra_context, in bytes (see check_extra_context); a class attribute to override.
@@ -159,14 +174,6 @@ class Activity:
     def serialization_id(self) -> str:
         """Stream Framework's name for the id."""
         return self.id
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Activity | DehydratedActivity):
-            return NotImplemented
-        return self.id == other.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
 
     def __lt__(self, other: Activity) -> bool:
         return self.id < other.id
@@ -262,7 +269,7 @@ class Activity:
         return activity
 
 
-class DehydratedActivity:
+class DehydratedActivity(IdentifiedById):
     """An activity reduced to its id, as a normalized timeline stores it."""
 
     dehydrated = True
@@ -283,14 +290,6 @@ class DehydratedActivity:
             return activities[self.id]
         except KeyError:
             raise ActivityNotFound(f"activity {self.id} is not in activity storage") from None
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Activity | DehydratedActivity):
-            return NotImplemented
-        return self.id == other.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
 
     def __repr__(self) -> str:
         return f"<DehydratedActivity {self.id}>"

@@ -149,10 +149,7 @@ def produce(
             typer.echo(f"line {number}: {exc}", err=True)
             continue
         if producer is not None:
-            if event.__class__.__name__ == "ActivityEvent":
-                producer.send_activity_event(event)
-            else:
-                producer.send_follow_event(event)
+            producer.send_event(event)
         published += 1
     if producer is not None:
         producer.flush()

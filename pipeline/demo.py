@@ -59,10 +59,7 @@ def publish_phases(world: World, settings: Settings, workers: list) -> None:
     producer = StreamfeedProducer(settings)
     for phase in world.phases:
         for event in phase:
-            if isinstance(event, ActivityEvent):
-                producer.send_activity_event(event)
-            else:
-                producer.send_follow_event(event)
+            producer.send_event(event)
         producer.flush()
         wait_until_drained(settings, workers=workers)
 

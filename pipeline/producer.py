@@ -86,6 +86,13 @@ class StreamfeedProducer:
         value = self.codec.encode(FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value")
         self._produce(self.topics.follows, event.follower, value)
 
+    def send_event(self, event: ActivityEvent | FollowEvent) -> None:
+        """Publish either kind of event to its topic."""
+        if isinstance(event, ActivityEvent):
+            self.send_activity_event(event)
+        else:
+            self.send_follow_event(event)
+
     def _activity(self, op: ActivityOp, activity: Activity, priority: FanoutPriority | None) -> None:
         self.send_activity_event(ActivityEvent(op, activity, priority, datetime.now(UTC)))
 

@@ -103,20 +103,20 @@ class TimelineStorage(ABC):
     activities: ActivityStorage
 
     @abstractmethod
+    def add_batches(
+        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
+    ) -> None:
+        """Each batch's activities into each of its timelines, then trim them: one round trip
+        for all where the backend allows."""
+
     def add_to_many(
         self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
     ) -> None:
         """Add activities to every timeline in keys, then trim each: one batch for all."""
+        self.add_batches([(keys, activities)], max_length)
 
     def add_many(self, key: str, activities: Sequence[Activity], max_length: int | None) -> None:
         self.add_to_many([key], activities, max_length)
-
-    def add_batches(
-        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
-    ) -> None:
-        """Several fanout batches at once; backends that can, send them in one round trip."""
-        for keys, activities in batches:
-            self.add_to_many(keys, activities, max_length)
 
     @abstractmethod
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None: ...

@@ -177,11 +177,6 @@ class CassandraTimelineStorage(TimelineStorage):
         self.forms = forms
         self.activities = activities
 
-    def add_to_many(
-        self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
-    ) -> None:
-        self.add_batches([(keys, activities)], max_length)
-
     def add_batches(
         self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
     ) -> None:

@@ -87,9 +87,13 @@ class MemoryTimelineStorage(TimelineStorage):
         self.lock = lock
         self.timelines: dict[str, list[str]] = defaultdict(list)
 
-    def add_to_many(
-        self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
+    def add_batches(
+        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
     ) -> None:
+        for keys, activities in batches:
+            self._add(keys, activities, max_length)
+
+    def _add(self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None) -> None:
         self.activities.add_many(activities)
         ids = [a.id for a in activities]
         with self.lock:

@@ -266,11 +266,6 @@ class RedisTimelineStorage(TimelineStorage):
             by_slot.setdefault(self.client.keyslot(key), []).append(key)
         return list(by_slot.values())
 
-    def add_to_many(
-        self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
-    ) -> None:
-        self.add_batches([(keys, activities)], max_length)
-
     def add_batches(
         self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
     ) -> None:

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from pipeline.demo import run_inline
-from pipeline.events import ActivityEvent
 from pipeline.kafka_runner import wait_until_drained
 from pipeline.producer import StreamfeedProducer
 from pipeline.snapshot import differences, snapshot
@@ -22,10 +21,7 @@ BIG_WORLD = {"users": 200, "events": 2300, "seed": 21}
 
 def publish(producer: StreamfeedProducer, events) -> None:
     for event in events:
-        if isinstance(event, ActivityEvent):
-            producer.send_activity_event(event)
-        else:
-            producer.send_follow_event(event)
+        producer.send_event(event)
     producer.flush()
 
 
@@ -137,10 +133,7 @@ def test_garbage_goes_to_dead_letters_and_valid_records_to_feeds(stack, isolated
             if n % 50 == 0 and garbage:
                 topic, value = garbage.pop()
                 producer.send_raw(topic, b"bad-key", value)
-            if isinstance(event, ActivityEvent):
-                producer.send_activity_event(event)
-            else:
-                producer.send_follow_event(event)
+            producer.send_event(event)
         producer.flush()
         wait_until_drained(settings, timeout=180, workers=[worker])
     assert not garbage, "the world was too small to interleave every garbage record"
