@@ -76,7 +76,6 @@ def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> 
         backend.activities.set_removed([activity.id], True)
         user_feed.remove(activity)
     else:
-        backend.activities.add_many([activity])
         type(user_feed).update_in_many_users([activity.actor_id], [activity], backend)
 
     if event.priority is not None:
