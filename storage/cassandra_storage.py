@@ -20,7 +20,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, tuple_
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedWrite, group_rank
+from pipeline.aggregation import AggregatedView, AggregatedWrite, group_rank
 from storage.base import (
     ActivityStorage,
     AggregatedStorage,
@@ -304,6 +304,20 @@ class CassandraAggregatedStorage(AggregatedStorage):
         select = self.statements("SELECT rank, group_key FROM {ks}.aggregated WHERE feed_id = ?")
         rows = [(r[0], r[1]) for r in self.statements.session.execute(select, (key,)) if r[1] is not None]
         return sorted(rows, reverse=True)
+
+    def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
+        """Ranks and counts (static columns) in one partition read, then the groups needed."""
+        select = self.statements(
+            "SELECT rank, group_key, unseen, unread FROM {ks}.aggregated WHERE feed_id = ?"
+        )
+        rows = list(self.statements.session.execute(select, (key,)))
+        counts = (rows[0][2] or 0, rows[0][3] or 0) if rows else (0, 0)
+        ranks = sorted(((r[0], r[1]) for r in rows if r[1] is not None), reverse=True)
+        wanted = set(names)
+        if tail_start is not None:
+            wanted.update(name for _, name in ranks[tail_start:])
+        groups = self.get_groups(key, sorted(wanted), activity_class, aggregated_class)
+        return AggregatedView(groups, ranks, counts)
 
     def get_groups(self, key, names, activity_class=Activity, aggregated_class=AggregatedActivity):
         if not names:
