@@ -62,7 +62,6 @@ def build_app(manager: Manager, settings: Settings | None = None) -> faust.App:
     materialize.register(app, ctx, names.feed_ops_high, "materialize_high")
     materialize.register(app, ctx, names.feed_ops_low, "materialize_low")
     _register_stats(app, ctx)
-    app.streamfeed_context = ctx  # for tests and tools that inspect a running worker
 
     log.info(
         "streamfeed worker: app %s, broker %s, storage %s, %d partitions, topics %s",
