@@ -246,11 +246,13 @@ class RedisActivityStorage(ActivityStorage):
 
 
 class RedisTimelineStorage(TimelineStorage):
-    def __init__(self, client: redis.Redis, activities: RedisActivityStorage, prefix: str) -> None:
+    def __init__(
+        self, client: redis.Redis, activities: RedisActivityStorage, prefix: str, scripts: _Scripts
+    ) -> None:
         self.client = client
         self.activities = activities
         self.prefix = prefix
-        self.scripts = _Scripts(client)
+        self.scripts = scripts
         #: One Redis, not a cluster: a page may read activity keys in the same script.
         self.single_node = not isinstance(client, redis.RedisCluster)
 
@@ -397,11 +399,11 @@ def _score_of(activity_id: str) -> str:
 
 
 class RedisAggregatedStorage(AggregatedStorage):
-    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str, scripts: _Scripts) -> None:
         self.client = client
         self.forms = forms
         self.prefix = prefix
-        self.scripts = _Scripts(client)
+        self.scripts = scripts
 
     def keys(self, key: str) -> list[str]:
         base = self.prefix + key
@@ -530,8 +532,9 @@ class RedisBackend(Backend):
         self.client = client
         self.prefix = prefix
         self.activities = RedisActivityStorage(client, forms, prefix)
-        self.timelines = RedisTimelineStorage(client, self.activities, prefix)
-        self.aggregated = RedisAggregatedStorage(client, forms, prefix)
+        scripts = _Scripts(client)  # one SHA cache per connection, for every storage
+        self.timelines = RedisTimelineStorage(client, self.activities, prefix, scripts)
+        self.aggregated = RedisAggregatedStorage(client, forms, prefix, scripts)
         self.follows = RedisFollowStorage(client, prefix)
         self.publisher = RedisCountsPublisher(client, prefix)
 
