@@ -13,6 +13,7 @@ with an ``.id`` are accepted and converted.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -25,6 +26,36 @@ from pipeline.verbs import Verb, get_verb_by_infinitive, resolve_verb
 Scalar = None | bool | int | float | str
 _SCALARS = (type(None), bool, int, float, str)
 _INT64 = range(-(2**63), 2**63)
+
+#: The one rule for user ids (actors, followers, followed users, `to` targets):
+#: a user id becomes part of storage keys and a Redis Cluster hash tag.
+USER_ID_RULE = "1-200 letters, digits or _.:@-"
+_USER_ID = re.compile(r"[A-Za-z0-9_.:@\-]{1,200}\Z")
+
+
+def check_user_id(field: str, value: Any) -> str:
+    """The user id as a string, or a ValidationError naming the field and the rule."""
+    if value is None:
+        raise ValidationError(field, value, "is required")
+    if hasattr(value, "id") and not isinstance(value, str | int):
+        value = value.id
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValidationError(field, value, f"must be a user id ({USER_ID_RULE})")
+    text = str(value)
+    if not _USER_ID.match(text):
+        raise ValidationError(field, value, f"is not a valid user id: use {USER_ID_RULE}")
+    return text
+
+
+def parse_target(entry: Any) -> tuple[str, str]:
+    """A `to` entry 'FEED:USER_ID' as (feed name, user id); ValidationError if malformed."""
+    if not isinstance(entry, str) or ":" not in entry:
+        raise ValidationError("to", entry, "entries must be 'FEED:USER_ID', for example 'notification:42'")
+    name, _, user_id = entry.partition(":")
+    if not name:
+        raise ValidationError("to", entry, "names no feed; use 'FEED:USER_ID'")
+    check_user_id(f"to[{entry!r}]", user_id)
+    return name, user_id
 
 
 def ref_id(field: str, value: Any, required: bool) -> str | None:
@@ -145,7 +176,7 @@ class Activity(IdentifiedById):
         foreign_id: str | None = None,
         to: Iterable[str] = (),
     ) -> None:
-        self.actor_id = ref_id("actor", actor, required=True)
+        self.actor_id = check_user_id("actor", actor)
         self.verb = resolve_verb(verb)
         self.object_id = ref_id("object", object, required=True)
         self.target_id = ref_id("target", target, required=False)
@@ -158,8 +189,7 @@ class Activity(IdentifiedById):
             raise ValidationError("to", to, "must be a list of feed ids, not one string")
         self.to = tuple(to)
         for feed_id in self.to:
-            if not isinstance(feed_id, str) or not feed_id:
-                raise ValidationError("to", feed_id, "feed ids must be non-empty strings")
+            parse_target(feed_id)
         self.sort_key = sort_key_for(self.time)
         self.id = make_activity_id(
             self.sort_key,

@@ -1,20 +1,29 @@
 """AggregatedActivity: a group of activities shown as one ("Julie and 14 others loved your pin").
 
-The aggregator decides the group; this class holds the group's activities,
-newest last as they were appended, keeps at most max_aggregated_activities_length
-of them and counts the ones it dropped, so "N others" stays right after the
-oldest activities are minimized away. Seen and read state live here because a
-notification feed marks groups, not single activities.
+The aggregator decides the group; this class holds its members. Every member
+is remembered by id (with its actor, when it reached the feed, and whether it
+was removed), so a group is a set, not a history: the same members give the
+same group whatever order they arrived in, a member delivered twice is held
+once, and "N others" counts the live members, not a counter that drifts.
+Only the newest max_aggregated_activities_length live members are kept in
+full (their bodies, for display); older ones are ids only ("minimized").
+
+Seen and read live here because a notification feed marks groups, not single
+activities. They are judged against when the group's newest live member
+reached the feed (its *arrival stamp*), never against the activity's own time:
+a late or future-dated activity still makes a group unseen exactly once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
 from pipeline.activity import Activity
 from pipeline.exceptions import ActivityNotFound, DuplicateActivityException
+from pipeline.ids import sort_key_of, time_for
 
 
 def _unique(values: Iterable[str | None]) -> list[str]:
@@ -25,91 +34,171 @@ def _unique(values: Iterable[str | None]) -> list[str]:
     return list(seen)
 
 
-class AggregatedActivity:
-    """The activities of one group; subclass it to change the cap or add behaviour."""
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One activity of a group: who did it, when it reached the feed, whether it was removed."""
 
-    #: The most activities kept in full; older ones are dropped and counted.
+    actor: str
+    stamp: int
+    removed: bool = False
+
+
+class AggregatedActivity:
+    """The members of one group; subclass it to change the cap or add behaviour."""
+
+    #: The most live activities kept in full; older ones are held by id only.
     max_aggregated_activities_length: ClassVar[int] = 15
 
     def __init__(
         self,
         group: str,
         activities: Iterable[Activity] = (),
-        created_at: datetime | None = None,
-        updated_at: datetime | None = None,
         seen_at: datetime | None = None,
         read_at: datetime | None = None,
-        minimized_activities: int = 0,
     ) -> None:
         self.group = group
+        self.members: dict[str, Member] = {}
+        #: Bodies of the newest live members, oldest first.
         self.activities: list[Activity] = []
-        self.created_at = created_at
-        self.updated_at = updated_at
         self.seen_at = seen_at
         self.read_at = read_at
-        self.minimized_activities = minimized_activities
         for activity in activities:
             self.append(activity)
 
     def copy(self) -> AggregatedActivity:
-        """An independent copy; activities are immutable, so they are shared."""
-        clone = type(self)(self.group)
+        """An independent copy; activities and members are immutable, so they are shared."""
+        clone = type(self)(self.group, seen_at=self.seen_at, read_at=self.read_at)
+        clone.members = dict(self.members)
         clone.activities = list(self.activities)
-        clone.created_at = self.created_at
-        clone.updated_at = self.updated_at
-        clone.seen_at = self.seen_at
-        clone.read_at = self.read_at
-        clone.minimized_activities = self.minimized_activities
         return clone
 
     # -- membership -------------------------------------------------------
 
-    def contains(self, activity: Activity) -> bool:
-        activity_id = activity.id
-        return any(a.id == activity_id for a in self.activities)
+    def contains(self, activity: Activity | str) -> bool:
+        """Whether the activity is a live member."""
+        member = self.members.get(activity if isinstance(activity, str) else activity.id)
+        return member is not None and not member.removed
 
     __contains__ = contains
 
-    def append(self, activity: Activity) -> None:
-        """Add an activity; the oldest is dropped (and counted) past the cap."""
-        if self.contains(activity):
+    @property
+    def live_ids(self) -> list[str]:
+        """Ids of live members, oldest first."""
+        return sorted(i for i, m in self.members.items() if not m.removed)
+
+    @property
+    def has_live(self) -> bool:
+        return any(not m.removed for m in self.members.values())
+
+    def append(self, activity: Activity, stamp: int | None = None) -> None:
+        """Add a live member; its arrival stamp defaults to the activity's own time."""
+        if activity.id in self.members:
             raise DuplicateActivityException(f"activity {activity.id} is already in group {self.group!r}")
-        self.activities.append(activity)
-        self.activities.sort(key=lambda a: a.id)
-        if self.created_at is None or activity.time < self.created_at:
-            self.created_at = activity.time
-        if self.updated_at is None or activity.time > self.updated_at:
-            self.updated_at = activity.time
+        self.put(activity, activity.sort_key if stamp is None else stamp, removed=False)
+
+    def put(self, activity: Activity, stamp: int, removed: bool) -> bool:
+        """Set a member to this state (the pipeline's idempotent write); True if anything changed.
+
+        A member delivered again keeps its earliest stamp only if the stamps
+        differ by path; the pipeline derives stamps deterministically, so in
+        practice they are equal and the larger is kept.
+        """
+        old = self.members.get(activity.id)
+        new = Member(activity.actor_id, max(stamp, old.stamp) if old else stamp, removed)
+        changed = old != new
+        self.members[activity.id] = new
+        body_index = self._body_index(activity.id)
+        if removed:
+            if body_index is not None:
+                del self.activities[body_index]
+                changed = True
+        elif body_index is None:
+            self.activities.append(activity)
+            self.activities.sort(key=lambda a: a.id)
+            changed = True
+        elif self.activities[body_index] is not activity:
+            changed = changed or _body_differs(self.activities[body_index], activity)
+            self.activities[body_index] = activity
+        self._trim_bodies()
+        return changed
+
+    def replace_body(self, activity: Activity) -> bool:
+        """Swap in a new version of a live member's body; True if it was shown."""
+        index = self._body_index(activity.id)
+        if index is None:
+            return False
+        changed = _body_differs(self.activities[index], activity)
+        self.activities[index] = activity
+        return changed
+
+    def _body_index(self, activity_id: str) -> int | None:
+        for index, held in enumerate(self.activities):
+            if held.id == activity_id:
+                return index
+        return None
+
+    def _trim_bodies(self) -> None:
         overflow = len(self.activities) - self.max_aggregated_activities_length
         if overflow > 0:
             del self.activities[:overflow]
-            self.minimized_activities += overflow
+
+    def missing_bodies(self) -> list[str]:
+        """Live members among the newest that should be shown in full but are held by id only."""
+        wanted = self.live_ids[-self.max_aggregated_activities_length :]
+        held = {a.id for a in self.activities}
+        return [i for i in wanted if i not in held]
+
+    def fill(self, activities: Iterable[Activity]) -> None:
+        """Add bodies for live members (from activity storage) and keep only the newest."""
+        held = {a.id for a in self.activities}
+        for activity in activities:
+            if self.contains(activity) and activity.id not in held:
+                self.activities.append(activity)
+                held.add(activity.id)
+        self.activities.sort(key=lambda a: a.id)
+        self._trim_bodies()
+
+    def hide(self, activity_id: str) -> bool:
+        """Mark a member removed (it keeps its place in the set); True if it was live."""
+        member = self.members.get(activity_id)
+        if member is None or member.removed:
+            return False
+        self.members[activity_id] = Member(member.actor, member.stamp, True)
+        index = self._body_index(activity_id)
+        if index is not None:
+            del self.activities[index]
+        return True
+
+    def drop_actor(self, actor_id: str) -> bool:
+        """Forget every member by this actor (an unfollow); True if any was held."""
+        doomed = [i for i, m in self.members.items() if m.actor == actor_id]
+        for activity_id in doomed:
+            del self.members[activity_id]
+        self.activities = [a for a in self.activities if a.actor_id != actor_id]
+        return bool(doomed)
 
     def remove(self, activity: Activity) -> None:
-        """Take an activity out; updated_at falls back to the newest one left."""
-        for index, held in enumerate(self.activities):
-            if held.id == activity.id:
-                del self.activities[index]
-                break
-        else:
+        """Forget an activity entirely (the Stream Framework API); it must be a member."""
+        if activity.id not in self.members:
             raise ActivityNotFound(f"activity {activity.id} is not in group {self.group!r}")
-        if self.activities:
-            self.updated_at = self.activities[-1].time
+        del self.members[activity.id]
+        index = self._body_index(activity.id)
+        if index is not None:
+            del self.activities[index]
 
     def remove_many(self, activities: Iterable[Activity], missing_ok: bool = False) -> list[Activity]:
         """Remove several activities at once and return the ones removed.
 
-        With missing_ok false, nothing is removed unless all are present; the
-        pipeline passes true, because a replayed removal finds them gone.
+        With missing_ok false, nothing is removed unless all are present.
         """
         activities = list(activities)
         if not missing_ok:
-            missing = [a.id for a in activities if not self.contains(a)]
+            missing = [a.id for a in activities if a.id not in self.members]
             if missing:
                 raise ActivityNotFound(f"activities {missing} are not in group {self.group!r}")
         removed = []
         for activity in activities:
-            if self.contains(activity):
+            if activity.id in self.members:
                 self.remove(activity)
                 removed.append(activity)
         return removed
@@ -118,12 +207,36 @@ class AggregatedActivity:
 
     @property
     def activity_count(self) -> int:
-        return len(self.activities) + self.minimized_activities
+        """Live members: held in full or not."""
+        return sum(not m.removed for m in self.members.values())
+
+    @property
+    def minimized_activities(self) -> int:
+        """Live members held by id only."""
+        return self.activity_count - len(self.activities)
+
+    @property
+    def created_at(self) -> datetime | None:
+        """Time of the oldest live member."""
+        ids = self.live_ids
+        return time_for(sort_key_of(ids[0])) if ids else None
+
+    @property
+    def updated_at(self) -> datetime | None:
+        """Time of the newest live member: what a template shows."""
+        ids = self.live_ids
+        return time_for(sort_key_of(ids[-1])) if ids else None
+
+    @property
+    def arrived_at(self) -> datetime | None:
+        """When the newest live member reached the feed: what seen and read compare with."""
+        stamps = [m.stamp for m in self.members.values() if not m.removed]
+        return time_for(max(stamps)) if stamps else None
 
     @property
     def actor_ids(self) -> list[str]:
-        """Distinct actors, most recent first."""
-        return _unique(a.actor_id for a in reversed(self.activities))
+        """Distinct actors, most recent first (of all live members)."""
+        return _unique(self.members[i].actor for i in reversed(self.live_ids))
 
     @property
     def object_ids(self) -> list[str]:
@@ -143,8 +256,8 @@ class AggregatedActivity:
 
     @property
     def actor_count(self) -> int:
-        """Distinct actors held, plus the minimized activities (each counted as one actor)."""
-        return len(self.actor_ids) + self.minimized_activities
+        """Distinct actors among the live members."""
+        return len(self.actor_ids)
 
     @property
     def other_actor_count(self) -> int:
@@ -165,17 +278,24 @@ class AggregatedActivity:
     # -- seen and read -----------------------------------------------------
 
     def is_seen(self) -> bool:
-        """Seen after its latest activity arrived: new activity makes a group unseen again."""
-        return self.seen_at is not None and self.updated_at is not None and self.seen_at >= self.updated_at
+        """Seen after its newest live member arrived: a new arrival makes a group unseen again."""
+        arrived = self.arrived_at
+        return self.seen_at is not None and arrived is not None and self.seen_at >= arrived
 
     def is_read(self) -> bool:
-        return self.read_at is not None and self.updated_at is not None and self.read_at >= self.updated_at
+        arrived = self.arrived_at
+        return self.read_at is not None and arrived is not None and self.read_at >= arrived
 
     def update_seen_at(self, when: datetime | None = None) -> None:
-        self.seen_at = when or datetime.now(UTC)
+        """Seen at when (default now); marks only move forward, so replays cannot unsee."""
+        when = when or datetime.now(UTC)
+        if self.seen_at is None or when > self.seen_at:
+            self.seen_at = when
 
     def update_read_at(self, when: datetime | None = None) -> None:
-        self.read_at = when or datetime.now(UTC)
+        when = when or datetime.now(UTC)
+        if self.read_at is None or when > self.read_at:
+            self.read_at = when
 
     # -- identity ------------------------------------------------------------
 
@@ -184,10 +304,8 @@ class AggregatedActivity:
             return NotImplemented
         return (
             self.group == other.group
+            and self.members == other.members
             and [a.id for a in self.activities] == [a.id for a in other.activities]
-            and self.minimized_activities == other.minimized_activities
-            and self.created_at == other.created_at
-            and self.updated_at == other.updated_at
             and self.seen_at == other.seen_at
             and self.read_at == other.read_at
         )
@@ -199,3 +317,7 @@ class AggregatedActivity:
             f"<{type(self).__name__} {self.group!r} {self.activity_count} activities, "
             f"{self.actor_count} actors>"
         )
+
+
+def _body_differs(old: Activity, new: Activity) -> bool:
+    return old.extra_context != new.extra_context or old.to != new.to

@@ -8,23 +8,26 @@ materializer partition that the user hashes to, or inline mode).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
 from pipeline.activity import Activity
+from pipeline.activity_state import ActivityState, version_of
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import (
     AggregatedView,
     AggregatedWrite,
-    notification_counts,
-    plan_add,
+    Delivery,
+    plan_deliver,
+    plan_drop_actor,
     plan_mark,
-    plan_remove,
-    plan_update,
+    plan_refresh,
 )
 from pipeline.aggregators import BaseAggregator, NotificationAggregator, RecentVerbAggregator
-from pipeline.feeds import BaseFeed
+from pipeline.events import MarkSpec
+from pipeline.feeds import BaseFeed, direct_states
 from storage.base import PageRequest
 
 
@@ -38,6 +41,8 @@ class AggregatedFeed(BaseFeed):
     aggregated_activity_class: ClassVar[type[AggregatedActivity]] = AggregatedActivity
     #: Whether writes keep unseen and unread counts (notification feeds do).
     track_counts: ClassVar[bool] = False
+    #: Where marks go when the feed came from a manager: published, applied by the user's owner.
+    mark_sink: Callable[[str, MarkSpec], None] | None = None
 
     def get_aggregator(self) -> BaseAggregator:
         return self.aggregator_class(self.aggregated_activity_class)
@@ -58,7 +63,9 @@ class AggregatedFeed(BaseFeed):
         return self.backend.aggregated.get_all(self.key, self.activity_class, self.aggregated_activity_class)
 
     def _full_view(self) -> AggregatedView:
-        return AggregatedView.of(self._all(), self.backend.aggregated.counts(self.key))
+        groups = self._all()
+        ranks = self.backend.aggregated.get_ranks(self.key)
+        return AggregatedView({g.group: g for g in groups}, ranks, self.backend.aggregated.meta(self.key))
 
     def _view_for(self, activities: Sequence[Activity], max_length: int | None) -> AggregatedView:
         """The groups these activities belong to, plus those max_length could push out."""
@@ -70,44 +77,66 @@ class AggregatedFeed(BaseFeed):
         )
 
     def _apply(self, change: AggregatedWrite) -> None:
-        if not change.upserts and not change.deletes and change.counts is None:
+        if change.empty:
             return
+        missing = sorted({i for group in change.upserts for i in group.missing_bodies()})
+        if missing:  # a shown member was removed: show the next newest, from activity storage
+            found = self.backend.activities.get_many(missing, self.activity_class)
+            for group in change.upserts:
+                group.fill(found[i] for i in group.missing_bodies() if i in found)
         self.backend.aggregated.write(self.key, change)
         if change.counts is not None:
             self.backend.publisher.publish(self.user_id, self.key, *change.counts)
+
+    # -- the pipeline's writes: every one sets members to the activity's current state -----
+
+    def deliver(self, deliveries: Sequence[Delivery]) -> None:
+        """Activities reaching this feed (a fanout, a follow's copy, a `to` target)."""
+        deliveries = list(deliveries)
+        view = self._view_for([d.state.activity for d in deliveries], self.max_length)
+        self._apply(
+            plan_deliver(self.get_aggregator(), view, deliveries, self.max_length, self.track_counts)
+        )
+
+    def refresh(self, states: Sequence[ActivityState]) -> None:
+        """Show the current state (updated or removed) of activities this feed holds."""
+        states = list(states)
+        view = self._view_for([s.activity for s in states], None)
+        self._apply(plan_refresh(self.get_aggregator(), view, states, self.track_counts))
+
+    def remove_by_actor(self, actor_id: str) -> None:
+        """Forget every activity by actor_id (an unfollow), dropping groups left with none live."""
+        self._apply(plan_drop_actor(self._full_view(), actor_id, self.track_counts))
+
+    # -- Stream Framework's direct API ------------------------------------------------
 
     def add(self, activity: Activity) -> None:
         self.add_many([activity])
 
     def add_many(self, activities: Sequence[Activity]) -> None:
-        activities = list(activities)
-        view = self._view_for(activities, self.max_length)
-        self._apply(plan_add(self.get_aggregator(), view, activities, self.max_length, self.track_counts))
+        """Add directly, stamped with each activity's own time (the pipeline uses deliver)."""
+        states = direct_states(activities)
+        self.backend.activities.apply(states)
+        self.deliver([Delivery(s, s.added) for s in states])
 
     def remove(self, activity: Activity | str) -> None:
         self.remove_many([activity])
 
     def remove_many(self, activities: Iterable[Activity | str]) -> None:
-        """Remove by activity (reads only its group) or by id (reads the whole feed)."""
-        activities = list(activities)
-        ids = [a if isinstance(a, str) else a.id for a in activities]
-        if all(isinstance(a, Activity) for a in activities):
-            view = self._view_for(activities, None)
-        else:
-            view = self._full_view()
-        self._apply(plan_remove(view, ids, self.track_counts))
-
-    def remove_by_actor(self, actor_id: str) -> None:
-        """Take out every activity by actor_id (an unfollow), dropping groups left empty."""
+        """Hide activities in this feed only (to remove one everywhere, use the manager)."""
+        wanted = {a if isinstance(a, str) else a.id for a in activities}
         view = self._full_view()
-        ids = [a.id for g in view.groups.values() for a in g.activities if a.actor_id == actor_id]
-        if ids:
-            self._apply(plan_remove(view, ids, self.track_counts))
+        held = [
+            ActivityState(a, 0, 0, removed=True)
+            for g in view.groups.values()
+            for a in g.activities
+            if a.id in wanted
+        ]
+        self._apply(plan_refresh(self.get_aggregator(), view, held, self.track_counts))
 
     def update_many(self, activities: Sequence[Activity]) -> None:
-        """Swap in new versions (new extra_context) of activities the feed holds."""
-        activities = list(activities)
-        self._apply(plan_update(self._view_for(activities, None), activities, self.track_counts))
+        """Show new versions (new extra_context) of activities the feed holds."""
+        self.refresh([ActivityState(a, a.sort_key, a.sort_key) for a in activities])
 
     def count(self) -> int:
         return self.backend.aggregated.count(self.key)
@@ -117,11 +146,17 @@ class AggregatedFeed(BaseFeed):
 
     def trim(self, length: int | None = None) -> None:
         length = self.max_length if length is None else length
-        groups = self._all()
-        if length is not None and len(groups) > length:
-            dropped = [g.group for g in groups[length:]]
-            counts = notification_counts(groups[:length]) if self.track_counts else None
-            self._apply(AggregatedWrite((), dropped, counts))
+        view = self._full_view()
+        if length is not None and len(view.ranks) > length:
+            dropped = [name for _, name in view.ranks[length:]]
+            kept = [view.groups[name] for _, name in view.ranks[:length] if name in view.groups]
+            meta = None
+            if self.track_counts:
+                from pipeline.aggregation import notification_counts
+
+                unseen, unread = notification_counts(kept)
+                meta = replace(view.meta, unseen=unseen, unread=unread)
+            self._apply(AggregatedWrite((), dropped, meta))
 
 
 class NotificationFeed(AggregatedFeed):
@@ -140,7 +175,11 @@ class NotificationFeed(AggregatedFeed):
         return self.backend.aggregated.counts(self.key)[1]
 
     def mark_all(self, seen: bool = True, read: bool | None = None, when: datetime | None = None) -> None:
-        """Mark every group seen (and read, if read=True; reading implies seeing)."""
+        """Mark every group seen (and read, if read=True; reading implies seeing).
+
+        From a manager's feed this publishes the mark (the user's
+        materializer applies it: one writer per feed); otherwise it applies it.
+        """
         self._mark(None, seen, bool(read), when)
 
     def mark_activities(
@@ -151,9 +190,19 @@ class NotificationFeed(AggregatedFeed):
         when: datetime | None = None,
     ) -> None:
         """Mark the given groups (by group key or object)."""
-        names = [g if isinstance(g, str) else g.group for g in groups]
+        names = tuple(g if isinstance(g, str) else g.group for g in groups)
         self._mark(names, seen, read, when)
 
-    def _mark(self, groups: list[str] | None, seen: bool, read: bool, when: datetime | None) -> None:
-        change = plan_mark(self._full_view(), groups, seen, read, when or datetime.now(UTC))
-        self._apply(change)
+    def _mark(self, groups: tuple[str, ...] | None, seen: bool, read: bool, when: datetime | None) -> None:
+        spec = MarkSpec(self.name, groups, seen, read, when or datetime.now(UTC))
+        if self.mark_sink is not None:
+            self.mark_sink(self.user_id, spec)
+        else:
+            self.apply_mark(spec)
+
+    def apply_mark(self, spec: MarkSpec) -> None:
+        """Apply a mark to storage: only the user's materializer (or inline mode) calls this."""
+        self._apply(plan_mark(self._full_view(), spec.groups, spec.seen, spec.read, spec.time))
+
+
+__all__ = ["AggregatedFeed", "NotificationFeed", "version_of"]

@@ -2,23 +2,43 @@
 
 These functions read nothing and write nothing, so the Faust materializer
 and inline mode run exactly the same merge, and tests need no storage. Each
-returns an AggregatedWrite (groups to upsert, groups to delete, counts).
+returns an AggregatedWrite (groups to upsert, groups to delete, feed meta).
 
-Idempotency: adding an activity a group already holds changes nothing;
-removing one it does not hold changes nothing. A full group ignores an
-activity older than all it keeps, because that is either a replay of one
-it already pushed out (and counted) or too old to show.
+Every change is a function of sets, so the result does not depend on the
+order changes arrive in: a delivery sets one member of a group to the
+activity's current state (live or removed) with a deterministic arrival
+stamp; a removal hides a member; marks only move forward. A group with no
+live member is deleted, and not created by a delivery of a removed activity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from pipeline.activity import Activity
+from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregators import BaseAggregator
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """What an aggregated feed stores besides its groups: counts, and the feed-wide marks.
+
+    seen_all and read_all are the latest mark_all of the feed; a group created
+    later (a late delivery) starts from them, so marking everything seen
+    covers what was delivered before the mark whenever it is materialized.
+    """
+
+    unseen: int = 0
+    unread: int = 0
+    seen_all: datetime | None = None
+    read_all: datetime | None = None
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return self.unseen, self.unread
 
 
 @dataclass(frozen=True)
@@ -27,48 +47,27 @@ class AggregatedWrite:
 
     upserts: Sequence[AggregatedActivity] = ()
     deletes: Sequence[str] = ()
-    counts: tuple[int, int] | None = None  # (unseen, unread), for notification feeds
+    meta: FeedMeta | None = None  # for notification feeds: counts and marks
+
+    @property
+    def counts(self) -> tuple[int, int] | None:
+        return None if self.meta is None else self.meta.counts
+
+    @property
+    def empty(self) -> bool:
+        return not self.upserts and not self.deletes and self.meta is None
 
 
-def _absorb(group: AggregatedActivity, activity: Activity) -> bool:
-    """Append activity to group if it belongs there; True if the group changed."""
-    if group.contains(activity):
-        return False
-    full = len(group.activities) >= group.max_aggregated_activities_length
-    if full and group.activities and activity.id < group.activities[0].id:
-        return False
-    group.append(activity)
-    return True
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An activity's current state reaching a feed, stamped with when it reached it."""
 
-
-def merge_activities(
-    aggregator: BaseAggregator,
-    existing: Sequence[AggregatedActivity],
-    activities: Iterable[Activity],
-) -> tuple[list[AggregatedActivity], list[tuple[AggregatedActivity, AggregatedActivity]], list]:
-    """(new groups, [(old, changed)], deleted) of adding activities to existing groups."""
-    current = {g.group: g for g in existing}
-    new: dict[str, AggregatedActivity] = {}
-    changed: dict[str, tuple[AggregatedActivity, AggregatedActivity]] = {}
-    for activity in sorted(activities, key=lambda a: a.id):
-        key = aggregator.get_group(activity)
-        if key in new:
-            _absorb(new[key], activity)
-        elif key in changed:
-            _absorb(changed[key][1], activity)
-        elif key in current:
-            updated = current[key].copy()
-            if _absorb(updated, activity):
-                changed[key] = (current[key], updated)
-        else:
-            group = aggregator.aggregated_activity_class(key)
-            group.append(activity)
-            new[key] = group
-    return list(new.values()), list(changed.values()), []
+    state: ActivityState
+    stamp: int
 
 
 def notification_counts(groups: Iterable[AggregatedActivity]) -> tuple[int, int]:
-    """(unseen, unread): groups not seen, groups not read, since their last update."""
+    """(unseen, unread): groups not seen, groups not read, since their newest arrival."""
     unseen = unread = 0
     for group in groups:
         unseen += not group.is_seen()
@@ -77,8 +76,12 @@ def notification_counts(groups: Iterable[AggregatedActivity]) -> tuple[int, int]
 
 
 def group_rank(group: AggregatedActivity) -> str:
-    """A group's place in its feed: its newest activity's id, so groups order like flat feeds."""
-    return group.last_activity.id if group.activities else ""
+    """A group's place in its feed: its newest member's id, so groups order like flat feeds.
+
+    Removed members count: a removal never moves a group, so which groups
+    max_length keeps does not depend on when the removal arrived.
+    """
+    return max(group.members) if group.members else ""
 
 
 @dataclass(frozen=True)
@@ -87,22 +90,26 @@ class AggregatedView:
 
     ranks covers every group (cheap: names and ranks only); groups holds the
     groups loaded in full: at least every group the write touches and every
-    group max_length could push out. counts are the stored (unseen, unread),
-    which a write adjusts by the difference it makes instead of recounting.
+    group max_length could push out. meta holds the stored counts, which a
+    write adjusts by the difference it makes instead of recounting.
     """
 
     groups: Mapping[str, AggregatedActivity]
     ranks: Sequence[tuple[str, str]]
-    counts: tuple[int, int] = (0, 0)
+    meta: FeedMeta = FeedMeta()
 
     @classmethod
-    def of(
-        cls, groups: Iterable[AggregatedActivity], counts: tuple[int, int] | None = None
-    ) -> AggregatedView:
+    def of(cls, groups: Iterable[AggregatedActivity], meta: FeedMeta | None = None) -> AggregatedView:
         """A view of a whole feed given as its groups; counts computed when not given."""
         groups = list(groups)
         ranked = sorted(((group_rank(g), g.group) for g in groups), reverse=True)
-        return cls({g.group: g for g in groups}, ranked, counts or notification_counts(groups))
+        if meta is None:
+            meta = FeedMeta(*notification_counts(groups))
+        return cls({g.group: g for g in groups}, ranked, meta)
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return self.meta.counts
 
     def tail_start(self, max_length: int | None, touched: int) -> int | None:
         """Index in ranks from which groups may be pushed out by a write touching `touched` groups."""
@@ -117,9 +124,15 @@ def _finish(
     deletes: set[str],
     max_length: int | None,
     with_counts: bool,
+    meta: FeedMeta | None = None,
 ) -> AggregatedWrite:
-    """Apply the feed's max_length and adjust the counts by what the write changes."""
-    existing = dict((name, rank) for rank, name in view.ranks)
+    """Drop groups left with no live member, apply max_length, adjust the counts."""
+    existing = {name: rank for rank, name in view.ranks}
+    for name, group in list(upserts.items()):
+        if not group.has_live:
+            del upserts[name]
+            if name in existing:
+                deletes.add(name)
     ranks = {name: rank for name, rank in existing.items() if name not in deletes}
     ranks.update((name, group_rank(group)) for name, group in upserts.items())
     if max_length is not None and len(ranks) > max_length:
@@ -128,57 +141,102 @@ def _finish(
             upserts.pop(name, None)
             if name in existing:
                 deletes.add(name)
-    counts = None
-    if with_counts:
-        unseen, unread = view.counts
-        for name in (set(upserts) | deletes) & set(existing):
-            old = view.groups[name]
-            unseen -= not old.is_seen()
-            unread -= not old.is_read()
-        for group in upserts.values():
-            unseen += not group.is_seen()
-            unread += not group.is_read()
-        counts = (unseen, unread)
-    return AggregatedWrite(list(upserts.values()), sorted(deletes), counts)
+    if not with_counts:
+        return AggregatedWrite(list(upserts.values()), sorted(deletes), None)
+    base = meta or view.meta
+    unseen, unread = base.unseen, base.unread
+    for name in (set(upserts) | deletes) & set(existing):
+        old = view.groups[name]
+        unseen -= not old.is_seen()
+        unread -= not old.is_read()
+    for group in upserts.values():
+        unseen += not group.is_seen()
+        unread += not group.is_read()
+    new_meta = replace(base, unseen=unseen, unread=unread)
+    if not upserts and not deletes and new_meta == view.meta:
+        return AggregatedWrite((), (), None)
+    return AggregatedWrite(list(upserts.values()), sorted(deletes), new_meta)
 
 
-def plan_add(
+def _working_copy(
+    view: AggregatedView, upserts: dict[str, AggregatedActivity], name: str
+) -> AggregatedActivity | None:
+    if name in upserts:
+        return upserts[name]
+    if name in view.groups:
+        upserts[name] = view.groups[name].copy()
+        return upserts[name]
+    return None
+
+
+def plan_deliver(
     aggregator: BaseAggregator,
     view: AggregatedView,
-    activities: Iterable[Activity],
+    deliveries: Iterable[Delivery],
     max_length: int | None,
     with_counts: bool = False,
 ) -> AggregatedWrite:
-    new, changed, _ = merge_activities(aggregator, list(view.groups.values()), activities)
-    upserts = {g.group: g for g in new}
-    upserts.update({after.group: after for _, after in changed})
+    """Set each delivered activity's member to its current state; new groups start from the marks."""
+    upserts: dict[str, AggregatedActivity] = {}
+    for delivery in sorted(deliveries, key=lambda d: d.state.id):
+        activity = delivery.state.activity
+        name = aggregator.get_group(activity)
+        group = _working_copy(view, upserts, name)
+        if group is None:
+            if delivery.state.removed:
+                continue  # a removed activity never creates a group
+            group = aggregator.aggregated_activity_class(
+                name, seen_at=view.meta.seen_all, read_at=view.meta.read_all
+            )
+            upserts[name] = group
+        group.put(activity, delivery.stamp, delivery.state.removed)
+    _keep_changed(view, upserts)
     return _finish(view, upserts, set(), max_length, with_counts)
 
 
-def plan_remove(
-    view: AggregatedView, activity_ids: Iterable[str], with_counts: bool = False
+def plan_refresh(
+    aggregator: BaseAggregator,
+    view: AggregatedView,
+    states: Iterable[ActivityState],
+    with_counts: bool = False,
 ) -> AggregatedWrite:
-    """Take activities out of whichever loaded groups hold them; drop groups left empty."""
-    wanted = set(activity_ids)
+    """Set members the feed holds to their current state: hidden if removed, newest body if live.
+
+    What a REMOVE or UPDATE does; it never adds a member, so it reaches only
+    the feeds that hold the activity, and commutes with deliveries.
+    """
     upserts: dict[str, AggregatedActivity] = {}
-    deletes: set[str] = set()
-    for group in view.groups.values():
-        held = [a for a in group.activities if a.id in wanted]
-        if not held:
+    for state in states:
+        name = aggregator.get_group(state.activity)
+        held = upserts.get(name) or view.groups.get(name)
+        if held is None or state.id not in held.members:
             continue
-        updated = group.copy()
-        updated.remove_many(held)
-        if updated.activities:
-            upserts[group.group] = updated
-        else:
-            deletes.add(group.group)
-    return _finish(view, upserts, deletes, None, with_counts)
+        group = _working_copy(view, upserts, name)
+        member = group.members[state.id]
+        group.put(state.activity, member.stamp, state.removed)
+    _keep_changed(view, upserts)
+    return _finish(view, upserts, set(), None, with_counts)
+
+
+def plan_drop_actor(view: AggregatedView, actor_id: str, with_counts: bool = False) -> AggregatedWrite:
+    """Forget every member by actor_id (an unfollow); needs the whole feed in view."""
+    upserts: dict[str, AggregatedActivity] = {}
+    for name, group in view.groups.items():
+        if any(m.actor == actor_id for m in group.members.values()):
+            updated = group.copy()
+            updated.drop_actor(actor_id)
+            upserts[name] = updated
+    return _finish(view, upserts, set(), None, with_counts)
 
 
 def plan_mark(
     view: AggregatedView, groups: Iterable[str] | None, seen: bool, read: bool, when: datetime
 ) -> AggregatedWrite:
-    """Mark the named groups (or all with None) seen and/or read; reading implies seeing."""
+    """Mark the named groups (or all, with None) seen and/or read; reading implies seeing.
+
+    Marking all also moves the feed's own marks, which groups created later
+    (late deliveries) start from. Marks only move forward.
+    """
     names = None if groups is None else set(groups)
     upserts: dict[str, AggregatedActivity] = {}
     for group in view.groups.values():
@@ -190,18 +248,27 @@ def plan_mark(
         if read:
             updated.update_read_at(when)
         upserts[group.group] = updated
-    return _finish(view, upserts, set(), None, True)
+    _keep_changed(view, upserts)
+    meta = view.meta
+    if names is None:
+        seen_all = _later(meta.seen_all, when) if (seen or read) else meta.seen_all
+        read_all = _later(meta.read_all, when) if read else meta.read_all
+        meta = replace(meta, seen_all=seen_all, read_all=read_all)
+    return _finish(view, upserts, set(), None, True, meta)
 
 
-def plan_update(
-    view: AggregatedView, activities: Iterable[Activity], with_counts: bool = False
-) -> AggregatedWrite:
-    """Replace held activities by their updated versions (same ids); groups keep their place."""
-    by_id = {a.id: a for a in activities}
-    upserts: dict[str, AggregatedActivity] = {}
-    for group in view.groups.values():
-        if any(a.id in by_id for a in group.activities):
-            updated = group.copy()
-            updated.activities = [by_id.get(a.id, a) for a in updated.activities]
-            upserts[group.group] = updated
-    return _finish(view, upserts, set(), None, with_counts)
+def _later(current: datetime | None, when: datetime) -> datetime:
+    return when if current is None or when > current else current
+
+
+def _keep_changed(view: AggregatedView, upserts: dict[str, AggregatedActivity]) -> None:
+    """Drop upserts equal to what is stored, so an idempotent replay writes nothing."""
+    for name in [n for n, g in upserts.items() if view.groups.get(n) == g and _same_bodies(view, n, g)]:
+        del upserts[name]
+
+
+def _same_bodies(view: AggregatedView, name: str, group: AggregatedActivity) -> bool:
+    old = view.groups[name]
+    return all(
+        a.extra_context == b.extra_context for a, b in zip(old.activities, group.activities, strict=True)
+    )

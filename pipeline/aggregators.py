@@ -56,10 +56,28 @@ class BaseAggregator:
     def merge(
         self, existing: Sequence[AggregatedActivity], activities: Iterable[Activity]
     ) -> tuple[list[AggregatedActivity], list[tuple[AggregatedActivity, AggregatedActivity]], list]:
-        """Stream Framework's merge: (new groups, [(old, changed)], deleted groups)."""
-        from pipeline.aggregation import merge_activities
+        """Stream Framework's merge: (new groups, [(old, changed)], deleted groups).
 
-        return merge_activities(self, existing, activities)
+        New groups come ranked like aggregate() (newest first); changed
+        groups keep the order of existing.
+        """
+        current = {g.group: g for g in existing}
+        new: dict[str, AggregatedActivity] = {}
+        changed: dict[str, AggregatedActivity] = {}
+        for activity in sorted(activities, key=lambda a: a.id):
+            key = self.get_group(activity)
+            if key in current:
+                group = changed.get(key)
+                if group is None:
+                    group = changed[key] = current[key].copy()
+            else:
+                group = new.get(key)
+                if group is None:
+                    group = new[key] = self.aggregated_activity_class(key)
+            with contextlib.suppress(DuplicateActivityException):
+                group.append(activity)
+        pairs = [(g, changed[g.group]) for g in existing if g.group in changed and changed[g.group] != g]
+        return self.rank(new.values()), pairs, []
 
 
 class RecentVerbAggregator(BaseAggregator):

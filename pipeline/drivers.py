@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.events import ActivityEvent, FollowEvent
-from pipeline.steps import apply_follow, fanout_activity, materialize
+from pipeline.events import ActivityEvent, FollowEvent, MarkSpec
+from pipeline.steps import apply_follow, fanout_activity, mark_batch, materialize
 
 if TYPE_CHECKING:
     from pipeline.manager import Manager
@@ -32,6 +32,9 @@ class InlineDriver:
         for batch in apply_follow(self.manager, event):
             materialize(self.manager, batch)
 
+    def mark(self, user_id: str, spec: MarkSpec) -> None:
+        materialize(self.manager, mark_batch(user_id, spec))
+
 
 class KafkaDriver:
     """Publishes events for the workers; call flush() to wait for delivery."""
@@ -44,6 +47,9 @@ class KafkaDriver:
 
     def follow(self, event: FollowEvent) -> None:
         self.producer.send_follow_event(event)
+
+    def mark(self, user_id: str, spec: MarkSpec) -> None:
+        self.producer.send_mark(user_id, spec)
 
     def flush(self, timeout: float = 30.0) -> None:
         self.producer.flush(timeout)

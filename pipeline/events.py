@@ -14,7 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pipeline.activity import Activity
+from pipeline.activity import Activity, check_user_id
+from pipeline.activity_state import version_of
 from pipeline.exceptions import ValidationError
 
 
@@ -45,12 +46,31 @@ def _priority(value: Any) -> FanoutPriority | None:
         raise ValidationError("priority", value, "must be 'high', 'low' or null") from None
 
 
+def _version(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ValidationError("version", value, "must be a non-negative 64-bit integer or null")
+    return value
+
+
 @dataclass(frozen=True)
 class ActivityEvent:
     op: ActivityOp
     activity: Activity
     priority: FanoutPriority | None = None
     published_at: datetime | None = None
+    #: Orders the events of one activity; None: published_at, else the activity's own time.
+    version: int | None = None
+
+    @property
+    def effective_version(self) -> int:
+        """The version storage compares: explicit, else publish time, else activity time."""
+        if self.version is not None:
+            return self.version
+        if self.published_at is not None:
+            return version_of(self.published_at)
+        return self.activity.sort_key
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -58,6 +78,7 @@ class ActivityEvent:
             "activity": self.activity.to_record(),
             "priority": None if self.priority is None else self.priority.value,
             "published_at": self.published_at,
+            "version": self.version,
         }
 
     @classmethod
@@ -76,6 +97,7 @@ class ActivityEvent:
             activity_class.from_record(activity),
             _priority(record.get("priority")),
             record.get("published_at"),
+            _version(record.get("version")),
         )
 
 
@@ -104,17 +126,56 @@ class FollowEvent:
             raise ValidationError("op", record.get("op"), "must be FOLLOW or UNFOLLOW") from None
         for name in ("follower", "followed"):
             value = record.get(name)
-            if not isinstance(value, str) or not value:
-                raise ValidationError(name, value, "must be a non-empty user id")
+            if not isinstance(value, str):
+                raise ValidationError(name, value, "must be a user id string")
+            check_user_id(name, value)
         if record["follower"] == record["followed"]:
             raise ValidationError("followed", record["followed"], "a user cannot follow themselves")
         limit = record.get("activity_copy_limit")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValidationError("activity_copy_limit", limit, "must be a non-negative integer")
+        if isinstance(limit, bool) or (limit is not None and limit > 2**31 - 1):
+            raise ValidationError("activity_copy_limit", limit, "must be an integer below 2**31")
         time = record.get("time")
         if not isinstance(time, datetime):
             raise ValidationError("time", time, "is required")
         return cls(op, record["follower"], record["followed"], time, limit)
+
+    @property
+    def version(self) -> int:
+        """Follows of one pair are ordered by time; it also stamps the copied activities."""
+        return version_of(self.time)
+
+
+@dataclass(frozen=True)
+class MarkSpec:
+    """Mark groups of one aggregated feed seen and/or read (None: every group)."""
+
+    feed: str
+    groups: tuple[str, ...] | None
+    seen: bool
+    read: bool
+    time: datetime
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "feed": self.feed,
+            "groups": None if self.groups is None else list(self.groups),
+            "seen": self.seen,
+            "read": self.read,
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> MarkSpec:
+        groups = record.get("groups")
+        return cls(
+            record["feed"],
+            None if groups is None else tuple(groups),
+            record["seen"],
+            record["read"],
+            record["time"],
+        )
 
 
 @dataclass(frozen=True)
@@ -129,6 +190,10 @@ class FanoutBatch:
     published_at: datetime | None = None
     #: With REMOVE: take out every activity by this actor as well (an unfollow).
     remove_actor: str | None = None
+    #: Marks instead of activities: the recipient's groups seen or read.
+    mark: MarkSpec | None = None
+    #: Version of the event that caused the batch.
+    version: int = 0
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -139,6 +204,8 @@ class FanoutBatch:
             "remove_actor": self.remove_actor,
             "priority": self.priority.value,
             "published_at": self.published_at,
+            "mark": None if self.mark is None else self.mark.to_record(),
+            "version": self.version,
         }
 
     @classmethod
@@ -152,4 +219,6 @@ class FanoutBatch:
             FanoutPriority(record["priority"]),
             record.get("published_at"),
             record.get("remove_actor"),
+            None if record.get("mark") is None else MarkSpec.from_record(record["mark"]),
+            record.get("version") or 0,
         )

@@ -10,17 +10,16 @@ call for all its recipients.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from pipeline.activity import Activity
+from pipeline.activity import USER_ID_RULE, Activity, check_user_id
+from pipeline.activity_state import ActivityState
+from pipeline.exceptions import ValidationError
 from storage.base import NO_BOUNDS, Backend, Bounds, PageRequest
 from storage.registry import get_backend
 
-#: Characters a user id may contain: it becomes part of storage keys and a Redis hash tag.
-_USER_ID = re.compile(r"[A-Za-z0-9_.:@\-]{1,200}\Z")
 _FILTER_FIELDS = {
     "activity_id__gt": "gt",
     "activity_id__gte": "gte",
@@ -54,11 +53,10 @@ def feed_key(key_format: str, user_id: Any) -> str:
     The tag ``{user}`` puts all of one user's feeds in one Redis Cluster slot,
     so a user's writes batch together; other backends treat it as text.
     """
-    text = user_id if type(user_id) is str else str(user_id)
-    if isinstance(user_id, bool) or not _USER_ID.match(text):
-        raise FeedKeyError(
-            f"user id {user_id!r}: use 1-200 letters, digits or _.:@- (it becomes a storage key)"
-        )
+    try:
+        text = check_user_id("user_id", user_id)
+    except ValidationError:
+        raise FeedKeyError(f"user id {user_id!r}: use {USER_ID_RULE} (it becomes a storage key)") from None
     return _checked_key_format(key_format).format(user_id="{" + text + "}")
 
 
@@ -174,18 +172,22 @@ class Feed(BaseFeed):
         self.add_many([activity])
 
     def add_many(self, activities: Sequence[Activity]) -> None:
-        self.backend.timelines.add_many(self.key, list(activities), self.max_length)
+        """Add directly (Stream Framework's API; the pipeline uses add_to_many_users)."""
+        states = direct_states(activities)
+        self.backend.activities.apply(states)
+        self.backend.timelines.add_many(self.key, states, self.max_length)
 
     def remove(self, activity: Activity | str) -> None:
         self.remove_many([activity])
 
     def remove_many(self, activities: Iterable[Activity | str]) -> None:
+        """Take entries out of this feed only (to remove an activity everywhere, use the manager)."""
         ids = [a if isinstance(a, str) else a.id for a in activities]
         self.backend.timelines.remove_many(self.key, ids)
 
     def remove_by_actor(self, actor_id: str) -> None:
-        """Take out every activity by actor_id (an unfollow): reads the whole feed, so it is rare."""
-        ids = [a.id for a in self[:] if a.actor_id == actor_id]
+        """Take out every entry by actor_id, removed ones too (an unfollow): reads the whole feed."""
+        ids = [s.id for s in self.backend.timelines.entries(self.key) if s.activity.actor_id == actor_id]
         if ids:
             self.remove_many(ids)
 
@@ -202,19 +204,20 @@ class Feed(BaseFeed):
 
     @classmethod
     def add_to_many_users(
-        cls, user_ids: Iterable[Any], activities: Sequence[Activity], backend: Backend | None = None
+        cls, user_ids: Iterable[Any], states: Sequence[ActivityState], backend: Backend | None = None
     ) -> None:
         """The fanout write: the same activities into many users' feeds as one batch."""
         backend = backend or get_backend(cls.backend_name)
         keys = [cls.key_for(u) for u in user_ids]
-        backend.timelines.add_to_many(keys, list(activities), cls.max_length)
+        backend.timelines.add_to_many(keys, list(states), cls.max_length)
 
     @classmethod
-    def update_in_many_users(
-        cls, user_ids: Iterable[Any], activities: Sequence[Activity], backend: Backend | None = None
+    def refresh_in_many_users(
+        cls, user_ids: Iterable[Any], states: Sequence[ActivityState], backend: Backend | None = None
     ) -> None:
+        """Show the current state (updated or removed) where these feeds hold the activities."""
         backend = backend or get_backend(cls.backend_name)
-        backend.timelines.update_in_many([cls.key_for(u) for u in user_ids], list(activities))
+        backend.timelines.refresh([cls.key_for(u) for u in user_ids], list(states))
 
     @classmethod
     def remove_from_many_users(
@@ -222,6 +225,11 @@ class Feed(BaseFeed):
     ) -> None:
         backend = backend or get_backend(cls.backend_name)
         backend.timelines.remove_from_many([cls.key_for(u) for u in user_ids], list(activity_ids))
+
+
+def direct_states(activities: Iterable[Activity]) -> list[ActivityState]:
+    """States for activities written straight to a feed, outside the pipeline: versioned by time."""
+    return [ActivityState(a, a.sort_key, a.sort_key) for a in activities]
 
 
 class UserFeed(Feed):

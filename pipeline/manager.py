@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pipeline.activity import Activity
+from pipeline.activity import Activity, check_user_id
 from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
-from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp
+from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp, MarkSpec
 from pipeline.exceptions import ValidationError
 from pipeline.feeds import BaseFeed, Feed, UserFeed
 from storage.base import Backend
@@ -67,24 +67,19 @@ class Manager:
             raise ValidationError("feeds", missing, f"unknown feeds; known: {', '.join(known)}")
         return [known[n] for n in names]
 
-    def all_follower_ids(self, user_id: str) -> list[str]:
-        return [u for ids in self.get_user_follower_ids(user_id).values() for u in ids]
-
     def get_user_follower_ids(self, user_id: str) -> dict[FanoutPriority, list[str]]:
-        """Followers by fanout lane. Default: the graph the pipeline keeps, all in HIGH.
+        """Followers by fanout lane, as the fanout splits them (Stream Framework's name)."""
+        return self.follower_lanes(str(user_id), self.backend.follows.followers(str(user_id)))
 
-        Override to read your own database, or to put inactive followers in
-        LOW so a celebrity's backlog never delays everyone else's feeds.
+    def follower_lanes(self, user_id: str, followers: list[str]) -> dict[FanoutPriority, list[str]]:
+        """Split an actor's followers into fanout lanes. Default: all in HIGH.
+
+        Override to put inactive followers in LOW, so a celebrity's backlog
+        never delays everyone else's feeds. Who follows whom is always the
+        pipeline's own graph (fed by follow events): that is what lets an
+        unfollow win over a late delivery, whatever this returns.
         """
-        return {FanoutPriority.HIGH: self.backend.follows.followers(str(user_id))}
-
-    def delivers_to_followers_only(self) -> bool:
-        """Whether the materializer may drop deliveries to users who no longer follow the actor.
-
-        True with the pipeline's own follow graph; an override of
-        get_user_follower_ids means followers live elsewhere, so nothing is dropped.
-        """
-        return type(self).get_user_follower_ids is Manager.get_user_follower_ids
+        return {FanoutPriority.HIGH: followers}
 
     # -- reads ----------------------------------------------------------------------
 
@@ -92,20 +87,28 @@ class Manager:
         return self.user_feed_class(user_id, self.backend)
 
     def get_feeds(self, user_id: Any) -> dict[str, BaseFeed]:
-        return {name: cls(user_id, self.backend) for name, cls in self.feed_classes.items()}
+        return {name: self.get_feed(name, user_id) for name in self.feed_classes}
 
     def get_feed(self, name: str, user_id: Any) -> BaseFeed:
+        """A user's feed by name; its seen/read marks travel through the pipeline."""
         classes = self.all_feed_classes()
         if name not in classes:
             raise ValueError(f"unknown feed {name!r}; one of {', '.join(classes)}")
-        return classes[name](user_id, self.backend)
+        feed = classes[name](user_id, self.backend)
+        if isinstance(feed, AggregatedFeed):
+            feed.mark_sink = self.driver.mark
+        return feed
+
+    def mark(self, user_id: Any, spec: MarkSpec) -> None:
+        """Publish seen/read marks; the materializer owning the user applies them."""
+        self.driver.mark(check_user_id("user_id", user_id), spec)
 
     # -- writes -----------------------------------------------------------------------
 
     def _activity_event(
         self, op: ActivityOp, user_id: Any, activity: Activity, priority: FanoutPriority | None
     ) -> None:
-        if str(user_id) != activity.actor_id:
+        if check_user_id("user_id", user_id) != activity.actor_id:
             raise ValidationError("actor", activity.actor_id, f"does not match user {user_id!r}")
         self.driver.activity(ActivityEvent(op, activity, priority, datetime.now(UTC)))
 
@@ -139,11 +142,12 @@ class Manager:
 
     def _follow(self, op: FollowOp, user_id: Any, targets: Iterable[Any], limit: int | None) -> None:
         now = datetime.now(UTC)
+        follower = check_user_id("follower", user_id)
         for target in targets:
             record = {
                 "op": op.value,
-                "follower": str(user_id),
-                "followed": str(target),
+                "follower": follower,
+                "followed": check_user_id("followed", target),
                 "activity_copy_limit": limit,
                 "time": now,
             }

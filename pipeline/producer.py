@@ -16,11 +16,11 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from pipeline.activity import Activity
-from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp
+from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp, MarkSpec
 from pipeline.exceptions import StreamfeedError
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import TopicNames
-from schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
+from schemas.catalog import ACTIVITY_EVENT, FANOUT_BATCH, FOLLOW_EVENT
 from schemas.codec import AvroCodec
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
@@ -85,6 +85,14 @@ class StreamfeedProducer:
     def send_follow_event(self, event: FollowEvent) -> None:
         value = self.codec.encode(FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value")
         self._produce(self.topics.follows, event.follower, value)
+
+    def send_mark(self, user_id: str, spec: MarkSpec) -> None:
+        """Seen/read marks go straight to the user's feed-ops partition (key: the user, murmur2),
+        where the user's materializer applies them in turn with deliveries: one writer per feed."""
+        from pipeline.steps import mark_batch
+
+        value = self.codec.encode(FANOUT_BATCH, mark_batch(user_id, spec).to_record())
+        self._produce(self.topics.feed_ops_high, user_id, value)
 
     def send_event(self, event: ActivityEvent | FollowEvent) -> None:
         """Publish either kind of event to its topic."""

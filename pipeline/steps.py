@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 
 from aiokafka.partitioner import murmur2
 
-from pipeline.activity import Activity
+from pipeline.activity import Activity, parse_target
+from pipeline.activity_state import ActivityState, version_of
 from pipeline.aggregated_feeds import AggregatedFeed
+from pipeline.aggregation import Delivery
 from pipeline.events import (
     ActivityEvent,
     ActivityOp,
@@ -28,6 +30,7 @@ from pipeline.events import (
     FanoutPriority,
     FollowEvent,
     FollowOp,
+    MarkSpec,
 )
 from pipeline.exceptions import ValidationError
 from pipeline.feeds import BaseFeed, Feed
@@ -49,208 +52,279 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-def parse_targets(manager: Manager, activity: Activity) -> dict[str, list[str]]:
-    """The activity's `to` field as feed name -> user ids; unknown feeds are bad input."""
-    targets: dict[str, list[str]] = defaultdict(list)
-    known = manager.all_feed_classes()
-    for entry in activity.to:
-        name, _, user_id = entry.partition(":")
-        if name not in known or not user_id:
-            raise ValidationError(
-                "to", entry, f"must be FEED:USER_ID with FEED one of {', '.join(sorted(known))}"
-            )
-        targets[name].append(user_id)
-    return targets
+def parse_targets(manager: Manager, activities: Iterable[Activity]) -> dict[str, list[str]]:
+    """The activities' `to` fields as feed name -> user ids.
+
+    `to` names only the manager's extra feeds (notification feeds): never a
+    user's own feed or the feeds followers get, which only the follow graph
+    fills. Anything else is bad input, named in the error.
+    """
+    targets: dict[str, set[str]] = defaultdict(set)
+    allowed = manager.extra_feed_classes
+    for activity in activities:
+        for entry in activity.to:
+            name, user_id = parse_target(entry)
+            if name not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise ValidationError("to", entry, f"names feed {name!r}; `to` may name only: {known}")
+            targets[name].add(user_id)
+    return {name: sorted(users) for name, users in targets.items()}
+
+
+def next_state(event: ActivityEvent, stored: ActivityState | None) -> ActivityState | None:
+    """The state an event gives its activity, or None if it changes nothing.
+
+    An UPDATE changes only a live activity (a removed one stays removed); a
+    REMOVE keeps the body it removes, so its feeds can still be found.
+    """
+    version = event.effective_version
+    if event.op is ActivityOp.ADD:
+        return ActivityState(event.activity, version, version)
+    if stored is None:
+        return ActivityState(event.activity, version, version, True) if event.op is ActivityOp.REMOVE else None
+    if event.op is ActivityOp.UPDATE:
+        return None if stored.removed else ActivityState(event.activity, version, stored.added)
+    return ActivityState(stored.activity, version, stored.added, True)
 
 
 def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> list[FanoutBatch]:
-    """Store the activity in the actor's user feed; plan its delivery, a batch per partition."""
-    activity = event.activity
-    targets = parse_targets(manager, activity)
-    backend = manager.backend
-    user_feed = manager.get_user_feed(activity.actor_id)
-    if event.op is ActivityOp.ADD:
-        backend.activities.set_removed([activity.id], False)  # a re-add after a removal
-        user_feed.add(activity)
-    elif event.op is ActivityOp.REMOVE:
-        backend.activities.set_removed([activity.id], True)
-        user_feed.remove(activity)
-    else:
-        type(user_feed).update_in_many_users([activity.actor_id], [activity], backend)
+    """Store the activity's new state and the actor's user feed; plan delivery, a batch per partition.
 
+    The fanout of the actor's partition is the only writer of the actor's
+    activity states and user feed. An event older than the stored state (a
+    redelivery, a late lane) changes nothing and delivers nothing.
+    """
+    backend = manager.backend
+    activity = event.activity
+    stored = backend.activities.get_states([activity.id], manager.activity_class).get(activity.id)
+    state = next_state(event, stored)
+    if state is None or (stored is not None and stored.version > state.version):
+        return []
+    targets = parse_targets(manager, [event.activity, *([stored.activity] if stored else [])])
+    backend.activities.apply([state])
+    user_feed = manager.user_feed_class
+    if event.op is ActivityOp.ADD:
+        user_feed.add_to_many_users([activity.actor_id], [state], backend)
+    else:
+        user_feed.refresh_in_many_users([activity.actor_id], [state], backend)
     if event.priority is not None:
-        lanes = {event.priority: manager.all_follower_ids(activity.actor_id)}
+        lanes = {event.priority: backend.follows.followers(activity.actor_id)}
     else:
         lanes = manager.get_user_follower_ids(activity.actor_id)
+    op = ActivityOp.ADD if event.op is ActivityOp.ADD else ActivityOp.UPDATE
     batches = []
-    for priority, followers in lanes.items():
-        batches += _batches(manager, event, followers, (), FanoutPriority(priority), partitions)
+    for priority, recipients in lanes.items():
+        batches += _batches(manager, op, state, recipients, (), FanoutPriority(priority), partitions, event)
     for feed_name, user_ids in sorted(targets.items()):
-        batches += _batches(manager, event, user_ids, (feed_name,), FanoutPriority.HIGH, partitions)
-    if event.op is ActivityOp.REMOVE:
-        backend.activities.remove_many([activity.id])
+        batches += _batches(manager, op, state, user_ids, (feed_name,), FanoutPriority.HIGH, partitions, event)
     return batches
 
 
 def _batches(
     manager: Manager,
-    event: ActivityEvent,
+    op: ActivityOp,
+    state: ActivityState,
     recipients: Iterable[str],
     feeds: Sequence[str],
     priority: FanoutPriority,
     partitions: int,
+    event: ActivityEvent,
 ) -> list[FanoutBatch]:
     by_partition: dict[int, list[str]] = defaultdict(list)
     for user_id in recipients:
         by_partition[partition_for(user_id, partitions)].append(user_id)
     return [
-        FanoutBatch(event.op, list(chunk), [event.activity], tuple(feeds), priority, event.published_at)
+        FanoutBatch(
+            op, list(chunk), [state.activity], tuple(feeds), priority, event.published_at, version=state.version
+        )
         for _, users in sorted(by_partition.items())
         for chunk in chunks(sorted(users), manager.fanout_chunk_size)
     ]
 
 
 def apply_follow(manager: Manager, event: FollowEvent) -> list[FanoutBatch]:
-    """Record the follow or unfollow; plan copying history in, or taking the actor's activities out."""
+    """Record the follow or unfollow; plan copying history in, or taking the actor's activities out.
+
+    A copy carries removed activities too: they hold their place in the
+    follower's feeds exactly as if the fanout had delivered them, so the
+    feeds do not depend on whether the follow or the activity came first.
+    """
     follows = manager.backend.follows
     if event.op is FollowOp.UNFOLLOW:
         follows.unfollow(event.follower, event.followed)
         return [
             FanoutBatch(
-                ActivityOp.REMOVE, [event.follower], [], (), FanoutPriority.HIGH, None, event.followed
+                ActivityOp.REMOVE,
+                [event.follower],
+                [],
+                (),
+                FanoutPriority.HIGH,
+                None,
+                event.followed,
+                version=event.version,
             )
         ]
-    follows.follow(event.follower, event.followed)
+    follows.follow(event.follower, event.followed, event.version)
     limit = manager.follow_activity_limit if event.activity_copy_limit is None else event.activity_copy_limit
     if limit == 0:
         return []
-    history = manager.get_user_feed(event.followed)[:limit]
+    entries = manager.backend.timelines.entries(
+        manager.user_feed_class.key_for(event.followed), manager.activity_class
+    )
+    history = [s.activity for s in reversed(entries[-limit:])]
     return [
-        FanoutBatch(ActivityOp.ADD, [event.follower], list(chunk), (), FanoutPriority.HIGH)
+        FanoutBatch(ActivityOp.ADD, [event.follower], list(chunk), (), FanoutPriority.HIGH, version=event.version)
         for chunk in chunks(history, COPY_CHUNK)
     ]
 
 
-def deliverable(manager: Manager, batches: Sequence[FanoutBatch]) -> list[FanoutBatch]:
-    """ADD batches as they may still be delivered: no removed activities, only current followers.
-
-    A delivery can reach a feed after a removal or an unfollow that happened
-    later (they travel on other topics); both lookups here are for the whole
-    run of batches, so the removal or unfollow wins whatever the order.
-    """
-    adds = [b for b in batches if b.op is ActivityOp.ADD]
-    if not adds:
-        return list(batches)
-    backend = manager.backend
-    removed = backend.activities.removed_among(sorted({a.id for b in adds for a in b.activities}))
-    followers: dict[str, set[str]] = {}
-    if manager.delivers_to_followers_only():
-        wanted: dict[str, set[str]] = defaultdict(set)
-        for batch in adds:
-            actors = {a.actor_id for a in batch.activities}
-            if not batch.feeds and len(actors) == 1:
-                wanted[actors.pop()].update(batch.recipients)
-        for actor, recipients in wanted.items():
-            followers[actor] = backend.follows.following_among(sorted(recipients), actor)
-    result = []
-    for batch in batches:
-        if batch.op is not ActivityOp.ADD:
-            result.append(batch)
-            continue
-        activities = [a for a in batch.activities if a.id not in removed]
-        recipients = list(batch.recipients)
-        actors = {a.actor_id for a in activities}
-        if not batch.feeds and len(actors) == 1 and (actor := actors.pop()) in followers:
-            recipients = [u for u in recipients if u in followers[actor]]
-        if activities and recipients:
-            result.append(
-                FanoutBatch(batch.op, recipients, activities, batch.feeds, batch.priority, batch.published_at)
-            )
-    return result
+def mark_batch(user_id: str, spec: MarkSpec) -> FanoutBatch:
+    """A user's seen/read marks as a feed-ops message for the user's own partition."""
+    return FanoutBatch(
+        ActivityOp.UPDATE, [user_id], [], (spec.feed,), FanoutPriority.HIGH, mark=spec,
+        version=version_of(spec.time),
+    )
 
 
 def materialize(manager: Manager, batch: FanoutBatch) -> None:
-    """Write one batch into every recipient's feeds: flat feeds as one batch, groups per user."""
-    for checked in deliverable(manager, [batch]):
-        _write(manager, checked)
-
-
-def _write(manager: Manager, batch: FanoutBatch) -> None:
-    backend = manager.backend
-    activities = list(batch.activities)
-    ids = [a.id for a in activities]
-    for feed_class in manager.feeds_named(batch.feeds):
-        if batch.remove_actor is not None:
-            for user_id in batch.recipients:
-                feed_class(user_id, backend).remove_by_actor(batch.remove_actor)
-        if issubclass(feed_class, AggregatedFeed):
-            for user_id in batch.recipients:
-                feed = feed_class(user_id, backend)
-                if batch.op is ActivityOp.ADD:
-                    feed.add_many(activities)
-                elif batch.op is ActivityOp.REMOVE:
-                    feed.remove_many(ids)
-                else:
-                    feed.update_many(activities)
-        elif issubclass(feed_class, Feed):
-            if batch.op is ActivityOp.ADD:
-                feed_class.add_to_many_users(batch.recipients, activities, backend)
-            elif batch.op is ActivityOp.REMOVE:
-                feed_class.remove_from_many_users(batch.recipients, ids, backend)
-            else:
-                feed_class.update_in_many_users(batch.recipients, activities, backend)
-        else:
-            raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
-
-
-def feed_classes_by_name(classes: Iterable[type[BaseFeed]]) -> dict[str, type[BaseFeed]]:
-    return {cls.name: cls for cls in classes}
+    """Write one batch into every recipient's feeds."""
+    materialize_many(manager, [batch])
 
 
 def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
-    """Materialize batches in order, sending runs of ADDs to storage together.
+    """Materialize a run of batches from one feed-ops partition: the only writer of its users' feeds.
 
-    Adds commute for flat feeds (a feed keeps the newest max_length of
-    everything added), so a run of ADD batches is one storage round trip for
-    their flat feeds. Aggregated feeds are read-merge-write per user: within
-    a run each user's adds are applied in order, different users in
-    parallel. Any other batch first finishes the run, keeping order where it
-    matters.
+    Every write sets an entry to the activity's *current* state, read once
+    for the whole run from activity storage, so deliveries, updates and
+    removals commute, whatever lane or topic they came by. Deliveries to a
+    user's follower feeds count only while the user follows the actor in the
+    pipeline's own graph (an unfollow wins over late deliveries); they are
+    stamped max(activity added, follow made), the moment the activity
+    reached the feed whichever path brought it. Flat-feed adds of the run
+    go to storage together; aggregated feeds are read-merge-write per user.
     """
     backend = manager.backend
-    batches = deliverable(manager, batches)
-    flat: dict[type[Feed], list[tuple[list[str], list[Activity]]]] = defaultdict(list)
-    per_user: dict[str, list[tuple[type[AggregatedFeed], list[Activity]]]] = defaultdict(list)
+    ids = sorted({a.id for b in batches for a in b.activities})
+    states = backend.activities.get_states(ids, manager.activity_class) if ids else {}
+    follow_versions = _follow_versions(manager, batches)
+    flat: dict[type[Feed], list[tuple[list[str], list[ActivityState]]]] = defaultdict(list)
+    per_user: dict[str, list[tuple[type[AggregatedFeed], list[Delivery]]]] = defaultdict(list)
 
     def flush() -> None:
         for feed_class, items in flat.items():
-            keys_and_activities = [([feed_class.key_for(u) for u in users], acts) for users, acts in items]
-            backend.timelines.add_batches(keys_and_activities, feed_class.max_length)
+            keys = [([feed_class.key_for(u) for u in users], sts) for users, sts in items]
+            backend.timelines.add_batches(keys, feed_class.max_length)
         flat.clear()
         if per_user:
             work = list(per_user.items())
             per_user.clear()
-            list(_pool().map(lambda item: _add_aggregated(backend, *item), work))
+            run_all(_pool(), [lambda item=item: _deliver_aggregated(backend, *item) for item in work])
 
     for batch in batches:
-        if batch.op is not ActivityOp.ADD or batch.remove_actor is not None:
+        if batch.mark is not None or batch.remove_actor is not None or batch.op is not ActivityOp.ADD:
             flush()
-            _write(manager, batch)
+            _write_other(manager, batch, states)
             continue
+        batch_states = [states[a.id] for a in batch.activities if a.id in states]
+        if not batch_states:
+            continue
+        entitled = list(_recipients(batch, batch_states, follow_versions))
         for feed_class in manager.feeds_named(batch.feeds):
             if issubclass(feed_class, AggregatedFeed):
-                for user_id in batch.recipients:
-                    per_user[user_id].append((feed_class, list(batch.activities)))
+                for user_id, deliveries in entitled:
+                    per_user[user_id].append((feed_class, deliveries))
             elif issubclass(feed_class, Feed):
-                flat[feed_class].append((list(batch.recipients), list(batch.activities)))
+                same: dict[tuple[str, ...], list[str]] = defaultdict(list)
+                for user_id, deliveries in entitled:
+                    same[tuple(d.state.id for d in deliveries)].append(user_id)
+                for ids_key, users in same.items():
+                    flat[feed_class].append((users, [states[i] for i in ids_key]))
             else:
                 raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
     flush()
 
 
-def _add_aggregated(backend, user_id: str, work: list[tuple[type[AggregatedFeed], list[Activity]]]) -> None:
-    for feed_class, activities in work:
-        feed_class(user_id, backend).add_many(activities)
+def _recipients(
+    batch: FanoutBatch, states: list[ActivityState], follow_versions: dict[tuple[str, str], int]
+) -> Iterator[tuple[str, list[Delivery]]]:
+    """Each recipient still entitled to the batch, with its deliveries stamped."""
+    for user_id in batch.recipients:
+        deliveries = []
+        for state in states:
+            if batch.feeds:  # a `to` target: no follow needed
+                deliveries.append(Delivery(state, state.added))
+                continue
+            since = follow_versions.get((user_id, state.activity.actor_id))
+            if since is not None:
+                deliveries.append(Delivery(state, max(state.added, since)))
+        if deliveries:
+            yield user_id, deliveries
+
+
+def _follow_versions(manager: Manager, batches: Sequence[FanoutBatch]) -> dict[tuple[str, str], int]:
+    """(follower, actor) -> follow version for every follower delivery of the run: one lookup an actor."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for batch in batches:
+        if batch.op is ActivityOp.ADD and not batch.feeds and batch.mark is None:
+            for activity in batch.activities:
+                wanted[activity.actor_id].update(batch.recipients)
+    found = {}
+    for actor, users in wanted.items():
+        for user, version in manager.backend.follows.follow_versions(sorted(users), actor).items():
+            found[(user, actor)] = version
+    return found
+
+
+def _write_other(manager: Manager, batch: FanoutBatch, states: dict[str, ActivityState]) -> None:
+    """Marks, unfollows, updates and removals: in order, after the adds before them."""
+    backend = manager.backend
+    if batch.mark is not None:
+        for user_id in batch.recipients:
+            feed = manager.feeds_named([batch.mark.feed])[0](user_id, backend)
+            if not isinstance(feed, AggregatedFeed) or not hasattr(feed, "apply_mark"):
+                raise ValidationError("mark", batch.mark.feed, "names a feed without seen/read marks")
+            feed.apply_mark(batch.mark)
+        return
+    feed_classes = manager.feeds_named(batch.feeds)
+    if batch.remove_actor is not None:
+        for feed_class in feed_classes:
+            for user_id in batch.recipients:
+                feed_class(user_id, backend).remove_by_actor(batch.remove_actor)
+        return
+    current = [states[a.id] for a in batch.activities if a.id in states]
+    if not current:
+        return
+    for feed_class in feed_classes:
+        if issubclass(feed_class, AggregatedFeed):
+            for user_id in batch.recipients:
+                feed_class(user_id, backend).refresh(current)
+        elif issubclass(feed_class, Feed):
+            feed_class.refresh_in_many_users(batch.recipients, current, backend)
+
+
+def _deliver_aggregated(backend, user_id: str, work: list[tuple[type[AggregatedFeed], list[Delivery]]]) -> None:
+    for feed_class, deliveries in work:
+        feed_class(user_id, backend).deliver(deliveries)
+
+
+def run_all(pool, tasks: Sequence) -> None:
+    """Run tasks in the pool and wait for every one before raising the first error.
+
+    A retry must never start while a thread of the failed attempt still writes.
+    """
+    futures = [pool.submit(task) for task in tasks]
+    errors = []
+    for future in futures:
+        try:
+            future.result()
+        except BaseException as error:  # noqa: BLE001 - re-raised below, after all finished
+            errors.append(error)
+    if errors:
+        raise errors[0]
+
+
+def feed_classes_by_name(classes: Iterable[type[BaseFeed]]) -> dict[str, type[BaseFeed]]:
+    return {cls.name: cls for cls in classes}
 
 
 _executor = None

@@ -25,6 +25,7 @@ ACTIVITY_EVENT = f"{NAMESPACE}.ActivityEvent"
 FOLLOW_EVENT = f"{NAMESPACE}.FollowEvent"
 FANOUT_BATCH = f"{NAMESPACE}.FanoutBatch"
 STORED_AGGREGATED_ACTIVITY = f"{NAMESPACE}.StoredAggregatedActivity"
+STORED_ACTIVITY = f"{NAMESPACE}.StoredActivity"
 DEAD_LETTER = f"{NAMESPACE}.DeadLetter"
 
 #: Parsed schema, as fastavro wants it for reading and writing.

@@ -14,8 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.activity import Activity
+from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedView, AggregatedWrite
+from pipeline.aggregation import AggregatedView, AggregatedWrite, FeedMeta
+
+#: How long a removed activity's state is kept by default (seconds): the feed-ops
+#: retention (7 days) plus a day. A delivery later than this could bring it back.
+DEFAULT_REMOVED_TTL = 8 * 86_400
 
 
 @dataclass(frozen=True)
@@ -68,66 +73,71 @@ class PageRequest:
 
 
 class ActivityStorage(ABC):
-    """Activities stored once, by id, for timelines that hold ids only."""
+    """Each activity's newest state (live or removed), stored once, by id.
+
+    apply keeps the state with the highest version whatever order states
+    arrive in, so a late ADD never brings back an old body or a removed
+    activity. Removed states expire after removed_ttl seconds.
+    """
+
+    removed_ttl: int = DEFAULT_REMOVED_TTL
 
     @abstractmethod
-    def add_many(self, activities: Sequence[Activity]) -> None: ...
+    def apply(self, states: Sequence[ActivityState]) -> None:
+        """Store each state unless a state of the same or a higher version is stored."""
 
     @abstractmethod
+    def get_states(
+        self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
+    ) -> dict[str, ActivityState]:
+        """The stored states found, live or removed, by id; unknown ids are left out."""
+
     def get_many(
         self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
     ) -> dict[str, Activity]:
-        """The activities found, by id; missing ids are left out."""
-
-    @abstractmethod
-    def remove_many(self, activity_ids: Sequence[str]) -> None: ...
-
-    @abstractmethod
-    def set_removed(self, activity_ids: Sequence[str], removed: bool) -> None:
-        """Record (or clear) that activities were removed by their producer.
-
-        A removal and a delivery of the same activity can reach a feed in
-        either order (a follow's history copy races a removal); the
-        materializer drops deliveries of removed activities, so the removal
-        wins whichever arrives first.
-        """
-
-    @abstractmethod
-    def removed_among(self, activity_ids: Sequence[str]) -> set[str]:
-        """Which of these activities are recorded as removed: one lookup."""
+        """The live activities found, by id; removed and unknown ids are left out."""
+        states = self.get_states(activity_ids, activity_class)
+        return {i: s.activity for i, s in states.items() if not s.removed}
 
 
 class TimelineStorage(ABC):
-    """Flat timelines: ordered activity ids per feed key, each trimmed to a max length."""
+    """Flat timelines: ordered activity ids per feed key, each trimmed to a max length.
+
+    A timeline holds an entry for every activity delivered to it, live or
+    removed: a removed activity keeps its place until newer ones push it out,
+    so which entries max_length keeps never depends on when a removal
+    arrived. Reads (pages, counts) show live activities only.
+    """
 
     activities: ActivityStorage
 
     @abstractmethod
     def add_batches(
-        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
+        self, batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]], max_length: int | None
     ) -> None:
         """Each batch's activities into each of its timelines, then trim them: one round trip
         for all where the backend allows."""
 
     def add_to_many(
-        self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None
+        self, keys: Sequence[str], states: Sequence[ActivityState], max_length: int | None
     ) -> None:
         """Add activities to every timeline in keys, then trim each: one batch for all."""
-        self.add_batches([(keys, activities)], max_length)
+        self.add_batches([(keys, states)], max_length)
 
-    def add_many(self, key: str, activities: Sequence[Activity], max_length: int | None) -> None:
-        self.add_to_many([key], activities, max_length)
+    def add_many(self, key: str, states: Sequence[ActivityState], max_length: int | None) -> None:
+        self.add_to_many([key], states, max_length)
+
+    def refresh(self, keys: Sequence[str], states: Sequence[ActivityState]) -> None:
+        """Show the newest state of activities in the timelines that hold them.
+
+        Normalized storage reads every activity from activity storage, so
+        there is nothing to do; denormalized storage (Cassandra) rewrites
+        its rows.
+        """
 
     @abstractmethod
-    def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None: ...
-
-    def update_in_many(self, keys: Sequence[str], activities: Sequence[Activity]) -> None:
-        """Store new versions of activities (same ids) for the timelines that hold them.
-
-        Normalized storage holds each activity once, so rewriting it there
-        updates every feed; denormalized storage overrides this.
-        """
-        self.activities.add_many(activities)
+    def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
+        """Take entries out for good (an unfollow), live or removed."""
 
     def remove_many(self, key: str, activity_ids: Sequence[str]) -> None:
         self.remove_from_many([key], activity_ids)
@@ -136,21 +146,26 @@ class TimelineStorage(ABC):
     def get_page(
         self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
     ) -> list[Activity]:
-        """Hydrated activities of the page, newest first unless page.ascending."""
+        """Live activities of the page, newest first unless page.ascending."""
 
-    @abstractmethod
     def get_ids(self, key: str, page: PageRequest) -> list[str]:
-        """Activity ids of the page, without hydration."""
+        """Ids of the page's live activities."""
+        return [a.id for a in self.get_page(key, page)]
 
     @abstractmethod
-    def count(self, key: str) -> int: ...
+    def entries(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
+        """Every entry with its state, removed ones included, oldest first: what an unfollow reads."""
+
+    @abstractmethod
+    def count(self, key: str) -> int:
+        """Live activities in the timeline."""
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
     @abstractmethod
     def trim(self, key: str, max_length: int) -> None:
-        """Keep only the max_length newest activities."""
+        """Keep only the max_length newest entries."""
 
 
 class AggregatedStorage(ABC):
@@ -204,18 +219,22 @@ class AggregatedStorage(ABC):
         if tail_start is not None:
             wanted.update(name for _, name in ranks[tail_start:])
         groups = self.get_groups(key, sorted(wanted), activity_class, aggregated_class)
-        return AggregatedView(groups, ranks, self.counts(key))
+        return AggregatedView(groups, ranks, self.meta(key))
 
     @abstractmethod
     def write(self, key: str, change: AggregatedWrite) -> None:
-        """Apply upserts, deletes and counts together."""
+        """Apply upserts, deletes and meta together."""
 
     @abstractmethod
     def count(self, key: str) -> int: ...
 
     @abstractmethod
+    def meta(self, key: str) -> FeedMeta:
+        """Counts and feed-wide marks as last written: one lookup."""
+
     def counts(self, key: str) -> tuple[int, int]:
         """(unseen, unread) as last written: one lookup."""
+        return self.meta(key).counts
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
@@ -224,12 +243,13 @@ class AggregatedStorage(ABC):
 class FollowStorage(ABC):
     """The follow graph the pipeline keeps from follow events, both directions.
 
-    Fanout reads an actor's followers; follow and unfollow write both sides.
-    Following twice is following once, so replays are harmless.
+    Each follow remembers its version (the follow event's time): it stamps
+    the activities the follow brings into the follower's feeds. Following
+    twice is following once, so replays are harmless.
     """
 
     @abstractmethod
-    def follow(self, follower: str, followed: str) -> None: ...
+    def follow(self, follower: str, followed: str, version: int = 0) -> None: ...
 
     @abstractmethod
     def unfollow(self, follower: str, followed: str) -> None: ...
@@ -239,8 +259,12 @@ class FollowStorage(ABC):
         """Who follows user_id, sorted."""
 
     @abstractmethod
+    def follow_versions(self, followers: Sequence[str], followed: str) -> dict[str, int]:
+        """Which of followers follow followed now, with each follow's version: one lookup."""
+
     def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
-        """Which of followers follow followed now: one lookup for a whole batch."""
+        """Which of followers follow followed now."""
+        return set(self.follow_versions(followers, followed))
 
     @abstractmethod
     def following(self, user_id: str) -> list[str]:

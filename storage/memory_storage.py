@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from pipeline.activity import Activity
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import group_rank
+from pipeline.activity_state import ActivityState
+from pipeline.aggregation import FeedMeta, group_rank
 from storage.base import (
     ActivityStorage,
     AggregatedStorage,
@@ -46,39 +48,43 @@ def page_of_ids(ids_ascending: list[str], page: PageRequest) -> list[str]:
 
 
 class MemoryActivityStorage(ActivityStorage):
-    def __init__(self, forms: StoredForms, lock: threading.RLock) -> None:
+    """States as stored bytes by id; removed states expire like Redis keys with a TTL."""
+
+    def __init__(self, forms: StoredForms, lock: threading.RLock, clock: Callable[[], float]) -> None:
         self.forms = forms
         self.lock = lock
-        self.data: dict[str, bytes] = {}
-        self.removed: set[str] = set()
+        self.clock = clock
+        self.data: dict[str, tuple[int, bytes]] = {}
+        self.expiry: dict[str, float] = {}
 
-    def add_many(self, activities: Sequence[Activity]) -> None:
-        encoded = {a.id: self.forms.activity_bytes(a) for a in activities}
+    def apply(self, states: Sequence[ActivityState]) -> None:
+        encoded = [(s.id, s.version, s.removed, self.forms.state_bytes(s)) for s in states]
         with self.lock:
-            self.data.update(encoded)
+            self._expire()
+            for activity_id, version, removed, raw in encoded:
+                old = self.data.get(activity_id)
+                if old is not None and old[0] >= version:
+                    continue
+                self.data[activity_id] = (version, raw)
+                if removed:
+                    self.expiry[activity_id] = self.clock() + self.removed_ttl
+                else:
+                    self.expiry.pop(activity_id, None)
 
-    def get_many(
+    def _expire(self) -> None:
+        if self.expiry:
+            now = self.clock()
+            for activity_id in [i for i, at in self.expiry.items() if at <= now]:
+                del self.expiry[activity_id]
+                del self.data[activity_id]
+
+    def get_states(
         self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
-    ) -> dict[str, Activity]:
+    ) -> dict[str, ActivityState]:
         with self.lock:
-            found = [(i, self.data[i]) for i in activity_ids if i in self.data]
-        return {i: self.forms.activity(raw, activity_class, f"activity {i}") for i, raw in found}
-
-    def remove_many(self, activity_ids: Sequence[str]) -> None:
-        with self.lock:
-            for activity_id in activity_ids:
-                self.data.pop(activity_id, None)
-
-    def set_removed(self, activity_ids: Sequence[str], removed: bool) -> None:
-        with self.lock:
-            if removed:
-                self.removed.update(activity_ids)
-            else:
-                self.removed.difference_update(activity_ids)
-
-    def removed_among(self, activity_ids: Sequence[str]) -> set[str]:
-        with self.lock:
-            return self.removed.intersection(activity_ids)
+            self._expire()
+            found = [(i, self.data[i][1]) for i in activity_ids if i in self.data]
+        return {i: self.forms.state(raw, activity_class, f"activity {i}") for i, raw in found}
 
 
 class MemoryTimelineStorage(TimelineStorage):
@@ -88,23 +94,19 @@ class MemoryTimelineStorage(TimelineStorage):
         self.timelines: dict[str, list[str]] = defaultdict(list)
 
     def add_batches(
-        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
+        self, batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]], max_length: int | None
     ) -> None:
-        for keys, activities in batches:
-            self._add(keys, activities, max_length)
-
-    def _add(self, keys: Sequence[str], activities: Sequence[Activity], max_length: int | None) -> None:
-        self.activities.add_many(activities)
-        ids = [a.id for a in activities]
         with self.lock:
-            for key in keys:
-                timeline = self.timelines[key]
-                for activity_id in ids:
-                    index = bisect.bisect_left(timeline, activity_id)
-                    if index == len(timeline) or timeline[index] != activity_id:
-                        timeline.insert(index, activity_id)
-                if max_length is not None and len(timeline) > max_length:
-                    del timeline[: len(timeline) - max_length]
+            for keys, states in batches:
+                ids = [s.id for s in states]
+                for key in keys:
+                    timeline = self.timelines[key]
+                    for activity_id in ids:
+                        index = bisect.bisect_left(timeline, activity_id)
+                        if index == len(timeline) or timeline[index] != activity_id:
+                            timeline.insert(index, activity_id)
+                    if max_length is not None and len(timeline) > max_length:
+                        del timeline[: len(timeline) - max_length]
 
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
         with self.lock:
@@ -117,21 +119,26 @@ class MemoryTimelineStorage(TimelineStorage):
                     if index < len(timeline) and timeline[index] == activity_id:
                         del timeline[index]
 
-    def get_ids(self, key: str, page: PageRequest) -> list[str]:
+    def _live(self, key: str, activity_class: type[Activity]) -> tuple[list[str], dict[str, Activity]]:
         with self.lock:
             timeline = list(self.timelines.get(key, ()))
-        return page_of_ids(timeline, page)
+        found = self.activities.get_many(timeline, activity_class)
+        return [i for i in timeline if i in found], found
 
     def get_page(
         self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
     ) -> list[Activity]:
-        ids = self.get_ids(key, page)
-        found = self.activities.get_many(ids, activity_class)
-        return [found[i] for i in ids if i in found]
+        ids, found = self._live(key, activity_class)
+        return [found[i] for i in page_of_ids(ids, page)]
+
+    def entries(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
+        with self.lock:
+            timeline = list(self.timelines.get(key, ()))
+        states = self.activities.get_states(timeline, activity_class)
+        return [states[i] for i in timeline if i in states]
 
     def count(self, key: str) -> int:
-        with self.lock:
-            return len(self.timelines.get(key, ()))
+        return len(self._live(key, Activity)[0])
 
     def delete(self, key: str) -> None:
         with self.lock:
@@ -149,7 +156,7 @@ class MemoryAggregatedStorage(AggregatedStorage):
         self.forms = forms
         self.lock = lock
         self.groups: dict[str, dict[str, tuple[str, bytes]]] = defaultdict(dict)
-        self.count_values: dict[str, tuple[int, int]] = {}
+        self.metas: dict[str, FeedMeta] = {}
 
     def _ordered(self, key: str) -> list[tuple[str, str, bytes]]:
         with self.lock:
@@ -187,21 +194,21 @@ class MemoryAggregatedStorage(AggregatedStorage):
             for group in change.deletes:
                 groups.pop(group, None)
             groups.update(encoded)
-            if change.counts is not None:
-                self.count_values[key] = change.counts
+            if change.meta is not None:
+                self.metas[key] = change.meta
 
     def count(self, key: str) -> int:
         with self.lock:
             return len(self.groups.get(key, ()))
 
-    def counts(self, key: str) -> tuple[int, int]:
+    def meta(self, key: str) -> FeedMeta:
         with self.lock:
-            return self.count_values.get(key, (0, 0))
+            return self.metas.get(key, FeedMeta())
 
     def delete(self, key: str) -> None:
         with self.lock:
             self.groups.pop(key, None)
-            self.count_values.pop(key, None)
+            self.metas.pop(key, None)
 
 
 class MemoryCountsPublisher(CountsPublisher):
@@ -222,17 +229,17 @@ class MemoryCountsPublisher(CountsPublisher):
 class MemoryFollowStorage(FollowStorage):
     def __init__(self, lock: threading.RLock) -> None:
         self.lock = lock
-        self.followers_of: dict[str, set[str]] = defaultdict(set)
+        self.followers_of: dict[str, dict[str, int]] = defaultdict(dict)
         self.followed_by: dict[str, set[str]] = defaultdict(set)
 
-    def follow(self, follower: str, followed: str) -> None:
+    def follow(self, follower: str, followed: str, version: int = 0) -> None:
         with self.lock:
-            self.followers_of[followed].add(follower)
+            self.followers_of[followed][follower] = version
             self.followed_by[follower].add(followed)
 
     def unfollow(self, follower: str, followed: str) -> None:
         with self.lock:
-            self.followers_of[followed].discard(follower)
+            self.followers_of[followed].pop(follower, None)
             self.followed_by[follower].discard(followed)
 
     def followers(self, user_id: str) -> list[str]:
@@ -243,19 +250,34 @@ class MemoryFollowStorage(FollowStorage):
         with self.lock:
             return sorted(self.followed_by.get(user_id, ()))
 
-    def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
+    def follow_versions(self, followers: Sequence[str], followed: str) -> dict[str, int]:
         with self.lock:
-            return self.followers_of.get(followed, set()).intersection(followers)
+            known = self.followers_of.get(followed, {})
+            return {f: known[f] for f in followers if f in known}
 
 
 class MemoryBackend(Backend):
     name = "memory"
 
-    def __init__(self, forms: StoredForms | None = None) -> None:
+    def __init__(self, forms: StoredForms | None = None, clock: Callable[[], float] = time.time) -> None:
         forms = forms or StoredForms()
         lock = threading.RLock()
-        self.activities = MemoryActivityStorage(forms, lock)
+        self.activities = MemoryActivityStorage(forms, lock, clock)
         self.timelines = MemoryTimelineStorage(self.activities, lock)
         self.aggregated = MemoryAggregatedStorage(forms, lock)
         self.follows = MemoryFollowStorage(lock)
         self.publisher = MemoryCountsPublisher()
+
+    def dump(self) -> dict:
+        """Everything stored, as plain data: two backends with equal dumps hold the same bytes."""
+        with self.lock_all():
+            return {
+                "activities": {i: raw for i, (_, raw) in sorted(self.activities.data.items())},
+                "timelines": {k: list(v) for k, v in sorted(self.timelines.timelines.items()) if v},
+                "groups": {k: dict(sorted(v.items())) for k, v in sorted(self.aggregated.groups.items()) if v},
+                "metas": dict(sorted(self.aggregated.metas.items())),
+                "follows": {k: dict(sorted(v.items())) for k, v in sorted(self.follows.followers_of.items()) if v},
+            }
+
+    def lock_all(self) -> threading.RLock:
+        return self.activities.lock

@@ -7,13 +7,19 @@ an older one wrote (the fingerprint names the writer schema).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.activity import Activity
-from pipeline.aggregated_activity import AggregatedActivity
+from pipeline.activity_state import ActivityState
+from pipeline.aggregated_activity import AggregatedActivity, Member
 from pipeline.exceptions import SerializationException
-from schemas.catalog import ACTIVITY, STORED_AGGREGATED_ACTIVITY
+from pipeline.ids import sort_key_of
+from schemas.catalog import ACTIVITY, STORED_ACTIVITY, STORED_AGGREGATED_ACTIVITY
 from schemas.codec import AvroCodec
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class CorruptStoredData(SerializationException):
@@ -35,15 +41,39 @@ class StoredForms:
         except (SerializationException, KeyError, TypeError) as exc:
             raise CorruptStoredData(f"{where}: stored activity cannot be read: {exc}") from None
 
+    def state_bytes(self, state: ActivityState) -> bytes:
+        return self.codec.encode(STORED_ACTIVITY, self.state_record(state))
+
+    @staticmethod
+    def state_record(state: ActivityState) -> dict[str, Any]:
+        return {
+            "version": state.version,
+            "added": state.added,
+            "removed": state.removed,
+            "activity": state.activity.to_record(),
+        }
+
+    def state(self, data: bytes, activity_class: type[Activity], where: str) -> ActivityState:
+        try:
+            record = self.codec.decode(STORED_ACTIVITY, data)
+            activity = activity_class.from_stored(record["activity"])
+            return ActivityState(activity, record["version"], record["added"], record["removed"])
+        except (SerializationException, KeyError, TypeError) as exc:
+            raise CorruptStoredData(f"{where}: stored activity cannot be read: {exc}") from None
+
     def aggregated_record(self, group: AggregatedActivity) -> dict[str, Any]:
         return {
             "group": group.group,
             "activities": [a.to_record() for a in group.activities],
-            "created_at": group.created_at,
-            "updated_at": group.updated_at,
+            "created_at": group.created_at or _EPOCH,
+            "updated_at": group.updated_at or _EPOCH,
             "seen_at": group.seen_at,
             "read_at": group.read_at,
             "minimized_activities": group.minimized_activities,
+            "members": [
+                {"id": i, "actor": m.actor, "stamp": m.stamp, "removed": m.removed}
+                for i, m in sorted(group.members.items())
+            ],
         }
 
     def aggregated_bytes(self, group: AggregatedActivity) -> bytes:
@@ -58,13 +88,15 @@ class StoredForms:
     ) -> AggregatedActivity:
         try:
             record = self.codec.decode(STORED_AGGREGATED_ACTIVITY, data)
-            group = aggregated_class(record["group"])
+            group = aggregated_class(record["group"], seen_at=record["seen_at"], read_at=record["read_at"])
             group.activities = [activity_class.from_stored(a) for a in record["activities"]]
-            group.created_at = record["created_at"]
-            group.updated_at = record["updated_at"]
-            group.seen_at = record["seen_at"]
-            group.read_at = record["read_at"]
-            group.minimized_activities = record["minimized_activities"]
+            members = record.get("members") or []
+            if members:
+                group.members = {
+                    m["id"]: Member(m["actor"], m["stamp"], m["removed"]) for m in members
+                }
+            else:  # written before groups kept their members: the held activities are all we know
+                group.members = {a.id: Member(a.actor_id, sort_key_of(a.id)) for a in group.activities}
             return group
         except (SerializationException, KeyError, TypeError) as exc:
             raise CorruptStoredData(f"{where}: stored group cannot be read: {exc}") from None

@@ -66,7 +66,7 @@ def test_dehydrate_and_hydrate():
     [
         ({"actor": None}, "actor", "is required"),
         ({"object": None}, "object", "is required"),
-        ({"actor": ""}, "actor", "must not be empty"),
+        ({"actor": ""}, "actor", "is not a valid user id"),
         ({"object": 1.5}, "object", "string or integer"),
         ({"time": "yesterday"}, "time", "must be a datetime"),
         ({"time": datetime(1969, 12, 31, tzinfo=UTC)}, "time", "must be between"),
@@ -80,7 +80,9 @@ def test_dehydrate_and_hydrate():
         ({"extra_context": {"big": "x" * 20_000}}, "extra_context", "exceeds the limit"),
         ({"foreign_id": ""}, "foreign_id", "non-empty"),
         ({"to": "notification:1"}, "to", "not one string"),
-        ({"to": ["ok", ""]}, "to", "non-empty"),
+        ({"to": ["notification:1", ""]}, "to", "FEED:USER_ID"),
+            ({"to": ["notification:a b"]}, "to['notification:a b']", "not a valid user id"),
+            ({"actor": "a}"}, "actor", "not a valid user id"),
     ],
 )
 def test_validation_names_field_and_value(kwargs, field, reason):

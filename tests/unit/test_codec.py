@@ -19,6 +19,7 @@ from schemas.catalog import (
     DEAD_LETTER,
     FANOUT_BATCH,
     FOLLOW_EVENT,
+    STORED_ACTIVITY,
     STORED_AGGREGATED_ACTIVITY,
     SchemaCatalog,
     default_catalog,
@@ -37,6 +38,7 @@ RECORDS = {
         "activity": ACT.to_record(),
         "priority": "low",
         "published_at": T,
+        "version": 17,
     },
     FOLLOW_EVENT: {
         "op": "UNFOLLOW",
@@ -53,6 +55,8 @@ RECORDS = {
         "remove_actor": "user:9",
         "priority": "high",
         "published_at": None,
+        "mark": None,
+        "version": 0,
     },
     STORED_AGGREGATED_ACTIVITY: {
         "group": "love-2026-11-26",
@@ -62,7 +66,9 @@ RECORDS = {
         "seen_at": None,
         "read_at": T,
         "minimized_activities": 3,
+        "members": [{"id": "x", "actor": "1", "stamp": 5, "removed": True}],
     },
+    STORED_ACTIVITY: {"version": 9, "added": 3, "removed": True, "activity": ACT.to_record()},
     DEAD_LETTER: {
         "topic": "activities",
         "partition": 3,

@@ -27,7 +27,7 @@ def test_activity_and_follow_lines():
         ('{"type": "activity", "actor": "1", "verb": "love", "object": "p", "colour": 1}', "unknown fields"),
         ('{"type": "activity", "actor": "1", "verb": "love", "object": "p", "time": "soon"}', "ISO 8601"),
         ('{"type": "activity", "op": "shout", "actor": "1", "verb": "love", "object": "p"}', "op: must be"),
-        ('{"type": "follow", "follower": "1"}', "followed: must be a non-empty"),
+        ('{"type": "follow", "follower": "1"}', "followed: must be a user id"),
         ('{"type": "follow", "follower": "1", "followed": "2", "activity_copy_limit": -1}', "non-negative"),
     ],
 )

@@ -92,7 +92,7 @@ def test_update_changes_extra_context_everywhere_and_keeps_the_id(manager):
 def test_bad_input_is_refused_with_the_field_named(manager):
     with pytest.raises(ValidationError, match="actor: does not match user 'someone'"):
         manager.add_user_activity("someone", act("star", "p"))
-    with pytest.raises(ValidationError, match="to: must be FEED:USER_ID"):
+    with pytest.raises(ValidationError, match="to: names feed 'inbox'"):
         manager.add_user_activity("star", act("star", "p", to=["inbox:9"]))
     with pytest.raises(ValidationError, match="followed: a user cannot follow themselves"):
         manager.follow_user("me", "me")
