@@ -99,24 +99,22 @@ class AggregatedActivity:
     def put(self, activity: Activity, stamp: int, removed: bool) -> bool:
         """Set a member to this state (the pipeline's idempotent write); True if anything changed.
 
-        A member delivered again keeps its earliest stamp only if the stamps
-        differ by path; the pipeline derives stamps deterministically, so in
-        practice they are equal and the larger is kept.
+        A removed activity is not a member at all, whatever order its removal
+        and its deliveries arrived in. A member delivered again by another
+        path keeps the larger stamp (the pipeline derives equal ones).
         """
+        if removed:
+            return self.hide(activity.id)
         old = self.members.get(activity.id)
-        new = Member(activity.actor_id, max(stamp, old.stamp) if old else stamp, removed)
+        new = Member(activity.actor_id, max(stamp, old.stamp) if old else stamp)
         changed = old != new
         self.members[activity.id] = new
         body_index = self._body_index(activity.id)
-        if removed:
-            if body_index is not None:
-                del self.activities[body_index]
-                changed = True
-        elif body_index is None:
+        if body_index is None:
             self.activities.append(activity)
             self.activities.sort(key=lambda a: a.id)
             changed = True
-        elif self.activities[body_index] is not activity:
+        else:
             changed = changed or _body_differs(self.activities[body_index], activity)
             self.activities[body_index] = activity
         self._trim_bodies()
@@ -159,11 +157,9 @@ class AggregatedActivity:
         self._trim_bodies()
 
     def hide(self, activity_id: str) -> bool:
-        """Mark a member removed (it keeps its place in the set); True if it was live."""
-        member = self.members.get(activity_id)
-        if member is None or member.removed:
+        """Forget a removed activity; True if it was a member."""
+        if self.members.pop(activity_id, None) is None:
             return False
-        self.members[activity_id] = Member(member.actor, member.stamp, True)
         index = self._body_index(activity_id)
         if index is not None:
             del self.activities[index]

@@ -78,8 +78,7 @@ def notification_counts(groups: Iterable[AggregatedActivity]) -> tuple[int, int]
 def group_rank(group: AggregatedActivity) -> str:
     """A group's place in its feed: its newest member's id, so groups order like flat feeds.
 
-    Removed members count: a removal never moves a group, so which groups
-    max_length keeps does not depend on when the removal arrived.
+    A removal that takes a group's newest member moves the group down.
     """
     return max(group.members) if group.members else ""
 

@@ -287,9 +287,14 @@ def _write_other(manager: Manager, batch: FanoutBatch, states: dict[str, Activit
         return
     feed_classes = manager.feeds_named(batch.feeds)
     if batch.remove_actor is not None:
+        # Followed again since: that follow's copy (behind this batch on the same
+        # partition) brings the actor's activities back, so taking them out now
+        # would only lose those delivered in between.
+        again = backend.follows.follow_versions(batch.recipients, batch.remove_actor)
         for feed_class in feed_classes:
             for user_id in batch.recipients:
-                feed_class(user_id, backend).remove_by_actor(batch.remove_actor)
+                if again.get(user_id, -1) <= batch.version:
+                    feed_class(user_id, backend).remove_by_actor(batch.remove_actor)
         return
     current = [states[a.id] for a in batch.activities if a.id in states]
     if not current:

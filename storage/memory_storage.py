@@ -194,7 +194,9 @@ class MemoryAggregatedStorage(AggregatedStorage):
             for group in change.deletes:
                 groups.pop(group, None)
             groups.update(encoded)
-            if change.meta is not None:
+            if change.meta == FeedMeta():  # nothing to remember: store nothing, as for a new feed
+                self.metas.pop(key, None)
+            elif change.meta is not None:
                 self.metas[key] = change.meta
 
     def count(self, key: str) -> int:

@@ -1,0 +1,272 @@
+"""Deterministic simulation of the Kafka pipeline, in process, on memory storage.
+
+The real steps (fanout, follows, materialize) run over in-memory topic logs
+that behave as Kafka does for a consumer group: each partition is consumed in
+order; partitions, topics and the two feed-ops lanes advance independently;
+a consumer commits when it likes and, when it crashes, goes back to its last
+commit and processes the uncommitted suffix again (what it had already sent
+downstream stays sent). A seed picks every choice, so a failing schedule
+replays exactly.
+
+The property: after every message is consumed, storage holds exactly the
+bytes inline mode stores applying the same events one by one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipeline.activity import Activity
+from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
+from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp, MarkSpec
+from pipeline.feeds import Feed, UserFeed
+from pipeline.manager import Manager
+from pipeline.steps import apply_follow, fanout_activity, mark_batch, materialize_many, partition_for
+from storage.memory_storage import MemoryBackend
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Mark:
+    user: str
+    spec: MarkSpec
+
+
+Event = ActivityEvent | FollowEvent | Mark
+
+
+class ShortFeed(Feed):
+    max_length = 4
+
+
+class ShortUserFeed(UserFeed):
+    max_length = 50
+
+
+class SmallAggregated(AggregatedFeed):
+    max_length = 40
+
+
+class SimNotifications(NotificationFeed):
+    max_length = 40
+
+
+class TrimManager(Manager):
+    """Short flat feeds: removals and updates must not change what trimming keeps."""
+
+    feed_classes = {"normal": ShortFeed, "aggregated": SmallAggregated}
+    user_feed_class = ShortUserFeed
+    extra_feed_classes = {"notification": SimNotifications}
+    fanout_chunk_size = 2
+
+
+class LongFeed(Feed):
+    max_length = 1_000
+
+
+class ChurnManager(TrimManager):
+    """Follows come and go; feeds are long enough that nothing is trimmed."""
+
+    feed_classes = {"normal": LongFeed, "aggregated": SmallAggregated}
+
+
+@dataclass
+class World:
+    users: list[str]
+    events: list[Event]
+    manager_class: type[Manager]
+
+
+def generate(seed: int, events: int = 40, users: int = 5, churn: bool | None = None) -> World:
+    """Follows, adds (some LOW lane, some future-dated, some notifying), updates, removals,
+    re-adds and marks, in publication order; each event one second after the last."""
+    rng = random.Random(seed)
+    churn = rng.random() < 0.5 if churn is None else churn
+    names = [f"u{n}" for n in range(users)]
+    clock = [START]
+    following: set[tuple[str, str]] = set()
+    added: list[Activity] = []
+    live: set[str] = set()
+    out: list[Event] = []
+
+    def tick() -> datetime:
+        clock[0] += timedelta(seconds=1)
+        return clock[0]
+
+    while len(out) < events:
+        roll = rng.random()
+        now = tick()
+        if roll < 0.25:
+            follower, followed = rng.sample(names, 2)
+            if (follower, followed) in following and churn:
+                following.discard((follower, followed))
+                out.append(FollowEvent(FollowOp.UNFOLLOW, follower, followed, now))
+            elif (follower, followed) not in following:
+                following.add((follower, followed))
+                out.append(FollowEvent(FollowOp.FOLLOW, follower, followed, now))
+        elif roll < 0.62 or not added:
+            actor = rng.choice(names)
+            owner = rng.choice(names)
+            verb = rng.choice(["add", "love", "comment"])
+            when = now + timedelta(minutes=rng.choice([-600, -30, 0, 0, 5]))  # late and future-dated
+            to = [f"notification:{owner}"] if owner != actor and rng.random() < 0.6 else []
+            activity = Activity(actor, verb, f"pin{rng.randint(0, 6)}", None, when, {"v": 0}, to=to)
+            lane = FanoutPriority.LOW if rng.random() < 0.25 else None
+            added.append(activity)
+            live.add(activity.id)
+            out.append(ActivityEvent(ActivityOp.ADD, activity, lane, now))
+        elif roll < 0.75:
+            old = rng.choice(added)
+            updated = old.with_extra_context({"v": len(out)})
+            out.append(ActivityEvent(ActivityOp.UPDATE, updated, None, now))
+        elif roll < 0.85:
+            old = rng.choice(added)
+            if old.id in live:
+                live.discard(old.id)
+                out.append(ActivityEvent(ActivityOp.REMOVE, old, None, now))
+            else:  # publish it again: a re-add after a removal
+                live.add(old.id)
+                out.append(ActivityEvent(ActivityOp.ADD, old, None, now))
+        else:
+            user = rng.choice(names)
+            read = rng.random() < 0.4
+            out.append(Mark(user, MarkSpec("notification", None, True, read, now)))
+    return World(names, out, ChurnManager if churn else TrimManager)
+
+
+def run_inline(world: World) -> Manager:
+    """The oracle: every event applied at once, in publication order."""
+    manager = world.manager_class(MemoryBackend())
+    for event in world.events:
+        if isinstance(event, ActivityEvent):
+            manager.driver.activity(event)
+        elif isinstance(event, FollowEvent):
+            manager.driver.follow(event)
+        else:
+            manager.driver.mark(event.user, event.spec)
+    return manager
+
+
+@dataclass
+class Log:
+    """One partition of one topic, and the consumer group's place in it."""
+
+    name: str
+    messages: list[Any] = field(default_factory=list)
+    committed: int = 0
+    position: int = 0
+
+    @property
+    def pending(self) -> bool:
+        return self.position < len(self.messages)
+
+
+@dataclass
+class Stats:
+    steps: int = 0
+    crashes: int = 0
+    redelivered: int = 0
+
+
+def run_pipeline(world: World, seed: int, partitions: int | None = None, crash_rate: float = 0.08):
+    """The pipeline under one schedule chosen by seed; returns (manager, stats)."""
+    rng = random.Random(seed)
+    partitions = partitions or rng.randint(1, 3)
+    manager = world.manager_class(MemoryBackend())
+    logs: dict[tuple[str, int], Log] = {
+        (topic, p): Log(f"{topic}[{p}]")
+        for topic in ("activities", "follows", "feed-ops-high", "feed-ops-low")
+        for p in range(partitions)
+    }
+    for event in world.events:  # everything is published up front, in order
+        if isinstance(event, ActivityEvent):
+            logs["activities", partition_for(event.activity.actor_id, partitions)].messages.append(event)
+        elif isinstance(event, FollowEvent):
+            logs["follows", partition_for(event.follower, partitions)].messages.append(event)
+        else:
+            batch = mark_batch(event.user, event.spec)
+            logs["feed-ops-high", partition_for(event.user, partitions)].messages.append(batch)
+
+    def send(batches) -> None:
+        for batch in batches:
+            lane = "feed-ops-low" if batch.priority is FanoutPriority.LOW else "feed-ops-high"
+            logs[lane, partition_for(batch.recipients[0], partitions)].messages.append(batch)
+
+    def handle(topic: str, messages: list) -> None:
+        if topic == "activities":
+            for event in messages:
+                send(fanout_activity(manager, event, partitions))
+        elif topic == "follows":
+            for event in messages:
+                send(apply_follow(manager, event))
+        else:
+            materialize_many(manager, messages)
+
+    stats = Stats()
+    while True:
+        busy = [key for key, log in logs.items() if log.pending]
+        if not busy:
+            break
+        stats.steps += 1
+        key = rng.choice(busy)
+        log = logs[key]
+        take = log.messages[log.position : log.position + rng.randint(1, 4)]
+        if rng.random() < crash_rate:  # dies part-way: some of the batch applied, nothing committed
+            handle(key[0], take[: rng.randint(0, len(take))])
+            stats.crashes += 1
+            stats.redelivered += log.position - log.committed
+            log.position = log.committed
+            continue
+        handle(key[0], take)
+        log.position += len(take)
+        if rng.random() < 0.5:
+            log.committed = log.position
+        if rng.random() < crash_rate / 2:  # another consumer restarts from its last commit
+            other = logs[rng.choice(list(logs))]
+            stats.redelivered += other.position - other.committed
+            other.position = other.committed
+            stats.crashes += 1
+    return manager, stats
+
+
+def stored(manager: Manager) -> dict:
+    """Every stored byte of a memory backend, as comparable data."""
+    backend = manager.backend
+    assert isinstance(backend, MemoryBackend)
+    return backend.dump()
+
+
+def visible(manager: Manager, users: list[str]) -> dict:
+    """What readers see: every feed of every user through the public API."""
+    out: dict = {}
+    for user in users:
+        for name in manager.all_feed_classes():
+            feed = manager.get_feed(name, user)
+            if isinstance(feed, AggregatedFeed):
+                groups = [
+                    (
+                        g.group,
+                        g.live_ids,
+                        [(a.id, a.extra_context) for a in g.activities],
+                        g.activity_count,
+                        g.is_seen(),
+                        g.is_read(),
+                    )
+                    for g in feed[:]
+                ]
+                counts = (feed.count_unseen(), feed.count_unread()) if isinstance(feed, NotificationFeed) else ()
+                out[name, user] = (groups, counts, feed.count())
+            else:
+                out[name, user] = ([(a.id, a.extra_context) for a in feed[:]], feed.count())
+    return out
+
+
+def first_difference(expected: dict, actual: dict) -> str | None:
+    for key in sorted(set(expected) | set(actual), key=str):
+        if expected.get(key) != actual.get(key):
+            return f"{key}:\n  inline:   {expected.get(key)!r}\n  pipeline: {actual.get(key)!r}"
+    return None
