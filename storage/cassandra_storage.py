@@ -19,8 +19,10 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, tuple_factory
 
 from pipeline.activity import Activity
+from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedView, AggregatedWrite, group_rank
+from pipeline.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
+from pipeline.ids import sort_key_for, time_for
 from storage.base import (
     ActivityStorage,
     AggregatedStorage,
@@ -36,12 +38,30 @@ from storage.serialization import StoredForms
 #: here over time; schema sync adds the missing ones to existing tables.
 TABLES: dict[str, tuple[dict[str, str], str]] = {
     "timeline": (
-        {"feed_id": "text", "activity_id": "text", "activity": "blob"},
+        {
+            "feed_id": "text",
+            "activity_id": "text",
+            "activity": "blob",
+            "version": "bigint",
+            "added": "bigint",
+            "removed": "boolean",
+        },
         "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
     ),
-    "activities": ({"activity_id": "text", "activity": "blob"}, "PRIMARY KEY (activity_id)"),
-    "removed": ({"activity_id": "text"}, "PRIMARY KEY (activity_id)"),
-    "followers": ({"user_id": "text", "follower": "text"}, "PRIMARY KEY (user_id, follower)"),
+    "activities": (
+        {
+            "activity_id": "text",
+            "activity": "blob",
+            "version": "bigint",
+            "added": "bigint",
+            "removed": "boolean",
+        },
+        "PRIMARY KEY (activity_id)",
+    ),
+    "followers": (
+        {"user_id": "text", "follower": "text", "since": "bigint"},
+        "PRIMARY KEY (user_id, follower)",
+    ),
     "following": ({"user_id": "text", "followed": "text"}, "PRIMARY KEY (user_id, followed)"),
     "aggregated": (
         {
@@ -51,6 +71,8 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
             "data": "blob",
             "unseen": "int static",
             "unread": "int static",
+            "seen_all": "bigint static",
+            "read_all": "bigint static",
         },
         "PRIMARY KEY (feed_id, group_key)",
     ),
@@ -117,47 +139,47 @@ class _Statements:
 
 
 class CassandraActivityStorage(ActivityStorage):
+    """One row per activity, written USING TIMESTAMP its version: Cassandra keeps the newest."""
+
     def __init__(self, statements: _Statements, forms: StoredForms) -> None:
         self.statements = statements
         self.forms = forms
 
-    def add_many(self, activities: Sequence[Activity]) -> None:
-        insert = self.statements("INSERT INTO {ks}.activities (activity_id, activity) VALUES (?, ?)")
-        rows = [(a.id, self.forms.activity_bytes(a)) for a in activities]
-        _run_all(self.statements.session, insert, rows)
+    def apply(self, states: Sequence[ActivityState]) -> None:
+        columns = "(activity_id, activity, version, added, removed) VALUES (?, ?, ?, ?, ?)"
+        live = self.statements(f"INSERT INTO {{ks}}.activities {columns} USING TIMESTAMP ?")
+        removed = self.statements(f"INSERT INTO {{ks}}.activities {columns} USING TIMESTAMP ? AND TTL ?")
+        session = self.statements.session
+        futures = []
+        for s in states:
+            row = (s.id, self.forms.activity_bytes(s.activity), s.version, s.added, s.removed, s.version)
+            if s.removed:
+                futures.append(session.execute_async(removed, (*row, self.removed_ttl)))
+            else:
+                futures.append(session.execute_async(live, row))
+        for future in futures:
+            future.result()
 
-    def get_many(
+    def get_states(
         self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
-    ) -> dict[str, Activity]:
-        select = self.statements("SELECT activity FROM {ks}.activities WHERE activity_id = ?")
-        results = execute_concurrent_with_args(
-            self.statements.session, select, [(i,) for i in activity_ids], raise_on_first_error=True
+    ) -> dict[str, ActivityState]:
+        if not activity_ids:
+            return {}
+        select = self.statements(
+            "SELECT activity_id, activity, version, added, removed FROM {ks}.activities WHERE activity_id IN ?"
         )
         found = {}
-        for activity_id, (_, rows) in zip(activity_ids, results, strict=True):
-            row = rows.one()
-            if row is not None:
-                found[activity_id] = self.forms.activity(
-                    row[0], activity_class, f"activities row {activity_id}"
-                )
+        for start in range(0, len(activity_ids), 100):
+            chunk = list(activity_ids[start : start + 100])
+            for row in self.statements.session.execute(select, (chunk,)):
+                found[row[0]] = _state(self.forms, row, activity_class, f"activities row {row[0]}")
         return found
 
-    def remove_many(self, activity_ids: Sequence[str]) -> None:
-        delete = self.statements("DELETE FROM {ks}.activities WHERE activity_id = ?")
-        _run_all(self.statements.session, delete, [(i,) for i in activity_ids])
 
-    def set_removed(self, activity_ids: Sequence[str], removed: bool) -> None:
-        if removed:
-            statement = self.statements("INSERT INTO {ks}.removed (activity_id) VALUES (?)")
-        else:
-            statement = self.statements("DELETE FROM {ks}.removed WHERE activity_id = ?")
-        _run_all(self.statements.session, statement, [(i,) for i in activity_ids])
-
-    def removed_among(self, activity_ids: Sequence[str]) -> set[str]:
-        if not activity_ids:
-            return set()
-        select = self.statements("SELECT activity_id FROM {ks}.removed WHERE activity_id IN ?")
-        return {row[0] for row in self.statements.session.execute(select, (list(activity_ids),))}
+def _state(forms: StoredForms, row: Sequence, activity_class: type[Activity], where: str) -> ActivityState:
+    """A state from (id, activity bytes, version, added, removed)."""
+    activity = forms.activity(row[1], activity_class, where)
+    return ActivityState(activity, row[2] or 0, row[3] or 0, bool(row[4]))
 
 
 def _run_all(session: Session, statement: Any, rows: Sequence[tuple]) -> None:
@@ -178,22 +200,29 @@ class CassandraTimelineStorage(TimelineStorage):
         self.activities = activities
 
     def add_batches(
-        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
+        self, batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]], max_length: int | None
     ) -> None:
-        """Every feed's unlogged batch in flight at once, then every trim at once."""
+        """Every feed's unlogged batch in flight at once, then every trim at once.
+
+        Rows hold the state the materializer read from activity storage, the
+        newest there is; the materializer is the feed's only writer.
+        """
         insert = self.statements(
-            "INSERT INTO {ks}.timeline (feed_id, activity_id, activity) VALUES (?, ?, ?)"
+            "INSERT INTO {ks}.timeline (feed_id, activity_id, activity, version, added, removed) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
         )
         session = self.statements.session
         futures, touched = [], []
-        for keys, activities in batches:
-            encoded = [(a.id, self.forms.activity_bytes(a)) for a in activities]
+        for keys, states in batches:
+            encoded = [
+                (s.id, self.forms.activity_bytes(s.activity), s.version, s.added, s.removed) for s in states
+            ]
             if not encoded:
                 continue
             for key in keys:
                 batch = self.statements.batch()
-                for activity_id, data in encoded:
-                    batch.add(insert, (key, activity_id, data))
+                for row in encoded:
+                    batch.add(insert, (key, *row))
                 futures.append(session.execute_async(batch))
                 touched.append(key)
         for future in futures:
@@ -225,53 +254,76 @@ class CassandraTimelineStorage(TimelineStorage):
         for future in futures:
             future.result()
 
-    def update_in_many(self, keys: Sequence[str], activities: Sequence[Activity]) -> None:
-        """Rewrite the denormalized rows, only where a feed still holds the activity."""
+    def refresh(self, keys: Sequence[str], states: Sequence[ActivityState]) -> None:
+        """Rewrite the denormalized rows with the newest state, only where a feed holds them."""
         select = self.statements(
             "SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? AND activity_id = ?"
         )
         update = self.statements(
-            "UPDATE {ks}.timeline SET activity = ? WHERE feed_id = ? AND activity_id = ?"
+            "UPDATE {ks}.timeline SET activity = ?, version = ?, added = ?, removed = ? "
+            "WHERE feed_id = ? AND activity_id = ?"
         )
         session = self.statements.session
-        pairs = [(key, activity) for key in keys for activity in activities]
-        futures = [session.execute_async(select, (key, a.id)) for key, a in pairs]
-        present = [(k, a) for (k, a), f in zip(pairs, futures, strict=True) if f.result().one()]
-        rows = [(self.forms.activity_bytes(a), key, a.id) for key, a in present]
+        pairs = [(key, state) for key in keys for state in states]
+        futures = [session.execute_async(select, (key, s.id)) for key, s in pairs]
+        present = [(k, s) for (k, s), f in zip(pairs, futures, strict=True) if f.result().one()]
+        rows = [
+            (self.forms.activity_bytes(s.activity), s.version, s.added, s.removed, key, s.id)
+            for key, s in present
+        ]
         _run_all(session, update, rows)
 
-    def _select(self, key: str, page: PageRequest, columns: str) -> list:
+    def entries(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
+        select = self.statements(
+            "SELECT activity_id, activity, version, added, removed FROM {ks}.timeline WHERE feed_id = ?"
+        )
+        rows = self.statements.session.execute(select, (key,))
+        states = [_state(self.forms, r, activity_class, f"timeline {key} row {r[0]}") for r in rows]
+        return states[::-1]
+
+    def _select(self, key: str, page: PageRequest, fetch: int | None) -> list:
         lower, upper = page.bounds.lower, page.bounds.upper
         cql = (
-            f"SELECT {columns} FROM {{ks}}.timeline WHERE feed_id = ?"
+            "SELECT activity_id, activity, removed FROM {ks}.timeline WHERE feed_id = ?"
             + _LOWER[None if lower is None else lower[1]]
             + _UPPER[None if upper is None else upper[1]]
             + (" ORDER BY activity_id ASC" if page.ascending else "")
-            + ("" if page.limit is None else " LIMIT ?")
+            + ("" if fetch is None else " LIMIT ?")
         )
         args: list[Any] = [key]
         args += [bound[0] for bound in (lower, upper) if bound is not None]
-        if page.limit is not None:
-            if page.limit == 0:
-                return []
-            args.append(page.offset + page.limit)
-        rows = list(self.statements.session.execute(self.statements(cql), args))
-        return rows[page.offset :]
+        if fetch is not None:
+            args.append(fetch)
+        return list(self.statements.session.execute(self.statements(cql), args))
+
+    def _live_rows(self, key: str, page: PageRequest) -> list:
+        """The page's rows, skipping removed ones: one partition read, a second only when many
+        entries of the range are removed."""
+        if page.limit == 0:
+            return []
+        wanted = None if page.limit is None else page.offset + page.limit
+        fetch = None if wanted is None else wanted * 2 + 16
+        rows = self._select(key, page, fetch)
+        live = [r for r in rows if not r[2]]
+        if wanted is not None and len(live) < wanted and len(rows) == fetch:
+            live = [r for r in self._select(key, page, None) if not r[2]]
+        end = None if page.limit is None else page.offset + page.limit
+        return live[page.offset : end]
 
     def get_ids(self, key: str, page: PageRequest) -> list[str]:
-        return [row[0] for row in self._select(key, page, "activity_id")]
+        return [row[0] for row in self._live_rows(key, page)]
 
     def get_page(
         self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
     ) -> list[Activity]:
         return [
             self.forms.activity(row[1], activity_class, f"timeline {key} row {row[0]}")
-            for row in self._select(key, page, "activity_id, activity")
+            for row in self._live_rows(key, page)
         ]
 
     def count(self, key: str) -> int:
-        select = self.statements("SELECT COUNT(*) FROM {ks}.timeline WHERE feed_id = ?")
-        return self.statements.session.execute(select, (key,)).one()[0]
+        select = self.statements("SELECT removed FROM {ks}.timeline WHERE feed_id = ?")
+        return sum(not row[0] for row in self.statements.session.execute(select, (key,)))
 
     def delete(self, key: str) -> None:
         self.statements.session.execute(
@@ -308,16 +360,16 @@ class CassandraAggregatedStorage(AggregatedStorage):
     def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
         """Ranks and counts (static columns) in one partition read, then the groups needed."""
         select = self.statements(
-            "SELECT rank, group_key, unseen, unread FROM {ks}.aggregated WHERE feed_id = ?"
+            "SELECT rank, group_key, unseen, unread, seen_all, read_all FROM {ks}.aggregated WHERE feed_id = ?"
         )
         rows = list(self.statements.session.execute(select, (key,)))
-        counts = (rows[0][2] or 0, rows[0][3] or 0) if rows else (0, 0)
+        meta = _meta(rows[0][2:]) if rows else FeedMeta()
         ranks = sorted(((r[0], r[1]) for r in rows if r[1] is not None), reverse=True)
         wanted = set(names)
         if tail_start is not None:
             wanted.update(name for _, name in ranks[tail_start:])
         groups = self.get_groups(key, sorted(wanted), activity_class, aggregated_class)
-        return AggregatedView(groups, ranks, counts)
+        return AggregatedView(groups, ranks, meta)
 
     def get_groups(self, key, names, activity_class=Activity, aggregated_class=AggregatedActivity):
         if not names:
@@ -336,14 +388,17 @@ class CassandraAggregatedStorage(AggregatedStorage):
             "INSERT INTO {ks}.aggregated (feed_id, group_key, rank, data) VALUES (?, ?, ?, ?)"
         )
         delete = self.statements("DELETE FROM {ks}.aggregated WHERE feed_id = ? AND group_key = ?")
-        counts = self.statements("UPDATE {ks}.aggregated SET unseen = ?, unread = ? WHERE feed_id = ?")
+        counts = self.statements(
+            "UPDATE {ks}.aggregated SET unseen = ?, unread = ?, seen_all = ?, read_all = ? WHERE feed_id = ?"
+        )
         batch = self.statements.batch()
         for group in change.upserts:
             batch.add(upsert, (key, group.group, group_rank(group), self.forms.aggregated_bytes(group)))
         for group_key in change.deletes:
             batch.add(delete, (key, group_key))
-        if change.counts is not None:
-            batch.add(counts, (*change.counts, key))
+        if (meta := change.meta) is not None:
+            marks = [None if t is None else sort_key_for(t) for t in (meta.seen_all, meta.read_all)]
+            batch.add(counts, (meta.unseen, meta.unread, *marks, key))
         if len(batch):
             self.statements.session.execute(batch)
 
@@ -351,17 +406,27 @@ class CassandraAggregatedStorage(AggregatedStorage):
         select = self.statements("SELECT COUNT(group_key) FROM {ks}.aggregated WHERE feed_id = ?")
         return self.statements.session.execute(select, (key,)).one()[0]
 
-    def counts(self, key: str) -> tuple[int, int]:
-        select = self.statements("SELECT unseen, unread FROM {ks}.aggregated WHERE feed_id = ? LIMIT 1")
+    def meta(self, key: str) -> FeedMeta:
+        select = self.statements(
+            "SELECT unseen, unread, seen_all, read_all FROM {ks}.aggregated WHERE feed_id = ? LIMIT 1"
+        )
         row = self.statements.session.execute(select, (key,)).one()
-        if row is None:
-            return 0, 0
-        return row[0] or 0, row[1] or 0
+        return FeedMeta() if row is None else _meta(row)
 
     def delete(self, key: str) -> None:
         self.statements.session.execute(
             self.statements("DELETE FROM {ks}.aggregated WHERE feed_id = ?"), (key,)
         )
+
+
+def _meta(row: Sequence) -> FeedMeta:
+    unseen, unread, seen_all, read_all = row
+    return FeedMeta(
+        unseen or 0,
+        unread or 0,
+        None if seen_all is None else time_for(seen_all),
+        None if read_all is None else time_for(read_all),
+    )
 
 
 class CassandraFollowStorage(FollowStorage):
@@ -370,23 +435,25 @@ class CassandraFollowStorage(FollowStorage):
     def __init__(self, statements: _Statements) -> None:
         self.statements = statements
 
-    def _both(self, follower: str, followed: str, verb: str) -> None:
+    def _both(self, follower: str, followed: str, verb: str, version: int = 0) -> None:
+        first_args: tuple = (followed, follower)
         if verb == "add":
-            first = self.statements("INSERT INTO {ks}.followers (user_id, follower) VALUES (?, ?)")
+            first = self.statements("INSERT INTO {ks}.followers (user_id, follower, since) VALUES (?, ?, ?)")
+            first_args = (followed, follower, version)
             second = self.statements("INSERT INTO {ks}.following (user_id, followed) VALUES (?, ?)")
         else:
             first = self.statements("DELETE FROM {ks}.followers WHERE user_id = ? AND follower = ?")
             second = self.statements("DELETE FROM {ks}.following WHERE user_id = ? AND followed = ?")
         session = self.statements.session
         futures = [
-            session.execute_async(first, (followed, follower)),
+            session.execute_async(first, first_args),
             session.execute_async(second, (follower, followed)),
         ]
         for future in futures:
             future.result()
 
-    def follow(self, follower: str, followed: str) -> None:
-        self._both(follower, followed, "add")
+    def follow(self, follower: str, followed: str, version: int = 0) -> None:
+        self._both(follower, followed, "add", version)
 
     def unfollow(self, follower: str, followed: str) -> None:
         self._both(follower, followed, "remove")
@@ -399,11 +466,14 @@ class CassandraFollowStorage(FollowStorage):
         select = self.statements("SELECT followed FROM {ks}.following WHERE user_id = ?")
         return [row[0] for row in self.statements.session.execute(select, (user_id,))]
 
-    def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
+    def follow_versions(self, followers: Sequence[str], followed: str) -> dict[str, int]:
         if not followers:
-            return set()
-        select = self.statements("SELECT follower FROM {ks}.followers WHERE user_id = ? AND follower IN ?")
-        return {row[0] for row in self.statements.session.execute(select, (followed, list(followers)))}
+            return {}
+        select = self.statements(
+            "SELECT follower, since FROM {ks}.followers WHERE user_id = ? AND follower IN ?"
+        )
+        rows = self.statements.session.execute(select, (followed, list(followers)))
+        return {row[0]: row[1] or 0 for row in rows}
 
 
 class NullCountsPublisher(CountsPublisher):

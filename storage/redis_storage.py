@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import redis
 
 from pipeline.activity import Activity
+from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedView, AggregatedWrite, group_rank
-from pipeline.ids import sort_key_of
+from pipeline.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
+from pipeline.ids import sort_key_for, sort_key_of, time_for
 from storage.base import (
     ActivityStorage,
     AggregatedStorage,
@@ -67,49 +69,55 @@ end
 return 0
 """
 
-# A page of ids: between optional id bounds, in order, after offset, at most
-# limit. Scores narrow the range; members sharing a boundary score are then
-# checked against the ids. With an activity key prefix (ARGV[10]) the script
-# also returns the activities' bytes, making a hydrated page one round trip;
-# that reads keys it was not given, so it is used on a single Redis only.
+# Activity states: each value starts with its version (16 hex digits, so string
+# order is number order) and L (live) or R (removed). A state replaces the stored
+# one only if its version is higher: any arrival order keeps the newest.
+# KEYS: state keys; ARGV: per key the value and a TTL in seconds (0: none).
+APPLY_STATES = """
+for i, key in ipairs(KEYS) do
+  local new, ttl = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
+  local old = redis.call('GET', key)
+  if (not old) or string.sub(old, 1, 16) < string.sub(new, 1, 16) then
+    if ttl > 0 then redis.call('SET', key, new, 'EX', ttl) else redis.call('SET', key, new) end
+  end
+end
+return #KEYS
+"""
+
+# A page of live activities: between optional id bounds, in order, after offset,
+# at most limit. Entries whose activity is removed (or gone) are skipped, so the
+# offset counts what readers see. Walks the sorted set in chunks; scores narrow
+# bounded ranges. Reads activity keys it was not given: single Redis only.
 PAGE = """
 local key = KEYS[1]
 local descending = ARGV[1] == '1'
 local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local low, low_inclusive, low_score = ARGV[4], ARGV[5] == '1', ARGV[6]
 local high, high_inclusive, high_score = ARGV[7], ARGV[8] == '1', ARGV[9]
-local activity_prefix = ARGV[10]
-local out = {}
-if low == '' and high == '' then
-  local stop = -1
-  if limit >= 0 then stop = offset + limit - 1 end
-  if limit == 0 then
-    out = {}
+local prefix = ARGV[10]
+local ids, values = {}, {}
+if limit == 0 then return {ids, values} end
+local bounded = low ~= '' or high ~= ''
+local min_score, max_score = '-inf', '+inf'
+if low ~= '' then min_score = low_score end
+if high ~= '' then max_score = high_score end
+local chunk = 64
+if limit > 0 then chunk = math.max(chunk, offset + limit) end
+local start, skipped = 0, 0
+while true do
+  local batch
+  if bounded then
+    if descending then
+      batch = redis.call('ZREVRANGEBYSCORE', key, max_score, min_score, 'LIMIT', start, chunk)
+    else
+      batch = redis.call('ZRANGEBYSCORE', key, min_score, max_score, 'LIMIT', start, chunk)
+    end
   elseif descending then
-    out = redis.call('ZREVRANGE', key, offset, stop)
+    batch = redis.call('ZREVRANGE', key, start, start + chunk - 1)
   else
-    out = redis.call('ZRANGE', key, offset, stop)
+    batch = redis.call('ZRANGE', key, start, start + chunk - 1)
   end
-else
-  local min_score, max_score, extra = '-inf', '+inf', 0
-  if low ~= '' then
-    min_score = low_score
-    extra = extra + redis.call('ZCOUNT', key, low_score, low_score)
-  end
-  if high ~= '' then
-    max_score = high_score
-    extra = extra + redis.call('ZCOUNT', key, high_score, high_score)
-  end
-  local fetch = -1
-  if limit >= 0 then fetch = offset + limit + extra end
-  local ids
-  if descending then
-    ids = redis.call('ZREVRANGEBYSCORE', key, max_score, min_score, 'LIMIT', 0, fetch)
-  else
-    ids = redis.call('ZRANGEBYSCORE', key, min_score, max_score, 'LIMIT', 0, fetch)
-  end
-  local skipped = 0
-  for _, id in ipairs(ids) do
+  for _, id in ipairs(batch) do
     local ok = true
     if low ~= '' then
       if low_inclusive then ok = id >= low else ok = id > low end
@@ -118,22 +126,36 @@ else
       if high_inclusive then ok = id <= high else ok = id < high end
     end
     if ok then
-      if skipped < offset then
-        skipped = skipped + 1
-      elseif limit < 0 or #out < limit then
-        out[#out + 1] = id
+      local value = redis.call('GET', prefix .. id)
+      if value and string.sub(value, 17, 17) == 'L' then
+        if skipped < offset then
+          skipped = skipped + 1
+        else
+          ids[#ids + 1] = id
+          values[#values + 1] = value
+          if limit > 0 and #ids >= limit then return {ids, values} end
+        end
       end
     end
   end
+  if #batch < chunk then return {ids, values} end
+  start = start + chunk
 end
-if activity_prefix == '' or #out == 0 then return {out, {}} end
-local keys = {}
-for index, id in ipairs(out) do keys[index] = activity_prefix .. id end
-return {out, redis.call('MGET', unpack(keys))}
+"""
+
+# Live entries of a timeline: one call, reading each entry's activity state.
+COUNT_LIVE = """
+local count = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local value = redis.call('GET', ARGV[1] .. id)
+  if value and string.sub(value, 17, 17) == 'L' then count = count + 1 end
+end
+return count
 """
 
 # KEYS: groups, ranks, order, counts. ARGV: upsert count, then (group, rank member,
-# bytes) per upsert, then groups to delete, and finally unseen and unread or ''.
+# bytes) per upsert, then groups to delete, and finally the meta: unseen, unread,
+# seen_all, read_all ('' for none; unseen 'clear' deletes the meta).
 AGGREGATED_WRITE = """
 local groups, ranks, order, counts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local upserts = tonumber(ARGV[1])
@@ -147,7 +169,7 @@ for _ = 1, upserts do
   redis.call('HSET', groups, group, data)
   i = i + 3
 end
-local last = #ARGV - 2
+local last = #ARGV - 4
 while i <= last do
   local group = ARGV[i]
   local old = redis.call('HGET', ranks, group)
@@ -156,8 +178,13 @@ while i <= last do
   redis.call('HDEL', groups, group)
   i = i + 1
 end
-if ARGV[#ARGV - 1] ~= '' then
-  redis.call('HSET', counts, 'unseen', ARGV[#ARGV - 1], 'unread', ARGV[#ARGV])
+local unseen, unread, seen_all, read_all = ARGV[#ARGV - 3], ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
+if unseen == 'clear' then
+  redis.call('DEL', counts)
+elseif unseen ~= '' then
+  redis.call('HSET', counts, 'unseen', unseen, 'unread', unread)
+  if seen_all ~= '' then redis.call('HSET', counts, 'seen_all', seen_all) end
+  if read_all ~= '' then redis.call('HSET', counts, 'read_all', read_all) end
 end
 return 1
 """
@@ -193,56 +220,61 @@ if tail >= 0 then
 end
 local values = {}
 if #names > 0 then values = redis.call('HMGET', KEYS[2], unpack(names)) end
-return {members, names, values, redis.call('HMGET', KEYS[3], 'unseen', 'unread')}
+return {members, names, values, redis.call('HMGET', KEYS[3], 'unseen', 'unread', 'seen_all', 'read_all')}
 """
 
 
+def _state_value(forms: StoredForms, state: ActivityState) -> bytes:
+    flag = b"R" if state.removed else b"L"
+    return f"{state.version:016x}".encode() + flag + forms.state_bytes(state)
+
+
 class RedisActivityStorage(ActivityStorage):
-    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str) -> None:
+    """``sf:activity:<id>``: version, live/removed flag, then the state's stored bytes."""
+
+    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str, scripts: _Scripts) -> None:
         self.client = client
         self.forms = forms
         self.prefix = prefix
+        self.scripts = scripts
+        self.single_node = not isinstance(client, redis.RedisCluster)
 
     def key(self, activity_id: str) -> str:
         return f"{self.prefix}activity:{activity_id}"
 
-    def add_many(self, activities: Sequence[Activity]) -> None:
-        if activities:
-            self.client.mset({self.key(a.id): self.forms.activity_bytes(a) for a in activities})
+    def apply(self, states: Sequence[ActivityState]) -> None:
+        if not states:
+            return
+        calls = []
+        for state in states:
+            ttl = self.removed_ttl if state.removed else 0
+            calls.append(([self.key(state.id)], [_state_value(self.forms, state), ttl]))
+        if self.single_node:
+            keys = [k for ks, _ in calls for k in ks]
+            args = [a for _, a_s in calls for a in a_s]
+            self.scripts.call(self.client, APPLY_STATES, keys, args)
+            return
 
-    def get_many(
+        def batch(pipe: redis.client.Pipeline) -> None:
+            for keys, args in calls:
+                self.scripts.call(pipe, APPLY_STATES, keys, args)
+
+        self.scripts.run_pipeline(batch)
+
+    def decode(self, activity_id: str, raw: bytes, activity_class: type[Activity]) -> ActivityState:
+        return self.forms.state(raw[17:], activity_class, f"redis key {self.key(activity_id)}")
+
+    def get_states(
         self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
-    ) -> dict[str, Activity]:
+    ) -> dict[str, ActivityState]:
         if not activity_ids:
             return {}
         values = self.client.mget([self.key(i) for i in activity_ids])
         return {
-            i: self.forms.activity(raw, activity_class, f"redis key {self.key(i)}")
+            i: self.decode(i, raw, activity_class)
             for i, raw in zip(activity_ids, values, strict=True)
             if raw is not None
         }
-
-    def remove_many(self, activity_ids: Sequence[str]) -> None:
-        if activity_ids:
-            self.client.delete(*[self.key(i) for i in activity_ids])
-
-    def removed_key(self, activity_id: str) -> str:
-        return f"{self.prefix}removed:{activity_id}"
-
-    def set_removed(self, activity_ids: Sequence[str], removed: bool) -> None:
-        if not activity_ids:
-            return
-        keys = [self.removed_key(i) for i in activity_ids]
-        if removed:
-            self.client.mset(dict.fromkeys(keys, b"1"))
-        else:
-            self.client.delete(*keys)
-
-    def removed_among(self, activity_ids: Sequence[str]) -> set[str]:
-        if not activity_ids:
-            return set()
-        values = self.client.mget([self.removed_key(i) for i in activity_ids])
-        return {i for i, v in zip(activity_ids, values, strict=True) if v is not None}
 
 
 class RedisTimelineStorage(TimelineStorage):
@@ -269,27 +301,22 @@ class RedisTimelineStorage(TimelineStorage):
         return list(by_slot.values())
 
     def add_batches(
-        self, batches: Sequence[tuple[Sequence[str], Sequence[Activity]]], max_length: int | None
+        self, batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]], max_length: int | None
     ) -> None:
-        """All batches in one pipeline: one MSET of the activities, one script call per key group."""
-        batches = [(keys, activities) for keys, activities in batches if keys and activities]
-        if not batches:
-            return
-        stored = {
-            self.activities.key(a.id): self.activities.forms.activity_bytes(a)
-            for _, activities in batches
-            for a in activities
-        }
+        """All batches in one pipeline: one script call per key group (states are stored already)."""
         calls = []
-        for keys, activities in batches:
+        for keys, states in batches:
+            if not keys or not states:
+                continue
             args: list = [-1 if max_length is None else max_length]
-            for activity in activities:
-                args += (activity.sort_key, activity.id)
+            for state in states:
+                args += (state.activity.sort_key, state.id)
             for group in self._key_groups([self.prefix + key for key in keys]):
                 calls.append((group, args))
+        if not calls:
+            return
 
         def batch(pipe: redis.client.Pipeline) -> None:
-            pipe.mset(stored)
             for group, args in calls:
                 self.scripts.call(pipe, ADD_AND_TRIM, group, args)
 
@@ -303,7 +330,7 @@ class RedisTimelineStorage(TimelineStorage):
             pipe.zrem(self.key(key), *activity_ids)
         pipe.execute()
 
-    def _page(self, key: str, page: PageRequest, hydrate: bool) -> tuple[list[bytes], list]:
+    def _page(self, key: str, page: PageRequest) -> tuple[list[bytes], list[bytes]]:
         args = [
             "0" if page.ascending else "1",
             page.offset,
@@ -314,30 +341,34 @@ class RedisTimelineStorage(TimelineStorage):
                 args += ["", "0", "0"]
             else:
                 args += [bound[0], "1" if bound[1] else "0", _score_of(bound[0])]
-        args.append(self.activities.key("") if hydrate else "")
+        args.append(self.activities.key(""))
         ids, values = self.scripts.call(self.client, PAGE, [self.key(key)], args)
         return ids, values
-
-    def get_ids(self, key: str, page: PageRequest) -> list[str]:
-        return [i.decode() for i in self._page(key, page, hydrate=False)[0]]
 
     def get_page(
         self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
     ) -> list[Activity]:
-        if not self.single_node:
-            ids = self.get_ids(key, page)
-            found = self.activities.get_many(ids, activity_class)
-            return [found[i] for i in ids if i in found]
-        raw_ids, values = self._page(key, page, hydrate=True)
-        forms = self.activities.forms
+        if not self.single_node:  # a cluster: ids, then states, filtered here
+            from storage.memory_storage import page_of_ids
+
+            live = [s for s in self.entries(key, activity_class) if not s.removed]
+            by_id = {s.id: s.activity for s in live}
+            return [by_id[i] for i in page_of_ids([s.id for s in live], page)]
+        raw_ids, values = self._page(key, page)
         return [
-            forms.activity(raw, activity_class, f"redis key {self.activities.key(i.decode())}")
+            self.activities.decode(i.decode(), raw, activity_class).activity
             for i, raw in zip(raw_ids, values, strict=True)
-            if raw is not None
         ]
 
+    def entries(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
+        ids = [i.decode() for i in self.client.zrange(self.key(key), 0, -1)]
+        states = self.activities.get_states(ids, activity_class)
+        return [states[i] for i in ids if i in states]
+
     def count(self, key: str) -> int:
-        return self.client.zcard(self.key(key))
+        if not self.single_node:
+            return sum(not s.removed for s in self.entries(key))
+        return self.scripts.call(self.client, COUNT_LIVE, [self.key(key)], [self.activities.key("")])
 
     def delete(self, key: str) -> None:
         self.client.delete(self.key(key))
@@ -398,6 +429,20 @@ def _score_of(activity_id: str) -> str:
         return "-inf" if activity_id < "0" else "+inf"
 
 
+def _micros(when: datetime | None) -> str:
+    return "" if when is None else str(sort_key_for(when))
+
+
+def _meta(values: Sequence[bytes | None]) -> FeedMeta:
+    unseen, unread, seen_all, read_all = values
+    return FeedMeta(
+        int(unseen or 0),
+        int(unread or 0),
+        None if seen_all is None else time_for(int(seen_all)),
+        None if read_all is None else time_for(int(read_all)),
+    )
+
+
 class RedisAggregatedStorage(AggregatedStorage):
     def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str, scripts: _Scripts) -> None:
         self.client = client
@@ -443,10 +488,7 @@ class RedisAggregatedStorage(AggregatedStorage):
             for name, raw in zip(found, values, strict=True)
             if raw is not None
         }
-        unseen, unread = counts
-        return AggregatedView(
-            groups, [_split_member(m) for m in members], (int(unseen or 0), int(unread or 0))
-        )
+        return AggregatedView(groups, [_split_member(m) for m in members], _meta(counts))
 
     def write(self, key: str, change: AggregatedWrite) -> None:
         args: list = [len(change.upserts)]
@@ -457,22 +499,27 @@ class RedisAggregatedStorage(AggregatedStorage):
                 self.forms.aggregated_bytes(group),
             ]
         args += list(change.deletes)
-        args += ["", ""] if change.counts is None else list(change.counts)
+        meta = change.meta
+        if meta is None:
+            args += ["", "", "", ""]
+        elif meta == FeedMeta():
+            args += ["clear", "", "", ""]
+        else:
+            args += [meta.unseen, meta.unread, _micros(meta.seen_all), _micros(meta.read_all)]
         self.scripts.call(self.client, AGGREGATED_WRITE, self.keys(key), args)
 
     def count(self, key: str) -> int:
         return self.client.zcard(self.keys(key)[2])
 
-    def counts(self, key: str) -> tuple[int, int]:
-        unseen, unread = self.client.hmget(self.keys(key)[3], "unseen", "unread")
-        return int(unseen or 0), int(unread or 0)
+    def meta(self, key: str) -> FeedMeta:
+        return _meta(self.client.hmget(self.keys(key)[3], "unseen", "unread", "seen_all", "read_all"))
 
     def delete(self, key: str) -> None:
         self.client.delete(*self.keys(key))
 
 
 class RedisFollowStorage(FollowStorage):
-    """Two sets per user, ``sf:followers:{user}`` and ``sf:following:{user}``."""
+    """``sf:followers:{user}``: a hash of follower -> follow version; ``sf:following:{user}``: a set."""
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
@@ -481,31 +528,31 @@ class RedisFollowStorage(FollowStorage):
     def _keys(self, follower: str, followed: str) -> tuple[str, str]:
         return (f"{self.prefix}followers:{{{followed}}}", f"{self.prefix}following:{{{follower}}}")
 
-    def follow(self, follower: str, followed: str) -> None:
+    def follow(self, follower: str, followed: str, version: int = 0) -> None:
         followers, following = self._keys(follower, followed)
         pipe = self.client.pipeline(transaction=False)
-        pipe.sadd(followers, follower)
+        pipe.hset(followers, follower, version)
         pipe.sadd(following, followed)
         pipe.execute()
 
     def unfollow(self, follower: str, followed: str) -> None:
         followers, following = self._keys(follower, followed)
         pipe = self.client.pipeline(transaction=False)
-        pipe.srem(followers, follower)
+        pipe.hdel(followers, follower)
         pipe.srem(following, followed)
         pipe.execute()
 
     def followers(self, user_id: str) -> list[str]:
-        return sorted(m.decode() for m in self.client.smembers(f"{self.prefix}followers:{{{user_id}}}"))
+        return sorted(m.decode() for m in self.client.hkeys(f"{self.prefix}followers:{{{user_id}}}"))
 
     def following(self, user_id: str) -> list[str]:
         return sorted(m.decode() for m in self.client.smembers(f"{self.prefix}following:{{{user_id}}}"))
 
-    def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
+    def follow_versions(self, followers: Sequence[str], followed: str) -> dict[str, int]:
         if not followers:
-            return set()
-        flags = self.client.smismember(f"{self.prefix}followers:{{{followed}}}", list(followers))
-        return {f for f, flag in zip(followers, flags, strict=True) if flag}
+            return {}
+        values = self.client.hmget(f"{self.prefix}followers:{{{followed}}}", list(followers))
+        return {f: int(v) for f, v in zip(followers, values, strict=True) if v is not None}
 
 
 class RedisCountsPublisher(CountsPublisher):
@@ -531,8 +578,8 @@ class RedisBackend(Backend):
         forms = forms or StoredForms()
         self.client = client
         self.prefix = prefix
-        self.activities = RedisActivityStorage(client, forms, prefix)
         scripts = _Scripts(client)  # one SHA cache per connection, for every storage
+        self.activities = RedisActivityStorage(client, forms, prefix, scripts)
         self.timelines = RedisTimelineStorage(client, self.activities, prefix, scripts)
         self.aggregated = RedisAggregatedStorage(client, forms, prefix, scripts)
         self.follows = RedisFollowStorage(client, prefix)
