@@ -94,9 +94,7 @@ class AggregatedFeed(BaseFeed):
         """Activities reaching this feed (a fanout, a follow's copy, a `to` target)."""
         deliveries = list(deliveries)
         view = self._view_for([d.state.activity for d in deliveries], self.max_length)
-        self._apply(
-            plan_deliver(self.get_aggregator(), view, deliveries, self.max_length, self.track_counts)
-        )
+        self._apply(plan_deliver(self.get_aggregator(), view, deliveries, self.max_length, self.track_counts))
 
     def refresh(self, states: Sequence[ActivityState]) -> None:
         """Show the current state (updated or removed) of activities this feed holds."""

@@ -81,7 +81,9 @@ def next_state(event: ActivityEvent, stored: ActivityState | None) -> ActivitySt
     if event.op is ActivityOp.ADD:
         return ActivityState(event.activity, version, version)
     if stored is None:
-        return ActivityState(event.activity, version, version, True) if event.op is ActivityOp.REMOVE else None
+        return (
+            ActivityState(event.activity, version, version, True) if event.op is ActivityOp.REMOVE else None
+        )
     if event.op is ActivityOp.UPDATE:
         return None if stored.removed else ActivityState(event.activity, version, stored.added)
     return ActivityState(stored.activity, version, stored.added, True)
@@ -116,7 +118,9 @@ def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> 
     for priority, recipients in lanes.items():
         batches += _batches(manager, op, state, recipients, (), FanoutPriority(priority), partitions, event)
     for feed_name, user_ids in sorted(targets.items()):
-        batches += _batches(manager, op, state, user_ids, (feed_name,), FanoutPriority.HIGH, partitions, event)
+        batches += _batches(
+            manager, op, state, user_ids, (feed_name,), FanoutPriority.HIGH, partitions, event
+        )
     return batches
 
 
@@ -135,7 +139,13 @@ def _batches(
         by_partition[partition_for(user_id, partitions)].append(user_id)
     return [
         FanoutBatch(
-            op, list(chunk), [state.activity], tuple(feeds), priority, event.published_at, version=state.version
+            op,
+            list(chunk),
+            [state.activity],
+            tuple(feeds),
+            priority,
+            event.published_at,
+            version=state.version,
         )
         for _, users in sorted(by_partition.items())
         for chunk in chunks(sorted(users), manager.fanout_chunk_size)
@@ -173,7 +183,9 @@ def apply_follow(manager: Manager, event: FollowEvent) -> list[FanoutBatch]:
     )
     history = [s.activity for s in reversed(entries[-limit:])]
     return [
-        FanoutBatch(ActivityOp.ADD, [event.follower], list(chunk), (), FanoutPriority.HIGH, version=event.version)
+        FanoutBatch(
+            ActivityOp.ADD, [event.follower], list(chunk), (), FanoutPriority.HIGH, version=event.version
+        )
         for chunk in chunks(history, COPY_CHUNK)
     ]
 
@@ -181,7 +193,12 @@ def apply_follow(manager: Manager, event: FollowEvent) -> list[FanoutBatch]:
 def mark_batch(user_id: str, spec: MarkSpec) -> FanoutBatch:
     """A user's seen/read marks as a feed-ops message for the user's own partition."""
     return FanoutBatch(
-        ActivityOp.UPDATE, [user_id], [], (spec.feed,), FanoutPriority.HIGH, mark=spec,
+        ActivityOp.UPDATE,
+        [user_id],
+        [],
+        (spec.feed,),
+        FanoutPriority.HIGH,
+        mark=spec,
         version=version_of(spec.time),
     )
 
@@ -307,7 +324,9 @@ def _write_other(manager: Manager, batch: FanoutBatch, states: dict[str, Activit
             feed_class.refresh_in_many_users(batch.recipients, current, backend)
 
 
-def _deliver_aggregated(backend, user_id: str, work: list[tuple[type[AggregatedFeed], list[Delivery]]]) -> None:
+def _deliver_aggregated(
+    backend, user_id: str, work: list[tuple[type[AggregatedFeed], list[Delivery]]]
+) -> None:
     for feed_class, deliveries in work:
         feed_class(user_id, backend).deliver(deliveries)
 
@@ -322,7 +341,7 @@ def run_all(pool, tasks: Sequence) -> None:
     for future in futures:
         try:
             future.result()
-        except BaseException as error:  # noqa: BLE001 - re-raised below, after all finished
+        except BaseException as error:
             errors.append(error)
     if errors:
         raise errors[0]

@@ -15,8 +15,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from pipeline.activity import Activity
-from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.activity_state import ActivityState
+from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import FeedMeta, group_rank
 from storage.base import (
     ActivityStorage,
@@ -276,9 +276,13 @@ class MemoryBackend(Backend):
             return {
                 "activities": {i: raw for i, (_, raw) in sorted(self.activities.data.items())},
                 "timelines": {k: list(v) for k, v in sorted(self.timelines.timelines.items()) if v},
-                "groups": {k: dict(sorted(v.items())) for k, v in sorted(self.aggregated.groups.items()) if v},
+                "groups": {
+                    k: dict(sorted(v.items())) for k, v in sorted(self.aggregated.groups.items()) if v
+                },
                 "metas": dict(sorted(self.aggregated.metas.items())),
-                "follows": {k: dict(sorted(v.items())) for k, v in sorted(self.follows.followers_of.items()) if v},
+                "follows": {
+                    k: dict(sorted(v.items())) for k, v in sorted(self.follows.followers_of.items()) if v
+                },
             }
 
     def lock_all(self) -> threading.RLock:

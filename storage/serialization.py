@@ -18,7 +18,6 @@ from pipeline.ids import sort_key_of
 from schemas.catalog import ACTIVITY, STORED_ACTIVITY, STORED_AGGREGATED_ACTIVITY
 from schemas.codec import AvroCodec
 
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -92,9 +91,7 @@ class StoredForms:
             group.activities = [activity_class.from_stored(a) for a in record["activities"]]
             members = record.get("members") or []
             if members:
-                group.members = {
-                    m["id"]: Member(m["actor"], m["stamp"], m["removed"]) for m in members
-                }
+                group.members = {m["id"]: Member(m["actor"], m["stamp"], m["removed"]) for m in members}
             else:  # written before groups kept their members: the held activities are all we know
                 group.members = {a.id: Member(a.actor_id, sort_key_of(a.id)) for a in group.activities}
             return group

@@ -1,6 +1,6 @@
 """Run many simulated schedules and print how many were checked per second.
 
-    python -m tests.simulation [--schedules 10000] [--world W --schedule S]
+python -m tests.simulation [--schedules 10000] [--world W --schedule S]
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from tests.simulation.sim import first_difference, generate, run_inline, run_pip
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--schedules", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=40, help="events per world (at most)")
     parser.add_argument("--per-world", type=int, default=5, help="schedules tried on each world")

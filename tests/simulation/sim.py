@@ -81,12 +81,14 @@ class World:
     manager_class: type[Manager]
 
 
-def generate(seed: int, events: int = 40, users: int = 5, churn: bool | None = None) -> World:
+def generate(
+    seed: int, events: int = 40, users: int = 5, churn: bool | None = None, prefix: str = ""
+) -> World:
     """Follows, adds (some LOW lane, some future-dated, some notifying), updates, removals,
     re-adds and marks, in publication order; each event one second after the last."""
     rng = random.Random(seed)
     churn = rng.random() < 0.5 if churn is None else churn
-    names = [f"u{n}" for n in range(users)]
+    names = [f"{prefix}u{n}" for n in range(users)]
     clock = [START]
     following: set[tuple[str, str]] = set()
     added: list[Activity] = []
@@ -172,11 +174,14 @@ class Stats:
     redelivered: int = 0
 
 
-def run_pipeline(world: World, seed: int, partitions: int | None = None, crash_rate: float = 0.08):
-    """The pipeline under one schedule chosen by seed; returns (manager, stats)."""
+def run_pipeline(
+    world: World, seed: int, partitions: int | None = None, crash_rate: float = 0.08, backend: Any = None
+):
+    """The pipeline under one schedule chosen by seed, on memory storage unless given a backend;
+    returns (manager, stats)."""
     rng = random.Random(seed)
     partitions = partitions or rng.randint(1, 3)
-    manager = world.manager_class(MemoryBackend())
+    manager = world.manager_class(backend or MemoryBackend())
     logs: dict[tuple[str, int], Log] = {
         (topic, p): Log(f"{topic}[{p}]")
         for topic in ("activities", "follows", "feed-ops-high", "feed-ops-low")
@@ -258,7 +263,9 @@ def visible(manager: Manager, users: list[str]) -> dict:
                     )
                     for g in feed[:]
                 ]
-                counts = (feed.count_unseen(), feed.count_unread()) if isinstance(feed, NotificationFeed) else ()
+                counts = (
+                    (feed.count_unseen(), feed.count_unread()) if isinstance(feed, NotificationFeed) else ()
+                )
                 out[name, user] = (groups, counts, feed.count())
             else:
                 out[name, user] = ([(a.id, a.extra_context) for a in feed[:]], feed.count())

@@ -81,8 +81,8 @@ def test_dehydrate_and_hydrate():
         ({"foreign_id": ""}, "foreign_id", "non-empty"),
         ({"to": "notification:1"}, "to", "not one string"),
         ({"to": ["notification:1", ""]}, "to", "FEED:USER_ID"),
-            ({"to": ["notification:a b"]}, "to['notification:a b']", "not a valid user id"),
-            ({"actor": "a}"}, "actor", "not a valid user id"),
+        ({"to": ["notification:a b"]}, "to['notification:a b']", "not a valid user id"),
+        ({"actor": "a}"}, "actor", "not a valid user id"),
     ],
 )
 def test_validation_names_field_and_value(kwargs, field, reason):

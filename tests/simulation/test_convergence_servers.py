@@ -1,0 +1,46 @@
+"""The simulation's property on the real storage servers: fewer schedules, same answer as inline mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.settings import get_settings
+from tests.simulation.sim import first_difference, generate, run_inline, run_pipeline, visible
+
+pytestmark = pytest.mark.integration
+
+SCHEDULES = [(world, world * 31 + 7) for world in (3, 8, 21, 34, 55, 89)]
+
+
+@pytest.mark.parametrize(("world_seed", "schedule_seed"), SCHEDULES)
+def test_redis_converges_like_inline(redis_client, unique_name, world_seed, schedule_seed):
+    from storage.redis_storage import RedisBackend
+
+    backend = RedisBackend.from_url(get_settings().redis_url, prefix=f"{unique_name}:")
+    try:
+        world = generate(world_seed, events=50)
+        pipeline, _ = run_pipeline(world, schedule_seed, backend=backend)
+        difference = first_difference(visible(run_inline(world), world.users), visible(pipeline, world.users))
+        assert difference is None, difference
+    finally:
+        keys = list(redis_client.scan_iter(f"{unique_name}:*"))
+        if keys:
+            redis_client.delete(*keys)
+        backend.close()
+
+
+def test_cassandra_converges_like_inline(cassandra_session, unique_name):
+    from storage.cassandra_storage import CassandraBackend
+
+    backend = CassandraBackend.connect(get_settings(), keyspace=unique_name)
+    try:
+        for world_seed, schedule_seed in SCHEDULES[:3]:
+            world = generate(world_seed, events=40, prefix=f"w{world_seed}")
+            pipeline, _ = run_pipeline(world, schedule_seed, backend=backend)
+            difference = first_difference(
+                visible(run_inline(world), world.users), visible(pipeline, world.users)
+            )
+            assert difference is None, f"world {world_seed}: {difference}"
+    finally:
+        backend.close()
+        cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
