@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.errors import SerializationException, StreamfeedError
 
-class StreamfeedError(Exception):
-    """Base of every error streamfeed raises on purpose."""
+__all__ = [
+    "ActivityNotFound",
+    "BadInput",
+    "DuplicateActivityException",
+    "SerializationException",
+    "StreamfeedError",
+    "UnknownVerb",
+    "ValidationError",
+    "VerbConflict",
+]
 
 
 class DuplicateActivityException(StreamfeedError):
@@ -20,10 +29,6 @@ class DuplicateActivityException(StreamfeedError):
 
 class ActivityNotFound(StreamfeedError):
     """An activity to remove is not where the caller said it was."""
-
-
-class SerializationException(StreamfeedError):
-    """Bytes could not be decoded, or a value could not be encoded, and why."""
 
 
 class BadInput(StreamfeedError):

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Seconds before the group gives a silent worker's partitions to others"
     )
     stats_interval: float = Field(10.0, description="Seconds between worker throughput log lines")
+    removed_ttl: int = Field(
+        8 * 86_400,
+        ge=1,
+        description="Seconds a removed activity's state is kept: the longest delivery lag the pipeline "
+        "tolerates (default: feed-ops retention plus a day)",
+    )
     max_extra_context_bytes: int = Field(
         16_384, description="Largest encoded extra_context an activity may carry"
     )

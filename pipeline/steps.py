@@ -85,8 +85,27 @@ def next_state(event: ActivityEvent, stored: ActivityState | None) -> ActivitySt
             ActivityState(event.activity, version, version, True) if event.op is ActivityOp.REMOVE else None
         )
     if event.op is ActivityOp.UPDATE:
-        return None if stored.removed else ActivityState(event.activity, version, stored.added)
+        if stored.removed:
+            return None
+        return ActivityState(_with_targets(event.activity, stored.activity.to), version, stored.added)
     return ActivityState(stored.activity, version, stored.added, True)
+
+
+def _with_targets(activity: Activity, recorded: tuple[str, ...]) -> Activity:
+    """The activity still naming every `to` target it was delivered to: where later ops must reach."""
+    merged = tuple(dict.fromkeys((*recorded, *activity.to)))
+    if merged == activity.to:
+        return activity
+    return type(activity)(
+        activity.actor_id,
+        activity.verb,
+        activity.object_id,
+        activity.target_id,
+        activity.time,
+        activity.extra_context,
+        activity.foreign_id,
+        merged,
+    )
 
 
 def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> list[FanoutBatch]:

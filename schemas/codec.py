@@ -21,9 +21,9 @@ from typing import Any
 
 from fastavro import schemaless_reader
 
-from pipeline.exceptions import SerializationException
 from schemas.catalog import ParsedSchema, SchemaCatalog, default_catalog
 from schemas.compiled import Decoder, Encoder, SchemaCompiler
+from schemas.errors import SerializationException
 
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 SINGLE_OBJECT_HEADER = len(SINGLE_OBJECT_MARKER) + 8

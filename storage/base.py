@@ -134,6 +134,7 @@ class TimelineStorage(ABC):
         there is nothing to do; denormalized storage (Cassandra) rewrites
         its rows.
         """
+        return None
 
     @abstractmethod
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:

@@ -166,7 +166,8 @@ class CassandraActivityStorage(ActivityStorage):
         if not activity_ids:
             return {}
         select = self.statements(
-            "SELECT activity_id, activity, version, added, removed FROM {ks}.activities WHERE activity_id IN ?"
+            "SELECT activity_id, activity, version, added, removed FROM {ks}.activities "
+            "WHERE activity_id IN ?"
         )
         found = {}
         for start in range(0, len(activity_ids), 100):
@@ -360,7 +361,8 @@ class CassandraAggregatedStorage(AggregatedStorage):
     def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
         """Ranks and counts (static columns) in one partition read, then the groups needed."""
         select = self.statements(
-            "SELECT rank, group_key, unseen, unread, seen_all, read_all FROM {ks}.aggregated WHERE feed_id = ?"
+            "SELECT rank, group_key, unseen, unread, seen_all, read_all "
+            "FROM {ks}.aggregated WHERE feed_id = ?"
         )
         rows = list(self.statements.session.execute(select, (key,)))
         meta = _meta(rows[0][2:]) if rows else FeedMeta()

@@ -56,7 +56,10 @@ def get_backend(name: str | None = None) -> Backend:
         with _lock:
             backend = _backends.get(name)
             if backend is None:
+                from pipeline.settings import get_settings
+
                 backend = _backends[name] = create_backend(name)
+                backend.activities.removed_ttl = get_settings().removed_ttl
     return backend
 
 

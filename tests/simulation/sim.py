@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from pipeline.activity import Activity
 from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
@@ -58,9 +58,9 @@ class SimNotifications(NotificationFeed):
 class TrimManager(Manager):
     """Short flat feeds: removals and updates must not change what trimming keeps."""
 
-    feed_classes = {"normal": ShortFeed, "aggregated": SmallAggregated}
+    feed_classes: ClassVar = {"normal": ShortFeed, "aggregated": SmallAggregated}
     user_feed_class = ShortUserFeed
-    extra_feed_classes = {"notification": SimNotifications}
+    extra_feed_classes: ClassVar = {"notification": SimNotifications}
     fanout_chunk_size = 2
 
 
@@ -71,7 +71,7 @@ class LongFeed(Feed):
 class ChurnManager(TrimManager):
     """Follows come and go; feeds are long enough that nothing is trimmed."""
 
-    feed_classes = {"normal": LongFeed, "aggregated": SmallAggregated}
+    feed_classes: ClassVar = {"normal": LongFeed, "aggregated": SmallAggregated}
 
 
 @dataclass

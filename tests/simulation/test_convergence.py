@@ -19,7 +19,7 @@ seeds = st.integers(min_value=0, max_value=2**32 - 1)
 def test_any_schedule_stores_what_inline_mode_stores(world_seed, schedule_seed, events):
     world = generate(world_seed, events=events)
     oracle = run_inline(world)
-    pipeline, stats = run_pipeline(world, schedule_seed)
+    pipeline, _ = run_pipeline(world, schedule_seed)
     difference = first_difference(visible(oracle, world.users), visible(pipeline, world.users))
     assert difference is None, f"world {world_seed}, schedule {schedule_seed}: {difference}"
     assert stored(pipeline) == stored(oracle), f"world {world_seed}, schedule {schedule_seed}"
