@@ -46,6 +46,9 @@ def _priority(value: Any) -> FanoutPriority | None:
         raise ValidationError("priority", value, "must be 'high', 'low' or null") from None
 
 
+_OP_ORDER = {ActivityOp.ADD: 0, ActivityOp.UPDATE: 1, ActivityOp.REMOVE: 2}
+
+
 def _version(value: Any) -> int | None:
     if value is None:
         return None
@@ -60,7 +63,8 @@ class ActivityEvent:
     activity: Activity
     priority: FanoutPriority | None = None
     published_at: datetime | None = None
-    #: Orders the events of one activity; None: published_at, else the activity's own time.
+    #: Orders the events of one activity; None: published_at, else the activity's own time
+    #: (producers fill published_at in, so set one of the two when publishing by hand).
     version: int | None = None
 
     @property
@@ -70,7 +74,9 @@ class ActivityEvent:
             return self.version
         if self.published_at is not None:
             return version_of(self.published_at)
-        return self.activity.sort_key
+        # Neither given: the activity's own time, a microsecond later for an update and
+        # two for a removal, so a removal still beats the add it removes.
+        return self.activity.sort_key + _OP_ORDER[self.op]
 
     def to_record(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ otherwise flush() raises them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +78,8 @@ class StreamfeedProducer:
     # -- events -------------------------------------------------------------------------
 
     def send_activity_event(self, event: ActivityEvent) -> None:
+        if event.published_at is None and event.version is None:  # the version storage orders by
+            event = dataclasses.replace(event, published_at=datetime.now(UTC))
         value = self.codec.encode(
             ACTIVITY_EVENT, event.to_record(), subject=f"{self.topics.activities}-value"
         )
