@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from consumers.runtime import AgentRuntime
+from consumers.runtime import AgentRuntime, crash
 from pipeline.events import FanoutBatch, FanoutPriority
 from pipeline.manager import Manager
 from pipeline.settings import Settings
@@ -65,9 +65,12 @@ class PipelineContext:
             async for events in stream.take_events(
                 self.settings.worker_batch_size, within=self.settings.worker_batch_wait
             ):
-                results = await self.runtime.process(agent_name, events, decode, handle)
-                futures = await self.send_batches([item for batches in results for item in batches])
-                await asyncio.gather(*futures)
+                try:
+                    results = await self.runtime.process(agent_name, events, decode, handle)
+                    futures = await self.send_batches([item for batches in results for item in batches])
+                    await asyncio.gather(*futures)
+                except Exception as error:  # a failed send included: never ack what was not sent
+                    crash(agent_name, error)
 
         return app.agent(self.topics[topic_name], name=agent_name)(planner)
 

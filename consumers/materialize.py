@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from consumers.context import PipelineContext
+from consumers.runtime import crash
 from pipeline.events import FanoutBatch
 from pipeline.steps import materialize, materialize_many
 from schemas.catalog import FANOUT_BATCH
@@ -39,6 +40,9 @@ def register(app: Any, ctx: PipelineContext, topic_name: str, agent_name: str) -
             # Both lanes hold the same users (co-partitioned): one batch at a time keeps
             # a single writer per user's aggregated feeds.
             async with ctx.materialize_lock:
-                await ctx.runtime.process(agent_name, events, decode, handle, handle_all)
+                try:
+                    await ctx.runtime.process(agent_name, events, decode, handle, handle_all)
+                except Exception as error:  # crash-only: the batch is not acked, so it comes back
+                    crash(agent_name, error)
 
     return materializer

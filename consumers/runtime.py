@@ -3,26 +3,43 @@
 An agent takes a batch of events, decodes each (bad ones become dead
 letters), runs the step for the good ones in a worker thread (storage
 clients block), and waits until storage has acknowledged before the batch's
-offsets may be committed. A storage outage is retried with backoff, forever:
-the agent stalls rather than losing or skipping anything. Any other error is
-narrowed to the event that caused it, which becomes a dead letter.
+offsets may be committed. A storage outage is retried with backoff: the
+agent stalls rather than losing or skipping anything. Bad input found while
+applying (a ValidationError, corrupt stored data) is narrowed to the event
+that caused it, which becomes a dead letter.
+
+Anything else is a bug or a state nobody planned for, and the process is
+crash-only: it logs the error and exits at once, before Faust can ack the
+batch, so nothing is committed that was not applied and the restarted worker
+(or the one the group hands the partitions to) applies the batch again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
-from cassandra import OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
+from cassandra import (
+    CoordinationFailure,
+    OperationTimedOut,
+    ReadFailure,
+    ReadTimeout,
+    Unavailable,
+    WriteFailure,
+    WriteTimeout,
+)
 from cassandra.cluster import NoHostAvailable
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from consumers.dead_letters import DeadLetters
+from pipeline.exceptions import BadInput, SerializationException
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +48,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.BusyLoadingError,
+    redis.exceptions.ReadOnlyError,  # a replica was promoted: the client reconnects
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
     NoHostAvailable,
+    CoordinationFailure,  # WriteFailure and ReadFailure too: replicas failed, not the record
+    WriteFailure,
+    ReadFailure,
     OperationTimedOut,
     Unavailable,
     ReadTimeout,
@@ -39,6 +62,21 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+
+#: Errors that mean "this record is bad": it becomes a dead letter, the agent goes on.
+BAD_INPUT: tuple[type[BaseException], ...] = (BadInput, SerializationException)
+
+#: Exit status of a worker that stopped on an unexpected error (EX_SOFTWARE).
+CRASH_STATUS = 70
+
+
+def crash(agent: str, error: BaseException) -> None:
+    """Stop the process now, without committing: the batch in hand is applied again after restart."""
+    log.critical("%s: unexpected error, exiting without committing: %r", agent, error, exc_info=error)
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(CRASH_STATUS)
 
 
 class Stats:
@@ -102,16 +140,14 @@ class AgentRuntime:
                 results = []
             else:
                 results = await self.storage(lambda: [handle(item) for _, item in decoded])
-        except TRANSIENT_ERRORS:
-            raise
-        except Exception:
-            log.exception("%s: batch failed; retrying event by event to isolate the cause", agent)
+        except BAD_INPUT as error:
+            log.warning("%s: bad input in a batch (%s); applying event by event", agent, error)
             results = []
             for event, item in decoded:
                 try:
                     results.append(await self.storage(lambda item=item: handle(item)))
-                except Exception as error:
-                    pending.append(await self.dead_letters.send(event.message, error))
+                except BAD_INPUT as bad:
+                    pending.append(await self.dead_letters.send(event.message, bad))
         if pending:
             await asyncio.gather(*pending)
         self.stats.record(agent, events)

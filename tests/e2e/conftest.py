@@ -71,10 +71,10 @@ def worker_factory(request):
 
     started: list[WorkerProcess] = []
 
-    def start(settings, name: str = "worker") -> WorkerProcess:
+    def start(settings, name: str = "worker", app: str | None = None) -> WorkerProcess:
         log = LOG_DIR / f"{request.node.name}-{name}-{len(started)}.log"
         log.unlink(missing_ok=True)
-        worker = WorkerProcess(settings, log).start()
+        worker = WorkerProcess(settings, log, app).start()
         started.append(worker)
         return worker
 

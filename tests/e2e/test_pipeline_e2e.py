@@ -265,3 +265,35 @@ def test_replay_into_empty_storage_rebuilds_every_feed(stack, isolated, worker_f
     replayer = worker_factory(rebuild, "replay")
     wait_until_drained(rebuild, timeout=180, workers=[replayer])
     assert_same_feeds(world, rebuild)
+
+
+def test_an_unexpected_error_stops_the_worker_without_committing(
+    stack, isolated, worker_factory, tmp_path, monkeypatch
+):
+    """Crash-only: the batch is not acked, a restarted worker applies it once."""
+    from datetime import UTC, datetime
+
+    from pipeline.activity import Activity
+
+    settings = isolated("redis", partitions=2)
+    create_topics(settings)
+    marker = tmp_path / "fault"
+    monkeypatch.setenv("STREAMFEED_TEST_FAULT_FILE", str(marker))
+    app = "tests.e2e.faulty_app:manager"
+    first = worker_factory(settings, "first", app=app)
+    producer = StreamfeedProducer(settings)
+    producer.follow("bob", "ann")
+    producer.flush()
+    wait_until_drained(settings, timeout=120, workers=[first])
+    marker.touch()
+    activity = Activity("ann", "love", "pin1", time=datetime(2026, 11, 2, tzinfo=UTC))
+    producer.add_activity(activity)
+    producer.flush()
+    assert first.process.wait(timeout=90) == 70, first.log_tail()
+    assert not marker.exists()
+    assert "exiting without committing" in first.log_tail(200)
+    second = worker_factory(settings, "second", app=app)
+    wait_until_drained(settings, timeout=120, workers=[second])
+    feed = storage_manager(settings).get_feeds("bob")["normal"]
+    assert [a.id for a in feed[:]] == [activity.id]
+    assert feed.count() == 1
