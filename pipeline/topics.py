@@ -62,6 +62,41 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+def _existing_topics(admin, settings: Settings, specs: list[TopicSpec], timeout: float) -> dict:
+    """Metadata of the specs' topics that exist, asking the controller, not only a broker's cache.
+
+    A topic created a moment ago may not be in a broker's metadata yet; a
+    validate-only create asks the controller, and such a topic is waited for.
+    """
+    import time
+
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    existing = admin.list_topics(timeout=timeout).topics
+    unlisted = [s for s in specs if s.name not in existing]
+    if not unlisted:
+        return {s.name: existing[s.name] for s in specs}
+    probes = admin.create_topics(
+        [NewTopic(s.name, s.partitions, settings.replication_factor) for s in unlisted],
+        operation_timeout=timeout,
+        validate_only=True,
+    )
+    late = []
+    for name, future in probes.items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            late.append(name)
+    deadline = time.monotonic() + timeout
+    while late and any(name not in existing for name in late) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        existing = admin.list_topics(timeout=timeout).topics
+    return {s.name: existing[s.name] for s in specs if s.name in existing}
+
+
 class CoPartitioningError(RuntimeError):
     """Existing topics whose partition counts would send one user to two workers."""
 
@@ -71,8 +106,8 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    existing = admin.list_topics(timeout=timeout).topics
     specs = topic_specs(settings)
+    existing = _existing_topics(admin, settings, specs, timeout)
     wrong = [
         f"{s.name} has {len(existing[s.name].partitions)} partitions, expected {s.partitions}"
         for s in specs
