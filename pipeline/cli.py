@@ -88,10 +88,15 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Run the pipeline's agents (fanout, follows, materializers) in one consumer group member."""
+    import faulthandler
+
     import faust
 
     from consumers.app import build_app
 
+    # A crash in a C extension (librdkafka, the Cassandra driver, hiredis) leaves
+    # Python's stack of every thread in the worker's log instead of nothing.
+    faulthandler.enable(all_threads=True)
     manager = load_manager(app_path)
     faust_app = build_app(manager)
     faust.Worker(faust_app, loglevel=loglevel).execute_from_commandline()

@@ -30,6 +30,20 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed when the process that started it dies (Linux).
+
+    A test run, a benchmark or the demo that is itself killed must not leave
+    workers consuming behind it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 class WorkerProcess:
     """One `streamfeed worker` subprocess, logging to a file."""
 
@@ -46,7 +60,9 @@ class WorkerProcess:
         env = {**os.environ, **settings_env(self.settings)}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
         log.close()
         return self
 
