@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from pipeline.activity import Activity
-from pipeline.activity_state import ActivityState, version_of
+from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import (
     AggregatedView,
@@ -201,6 +201,3 @@ class NotificationFeed(AggregatedFeed):
     def apply_mark(self, spec: MarkSpec) -> None:
         """Apply a mark to storage: only the user's materializer (or inline mode) calls this."""
         self._apply(plan_mark(self._full_view(), spec.groups, spec.seen, spec.read, spec.time))
-
-
-__all__ = ["AggregatedFeed", "NotificationFeed", "version_of"]

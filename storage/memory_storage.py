@@ -27,24 +27,9 @@ from storage.base import (
     FollowStorage,
     PageRequest,
     TimelineStorage,
+    page_of_ids,
 )
 from storage.serialization import StoredForms
-
-
-def page_of_ids(ids_ascending: list[str], page: PageRequest) -> list[str]:
-    """Apply bounds, direction, offset and limit to a sorted id list."""
-    low, high = 0, len(ids_ascending)
-    if (lower := page.bounds.lower) is not None:
-        value, inclusive = lower
-        low = (bisect.bisect_left if inclusive else bisect.bisect_right)(ids_ascending, value)
-    if (upper := page.bounds.upper) is not None:
-        value, inclusive = upper
-        high = (bisect.bisect_right if inclusive else bisect.bisect_left)(ids_ascending, value)
-    selected = ids_ascending[low:high] if low < high else []
-    if not page.ascending:
-        selected = selected[::-1]
-    end = None if page.limit is None else page.offset + page.limit
-    return selected[page.offset : end]
 
 
 class MemoryActivityStorage(ActivityStorage):

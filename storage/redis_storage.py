@@ -41,6 +41,7 @@ from storage.base import (
     FollowStorage,
     PageRequest,
     TimelineStorage,
+    page_of_ids,
 )
 from storage.serialization import StoredForms
 
@@ -349,8 +350,6 @@ class RedisTimelineStorage(TimelineStorage):
         self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
     ) -> list[Activity]:
         if not self.single_node:  # a cluster: ids, then states, filtered here
-            from storage.memory_storage import page_of_ids
-
             live = [s for s in self.entries(key, activity_class) if not s.removed]
             by_id = {s.id: s.activity for s in live}
             return [by_id[i] for i in page_of_ids([s.id for s in live], page)]

@@ -24,6 +24,7 @@ from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
 from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp, MarkSpec
 from pipeline.feeds import Feed, UserFeed
 from pipeline.manager import Manager
+from pipeline.snapshot import snapshot
 from pipeline.steps import apply_follow, fanout_activity, mark_batch, materialize_many, partition_for
 from storage.memory_storage import MemoryBackend
 
@@ -246,29 +247,15 @@ def stored(manager: Manager) -> dict:
 
 
 def visible(manager: Manager, users: list[str]) -> dict:
-    """What readers see: every feed of every user through the public API."""
+    """What readers see: the snapshot the e2e tests compare, plus every member and body and count()."""
     out: dict = {}
-    for user in users:
-        for name in manager.all_feed_classes():
-            feed = manager.get_feed(name, user)
-            if isinstance(feed, AggregatedFeed):
-                groups = [
-                    (
-                        g.group,
-                        g.live_ids,
-                        [(a.id, a.extra_context) for a in g.activities],
-                        g.activity_count,
-                        g.is_seen(),
-                        g.is_read(),
-                    )
-                    for g in feed[:]
-                ]
-                counts = (
-                    (feed.count_unseen(), feed.count_unread()) if isinstance(feed, NotificationFeed) else ()
-                )
-                out[name, user] = (groups, counts, feed.count())
-            else:
-                out[name, user] = ([(a.id, a.extra_context) for a in feed[:]], feed.count())
+    for key, summary in snapshot(manager, users).items():
+        feed = manager.get_feed(*key)
+        if isinstance(feed, AggregatedFeed):
+            details = [(g.live_ids, [(a.id, a.extra_context) for a in g.activities]) for g in feed[:]]
+        else:
+            details = [(a.id, a.extra_context) for a in feed[:]]
+        out[key] = (summary, details, feed.count())
     return out
 
 
