@@ -7,7 +7,10 @@ declares them with the same partition count and never creates them itself.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import shutil
+import tempfile
 import time
 
 import faust
@@ -25,11 +28,20 @@ log = logging.getLogger("streamfeed.worker")
 
 
 def build_app(manager: Manager, settings: Settings | None = None) -> faust.App:
+    """The Faust app alone, for tools that only need its topics and agents."""
+    return build_worker_app(manager, settings)[0]
+
+
+def build_worker_app(manager: Manager, settings: Settings | None = None) -> tuple[faust.App, PipelineContext]:
+    """The Faust app and the context its agents share (runtime, readiness) for the worker to drive."""
     settings = settings or get_settings()
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
+        # Faust wants a directory for table state even with none: never the current directory.
+        datadir=settings.worker_data_dir or _scratch_dir(settings.app_id),
+        producer_max_request_size=settings.message_max_bytes,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
@@ -55,13 +67,22 @@ def build_app(manager: Manager, settings: Settings | None = None) -> faust.App:
         )
     }
     codec = AvroCodec(registry=settings.schema_registry_url)
-    runtime = AgentRuntime(DeadLetters(topics[names.dead_letters], codec))
+    runtime = AgentRuntime(
+        DeadLetters(topics[names.dead_letters], codec),
+        retry_deadline=settings.worker_retry_deadline,
+        report_interval=settings.stats_interval,
+    )
     ctx = PipelineContext(manager, settings, codec, names, topics, runtime)
     fanout.register(app, ctx)
     follows.register(app, ctx)
     materialize.register(app, ctx, names.feed_ops_high, "materialize_high")
     materialize.register(app, ctx, names.feed_ops_low, "materialize_low")
     _register_stats(app, ctx)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(app: faust.App, assigned: set, **kwargs: object) -> None:
+        ctx.readiness.serving()
+        log.info("serving %d partitions", len(assigned))
 
     log.info(
         "streamfeed worker: app %s, broker %s, storage %s, %d partitions, topics %s",
@@ -71,7 +92,13 @@ def build_app(manager: Manager, settings: Settings | None = None) -> faust.App:
         settings.partitions,
         ", ".join(topics),
     )
-    return app
+    return app, ctx
+
+
+def _scratch_dir(app_id: str) -> str:
+    path = tempfile.mkdtemp(prefix=f"streamfeed-{app_id}-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def _register_stats(app: faust.App, ctx: PipelineContext) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from consumers.runtime import AgentRuntime, crash
+from consumers.runtime import AgentRuntime
+from consumers.worker import Readiness
 from pipeline.events import FanoutBatch, FanoutPriority
 from pipeline.manager import Manager
 from pipeline.settings import Settings
+from pipeline.sizing import split_to_fit
 from pipeline.steps import partition_for
 from pipeline.topics import TopicNames
 from schemas.catalog import FANOUT_BATCH
@@ -25,24 +27,38 @@ class PipelineContext:
     names: TopicNames
     topics: dict[str, Any]
     runtime: AgentRuntime
-    _materialize_lock: asyncio.Lock | None = None
+    readiness: Readiness = field(default_factory=Readiness)
+    _partition_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 
-    @property
-    def materialize_lock(self) -> asyncio.Lock:
-        """Created on first use, inside the worker's event loop."""
-        if self._materialize_lock is None:
-            self._materialize_lock = asyncio.Lock()
-        return self._materialize_lock
+    def partition_lock(self, partition: int) -> asyncio.Lock:
+        """One lock per feed-ops partition number, shared by both lanes (they are co-partitioned).
+
+        The users of partition p live on p in both lanes: holding p's lock
+        keeps one read-merge-write per user at a time, while other
+        partitions (and the other lane's other partitions) go on.
+        """
+        lock = self._partition_locks.get(partition)
+        if lock is None:
+            lock = self._partition_locks[partition] = asyncio.Lock()
+        return lock
 
     @property
     def partitions(self) -> int:
         return self.settings.partitions
 
-    def encode_batch(self, batch: FanoutBatch) -> tuple[Any, int, bytes]:
-        """(feed-ops topic of the batch's lane, partition of its recipients, bytes)."""
+    def encode_batch(self, batch: FanoutBatch) -> list[tuple[Any, int, bytes]]:
+        """(feed-ops topic of the batch's lane, partition of its recipients, bytes) per message.
+
+        A batch bigger than feed_ops_max_bytes once encoded becomes several messages.
+        """
         name = self.names.feed_ops_low if batch.priority is FanoutPriority.LOW else self.names.feed_ops_high
         partition = partition_for(batch.recipients[0], self.partitions)
-        return self.topics[name], partition, self.codec.encode(FANOUT_BATCH, batch.to_record())
+        messages = split_to_fit(
+            batch,
+            lambda piece: self.codec.encode(FANOUT_BATCH, piece.to_record()),
+            self.settings.feed_ops_max_bytes,
+        )
+        return [(self.topics[name], partition, value) for value in messages]
 
     def register_planner(
         self,
@@ -59,18 +75,18 @@ class PipelineContext:
         """
 
         def handle(item: Any) -> list[tuple[Any, int, bytes]]:
-            return [self.encode_batch(b) for b in plan(item)]
+            return [message for batch in plan(item) for message in self.encode_batch(batch)]
+
+        async def apply(events: list[Any]) -> None:
+            results = await self.runtime.process(agent_name, events, decode, handle)
+            futures = await self.send_batches([item for batches in results for item in batches])
+            await asyncio.gather(*futures)  # a failed send raises: the batch is not acked
 
         async def planner(stream: Any) -> None:
-            async for events in stream.take_events(
-                self.settings.worker_batch_size, within=self.settings.worker_batch_wait
-            ):
-                try:
-                    results = await self.runtime.process(agent_name, events, decode, handle)
-                    futures = await self.send_batches([item for batches in results for item in batches])
-                    await asyncio.gather(*futures)
-                except Exception as error:  # a failed send included: never ack what was not sent
-                    crash(agent_name, error)
+            settings = self.settings
+            await self.runtime.consume(
+                agent_name, stream, settings.worker_batch_size, settings.worker_batch_wait, apply
+            )
 
         return app.agent(self.topics[topic_name], name=agent_name)(planner)
 

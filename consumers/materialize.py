@@ -1,20 +1,21 @@
 """The materializers: one agent per fanout lane, the only writers of followers' feeds.
 
-The two lanes' agents take turns (a shared lock), since the same users live
-on both; the lanes still differ in what waits: a low-lane backlog is never
-ahead of high-lane batches in one queue.
-
-Each feed-ops partition holds the recipients hashed to it, so the agent
-owning the partition is the one writer of those users' feeds: aggregated and
-notification feeds are read, merged and written with no storage locks.
+Each feed-ops partition holds the recipients hashed to it, in both lanes
+(co-partitioned), so the worker owning partition p is the one writer of
+those users' feeds: aggregated and notification feeds are read, merged and
+written with no storage locks. Within the worker, a batch is applied per
+partition under that partition's lock, so the two lanes never write the same
+users at once, and a high-lane batch waits only for low-lane work on its
+own partitions, not for a whole low-lane batch.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from typing import Any
 
 from consumers.context import PipelineContext
-from consumers.runtime import crash
 from pipeline.events import FanoutBatch
 from pipeline.steps import materialize, materialize_many
 from schemas.catalog import FANOUT_BATCH
@@ -32,17 +33,29 @@ def register(app: Any, ctx: PipelineContext, topic_name: str, agent_name: str) -
     def handle_all(batches: list[FanoutBatch]) -> None:
         materialize_many(manager, batches)
 
+    async def apply_partition(partition: int, events: list[Any]) -> None:
+        async with ctx.partition_lock(partition):
+            await ctx.runtime.process(agent_name, events, decode, handle, handle_all)
+
+    async def apply(events: list[Any]) -> None:
+        by_partition: dict[int, list[Any]] = defaultdict(list)
+        for event in events:
+            by_partition[event.message.partition].append(event)
+        # Every partition's work finishes before an error surfaces: no write of this
+        # batch is still running when the process exits or the batch is retried.
+        results = await asyncio.gather(
+            *(apply_partition(p, part) for p, part in sorted(by_partition.items())),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
     @app.agent(ctx.topics[topic_name], name=agent_name)
     async def materializer(stream: Any) -> None:
-        async for events in stream.take_events(
-            ctx.settings.worker_batch_size, within=ctx.settings.worker_batch_wait
-        ):
-            # Both lanes hold the same users (co-partitioned): one batch at a time keeps
-            # a single writer per user's aggregated feeds.
-            async with ctx.materialize_lock:
-                try:
-                    await ctx.runtime.process(agent_name, events, decode, handle, handle_all)
-                except Exception as error:  # crash-only: the batch is not acked, so it comes back
-                    crash(agent_name, error)
+        settings = ctx.settings
+        await ctx.runtime.consume(
+            agent_name, stream, settings.worker_batch_size, settings.worker_batch_wait, apply
+        )
 
     return materializer

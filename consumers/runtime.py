@@ -36,10 +36,11 @@ from cassandra import (
     WriteTimeout,
 )
 from cassandra.cluster import NoHostAvailable
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from consumers.dead_letters import DeadLetters
-from pipeline.exceptions import BadInput, SerializationException
+from consumers.log_throttle import ThrottledLog
+from pipeline.exceptions import BadInput, SerializationException, StreamfeedError
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,36 @@ BAD_INPUT: tuple[type[BaseException], ...] = (BadInput, SerializationException)
 
 #: Exit status of a worker that stopped on an unexpected error (EX_SOFTWARE).
 CRASH_STATUS = 70
+#: Exit status of a worker that gave up on an outage longer than its retry deadline (EX_TEMPFAIL).
+OUTAGE_STATUS = 75
+
+
+class OutageTooLong(StreamfeedError):
+    """Storage stayed unavailable past the retry deadline: the worker must let its partitions go."""
+
+
+class StoppedMidBatch(StreamfeedError):
+    """The worker was told to stop while a batch was not yet applied."""
 
 
 def crash(agent: str, error: BaseException) -> None:
-    """Stop the process now, without committing: the batch in hand is applied again after restart."""
-    log.critical("%s: unexpected error, exiting without committing: %r", agent, error, exc_info=error)
+    """Stop the process now, without committing: the batch in hand is applied again after restart.
+
+    os._exit skips Faust's shutdown on purpose: a clean stop would ack and
+    commit the batch whose effects are not (all) in storage.
+    """
+    if isinstance(error, StoppedMidBatch):
+        log.warning("%s: %s; exiting without committing the batch, it is applied again", agent, error)
+        status = 0
+    elif isinstance(error, OutageTooLong):
+        log.error("%s: %s; exiting so the group gives the partitions to a live worker", agent, error)
+        status = OUTAGE_STATUS
+    else:
+        log.critical("%s: unexpected error, exiting without committing: %r", agent, error, exc_info=error)
+        status = CRASH_STATUS
     logging.shutdown()
     sys.stderr.flush()
-    os._exit(CRASH_STATUS)
+    os._exit(status)
 
 
 class Stats:
@@ -94,26 +117,89 @@ class Stats:
 
 
 class AgentRuntime:
-    def __init__(self, dead_letters: DeadLetters, max_backoff: float = 10.0) -> None:
+    """Retries storage within a deadline, dead-letters bad input, and runs the agents' batch loop.
+
+    The deadline is shorter than the consumer's session timeout: a worker
+    that cannot reach storage for that long exits, so no worker holding a
+    stale batch writes after the group gave its users to another one.
+    """
+
+    def __init__(
+        self,
+        dead_letters: DeadLetters,
+        retry_deadline: float = 8.0,
+        max_backoff: float = 2.0,
+        report_interval: float = 5.0,
+    ) -> None:
         self.dead_letters = dead_letters
+        self.retry_deadline = retry_deadline
         self.max_backoff = max_backoff
         self.stats = Stats()
+        self.outage_log = ThrottledLog(log, report_interval)
+        self._stopping: asyncio.Event | None = None
+
+    @property
+    def stopping(self) -> asyncio.Event:
+        """Set when the worker is told to stop; created on first use, in the worker's loop."""
+        if self._stopping is None:
+            self._stopping = asyncio.Event()
+        return self._stopping
+
+    async def _sleep(self, seconds: float) -> None:
+        """Back off, unless the worker is stopping: then give up the batch at once."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+        except TimeoutError:
+            return
+        raise StoppedMidBatch("told to stop during a storage outage")
 
     async def storage(self, work: Callable[[], Any]) -> Any:
         """Run blocking storage work in a thread, retrying while storage is unavailable."""
-        async for attempt in AsyncRetrying(
+        retrying = AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT_ERRORS),
-            wait=wait_exponential(multiplier=0.1, max=self.max_backoff),
-            before_sleep=lambda state: log.warning(
-                "storage unavailable (%s); retrying in %.1fs",
+            wait=wait_exponential(multiplier=0.05, max=self.max_backoff),
+            stop=stop_after_delay(self.retry_deadline),
+            sleep=self._sleep,
+            before_sleep=lambda state: self.outage_log.warning(
+                "storage unavailable",
+                "storage unavailable for %.1fs (%s); retrying up to %.0fs",
+                state.seconds_since_start,
                 state.outcome.exception(),
-                state.next_action.sleep,
+                self.retry_deadline,
             ),
             reraise=True,
-        ):
-            with attempt:
-                return await asyncio.to_thread(work)
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    result = await asyncio.to_thread(work)
+                if attempt.retry_state.outcome.failed:  # a transient error: tenacity sleeps, tries again
+                    continue
+                if attempt.retry_state.attempt_number > 1:
+                    log.info("storage is back after %.1fs", attempt.retry_state.seconds_since_start)
+                return result
+        except TRANSIENT_ERRORS as error:
+            raise OutageTooLong(
+                f"storage unavailable for more than {self.retry_deadline:.0f}s: {error!r}"
+            ) from error
         raise AssertionError("unreachable")
+
+    async def consume(
+        self, agent: str, stream: Any, batch_size: int, wait: float, apply: Callable[[list[Any]], Any]
+    ) -> None:
+        """The loop of every agent: take a batch, apply it, and never let Faust ack a batch not applied.
+
+        Faust acks a batch in take_events' finally, which also runs when the
+        body raises or is cancelled; so anything but success ends the process
+        before that finally can run (crash-only).
+        """
+        async for events in stream.take_events(batch_size, within=wait):
+            try:
+                await apply(events)
+            except asyncio.CancelledError:
+                crash(agent, StoppedMidBatch("stopped while applying a batch"))
+            except Exception as error:
+                crash(agent, error)
 
     async def process(
         self,

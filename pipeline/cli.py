@@ -87,19 +87,34 @@ def worker(
     ] = "pipeline.default_app:manager",
     loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
-    """Run the pipeline's agents (fanout, follows, materializers) in one consumer group member."""
+    """Run the pipeline's agents (fanout, follows, materializers) in one consumer group member.
+
+    Waits for Kafka and storage if they are not up yet; exits 75 after a
+    storage outage longer than STREAMFEED_WORKER_RETRY_DEADLINE and 70 on an
+    unexpected error, in both cases without committing (restart it).
+    """
     import faulthandler
+    import logging
 
-    import faust
+    from consumers.app import build_worker_app
+    from consumers.worker import Readiness, StreamfeedWorker, kafka_reachable, wait_for
+    from pipeline.kafka_runner import die_with_parent_if_asked
+    from pipeline.settings import get_settings
 
-    from consumers.app import build_app
-
+    die_with_parent_if_asked()
     # A crash in a C extension (librdkafka, the Cassandra driver, hiredis) leaves
     # Python's stack of every thread in the worker's log instead of nothing.
     faulthandler.enable(all_threads=True)
-    manager = load_manager(app_path)
-    faust_app = build_app(manager)
-    faust.Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+    logging.basicConfig(
+        level=loglevel.upper(), format="[%(asctime)s] [%(process)d] %(levelname)s %(message)s"
+    )
+    settings = get_settings()
+    readiness = Readiness()
+    wait_for("Kafka", lambda: kafka_reachable(settings.kafka_bootstrap), readiness, settings.stats_interval)
+    manager = wait_for(f"{settings.storage} storage", lambda: load_manager(app_path), readiness)
+    faust_app, context = build_worker_app(manager, settings)
+    context.readiness = readiness
+    StreamfeedWorker(faust_app, context.runtime, settings, loglevel=loglevel).execute_from_commandline()
 
 
 @topics_app.command("create")

@@ -30,18 +30,27 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: be killed when the process that started it dies (Linux).
+#: Set by WorkerProcess: the pid of the process that started the worker.
+PARENT_ENV = "STREAMFEED_DIE_WITH_PARENT"
+
+
+def die_with_parent_if_asked() -> None:
+    """In a worker: be killed when the process that started it dies (Linux), if it asked so.
 
     A test run, a benchmark or the demo that is itself killed must not leave
-    workers consuming behind it.
+    workers consuming behind it. Done by the worker after exec rather than in
+    a preexec_fn, which is unsafe in a parent running threads (the Cassandra
+    driver's and librdkafka's are).
     """
-    if not sys.platform.startswith("linux"):
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
         return
     import ctypes
 
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != int(parent):  # the parent died before the line above
+        os._exit(1)
 
 
 class WorkerProcess:
@@ -57,12 +66,10 @@ class WorkerProcess:
         command = [sys.executable, "-m", "pipeline.cli", "worker", "--loglevel", "info"]
         if self.app_path:
             command += ["--app", self.app_path]
-        env = {**os.environ, **settings_env(self.settings)}
+        env = {**os.environ, **settings_env(self.settings), PARENT_ENV: str(os.getpid())}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-        )
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         return self
 

@@ -56,6 +56,8 @@ class StreamfeedProducer:
                 "acks": "all",
                 "partitioner": "murmur2_random",
                 "linger.ms": 5,
+                # The topics' max.message.bytes, set by `streamfeed topics create`.
+                "message.max.bytes": self.settings.message_max_bytes,
                 **(config or {}),
             }
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -59,7 +59,29 @@ class Settings(BaseSettings):
     worker_session_timeout: float = Field(
         10.0, gt=0, description="Seconds before the group gives a silent worker's partitions to others"
     )
+    worker_retry_deadline: float = Field(
+        8.0,
+        gt=0,
+        description="Seconds a worker retries unavailable storage before it exits and lets its "
+        "partitions move; kept below worker_session_timeout so no stale writer survives a rebalance",
+    )
+    worker_data_dir: str = Field(
+        "",
+        description="Directory for the Faust app's local state; empty means a per-process "
+        "temporary directory (workers keep no state of their own)",
+    )
     stats_interval: float = Field(10.0, description="Seconds between worker throughput log lines")
+    feed_ops_max_bytes: int = Field(
+        900_000,
+        ge=10_000,
+        description="Largest encoded feed-ops message; bigger batches are split. Kept below the "
+        "topics' max.message.bytes and the producers' max.request.size (message_max_bytes)",
+    )
+    message_max_bytes: int = Field(
+        1_048_576,
+        ge=10_000,
+        description="max.message.bytes of every topic and max.request.size of every producer",
+    )
     removed_ttl: int = Field(
         8 * 86_400,
         ge=1,
@@ -69,6 +91,21 @@ class Settings(BaseSettings):
     max_extra_context_bytes: int = Field(
         16_384, description="Largest encoded extra_context an activity may carry"
     )
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> Settings:
+        if self.worker_retry_deadline >= self.worker_session_timeout:
+            raise ValueError(
+                f"worker_retry_deadline ({self.worker_retry_deadline}s) must be below "
+                f"worker_session_timeout ({self.worker_session_timeout}s): a worker still retrying "
+                "after the group moved its partitions would be a second writer"
+            )
+        if self.feed_ops_max_bytes >= self.message_max_bytes:
+            raise ValueError(
+                f"feed_ops_max_bytes ({self.feed_ops_max_bytes}) must be below message_max_bytes "
+                f"({self.message_max_bytes}): the broker would refuse the largest feed-ops message"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -126,7 +126,10 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
                     s.name,
                     num_partitions=s.partitions,
                     replication_factor=settings.replication_factor,
-                    config={"retention.ms": str(s.retention_ms)},
+                    config={
+                        "retention.ms": str(s.retention_ms),
+                        "max.message.bytes": str(settings.message_max_bytes),
+                    },
                 )
                 for s in missing
             ],

@@ -234,7 +234,9 @@ def test_redis_down_mid_run_worker_waits_and_feeds_come_out_equal(stack, isolate
         wait_until_drained(settings, timeout=120, workers=[worker])
         publish(producer, world.phases[1])
         instance.stop()  # phase 2 is thousands of feed writes: the worker is surely mid-run
-        time.sleep(6)  # the worker meets a dead Redis and must wait, not skip or crash
+        # Shorter than the retry deadline: the worker meets a dead Redis and must wait, not skip
+        # or crash (longer outages, where it exits and is restarted, are in tests/chaos).
+        time.sleep(settings.worker_retry_deadline / 2)
         assert worker.running
         instance.start()
         wait_until_drained(settings, timeout=180, workers=[worker])

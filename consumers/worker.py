@@ -1,0 +1,106 @@
+"""Starting and stopping a worker: wait for the servers, throttle client noise, stop within seconds.
+
+A worker started while Kafka or storage is down waits for them (saying so
+once per interval, not ready meanwhile) instead of exiting, so an
+orchestrator that starts everything at once does not need an ordering.
+SIGTERM reaches the agents' runtime first: a batch stuck retrying an outage
+is given up at once (uncommitted, so it is applied again) instead of
+holding the process until the retry deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import faust
+
+from consumers.log_throttle import ThrottledLog, throttle_kafka_client_logs
+from consumers.runtime import TRANSIENT_ERRORS, AgentRuntime
+from pipeline.settings import Settings
+
+log = logging.getLogger("streamfeed.worker")
+
+T = TypeVar("T")
+
+
+class Readiness:
+    """Whether the worker does its job yet, and if not, what it waits for."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.reason = "starting"
+
+    def waiting(self, reason: str) -> None:
+        self.ready, self.reason = False, reason
+
+    def serving(self) -> None:
+        self.ready, self.reason = True, "serving"
+
+
+def kafka_reachable(bootstrap: str, timeout: float = 5.0) -> None:
+    """Raise ConnectionError unless a broker answers a metadata request within the timeout."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    with AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}) as admin:
+        try:
+            admin.list_topics(timeout=timeout)
+        except KafkaException as error:
+            raise ConnectionError(f"Kafka at {bootstrap}: {error.args[0].str()}") from None
+
+
+def wait_for(
+    what: str,
+    attempt: Callable[[], T],
+    readiness: Readiness,
+    report_interval: float = 10.0,
+    max_backoff: float = 5.0,
+    give_up_after: float | None = None,
+) -> T:
+    """Call attempt until it stops raising a connection error; returns its result.
+
+    Only outages are waited out; anything else (a typo in the app path, a bad
+    setting) raises at once, because waiting cannot fix it.
+    """
+    throttled = ThrottledLog(log, report_interval)
+    start = time.monotonic()
+    delay = 0.2
+    while True:
+        try:
+            result = attempt()
+        except TRANSIENT_ERRORS as error:
+            waited = time.monotonic() - start
+            if give_up_after is not None and waited > give_up_after:
+                raise
+            readiness.waiting(f"waiting for {what}")
+            throttled.warning(what, "not ready: waiting for %s for %.0fs (%s)", what, waited, error)
+            time.sleep(delay)
+            delay = min(delay * 2, max_backoff)
+            continue
+        if time.monotonic() - start > 1:
+            log.info("%s is reachable after %.1fs", what, time.monotonic() - start)
+        return result
+
+
+class StreamfeedWorker(faust.Worker):
+    """Faust's worker, told about SIGTERM early and quiet about repeated client errors."""
+
+    def __init__(self, app: faust.App, runtime: AgentRuntime, settings: Settings, **kwargs: Any) -> None:
+        self.runtime = runtime
+        self.streamfeed_settings = settings
+        super().__init__(app, **kwargs)
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        throttle_kafka_client_logs(logger, self.streamfeed_settings.stats_interval)
+
+    def _on_sigterm(self) -> None:
+        self.runtime.stopping.set()
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self.runtime.stopping.set()
+        super()._on_sigint()
