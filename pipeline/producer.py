@@ -68,10 +68,12 @@ class StreamfeedProducer:
         elif error is not None:
             self.failures.append(f"{message.topic()} key {message.key()!r}: {error.str()}")
 
-    def _produce(self, topic: str, key: str, value: bytes) -> None:
+    def _produce(self, topic: str, key: str | bytes | None, value: bytes | None) -> None:
+        if isinstance(key, str):
+            key = key.encode()
         while True:
             try:
-                self.producer.produce(topic, key=key.encode(), value=value, on_delivery=self._delivered)
+                self.producer.produce(topic, key=key, value=value, on_delivery=self._delivered)
                 break
             except BufferError:  # local queue full: serve callbacks until there is room
                 self.producer.poll(0.1)
@@ -160,10 +162,9 @@ class StreamfeedProducer:
         for target in targets:
             self.unfollow(follower, target)
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """Publish bytes as they are: for tools and tests that feed the pipeline bad input."""
-        self.producer.produce(topic, key=key, value=value, on_delivery=self._delivered)
-        self.producer.poll(0)
+    def send_raw(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        """Publish bytes as they are: dead-letter replay, and tests that feed the pipeline bad input."""
+        self._produce(topic, key, value)
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait for every record to be acknowledged; raise DeliveryError for those that failed."""

@@ -1,0 +1,16 @@
+"""The default app plus a verb "pin": the fix a dead-letter replay test applies before replaying."""
+
+from __future__ import annotations
+
+from pipeline.manager import Manager
+from pipeline.verbs import Verb, register
+
+
+@register
+class Pin(Verb):
+    id = 42
+    infinitive = "pin"
+    past_tense = "pinned"
+
+
+manager = Manager()
