@@ -13,7 +13,6 @@ from pipeline.kafka_runner import settings_env, wait_until_drained
 from pipeline.producer import StreamfeedProducer
 from pipeline.topics import TopicNames, create_topics
 from schemas.catalog import ACTIVITY_EVENT
-from schemas.codec import AvroCodec
 from tests.e2e.conftest import storage_manager
 
 pytestmark = pytest.mark.integration
