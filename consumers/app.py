@@ -26,6 +26,8 @@ from schemas.codec import AvroCodec
 
 log = logging.getLogger("streamfeed.worker")
 
+METADATA_MAX_AGE_MS = 10_000
+
 
 def build_app(manager: Manager, settings: Settings | None = None) -> faust.App:
     """The Faust app alone, for tools that only need its topics and agents."""
@@ -42,6 +44,10 @@ def build_worker_app(manager: Manager, settings: Settings | None = None) -> tupl
         # Faust wants a directory for table state even with none: never the current directory.
         datadir=settings.worker_data_dir or _scratch_dir(settings.app_id),
         producer_max_request_size=settings.message_max_bytes,
+        # A worker whose metadata missed the topics (a broker restarting as it joined) is
+        # assigned nothing until the metadata expires: 10 s, not aiokafka's 5 minutes.
+        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        producer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,

@@ -52,6 +52,28 @@ def kafka_reachable(bootstrap: str, timeout: float = 5.0) -> None:
             raise ConnectionError(f"Kafka at {bootstrap}: {error.args[0].str()}") from None
 
 
+class TopicsMissing(ConnectionError):
+    """The pipeline's topics are not (yet) in the broker's metadata: waited for, like an outage."""
+
+
+def topics_present(settings: Settings, timeout: float = 5.0) -> None:
+    """Raise TopicsMissing unless every topic the agents consume is known to the broker.
+
+    A worker that joins its group before the topics exist is assigned
+    nothing and only looks again when its metadata expires (minutes): it
+    waits here instead, saying which topics are missing.
+    """
+    from confluent_kafka.admin import AdminClient
+
+    from pipeline.topics import topic_specs
+
+    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0}) as admin:
+        existing = admin.list_topics(timeout=timeout).topics
+    missing = [spec.name for spec in topic_specs(settings) if spec.name not in existing]
+    if missing:
+        raise TopicsMissing(f"topics {', '.join(missing)} do not exist: run `streamfeed topics create`")
+
+
 def wait_for(
     what: str,
     attempt: Callable[[], T],
@@ -71,7 +93,7 @@ def wait_for(
     while True:
         try:
             result = attempt()
-        except TRANSIENT_ERRORS as error:
+        except (*TRANSIENT_ERRORS, TopicsMissing) as error:
             waited = time.monotonic() - start
             if give_up_after is not None and waited > give_up_after:
                 raise

@@ -97,7 +97,7 @@ def worker(
     import logging
 
     from consumers.app import build_worker_app
-    from consumers.worker import Readiness, StreamfeedWorker, kafka_reachable, wait_for
+    from consumers.worker import Readiness, StreamfeedWorker, kafka_reachable, topics_present, wait_for
     from pipeline.kafka_runner import die_with_parent_if_asked
     from pipeline.settings import get_settings
 
@@ -111,6 +111,7 @@ def worker(
     settings = get_settings()
     readiness = Readiness()
     wait_for("Kafka", lambda: kafka_reachable(settings.kafka_bootstrap), readiness, settings.stats_interval)
+    wait_for("the pipeline's topics", lambda: topics_present(settings), readiness, settings.stats_interval)
     manager = wait_for(f"{settings.storage} storage", lambda: load_manager(app_path), readiness)
     faust_app, context = build_worker_app(manager, settings)
     context.readiness = readiness

@@ -54,7 +54,12 @@ def die_with_parent_if_asked() -> None:
 
 
 class WorkerProcess:
-    """One `streamfeed worker` subprocess, logging to a file."""
+    """One `streamfeed worker` subprocess, logging to a file.
+
+    The worker dies with the process that started it (Linux's parent-death
+    signal), which the kernel ties to the starting *thread*: start workers
+    from a thread that outlives them, such as the main thread.
+    """
 
     def __init__(self, settings: Settings, log_path: Path, app_path: str | None = None) -> None:
         self.settings = settings

@@ -517,9 +517,13 @@ class CassandraBackend(Backend):
     def connect(cls, settings: Any, keyspace: str | None = None) -> CassandraBackend:
         """Connect as settings say, syncing the schema so a fresh cluster works at once."""
         cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)
-        session = cluster.connect()
         keyspace = keyspace or settings.cassandra_keyspace
-        sync_schema(session, keyspace)
+        try:
+            session = cluster.connect()
+            sync_schema(session, keyspace)
+        except BaseException:  # Cassandra away: a caller that waits and retries must not leak threads
+            cluster.shutdown()
+            raise
         publisher = None
         if settings.counts_redis_url:
             from storage.redis_storage import RedisBackend

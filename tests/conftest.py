@@ -46,6 +46,13 @@ def cassandra_session():
 
 
 @pytest.fixture
+def stack():
+    """The whole local stack: Kafka, Redis and Cassandra, each required."""
+    for service in (services.kafka(), services.redis(), services.cassandra()):
+        service.require()
+
+
+@pytest.fixture
 def unique_name() -> Iterator[str]:
     """A name no other test (or earlier run against the same stack) has used."""
     yield f"t{os.getpid()}_{uuid.uuid4().hex[:10]}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -56,3 +57,63 @@ def redis() -> Service:
 def cassandra() -> Service:
     settings = get_settings()
     return Service("cassandra", settings.cassandra_hosts[0], settings.cassandra_port)
+
+
+class RedisInstance:
+    """A private redis-server with an append-only file, so it can be stopped and come back."""
+
+    def __init__(self, directory, port: int) -> None:
+        import shutil
+
+        self.binary = shutil.which("redis-server")
+        assert self.binary, "redis-server is not installed: run deploy/local/stack up redis"
+        self.directory, self.port = directory, port
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import subprocess
+
+        import redis
+
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.directory),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: Redis flushes its append-only file and exits
+            self.process.wait(10)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, for a private server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.kafka_runner import remove_run
-from tests import services
 
 LOG_DIR = Path(__file__).resolve().parents[2] / ".e2e-logs"
-
-
-@pytest.fixture
-def stack():
-    for service in (services.kafka(), services.redis(), services.cassandra()):
-        service.require()
 
 
 def isolated_settings(storage: str, partitions: int = 4, **overrides):

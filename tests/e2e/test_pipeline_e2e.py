@@ -13,6 +13,7 @@ from pipeline.snapshot import differences, snapshot
 from pipeline.topics import create_topics
 from pipeline.world import generate_world
 from tests.e2e.conftest import storage_manager
+from tests.services import RedisInstance
 
 pytestmark = pytest.mark.integration
 
@@ -164,55 +165,6 @@ def test_garbage_goes_to_dead_letters_and_valid_records_to_feeds(stack, isolated
     assert {letter["value"] for letter in letters} >= {b"random bytes that are no Avro at all", b""}
     assert worker.running
     assert_same_feeds(world, settings)
-
-
-class RedisInstance:
-    """A private redis-server with an append-only file, so it can be stopped and come back."""
-
-    def __init__(self, directory, port: int) -> None:
-        import shutil
-
-        self.binary = shutil.which("redis-server")
-        assert self.binary, "redis-server is not installed: run deploy/local/stack up redis"
-        self.directory, self.port = directory, port
-        self.process = None
-
-    def start(self) -> None:
-        import subprocess
-
-        import redis
-
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--dir",
-                str(self.directory),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: Redis flushes its append-only file and exits
-            self.process.wait(10)
 
 
 def test_redis_down_mid_run_worker_waits_and_feeds_come_out_equal(stack, isolated, worker_factory, tmp_path):

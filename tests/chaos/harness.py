@@ -1,0 +1,246 @@
+"""What every chaos scenario shares: an orchestrator for workers, a drain that survives outages,
+and the comparison of every feed with the inline oracle, as figures.
+
+The supervisor plays the orchestrator (systemd, Kubernetes): it restarts a
+worker that exited, whatever its status, as crash-only workers expect.
+Outages of the shared stack go through deploy/local/stack and always bring
+the server back, also when the scenario fails.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.demo import run_inline
+from pipeline.kafka_runner import WorkerProcess, group_lag, remove_run
+from pipeline.manager import Manager
+from pipeline.settings import Settings, get_settings
+from pipeline.snapshot import differences, snapshot
+from pipeline.world import World
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = ROOT / "deploy" / "local" / "stack"
+LOG_DIR = ROOT / ".e2e-logs" / "chaos"
+
+
+@dataclass
+class Figures:
+    """What a scenario prints: the guarantee in numbers."""
+
+    scenario: str
+    events: int = 0
+    expected: int = 0
+    found: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    unexpected: int = 0
+    differing_feeds: int = 0
+    dead_letters: int = 0
+    restarts: int = 0
+    converge_seconds: float = 0.0
+    notes: dict[str, Any] = field(default_factory=dict)
+    differences: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        extra = "".join(f", {key} {value}" for key, value in self.notes.items())
+        return (
+            f"{self.scenario}: events {self.events}, entries expected {self.expected}, found {self.found}, "
+            f"lost {self.lost}, duplicated {self.duplicated}, unexpected {self.unexpected}, "
+            f"differing feeds {self.differing_feeds}, dead letters {self.dead_letters}, "
+            f"worker restarts {self.restarts}, converged in {self.converge_seconds:.1f}s{extra}"
+        )
+
+    def assert_clean(self) -> None:
+        assert (self.lost, self.duplicated, self.unexpected, self.differing_feeds) == (0, 0, 0, 0), (
+            self.line() + "\n" + "\n".join(self.differences)
+        )
+
+
+def chaos_settings(storage: str, partitions: int = 6, **overrides: Any) -> Settings:
+    """An isolated run: its own topics, group, Redis keys and keyspace."""
+    run = f"chaos{uuid.uuid4().hex[:8]}"
+    return get_settings().model_copy(
+        update={
+            "topic_prefix": f"{run}.",
+            "app_id": run,
+            "redis_prefix": f"{run}:",
+            "cassandra_keyspace": run,
+            "storage": storage,
+            "partitions": partitions,
+            "stats_interval": 5.0,
+            **overrides,
+        }
+    )
+
+
+class Supervisor:
+    """Keeps `count` workers of one group running, restarting any that exits; counts the restarts."""
+
+    def __init__(self, settings: Settings, name: str, count: int, app: str | None = None) -> None:
+        self.settings = settings
+        self.name = name
+        self.app = app
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.workers = [self._start(n) for n in range(count)]
+        self._lock = threading.Lock()  # the publisher's drains and the scenario both poll
+        self.restarts = 0
+        self.exit_codes: Counter[int] = Counter()
+
+    def _start(self, slot: int) -> WorkerProcess:
+        slug = "".join(c if c.isalnum() else "-" for c in self.name.lower())
+        log = LOG_DIR / f"{slug}-{self.settings.app_id}-{slot}.log"
+        return WorkerProcess(self.settings, log, self.app).start()
+
+    def poll(self) -> None:
+        """Restart every worker that exited (crash-only: the orchestrator's job)."""
+        with self._lock:
+            for slot, worker in enumerate(self.workers):
+                if not worker.running:
+                    self.exit_codes[worker.process.returncode] += 1
+                    self.restarts += 1
+                    self.workers[slot] = WorkerProcess(self.settings, worker.log_path, self.app).start()
+
+    def kill(self, rng: random.Random) -> None:
+        """SIGKILL one worker, as a machine that lost power."""
+        with self._lock:
+            rng.choice(self.workers).kill()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop(timeout=20)
+
+    def tails(self) -> str:
+        return "\n".join(worker.log_tail(15) for worker in self.workers)
+
+
+def lag_or_none(settings: Settings) -> int | None:
+    """The group's lag, or None while it cannot be read (Kafka away, nothing committed yet)."""
+    try:
+        return group_lag(settings)
+    except Exception:  # an outage of the broker itself: keep waiting
+        return None
+
+
+def drain(settings: Settings, supervisor: Supervisor, timeout: float, restart: bool = True) -> float:
+    """Wait until the group committed everything, restarting workers meanwhile; returns seconds.
+
+    Only the main thread restarts (restart=False elsewhere): a worker's
+    parent-death signal fires when the thread that started it ends.
+    """
+    start = time.monotonic()
+    clean = 0
+    while clean < 2:
+        if restart:
+            supervisor.poll()
+        lag = lag_or_none(settings)
+        clean = clean + 1 if lag == 0 else 0
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"not drained after {timeout:.0f}s (lag {lag})\n{supervisor.tails()}")
+        time.sleep(0.5)
+    return time.monotonic() - start
+
+
+def reader(settings: Settings) -> Manager:
+    """A Manager on the storage the workers wrote."""
+    if settings.storage == "redis":
+        from storage.redis_storage import RedisBackend
+
+        return Manager(RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix))
+    from storage.cassandra_storage import CassandraBackend
+
+    return Manager(CassandraBackend.connect(settings))
+
+
+def _entries(value: Any) -> list[str]:
+    """Activity ids held by one feed's snapshot: flat ids, or every group's ids."""
+    if isinstance(value, list):
+        return list(value)
+    groups, _counts = value
+    return [activity_id for group in groups for activity_id in group[1]]
+
+
+def compare(world: World, manager: Manager, figures: Figures) -> Figures:
+    """Fill figures from every feed of every user against the inline oracle."""
+    expected = snapshot(run_inline(world), world.users)
+    actual = snapshot(manager, world.users)
+    figures.events = len(world.events)
+    for key in expected.keys() | actual.keys():
+        want = Counter(_entries(expected[key])) if key in expected else Counter()
+        got = Counter(_entries(actual[key])) if key in actual else Counter()
+        figures.expected += sum(want.values())
+        figures.found += sum(got.values())
+        figures.lost += sum((want - got).values())
+        figures.duplicated += sum(count - 1 for count in got.values() if count > 1)
+        figures.unexpected += sum(1 for activity_id in got if activity_id not in want)
+    figures.differences = differences(expected, actual)
+    figures.differing_feeds = sum(1 for key in expected if expected[key] != actual.get(key))
+    return figures
+
+
+def publish_world(
+    settings: Settings, world: World, pace: float = 0.0, between_phases: Callable[[], None] | None = None
+) -> int:
+    """Publish every event of the world, republishing the bytes of any the broker did not acknowledge.
+
+    Phases are published in turn, calling between_phases (a drain) between
+    them: the world's phases are where the oracle's order matters (see
+    pipeline.world), e.g. an unfollow after the deliveries it must take out
+    of a trimmed feed. Returns how many records were republished. The same bytes carry the same
+    version, so a republished record that did arrive after all changes
+    nothing. `pace` seconds between events spreads the run over time, so
+    disruptions hit it mid-way.
+    """
+    from pipeline.producer import StreamfeedProducer
+
+    failed: list[tuple[str, bytes | None, bytes | None]] = []
+
+    def delivered(error, message) -> None:
+        if error is not None:
+            failed.append((message.topic(), message.key(), message.value()))
+
+    producer = StreamfeedProducer(settings, on_delivery=delivered, config={"message.timeout.ms": 15_000})
+    republished = 0
+    for number, phase in enumerate(world.phases):
+        if number and between_phases is not None:
+            between_phases()
+        for event in phase:
+            producer.send_event(event)
+            if pace:
+                time.sleep(pace)
+        while True:
+            producer.flush(timeout=120)
+            if not failed:
+                break
+            retry, failed[:] = list(failed), []
+            republished += len(retry)
+            time.sleep(1)
+            for topic, key, value in retry:
+                producer.send_raw(topic, key, value)
+    return republished
+
+
+@contextmanager
+def outage(service: str, seconds: float) -> Iterator[None]:
+    """Stop a server of the shared stack, wait, start it again: always brought back."""
+    subprocess.run([str(STACK), "down", service], check=True, capture_output=True)
+    try:
+        time.sleep(seconds)
+        yield
+    finally:
+        subprocess.run([str(STACK), "up", service], check=True, capture_output=True)
+
+
+def cleanup(settings: Settings) -> None:
+    # Best effort: a stack mid-outage must not hide the scenario's result.
+    with suppress(Exception):
+        remove_run(settings)

@@ -1,0 +1,314 @@
+"""The chaos scenarios: a generated world through real workers while something goes wrong.
+
+Each returns Figures comparing every feed of every user with the inline
+oracle. Sizes are parameters: CI runs them shortened (tests/chaos), and
+``python -m tests.chaos`` runs them in full.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pipeline.activity import Activity
+from pipeline.dead_letters import read_dead_letters
+from pipeline.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
+from pipeline.topics import TopicNames, create_topics
+from pipeline.world import World, generate_world
+from schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
+from schemas.codec import AvroCodec
+from tests.chaos.harness import (
+    Figures,
+    Supervisor,
+    chaos_settings,
+    cleanup,
+    compare,
+    drain,
+    outage,
+    publish_world,
+    reader,
+)
+from tests.services import RedisInstance, free_port
+
+
+def _run(
+    name: str,
+    settings,
+    world: World,
+    workers: int,
+    disrupt,
+    timeout: float,
+    app: str | None = None,
+    pace: float = 0.0,
+    check=None,
+) -> Figures:
+    """Publish the world in the background, disrupt, drain, compare."""
+    create_topics(settings)
+    supervisor = Supervisor(settings, name, workers, app)
+    figures = Figures(name)
+    started = time.monotonic()
+    try:
+
+        def publish() -> None:
+            between = lambda: drain(settings, supervisor, timeout, restart=False)  # noqa: E731
+            figures.notes["republished"] = publish_world(settings, world, pace, between)
+
+        publisher = threading.Thread(target=publish, daemon=True)
+        publisher.start()
+        disrupt(supervisor, figures)
+        deadline = time.monotonic() + timeout
+        while publisher.is_alive() and time.monotonic() < deadline:
+            supervisor.poll()
+            publisher.join(0.5)
+        assert not publisher.is_alive(), "the producer did not finish publishing"
+        drain(settings, supervisor, timeout)
+        figures.converge_seconds = time.monotonic() - started
+        figures.restarts = supervisor.restarts
+        if supervisor.exit_codes:
+            figures.notes["exit codes"] = dict(sorted(supervisor.exit_codes.items()))
+        compare(world, reader(settings), figures)
+        letters = list(read_dead_letters(settings))
+        figures.dead_letters = len(letters)
+        if check is not None:
+            check(figures, letters)
+    finally:
+        supervisor.stop()
+        cleanup(settings)
+    return figures
+
+
+def worker_kills(kills: int = 20, workers: int = 3, events: int = 3000, seed: int = 31) -> Figures:
+    """SIGKILL a random worker of the group `kills` times while the world is processed."""
+    world = generate_world(users=max(60, events // 12), events=events, seed=seed)
+    settings = chaos_settings("redis", partitions=6)
+    rng = random.Random(seed)
+
+    def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+        for _ in range(kills):
+            time.sleep(rng.uniform(1.0, 3.0))
+            supervisor.kill(rng)
+            supervisor.poll()
+        figures.notes["kills"] = kills
+
+    return _run(f"{kills} SIGKILLs of {workers} workers", settings, world, workers, disrupt, 600, pace=0.002)
+
+
+def kafka_outage(seconds: float = 10.0, events: int = 2000, seed: int = 32) -> Figures:
+    """Stop the Kafka broker while the producer publishes and workers consume, then start it."""
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    settings = chaos_settings("redis", partitions=4)
+
+    def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+        time.sleep(2.0)
+        with outage("kafka", seconds):
+            supervisor.poll()
+        figures.notes["broker down"] = f"{seconds:.0f}s"
+
+    return _run(f"Kafka stopped {seconds:.0f}s", settings, world, 2, disrupt, 600, pace=0.004)
+
+
+def cassandra_outage(seconds: float = 20.0, events: int = 2000, seed: int = 33) -> Figures:
+    """Stop Cassandra (the feeds' storage) mid-run for longer than the workers' retry deadline."""
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    settings = chaos_settings("cassandra", partitions=4)
+
+    def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+        time.sleep(3.0)
+        with outage("cassandra", seconds):
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                supervisor.poll()
+                time.sleep(0.5)
+        figures.notes["cassandra down"] = f"{seconds:.0f}s"
+
+    return _run(f"Cassandra stopped {seconds:.0f}s", settings, world, 2, disrupt, 600, pace=0.002)
+
+
+def redis_outage(seconds: float = 15.0, events: int = 2000, seed: int = 34) -> Figures:
+    """Stop the feeds' Redis (a private one with an append-only file) mid-run, then start it."""
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="streamfeed-chaos-redis-") as directory:
+        instance = RedisInstance(Path(directory), free_port())
+        instance.start()
+        url = instance.url
+        settings = chaos_settings("redis", partitions=4, redis_url=url, counts_redis_url=url)
+
+        def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+            time.sleep(3.0)
+            instance.stop()
+            try:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    supervisor.poll()
+                    time.sleep(0.5)
+            finally:
+                instance.start()
+            figures.notes["redis down"] = f"{seconds:.0f}s"
+
+        try:
+            return _run(f"Redis stopped {seconds:.0f}s", settings, world, 2, disrupt, 600, pace=0.002)
+        finally:
+            instance.stop()
+
+
+def unexpected_error(events: int = 600, seed: int = 35) -> Figures:
+    """The app's follower look-up raises once: the worker exits without committing, a restart applies it."""
+    world = generate_world(users=50, events=events, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="streamfeed-chaos-fault-") as directory:
+        marker = Path(directory) / "fail-once"
+        marker.touch()
+        import os
+
+        os.environ["STREAMFEED_TEST_FAULT_FILE"] = str(marker)
+        try:
+            settings = chaos_settings("redis", partitions=4)
+
+            def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+                figures.notes["fault fired"] = "pending"
+
+            figures = _run(
+                "an agent raising an unexpected error",
+                settings,
+                world,
+                1,
+                disrupt,
+                300,
+                app="tests.e2e.faulty_app:manager",
+            )
+            figures.notes["fault fired"] = not marker.exists()
+            return figures
+        finally:
+            os.environ.pop("STREAMFEED_TEST_FAULT_FILE", None)
+
+
+def oversized_copy(activities: int = 5000, context_bytes: int = 16_000) -> Figures:
+    """A follow copies `activities` activities of about 16 KB each: far above one Kafka message."""
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    adds = [
+        ActivityEvent(
+            ActivityOp.ADD,
+            Activity(
+                "star",
+                "add",
+                f"pin{n:05d}",
+                "board1",
+                start + timedelta(seconds=n),
+                {"blob": "x" * context_bytes},
+            ),
+            None,
+            None,
+        )
+        for n in range(activities)
+    ]
+    follow = FollowEvent(FollowOp.FOLLOW, "fan", "star", start + timedelta(days=1), activities)
+    world = World(["star", "fan"], [adds, [follow]])
+    settings = chaos_settings("redis", partitions=2)
+
+    def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+        figures.notes["copied"] = f"{activities} x {context_bytes // 1000} KB"
+
+    return _run("a follow copying oversized history", settings, world, 1, disrupt, 600)
+
+
+#: Bad records of every kind, with the dead-letter reason each must get.
+BAD_KINDS = (
+    "random bytes",
+    "truncated",
+    "unknown fingerprint",
+    "unknown verb",
+    "bad actor id",
+    "bad follower id",
+    "unknown feed in to",
+    "oversized extra_context",
+    "empty feed-ops message",
+)
+
+EXPECTED_REASONS = {
+    "random bytes": "not Avro single-object",
+    "truncated": "truncated",
+    "unknown fingerprint": "unknown writer schema",
+    "unknown verb": "verb: unknown verb",
+    "bad actor id": "actor: is not a valid user id",
+    "bad follower id": "follower: is not a valid user id",
+    "unknown feed in to": "to: ",
+    "oversized extra_context": "extra_context: exceeds the limit",
+    "empty feed-ops message": "empty message",
+}
+
+
+def bad_record(kind: str, n: int, names: TopicNames, codec: AvroCodec) -> tuple[str, bytes, bytes]:
+    """(topic, key, value) of the nth bad record of a kind."""
+    when = datetime(2026, 11, 2, 9, 0, tzinfo=UTC) + timedelta(seconds=n)
+    activity = Activity("user001", "add", f"bad{n}", "board1", when).to_record()
+
+    def event(**changes) -> bytes:
+        assert set(changes) <= set(activity), f"no such activity field: {set(changes) - set(activity)}"
+        record = {"op": "ADD", "activity": {**activity, "id": None, **changes}, "priority": None}
+        return codec.encode(ACTIVITY_EVENT, {**record, "published_at": None, "version": None})
+
+    valid = event()
+    if kind == "random bytes":
+        return names.activities, b"k", b"\xff" + random.Random(n).randbytes(40)  # \xff: no framing
+    if kind == "truncated":
+        return names.activities, b"user001", valid[:-5]
+    if kind == "unknown fingerprint":
+        return names.activities, b"user001", b"\xc3\x01" + b"\x99" * 8 + valid[10:]
+    if kind == "unknown verb":
+        return names.activities, b"user001", event(verb="teleport")
+    if kind == "bad actor id":
+        return names.activities, b"bad actor", event(actor=f"bad actor {n}!")
+    if kind == "bad follower id":
+        follow = {
+            "op": "FOLLOW",
+            "follower": f"bad follower {n}!",
+            "followed": "user001",
+            "activity_copy_limit": None,
+            "time": when,
+        }
+        return names.follows, follow["follower"].encode(), codec.encode(FOLLOW_EVENT, follow)
+    if kind == "unknown feed in to":
+        return names.activities, b"user001", event(to=[f"nosuchfeed:user{n % 40:03d}"])
+    if kind == "oversized extra_context":
+        return names.activities, b"user001", event(extra_context={"blob": "x" * 20_000})
+    if kind == "empty feed-ops message":
+        return names.feed_ops_high, b"user001", b""
+    raise ValueError(kind)
+
+
+def bad_records(count: int = 10_000, events: int = 2000, seed: int = 36) -> Figures:
+    """`count` bad records of every kind interleaved with a valid world: each one a dead letter
+    with the reason of its kind, and every valid record applied."""
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    settings = chaos_settings("redis", partitions=4)
+    names = TopicNames.from_settings(settings)
+    codec = AvroCodec()
+    bad = [bad_record(BAD_KINDS[n % len(BAD_KINDS)], n, names, codec) for n in range(count)]
+
+    def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+        from pipeline.producer import StreamfeedProducer
+
+        producer = StreamfeedProducer(settings)
+        for topic, key, value in bad:
+            producer.send_raw(topic, key, value)
+        producer.flush(timeout=120)
+        figures.notes["bad records"] = count
+
+    by_value = {value: BAD_KINDS[n % len(BAD_KINDS)] for n, (_, _, value) in enumerate(bad)}
+
+    def check(figures: Figures, letters: list) -> None:
+        kinds = Counter(by_value.get(letter.value, "not sent by the scenario") for letter in letters)
+        wrong = [
+            f"{by_value.get(letter.value)}: {letter.error_type}: {letter.error}"
+            for letter in letters
+            if EXPECTED_REASONS.get(by_value.get(letter.value, ""), "\0") not in letter.error
+        ]
+        figures.notes["dead letters by kind"] = dict(sorted(kinds.items()))
+        figures.notes["wrong reasons"] = len(wrong)
+        figures.differences += wrong[:10]
+
+    return _run(f"{count} bad records", settings, world, 2, disrupt, 600, pace=0.001, check=check)

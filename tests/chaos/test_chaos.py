@@ -1,0 +1,55 @@
+"""The chaos suite, shortened for CI: every scenario of ``python -m tests.chaos``, smaller.
+
+Each runs a generated world through real workers on the local stack while
+something goes wrong, then compares every feed of every user with the
+inline oracle: 0 lost, 0 duplicated, 0 unexpected, no feed different.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.chaos import scenarios
+
+pytestmark = pytest.mark.integration
+
+
+def test_sigkills_of_workers_lose_and_duplicate_nothing(stack, report):
+    figures = report(scenarios.worker_kills(kills=4, workers=3, events=1200))
+    assert figures.restarts >= 4
+
+
+def test_a_kafka_outage_while_publishing_and_consuming_loses_nothing(stack, report):
+    report(scenarios.kafka_outage(seconds=6, events=800))
+
+
+def test_a_cassandra_outage_longer_than_the_retry_deadline_loses_nothing(stack, report):
+    figures = report(scenarios.cassandra_outage(seconds=12, events=800))
+    assert figures.restarts >= 1, "workers should have given up past the retry deadline and restarted"
+    assert set(figures.notes["exit codes"]) <= {75}, figures.notes
+
+
+def test_a_redis_outage_longer_than_the_retry_deadline_loses_nothing(stack, report):
+    figures = report(scenarios.redis_outage(seconds=12, events=800))
+    assert figures.restarts >= 1
+    assert set(figures.notes["exit codes"]) <= {75}, figures.notes
+
+
+def test_bad_records_of_every_kind_become_dead_letters_with_their_reason(stack, report):
+    count = 2 * len(scenarios.BAD_KINDS) * 20
+    figures = report(scenarios.bad_records(count=count, events=800))
+    assert figures.dead_letters == count
+    assert figures.notes["wrong reasons"] == 0, figures.differences
+    assert figures.notes["dead letters by kind"] == {
+        kind: count // len(scenarios.BAD_KINDS) for kind in scenarios.BAD_KINDS
+    }
+
+
+def test_an_unexpected_error_exits_the_worker_and_a_restart_applies_the_batch(stack, report):
+    figures = report(scenarios.unexpected_error(events=600))
+    assert figures.notes["fault fired"] is True
+    assert figures.notes["exit codes"] == {70: 1}
+
+
+def test_a_follow_copying_history_far_above_one_message_is_split_and_applied(stack, report):
+    report(scenarios.oversized_copy(activities=600))
