@@ -26,8 +26,11 @@ FULL = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.chaos", description=__doc__)
-    parser.add_argument("scenario", nargs="*", choices=[*FULL, []], help="default: all")
+    parser.add_argument("scenario", nargs="*", help=f"any of {', '.join(FULL)} (default: all)")
     names = parser.parse_args().scenario or list(FULL)
+    unknown = [name for name in names if name not in FULL]
+    if unknown:
+        parser.error(f"unknown scenarios {', '.join(unknown)}; choose from {', '.join(FULL)}")
     failed = 0
     started = time.monotonic()
     for name in names:
