@@ -115,9 +115,11 @@ def group_lag(settings: Settings) -> int | None:
     names = TopicNames.from_settings(settings)
     topics = [names.activities, names.follows, names.feed_ops_high, names.feed_ops_low]
     partitions = [TopicPartition(t, p) for t in topics for p in range(settings.partitions)]
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     request = ConsumerGroupTopicPartitions(settings.app_id, partitions)
-    committed = admin.list_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
+    # Every librdkafka handle is destroyed here, in this thread: left to the garbage
+    # collector, it can be destroyed from one of librdkafka's own threads, which aborts.
+    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
+        committed = admin.list_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
     offsets = {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions}
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-lag"})
     try:
@@ -188,10 +190,10 @@ def remove_run(settings: Settings) -> None:
         cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra_port)
         cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}")
         cluster.shutdown()
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
     names = [spec.name for spec in topic_specs(settings)]
-    existing = set(admin.list_topics(timeout=10).topics)
-    doomed = [name for name in names if name in existing]
-    if doomed:
-        for future in admin.delete_topics(doomed).values():
-            future.result(30)
+    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
+        existing = set(admin.list_topics(timeout=10).topics)
+        doomed = [name for name in names if name in existing]
+        if doomed:
+            for future in admin.delete_topics(doomed).values():
+                future.result(30)

@@ -103,9 +103,15 @@ class CoPartitioningError(RuntimeError):
 
 def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create missing topics; refuse if existing co-partitioned ones disagree. Returns a report."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
+        return _create_missing(admin, settings, timeout)
+
+
+def _create_missing(admin, settings: Settings, timeout: float) -> list[str]:
+    from confluent_kafka.admin import NewTopic
+
     specs = topic_specs(settings)
     existing = _existing_topics(admin, settings, specs, timeout)
     wrong = [

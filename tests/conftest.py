@@ -20,6 +20,15 @@ def kafka_bootstrap() -> str:
 
 
 @pytest.fixture(scope="session")
+def kafka_admin(kafka_bootstrap):
+    """One admin client for the session, destroyed in the main thread at the end (never by the GC)."""
+    from confluent_kafka.admin import AdminClient
+
+    with AdminClient({"bootstrap.servers": kafka_bootstrap}) as admin:
+        yield admin
+
+
+@pytest.fixture(scope="session")
 def redis_client():
     services.redis().require()
     import redis

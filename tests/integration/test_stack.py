@@ -12,14 +12,14 @@ pytestmark = pytest.mark.integration
 PARTITIONS = 4
 
 
-def test_kafka_keyed_records_land_on_consistent_partitions(kafka_bootstrap, unique_name):
+def test_kafka_keyed_records_land_on_consistent_partitions(kafka_bootstrap, kafka_admin, unique_name):
     from aiokafka import AIOKafkaConsumer
     from aiokafka.partitioner import murmur2
     from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
     topic = f"stack-{unique_name}"
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin = kafka_admin
     futures = admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
     futures[topic].result(timeout=30)
     assert len(admin.list_topics(topic, timeout=10).topics[topic].partitions) == PARTITIONS

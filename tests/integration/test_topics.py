@@ -1,7 +1,7 @@
 """`streamfeed topics create`: idempotent, and it refuses topics that break co-partitioning."""
 
 import pytest
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import ConfigResource, NewTopic
 
 from pipeline.settings import get_settings
 from pipeline.topics import CoPartitioningError, TopicNames, create_topics
@@ -9,10 +9,10 @@ from pipeline.topics import CoPartitioningError, TopicNames, create_topics
 pytestmark = pytest.mark.integration
 
 
-def test_create_twice_then_refuse_a_mismatch(kafka_bootstrap, unique_name):
+def test_create_twice_then_refuse_a_mismatch(kafka_bootstrap, kafka_admin, unique_name):
     settings = get_settings().model_copy(update={"topic_prefix": f"{unique_name}.", "partitions": 3})
     names = TopicNames.from_settings(settings)
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin = kafka_admin
     try:
         first = create_topics(settings)
         assert sorted(first) == sorted(
