@@ -145,6 +145,134 @@ def topics_list() -> None:
         typer.echo(f"{spec.name:<24} {shape} {spec.purpose}")
 
 
+generations_app = typer.Typer(
+    help="Generations of feeds: rebuilds write a new one, switch makes it live.", no_args_is_help=True
+)
+app.add_typer(generations_app, name="generations")
+
+
+def _generational(storage: str | None) -> Any:
+    from storage.generations import GenerationalBackend
+    from storage.registry import get_backend
+
+    backend = get_backend(storage)
+    if not isinstance(backend, GenerationalBackend):
+        raise typer.BadParameter("STREAMFEED_GENERATION pins one generation: unset it to manage them")
+    return backend
+
+
+StorageOption = Annotated[str | None, typer.Option(help="memory, redis or cassandra (default: setting).")]
+
+
+@generations_app.command("list")
+def generations_list(storage: StorageOption = None) -> None:
+    """Print every generation, the live one marked with *."""
+    from storage.generations import shown
+
+    backend = _generational(storage)
+    live = backend.store.live()
+    for name in backend.store.known():
+        typer.echo(f"{'*' if name == live else ' '} {shown(name)}")
+
+
+@generations_app.command("create")
+def generations_create(name: str, storage: StorageOption = None) -> None:
+    """Register an empty generation (a rebuild creates its own)."""
+    from storage.generations import GenerationError
+
+    backend = _generational(storage)
+    try:
+        backend.store.create(name)
+    except GenerationError as error:
+        raise typer.BadParameter(str(error), param_hint="NAME") from None
+    backend.backend_of(name)  # creates its schema where storage has one
+    typer.echo(f"created generation {name}")
+
+
+@generations_app.command("switch")
+def generations_switch(name: str, storage: StorageOption = None) -> None:
+    """Make a generation live: readers and live workers follow within a second."""
+    from storage.generations import GenerationError, shown
+
+    backend = _generational(storage)
+    try:
+        backend.store.switch(name)
+    except GenerationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"generation {shown(name)} is live")
+
+
+@generations_app.command("drop")
+def generations_drop(name: str, storage: StorageOption = None) -> None:
+    """Delete a generation's feeds; refuses the live one."""
+    from storage.generations import GenerationError
+    from storage.registry import drop_generation
+
+    backend = _generational(storage)
+    try:
+        typer.echo(drop_generation(backend, name))
+    except GenerationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def rebuild(
+    generation: Annotated[
+        str | None, typer.Option(help="Name of the new generation (default: g<timestamp>).")
+    ] = None,
+    from_time: Annotated[
+        str | None, typer.Option(help="Replay from this ISO time instead of the start of the topics.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Rebuild workers to run.", min=1)] = 1,
+    switch: Annotated[bool, typer.Option(help="Make the new generation live once it caught up.")] = False,
+) -> None:
+    """Rebuild every feed into a new generation from the activities and follows topics.
+
+    The live pipeline keeps running: the rebuild has its own consumer group,
+    feed-ops and dead-letter topics. Interrupted, run the same command (same
+    --generation) again: it resumes where its group committed.
+    """
+    from datetime import UTC, datetime
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from pipeline.rebuild import default_generation_name, run_rebuild
+    from pipeline.settings import get_settings
+    from storage.generations import GenerationError, check_generation_name
+
+    name = generation or default_generation_name()
+    try:
+        check_generation_name(name)
+    except GenerationError as error:
+        raise typer.BadParameter(str(error), param_hint="--generation") from None
+    when = None
+    if from_time is not None:
+        when = datetime.fromisoformat(from_time)
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events  {task.fields[lag]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns) as bar:
+        task = bar.add_task(f"rebuilding {name}", total=None, lag="")
+
+        def report(progress) -> None:
+            lag = ", ".join(f"{topic} lag {n}" for topic, n in sorted(progress.lag_by_topic.items()) if n)
+            bar.update(task, completed=progress.applied, total=progress.total, lag=lag)
+
+        result = run_rebuild(get_settings(), name, workers, when, switch, report=report)
+    rate = result.events / max(result.seconds, 1e-9)
+    typer.echo(f"generation {name}: {result.events} events in {result.seconds:.1f}s ({rate:,.0f}/s)")
+    typer.echo(
+        f"generation {name} is live" if switch else f"make it live: streamfeed generations switch {name}"
+    )
+
+
 dead_letters_app = typer.Typer(help="Records the pipeline rejected, with why.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 

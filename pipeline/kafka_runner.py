@@ -171,7 +171,6 @@ def wait_until_drained(
 def remove_run(settings: Settings) -> None:
     """Remove what an isolated run left: its Redis keys, its keyspace, its topics."""
     import redis
-    from confluent_kafka.admin import AdminClient
 
     from pipeline.topics import topic_specs
 
@@ -190,7 +189,13 @@ def remove_run(settings: Settings) -> None:
         cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra_port)
         cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}")
         cluster.shutdown()
-    names = [spec.name for spec in topic_specs(settings)]
+    remove_topics(settings, [spec.name for spec in topic_specs(settings)])
+
+
+def remove_topics(settings: Settings, names: list[str]) -> None:
+    """Delete those of the topics that exist."""
+    from confluent_kafka.admin import AdminClient
+
     with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
         existing = set(admin.list_topics(timeout=10).topics)
         doomed = [name for name in names if name in existing]

@@ -43,8 +43,18 @@ class Settings(BaseSettings):
     storage: Literal["memory", "redis", "cassandra"] = Field(
         "memory", description="Storage backend for inline mode and workers"
     )
+    generation: str | None = Field(
+        None,
+        description="Pin storage to this generation instead of following the live one "
+        "(a rebuild's workers); '' is the default generation",
+    )
     app_id: str = Field("streamfeed", description="Consumer group and Faust app id")
     topic_prefix: str = Field("", description="Prefix of every topic name, e.g. 'staging.'")
+    internal_topic_prefix: str | None = Field(
+        None,
+        description="Prefix of the feed-ops and dead-letter topics if not topic_prefix: a rebuild "
+        "has its own",
+    )
     partitions: int = Field(8, ge=1, description="Partitions of every streamfeed topic")
     replication_factor: int = Field(1, ge=1, description="Replicas of every streamfeed topic")
     history_retention_ms: int = Field(

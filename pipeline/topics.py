@@ -34,13 +34,16 @@ class TopicNames:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TopicNames:
+        """The input topics under topic_prefix; the pipeline's own ones under internal_topic_prefix
+        if set (a rebuild reads the live inputs but must never write the live feed-ops)."""
         p = settings.topic_prefix
+        own = p if settings.internal_topic_prefix is None else settings.internal_topic_prefix
         return cls(
             f"{p}activities",
             f"{p}follows",
-            f"{p}feed-ops-high",
-            f"{p}feed-ops-low",
-            f"{p}dead-letters",
+            f"{own}feed-ops-high",
+            f"{own}feed-ops-low",
+            f"{own}dead-letters",
         )
 
 

@@ -8,8 +8,20 @@ connection pools are shared per server name.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from storage.base import Backend
+from storage.generations import (
+    DEFAULT_GENERATION,
+    CassandraGenerations,
+    GenerationalBackend,
+    GenerationStore,
+    MemoryGenerations,
+    RedisGenerations,
+    cassandra_generation_keyspace,
+    check_generation_name,
+    redis_generation_prefix,
+)
 
 _backends: dict[str, Backend] = {}
 _lock = threading.Lock()
@@ -17,49 +29,86 @@ _lock = threading.Lock()
 BACKEND_NAMES = ("memory", "redis", "redis:<server>", "cassandra")
 
 
-def create_backend(name: str) -> Backend:
-    """A new backend of that name, connected as the settings say."""
+def create_backend(name: str, generation: str = DEFAULT_GENERATION, settings: Any = None) -> Backend:
+    """A new backend of that name for one generation, connected as the settings say."""
     from pipeline.settings import get_settings
 
-    settings = get_settings()
+    settings = settings or get_settings()
+    check_generation_name(generation)
     if name == "memory":
         from storage.memory_storage import MemoryBackend
 
         return MemoryBackend()
-    if name == "redis":
+    if name == "redis" or name.startswith("redis:"):
         from storage.redis_storage import RedisBackend
 
-        return RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
-    if name.startswith("redis:"):
-        from storage.redis_storage import RedisBackend
-
-        server = name.partition(":")[2]
-        if server not in settings.redis_servers:
-            known = ", ".join(sorted(settings.redis_servers)) or "none configured"
-            raise ValueError(f"no Redis server named {server!r} in STREAMFEED_REDIS_SERVERS ({known})")
-        return RedisBackend.from_url(settings.redis_servers[server], prefix=settings.redis_prefix)
+        url = settings.redis_url
+        if name.startswith("redis:"):
+            server = name.partition(":")[2]
+            if server not in settings.redis_servers:
+                known = ", ".join(sorted(settings.redis_servers)) or "none configured"
+                raise ValueError(f"no Redis server named {server!r} in STREAMFEED_REDIS_SERVERS ({known})")
+            url = settings.redis_servers[server]
+        return RedisBackend.from_url(url, prefix=redis_generation_prefix(settings.redis_prefix, generation))
     if name == "cassandra":
         from storage.cassandra_storage import CassandraBackend
 
-        return CassandraBackend.connect(settings)
+        keyspace = cassandra_generation_keyspace(settings.cassandra_keyspace, generation)
+        return CassandraBackend.connect(settings, keyspace)
     raise ValueError(f"unknown storage backend {name!r}; one of {', '.join(BACKEND_NAMES)}")
 
 
-def get_backend(name: str | None = None) -> Backend:
-    """The shared backend of that name (default: the STREAMFEED_STORAGE setting)."""
-    if name is None:
-        from pipeline.settings import get_settings
+def generation_store(default: Backend) -> GenerationStore:
+    """Where the live pointer of a backend's generations is kept: beside its default generation."""
+    from storage.memory_storage import MemoryBackend
 
-        name = get_settings().storage
+    if isinstance(default, MemoryBackend):
+        return MemoryGenerations()
+    if hasattr(default, "session"):
+        return CassandraGenerations(default.session, default.keyspace)
+    return RedisGenerations(default.client, default.prefix)
+
+
+def create_generational_backend(name: str, settings: Any = None) -> GenerationalBackend:
+    """A backend that follows the live generation of the named backend."""
+    from pipeline.settings import get_settings
+
+    settings = settings or get_settings()
+    removed_ttl = settings.removed_ttl
+
+    def open_generation(generation: str) -> Backend:
+        backend = create_backend(name, generation, settings)
+        backend.activities.removed_ttl = removed_ttl
+        return backend
+
+    default = open_generation(DEFAULT_GENERATION)
+    backend = GenerationalBackend(generation_store(default), open_generation)
+    backend._backends[DEFAULT_GENERATION] = default
+    return backend
+
+
+def get_backend(name: str | None = None) -> Backend:
+    """The shared backend of that name (default: the STREAMFEED_STORAGE setting).
+
+    It follows the live generation, unless STREAMFEED_GENERATION pins one
+    (a rebuild's workers write the generation they build).
+    """
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    if name is None:
+        name = settings.storage
     backend = _backends.get(name)
     if backend is None:
         with _lock:
             backend = _backends.get(name)
             if backend is None:
-                from pipeline.settings import get_settings
-
-                backend = _backends[name] = create_backend(name)
-                backend.activities.removed_ttl = get_settings().removed_ttl
+                if settings.generation is not None:
+                    backend = create_backend(name, settings.generation)
+                    backend.activities.removed_ttl = settings.removed_ttl
+                else:
+                    backend = create_generational_backend(name)
+                _backends[name] = backend
     return backend
 
 
@@ -74,3 +123,31 @@ def close_all() -> None:
         for backend in _backends.values():
             backend.close()
         _backends.clear()
+
+
+def drop_generation(backend: GenerationalBackend, name: str) -> str:
+    """Delete a generation's data and forget it; refuses the live one. Returns what was done."""
+    from storage.generations import drop_redis_generation, shown
+    from storage.memory_storage import MemoryBackend
+
+    backend.store.forget(name)  # raises for the live generation, before anything is deleted
+    data = backend.backend_of(name)
+    backend._backends.pop(name, None)
+    if isinstance(data, MemoryBackend):
+        return f"dropped generation {shown(name)}"
+    if hasattr(data, "session"):
+        keyspace = data.keyspace
+        if name:
+            data.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+            data.close()
+            return f"dropped generation {shown(name)} (keyspace {keyspace})"
+        from storage.cassandra_storage import TABLES
+
+        for table in TABLES:
+            data.session.execute(f"TRUNCATE {keyspace}.{table}")
+        return f"dropped generation {shown(name)} (truncated the tables of keyspace {keyspace})"
+    settings_prefix = backend.backend_of(DEFAULT_GENERATION).prefix
+    deleted = drop_redis_generation(data.client, settings_prefix, name)
+    if name:
+        data.close()
+    return f"dropped generation {shown(name)} ({deleted} Redis keys)"

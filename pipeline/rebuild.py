@@ -1,0 +1,214 @@
+"""`streamfeed rebuild`: a new generation of feeds from the kept topics, beside the live one.
+
+The rebuild is the pipeline itself run a second time: its own consumer
+group reads `activities` and `follows` from the start (or from a time),
+its own feed-ops and dead-letter topics carry its batches, and its workers
+are pinned to the new generation. The live group, the live topics and the
+live generation are never written. Convergence makes the result equal to
+the live feeds whatever the interleaving, and resuming an interrupted
+rebuild is just running it again: the group's committed offsets say where
+it was, and applying an event twice changes nothing.
+
+Progress is the rebuild group's committed offsets against the high-water
+marks of the input topics captured when the rebuild started, never what one
+process happened to see.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pipeline.settings import Settings
+from pipeline.topics import TopicNames
+
+
+def rebuild_settings(live: Settings, generation: str) -> Settings:
+    """The rebuild's workers: live inputs, their own group, internal topics and generation."""
+    return live.model_copy(
+        update={
+            "app_id": f"{live.app_id}-rebuild-{generation}",
+            "generation": generation,
+            "internal_topic_prefix": f"{live.topic_prefix}rebuild-{generation}.",
+        }
+    )
+
+
+def default_generation_name(now: datetime | None = None) -> str:
+    return f"g{(now or datetime.now()):%Y%m%d%H%M%S}"
+
+
+Offsets = dict[tuple[str, int], int]
+
+
+def _partitions(settings: Settings, topics: list[str]) -> list[tuple[str, int]]:
+    return [(topic, partition) for topic in topics for partition in range(settings.partitions)]
+
+
+def high_waters(settings: Settings, topics: list[str]) -> Offsets:
+    """The next offset of every partition of the topics: what 'caught up' means."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-hwm"})
+    try:
+        return {
+            (topic, partition): consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[
+                1
+            ]
+            for topic, partition in _partitions(settings, topics)
+        }
+    finally:
+        consumer.close()
+
+
+def committed_offsets(settings: Settings, topics: list[str]) -> Offsets:
+    """The group's committed offsets (the next offset to read); -1 where it committed nothing."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    wanted = [TopicPartition(t, p) for t, p in _partitions(settings, topics)]
+    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
+        request = ConsumerGroupTopicPartitions(settings.app_id, wanted)
+        result = admin.list_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
+    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions}
+
+
+def start_group_at(settings: Settings, topics: list[str], when: datetime) -> bool:
+    """Commit, for a group that has committed nothing yet, the first offsets at or after `when`.
+
+    Returns False (and changes nothing) for a group that already has
+    offsets: a resumed rebuild goes on from where it was.
+    """
+    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    if any(offset >= 0 for offset in committed_offsets(settings, topics).values()):
+        return False
+    millis = int(when.timestamp() * 1000)
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-seek"}
+    )
+    try:
+        found = consumer.offsets_for_times(
+            [TopicPartition(t, p, millis) for t, p in _partitions(settings, topics)], timeout=10
+        )
+    finally:
+        consumer.close()
+    ends = high_waters(settings, topics)
+    offsets = [
+        TopicPartition(
+            tp.topic, tp.partition, tp.offset if tp.offset >= 0 else ends[(tp.topic, tp.partition)]
+        )
+        for tp in found
+    ]
+    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
+        request = ConsumerGroupTopicPartitions(settings.app_id, offsets)
+        admin.alter_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
+    return True
+
+
+@dataclass
+class Progress:
+    """Where a rebuild stands: input events applied of those to apply, and its own feed-ops lag."""
+
+    applied: int
+    total: int
+    lag_by_topic: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.applied >= self.total and not any(self.lag_by_topic.values())
+
+
+def measure(settings: Settings, start: Offsets, targets: Offsets) -> Progress:
+    """Progress from committed offsets: inputs against the captured targets, feed-ops against now."""
+    names = TopicNames.from_settings(settings)
+    inputs = [names.activities, names.follows]
+    internal = [names.feed_ops_high, names.feed_ops_low]
+    committed = committed_offsets(settings, inputs + internal)
+    applied = total = 0
+    lag: dict[str, int] = {}
+    for key, target in targets.items():
+        begin = start.get(key, 0)
+        done = max(committed.get(key, -1), begin)
+        total += max(0, target - begin)
+        applied += max(0, min(done, target) - begin)
+        lag[key[0]] = lag.get(key[0], 0) + max(0, target - done)
+    for key, end in high_waters(settings, internal).items():
+        lag[key[0]] = lag.get(key[0], 0) + max(0, end - max(committed.get(key, -1), 0))
+    return Progress(applied, total, lag)
+
+
+@dataclass
+class RebuildResult:
+    generation: str
+    events: int
+    seconds: float
+    switched: bool
+
+
+def run_rebuild(
+    live: Settings,
+    generation: str,
+    workers: int = 1,
+    from_time: datetime | None = None,
+    switch: bool = False,
+    log_dir: Path | None = None,
+    report: Callable[[Progress], None] | None = None,
+    timeout: float | None = None,
+) -> RebuildResult:
+    """Rebuild every feed into `generation` and return when it has caught up (then switch, if asked)."""
+    from pipeline.kafka_runner import WorkerProcess, remove_topics
+    from pipeline.topics import create_topics
+    from storage.registry import create_generational_backend
+
+    settings = rebuild_settings(live, generation)
+    backend = create_generational_backend(live.storage, live)
+    backend.store.create(generation)
+    backend.backend_of(generation)  # its schema, where storage has one
+    create_topics(settings)
+    names = TopicNames.from_settings(settings)
+    inputs = [names.activities, names.follows]
+    if from_time is not None:
+        start_group_at(settings, inputs, from_time)
+    begin = {key: max(0, offset) for key, offset in committed_offsets(settings, inputs).items()}
+    log_dir = log_dir or Path.cwd()
+    started = time.monotonic()
+    processes = [
+        WorkerProcess(settings, log_dir / f"rebuild-{generation}-{n}.log").start() for n in range(workers)
+    ]
+    try:
+        targets = high_waters(settings, inputs)
+        _wait(settings, begin, targets, processes, report, timeout)
+        if switch:
+            # Live workers follow the pointer within a second; what the live group applied to
+            # the old generation meanwhile is caught up here (applying twice changes nothing).
+            backend.store.switch(generation)
+            time.sleep(backend.ttl + 0.5)
+            targets = high_waters(settings, inputs)
+            _wait(settings, begin, targets, processes, report, timeout)
+    finally:
+        for process in processes:
+            process.stop()
+        backend.close()
+    applied = measure(settings, begin, targets).applied
+    remove_topics(settings, [names.feed_ops_high, names.feed_ops_low, names.dead_letters])
+    return RebuildResult(generation, applied, time.monotonic() - started, switch)
+
+
+def _wait(settings, begin, targets, processes, report, timeout) -> None:
+    started = time.monotonic()
+    while True:
+        progress = measure(settings, begin, targets)
+        if report is not None:
+            report(progress)
+        if progress.done:
+            return
+        if not any(p.running for p in processes):
+            raise RuntimeError("every rebuild worker exited:\n" + "\n".join(p.log_tail() for p in processes))
+        if timeout is not None and time.monotonic() - started > timeout:
+            raise TimeoutError(f"rebuild not caught up after {timeout:.0f}s: {progress}")
+        time.sleep(0.5)
