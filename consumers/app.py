@@ -7,6 +7,7 @@ declares them with the same partition count and never creates them itself.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import shutil
@@ -120,15 +121,25 @@ def _register_stats(app: faust.App, ctx: PipelineContext) -> None:
             for agent, count in stats.processed.items()
         }
         last["time"], last["counts"] = now, dict(stats.processed)
-        lag = 0
-        for tp in app.consumer.assignment():
-            high = app.consumer.highwater(tp)
-            if high is not None:
-                lag += max(0, high - 1 - stats.last_offsets.get(tp, -1))
         summary = ", ".join(f"{agent} {rate:,.0f}/s" for agent, rate in sorted(rates.items())) or "idle"
         log.info(
-            "processed: %s; lag %d; dead letters %d",
+            "processed: %s; group lag %s; dead letters %d",
             summary,
-            lag,
+            await _group_lag(ctx.settings),
             ctx.runtime.dead_letters.count,
         )
+
+
+async def _group_lag(settings: Settings) -> str:
+    """The whole group's lag from its committed offsets against the high-water marks.
+
+    Not what this process has seen: that is wrong after a restart or a
+    rebalance, and says nothing about the partitions other workers hold.
+    """
+    from pipeline.kafka_runner import group_lag
+
+    try:
+        lag = await asyncio.to_thread(group_lag, settings)
+    except Exception as error:  # Kafka away: the stats line must not stop the timer
+        return f"unknown ({error.__class__.__name__})"
+    return "unknown (nothing committed yet)" if lag is None else str(lag)

@@ -103,17 +103,14 @@ def crash(agent: str, error: BaseException) -> None:
 
 
 class Stats:
-    """Events processed per agent, and the last offset per partition (for lag)."""
+    """Events processed per agent (lag comes from the group's committed offsets, not from here)."""
 
     def __init__(self) -> None:
         self.processed: dict[str, int] = defaultdict(int)
-        self.last_offsets: dict[Any, int] = {}
         self.started = time.monotonic()
 
     def record(self, agent: str, events: Sequence[Any]) -> None:
         self.processed[agent] += len(events)
-        for event in events:
-            self.last_offsets[event.message.tp] = event.message.offset
 
 
 class AgentRuntime:

@@ -108,3 +108,75 @@ def test_rebuild_equals_the_live_generation_byte_for_byte_and_touches_nothing_li
         assert snapshot(Manager(backend), world.users) == live_feeds
     finally:
         backend.close()
+
+
+def test_rebuild_from_a_time_equals_a_run_started_then_and_readers_switch_cleanly(
+    stack, isolated, worker_factory, tmp_path
+):
+    import threading
+    from datetime import UTC, datetime
+
+    from pipeline.demo import run_inline
+    from pipeline.manager import Manager
+    from pipeline.world import World
+
+    world = generate_world(users=80, events=600, seed=43)
+    live = isolated("redis", partitions=4)
+    create_topics(live)
+    worker = worker_factory(live, "live")
+    producer = StreamfeedProducer(live)
+    for event in world.phases[0]:
+        producer.send_event(event)
+    producer.flush()
+    wait_until_drained(live, timeout=180, workers=[worker])
+    time.sleep(1.5)  # record timestamps are milliseconds: a clear gap between before and after
+    since = datetime.now(UTC)
+    time.sleep(1.5)
+    for phase in world.phases[1:]:
+        for event in phase:
+            producer.send_event(event)
+        producer.flush()
+        wait_until_drained(live, timeout=180, workers=[worker])
+
+    run_rebuild(live, "late", from_time=since, log_dir=tmp_path, timeout=300)
+    later = World(world.users, world.phases[1:])
+    backend = create_generational_backend("redis", live)
+    try:
+        expected = snapshot(run_inline(later), world.users)
+        assert snapshot(Manager(backend.backend_of("late")), world.users) == expected
+        old = snapshot(Manager(backend.backend_of("")), world.users)
+        assert old != expected
+
+        # Readers hammer pages while the pointer moves: no read fails, each page is one generation's.
+        reader = Manager(create_generational_backend("redis", live))
+        users = [u for u in world.users if old[("normal", u)] != expected[("normal", u)]][:10]
+        assert users
+        seen, failures, stop = {"old": 0, "new": 0}, [], threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                for user in users:
+                    try:
+                        page = [a.id for a in reader.get_feed("normal", user)[:]]
+                    except Exception as error:  # a failed read is what this test is about
+                        failures.append(repr(error))
+                        continue
+                    if page == old[("normal", user)]:
+                        seen["old"] += 1
+                    elif page == expected[("normal", user)]:
+                        seen["new"] += 1
+                    else:
+                        failures.append(f"{user}: a page from neither generation")
+
+        thread = threading.Thread(target=read)
+        thread.start()
+        time.sleep(0.5)
+        backend.store.switch("late")
+        time.sleep(1.5)
+        stop.set()
+        thread.join(10)
+        assert not failures, failures[:5]
+        assert seen["old"] and seen["new"], seen
+        reader.backend.close()
+    finally:
+        backend.close()
