@@ -178,13 +178,15 @@ def generations_list(storage: StorageOption = None) -> None:
 @generations_app.command("create")
 def generations_create(name: str, storage: StorageOption = None) -> None:
     """Register an empty generation (a rebuild creates its own)."""
-    from storage.generations import GenerationError
+    from storage.generations import GenerationError, parse_generation_name
 
     backend = _generational(storage)
     try:
+        name = parse_generation_name(name)
         backend.store.create(name)
     except GenerationError as error:
-        raise typer.BadParameter(str(error), param_hint="NAME") from None
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     backend.backend_of(name)  # creates its schema where storage has one
     typer.echo(f"created generation {name}")
 
@@ -192,10 +194,11 @@ def generations_create(name: str, storage: StorageOption = None) -> None:
 @generations_app.command("switch")
 def generations_switch(name: str, storage: StorageOption = None) -> None:
     """Make a generation live: readers and live workers follow within a second."""
-    from storage.generations import GenerationError, shown
+    from storage.generations import GenerationError, parse_generation_name, shown
 
     backend = _generational(storage)
     try:
+        name = parse_generation_name(name)
         backend.store.switch(name)
     except GenerationError as error:
         typer.echo(f"error: {error}", err=True)
@@ -206,12 +209,12 @@ def generations_switch(name: str, storage: StorageOption = None) -> None:
 @generations_app.command("drop")
 def generations_drop(name: str, storage: StorageOption = None) -> None:
     """Delete a generation's feeds; refuses the live one."""
-    from storage.generations import GenerationError
+    from storage.generations import GenerationError, parse_generation_name
     from storage.registry import drop_generation
 
     backend = _generational(storage)
     try:
-        typer.echo(drop_generation(backend, name))
+        typer.echo(drop_generation(backend, parse_generation_name(name)))
     except GenerationError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -227,6 +230,9 @@ def rebuild(
     ] = None,
     workers: Annotated[int, typer.Option(help="Rebuild workers to run.", min=1)] = 1,
     switch: Annotated[bool, typer.Option(help="Make the new generation live once it caught up.")] = False,
+    app_path: Annotated[
+        str, typer.Option("--app", "-A", help="The Manager the rebuild workers run, as module:attribute.")
+    ] = "pipeline.default_app:manager",
 ) -> None:
     """Rebuild every feed into a new generation from the activities and follows topics.
 
@@ -244,7 +250,7 @@ def rebuild(
 
     name = generation or default_generation_name()
     try:
-        check_generation_name(name)
+        name = check_generation_name(name)
     except GenerationError as error:
         raise typer.BadParameter(str(error), param_hint="--generation") from None
     when = None
@@ -265,7 +271,7 @@ def rebuild(
             lag = ", ".join(f"{topic} lag {n}" for topic, n in sorted(progress.lag_by_topic.items()) if n)
             bar.update(task, completed=progress.applied, total=progress.total, lag=lag)
 
-        result = run_rebuild(get_settings(), name, workers, when, switch, report=report)
+        result = run_rebuild(get_settings(), name, workers, when, switch, report=report, app_path=app_path)
     rate = result.events / max(result.seconds, 1e-9)
     typer.echo(f"generation {name}: {result.events} events in {result.seconds:.1f}s ({rate:,.0f}/s)")
     typer.echo(

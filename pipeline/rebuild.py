@@ -159,6 +159,7 @@ def run_rebuild(
     log_dir: Path | None = None,
     report: Callable[[Progress], None] | None = None,
     timeout: float | None = None,
+    app_path: str | None = None,
 ) -> RebuildResult:
     """Rebuild every feed into `generation` and return when it has caught up (then switch, if asked)."""
     from pipeline.kafka_runner import WorkerProcess, remove_topics
@@ -178,7 +179,8 @@ def run_rebuild(
     log_dir = log_dir or Path.cwd()
     started = time.monotonic()
     processes = [
-        WorkerProcess(settings, log_dir / f"rebuild-{generation}-{n}.log").start() for n in range(workers)
+        WorkerProcess(settings, log_dir / f"rebuild-{generation}-{n}.log", app_path).start()
+        for n in range(workers)
     ]
     try:
         targets = high_waters(settings, inputs)

@@ -32,17 +32,27 @@ class GenerationError(ValueError):
     """A generation name that cannot be used, or an operation that would lose the live feeds."""
 
 
+#: What people type for the default generation.
+DEFAULT_ALIAS = "default"
+
+
+def parse_generation_name(text: str) -> str:
+    """A generation name as typed: 'default' is the default generation."""
+    return DEFAULT_GENERATION if text in (DEFAULT_ALIAS, "(default)") else check_generation_name(text)
+
+
 def check_generation_name(name: str) -> str:
-    if name == DEFAULT_GENERATION or _NAME.match(name):
+    if name == DEFAULT_GENERATION or (_NAME.match(name) and name != DEFAULT_ALIAS):
         return name
     raise GenerationError(
-        f"generation name {name!r}: use 1-24 lowercase letters, digits or _, starting with a letter"
+        f"generation name {name!r}: use 1-24 lowercase letters, digits or _, starting with a letter "
+        f"(and not {DEFAULT_ALIAS!r}, which names the default generation)"
     )
 
 
 def shown(name: str) -> str:
     """How a generation is named to people: the default one has no name of its own."""
-    return name or "(default)"
+    return name or DEFAULT_ALIAS
 
 
 class GenerationStore(ABC):

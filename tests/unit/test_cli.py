@@ -17,6 +17,12 @@ def test_every_command_has_help():
         ["topics", "list"],
         ["schema", "sync"],
         ["feed", "show"],
+        ["rebuild"],
+        ["generations", "list"],
+        ["generations", "switch"],
+        ["generations", "drop"],
+        ["dead-letters", "list"],
+        ["dead-letters", "replay"],
     ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
@@ -52,3 +58,14 @@ def test_feed_show_rejects_unknown_feed():
     result = runner.invoke(app, ["feed", "show", "timeline", "1", "--storage", "memory"])
     assert result.exit_code != 0
     assert "unknown feed 'timeline'" in result.output
+
+
+def test_generations_on_memory_storage_refuse_unknown_and_live_ones():
+    listed = runner.invoke(app, ["generations", "list", "--storage", "memory"])
+    assert listed.exit_code == 0 and listed.output.splitlines()[0] == "* default"
+    unknown = runner.invoke(app, ["generations", "switch", "nope", "--storage", "memory"])
+    assert unknown.exit_code == 2 and "no generation nope" in unknown.output
+    live = runner.invoke(app, ["generations", "drop", "default", "--storage", "memory"])
+    assert live.exit_code == 2 and "default is live" in live.output
+    bad = runner.invoke(app, ["generations", "create", "Bad-Name", "--storage", "memory"])
+    assert bad.exit_code == 2 and "lowercase letters" in bad.output
