@@ -92,10 +92,11 @@ def build_worker_app(manager: Manager, settings: Settings | None = None) -> tupl
         log.info("serving %d partitions", len(assigned))
 
     log.info(
-        "streamfeed worker: app %s, broker %s, storage %s, %d partitions, topics %s",
+        "streamfeed worker: app %s, broker %s, storage %s generation %s, %d partitions, topics %s",
         settings.app_id,
         settings.kafka_bootstrap,
         manager.backend.name,
+        "followed" if settings.generation is None else (settings.generation or "default"),
         settings.partitions,
         ", ".join(topics),
     )

@@ -110,12 +110,40 @@ def worker(
     )
     settings = get_settings()
     readiness = Readiness()
+    if settings.generation is None and settings.storage != "memory":
+        settings = _pin_live_generation(settings, readiness)
     wait_for("Kafka", lambda: kafka_reachable(settings.kafka_bootstrap), readiness, settings.stats_interval)
     wait_for("the pipeline's topics", lambda: topics_present(settings), readiness, settings.stats_interval)
     manager = wait_for(f"{settings.storage} storage", lambda: load_manager(app_path), readiness)
     faust_app, context = build_worker_app(manager, settings)
     context.readiness = readiness
     StreamfeedWorker(faust_app, context.runtime, settings, loglevel=loglevel).execute_from_commandline()
+
+
+def _pin_live_generation(settings: Any, readiness: Any) -> Any:
+    """A worker writes the generation live when it starts, and only that one.
+
+    Readers follow a switch; writers do not, so the group building a new
+    generation and the live group never write the same one at once. Restart
+    the workers after a switch (see the README's runbook).
+    """
+    import os
+
+    from consumers.worker import wait_for
+    from pipeline.settings import get_settings
+    from storage.registry import create_generational_backend
+
+    def live() -> str:
+        backend = create_generational_backend(settings.storage, settings)
+        try:
+            return backend.store.live()
+        finally:
+            backend.close()
+
+    generation = wait_for(f"{settings.storage} storage", live, readiness, settings.stats_interval)
+    os.environ["STREAMFEED_GENERATION"] = generation  # what the app's Manager() will read
+    get_settings.cache_clear()
+    return get_settings()
 
 
 @topics_app.command("create")

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
+
 from pipeline.settings import Settings
 from pipeline.topics import TopicNames
 
@@ -48,6 +50,22 @@ def _partitions(settings: Settings, topics: list[str]) -> list[tuple[str, int]]:
     return [(topic, partition) for topic in topics for partition in range(settings.partitions)]
 
 
+def _retriable(error: BaseException) -> bool:
+    from confluent_kafka import KafkaException
+
+    return isinstance(error, KafkaException) and error.args[0].retriable()
+
+
+#: Metadata of a topic created a moment ago, or a leader moving: asked again, not fatal.
+_kafka_retry = retry(
+    retry=retry_if_exception(_retriable),
+    wait=wait_exponential(multiplier=0.2, max=2),
+    stop=stop_after_delay(60),
+    reraise=True,
+)
+
+
+@_kafka_retry
 def high_waters(settings: Settings, topics: list[str]) -> Offsets:
     """The next offset of every partition of the topics: what 'caught up' means."""
     from confluent_kafka import Consumer, TopicPartition
@@ -64,6 +82,7 @@ def high_waters(settings: Settings, topics: list[str]) -> Offsets:
         consumer.close()
 
 
+@_kafka_retry
 def committed_offsets(settings: Settings, topics: list[str]) -> Offsets:
     """The group's committed offsets (the next offset to read); -1 where it committed nothing."""
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
@@ -186,12 +205,9 @@ def run_rebuild(
         targets = high_waters(settings, inputs)
         _wait(settings, begin, targets, processes, report, timeout)
         if switch:
-            # Live workers follow the pointer within a second; what the live group applied to
-            # the old generation meanwhile is caught up here (applying twice changes nothing).
+            # Readers follow within a second. Writers never do: a worker writes the generation
+            # that was live when it started, so two groups never write one generation at once.
             backend.store.switch(generation)
-            time.sleep(backend.ttl + 0.5)
-            targets = high_waters(settings, inputs)
-            _wait(settings, begin, targets, processes, report, timeout)
     finally:
         for process in processes:
             process.stop()

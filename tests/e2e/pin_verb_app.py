@@ -1,4 +1,4 @@
-"""The default app plus a verb "pin": the fix a dead-letter replay test applies before replaying."""
+"""The default app plus a verb "stash": the fix a dead-letter replay test applies before replaying."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pipeline.verbs import Verb, register
 @register
 class Pin(Verb):
     id = 42
-    infinitive = "pin"
-    past_tense = "pinned"
+    infinitive = "stash"
+    past_tense = "stashed"
 
 
 manager = Manager()

@@ -1,0 +1,85 @@
+"""Rebuild figures beside the live pipeline's, in the same run, on Redis.
+
+Run (stack up): .venv/bin/python -m tests.benchmarks.bench_rebuild [--events 100000] [--workers 2]
+
+1. Live: a generated world of --events events published, --workers workers
+   apply it; events per second and flat-feed entries written per second
+   until the group has committed everything.
+2. Rebuild: `streamfeed rebuild` of the same topics into a new generation
+   with the same number of workers; the same two rates.
+3. The rebuilt generation is compared key by key with the live one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from pipeline.demo import kafka_settings
+from pipeline.kafka_runner import WorkerProcess, remove_run, wait_until_drained
+from pipeline.producer import StreamfeedProducer
+from pipeline.rebuild import run_rebuild
+from pipeline.topics import create_topics
+from pipeline.world import generate_world
+
+
+def flat_entries(client: redis.Redis, prefix: str) -> int:
+    """Entries in every flat feed (user and normal feeds) under a prefix."""
+    total = 0
+    for key in client.scan_iter(f"{prefix}feed:*", count=5000):
+        if client.type(key) == b"zset":
+            total += client.zcard(key)
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=5_000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    world = generate_world(users=args.users, events=args.events, seed=101)
+    settings = kafka_settings(partitions=8)
+    client = redis.Redis.from_url(settings.redis_url)
+    create_topics(settings)
+    print(f"world: {len(world.users)} users, {len(world.events)} events; {args.workers} workers")
+    with tempfile.TemporaryDirectory(prefix="streamfeed-bench-rebuild-") as logs:
+        workers = [WorkerProcess(settings, Path(logs) / f"live-{n}.log").start() for n in range(args.workers)]
+        try:
+            producer = StreamfeedProducer(settings)
+            started = time.monotonic()
+            for phase in world.phases:
+                for event in phase:
+                    producer.send_event(event)
+                producer.flush(timeout=300)
+                wait_until_drained(settings, timeout=3600, workers=workers)
+            live_seconds = time.monotonic() - started
+        finally:
+            for worker in workers:
+                worker.stop()
+        entries = flat_entries(client, settings.redis_prefix) - flat_entries(
+            client, f"{settings.redis_prefix}gen."
+        )
+        print(
+            f"live:    {len(world.events) / live_seconds:,.0f} events/s, "
+            f"{entries / live_seconds:,.0f} flat entries/s ({entries:,} entries, {live_seconds:.1f}s)"
+        )
+        result = run_rebuild(settings, "bench", workers=args.workers, log_dir=Path(logs), timeout=7200)
+        rebuilt = flat_entries(client, f"{settings.redis_prefix}gen.bench:")
+        print(
+            f"rebuild: {result.events / result.seconds:,.0f} events/s, "
+            f"{rebuilt / result.seconds:,.0f} flat entries/s ({rebuilt:,} entries, {result.seconds:.1f}s, "
+            f"including worker start-up)"
+        )
+        print(f"rebuilt entries equal live entries: {rebuilt == entries}")
+    remove_run(settings)
+    client.close()
+
+
+if __name__ == "__main__":
+    main()
