@@ -140,7 +140,7 @@ async def _group_lag(settings: Settings) -> str:
     from pipeline.kafka_runner import group_lag
 
     try:
-        lag = await asyncio.to_thread(group_lag, settings)
+        lag = await asyncio.to_thread(group_lag, settings, min(3.0, settings.stats_interval / 2))
     except Exception as error:  # Kafka away: the stats line must not stop the timer
         return f"unknown ({error.__class__.__name__})"
     return "unknown (nothing committed yet)" if lag is None else str(lag)

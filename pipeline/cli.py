@@ -261,6 +261,12 @@ def rebuild(
     app_path: Annotated[
         str, typer.Option("--app", "-A", help="The Manager the rebuild workers run, as module:attribute.")
     ] = "pipeline.default_app:manager",
+    user: Annotated[
+        str | None,
+        typer.Option(
+            help="Rebuild only this user's feeds, in the live generation, through the live workers."
+        ),
+    ] = None,
 ) -> None:
     """Rebuild every feed into a new generation from the activities and follows topics.
 
@@ -276,6 +282,12 @@ def rebuild(
     from pipeline.settings import get_settings
     from storage.generations import GenerationError, check_generation_name
 
+    if user is not None:
+        from pipeline.rebuild import rebuild_user
+
+        sent = rebuild_user(get_settings(), load_manager(app_path), user)
+        typer.echo(f"sent {sent} batches to {user}'s feed-ops partition: the live workers apply them")
+        return
     name = generation or default_generation_name()
     try:
         name = check_generation_name(name)

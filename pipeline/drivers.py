@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.events import ActivityEvent, FollowEvent, MarkSpec
+from pipeline.events import ActivityEvent, FanoutBatch, FollowEvent, MarkSpec
 from pipeline.steps import apply_follow, fanout_activity, mark_batch, materialize
 
 if TYPE_CHECKING:
@@ -35,6 +35,11 @@ class InlineDriver:
     def mark(self, user_id: str, spec: MarkSpec) -> None:
         materialize(self.manager, mark_batch(user_id, spec))
 
+    def deliver(self, user_id: str, batches: list[FanoutBatch]) -> None:
+        """Batches for one user's feeds (a one-user rebuild), applied at once."""
+        for batch in batches:
+            materialize(self.manager, batch)
+
 
 class KafkaDriver:
     """Publishes events for the workers; call flush() to wait for delivery."""
@@ -50,6 +55,10 @@ class KafkaDriver:
 
     def mark(self, user_id: str, spec: MarkSpec) -> None:
         self.producer.send_mark(user_id, spec)
+
+    def deliver(self, user_id: str, batches: list[FanoutBatch]) -> None:
+        """Batches for one user's feeds, to the user's feed-ops partition: its one writer applies them."""
+        self.producer.send_batches(user_id, batches)
 
     def flush(self, timeout: float = 30.0) -> None:
         self.producer.flush(timeout)

@@ -104,7 +104,7 @@ class WorkerProcess:
             return "(no log)"
 
 
-def group_lag(settings: Settings) -> int | None:
+def group_lag(settings: Settings, timeout: float = 10.0) -> int | None:
     """Messages published to the pipeline's input and internal topics but not yet committed.
 
     None while the group has committed nothing for a partition that has data.
@@ -118,14 +118,15 @@ def group_lag(settings: Settings) -> int | None:
     request = ConsumerGroupTopicPartitions(settings.app_id, partitions)
     # Every librdkafka handle is destroyed here, in this thread: left to the garbage
     # collector, it can be destroyed from one of librdkafka's own threads, which aborts.
-    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
-        committed = admin.list_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
+    quiet = {"bootstrap.servers": settings.kafka_bootstrap, "log_level": 2}  # outages: the caller says so
+    with AdminClient(quiet) as admin:
+        committed = admin.list_consumer_group_offsets([request])[settings.app_id].result(timeout=timeout)
     offsets = {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions}
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-lag"})
+    consumer = Consumer({**quiet, "group.id": f"{settings.app_id}-lag"})
     try:
         lag = 0
         for tp in partitions:
-            _, high = consumer.get_watermark_offsets(tp, timeout=10)
+            _, high = consumer.get_watermark_offsets(tp, timeout=timeout)
             done = offsets.get((tp.topic, tp.partition), -1)
             if high > 0 and done < 0:
                 return None
@@ -164,7 +165,10 @@ def wait_until_drained(
             tails = "\n".join(w.log_tail() for w in workers or [])
             raise TimeoutError(f"pipeline not drained after {timeout:.0f}s (lag {lag})\n{tails}")
         if workers and not any(w.running for w in workers):
-            raise RuntimeError("every worker exited:\n" + "\n".join(w.log_tail() for w in workers))
+            codes = ", ".join(str(w.process.returncode) for w in workers)
+            raise RuntimeError(
+                f"every worker exited (status {codes}):\n" + "\n".join(w.log_tail() for w in workers)
+            )
         time.sleep(poll)
 
 

@@ -17,7 +17,15 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from pipeline.activity import Activity
-from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp, MarkSpec
+from pipeline.events import (
+    ActivityEvent,
+    ActivityOp,
+    FanoutBatch,
+    FanoutPriority,
+    FollowEvent,
+    FollowOp,
+    MarkSpec,
+)
 from pipeline.exceptions import StreamfeedError
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import TopicNames
@@ -100,6 +108,18 @@ class StreamfeedProducer:
 
         value = self.codec.encode(FANOUT_BATCH, mark_batch(user_id, spec).to_record())
         self._produce(self.topics.feed_ops_high, user_id, value)
+
+    def send_batches(self, user_id: str, batches: list[FanoutBatch]) -> None:
+        """Feed-ops batches for one user (key: the user, so the user's partition), split by size."""
+        from pipeline.sizing import split_to_fit
+
+        for batch in batches:
+            for value in split_to_fit(
+                batch,
+                lambda piece: self.codec.encode(FANOUT_BATCH, piece.to_record()),
+                self.settings.feed_ops_max_bytes,
+            ):
+                self._produce(self.topics.feed_ops_high, user_id, value)
 
     def send_event(self, event: ActivityEvent | FollowEvent) -> None:
         """Publish either kind of event to its topic."""

@@ -230,3 +230,75 @@ def _wait(settings, begin, targets, processes, report, timeout) -> None:
         if timeout is not None and time.monotonic() - started > timeout:
             raise TimeoutError(f"rebuild not caught up after {timeout:.0f}s: {progress}")
         time.sleep(0.5)
+
+
+def activities_concerning(settings: Settings, user_id: str, activity_class=None) -> list:
+    """Every activity in the activities topic by the user or naming the user in `to`.
+
+    The whole topic is read (a `to` may come from any actor's partition), up
+    to its high-water marks when the call starts; records that do not decode
+    were dead letters and concern no feed.
+    """
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from pipeline.activity import Activity
+    from pipeline.events import ActivityEvent
+    from schemas.catalog import ACTIVITY_EVENT
+    from schemas.codec import AvroCodec
+
+    activity_class = activity_class or Activity
+    names = TopicNames.from_settings(settings)
+    ends = {key: end for key, end in high_waters(settings, [names.activities]).items() if end > 0}
+    if not ends:
+        return []
+    codec = AvroCodec(registry=settings.schema_registry_url)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"{settings.app_id}-rebuild-user",
+            "enable.auto.commit": False,
+        }
+    )
+    suffix = f":{user_id}"
+    found = []
+    try:
+        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for topic, partition in ends])
+        remaining = set(ends)
+        while remaining:
+            message = consumer.poll(10)
+            if message is None:
+                raise TimeoutError(f"{names.activities} stopped answering while being read")
+            if message.error() is not None:
+                continue
+            key = (message.topic(), message.partition())
+            if message.offset() + 1 >= ends.get(key, 0):
+                remaining.discard(key)
+            try:
+                event = ActivityEvent.from_record(
+                    codec.decode(ACTIVITY_EVENT, message.value()), activity_class
+                )
+            except Exception:  # a dead letter: the pipeline never applied it
+                continue
+            activity = event.activity
+            if activity.actor_id == user_id or any(str(entry).endswith(suffix) for entry in activity.to):
+                found.append(activity)
+    finally:
+        consumer.close()
+    return found
+
+
+def rebuild_user(settings: Settings, manager, user_id: str) -> int:
+    """Send the batches that rebuild one user's feeds to the user's feed-ops partition; returns how many.
+
+    The live workers apply them as the user's one writer, with everything
+    else on that partition; nothing is stopped.
+    """
+    from pipeline.producer import StreamfeedProducer
+    from pipeline.steps import plan_user_rebuild
+
+    activities = activities_concerning(settings, user_id, manager.activity_class)
+    batches = plan_user_rebuild(manager, user_id, activities)
+    producer = StreamfeedProducer(settings)
+    producer.send_batches(user_id, batches)
+    producer.flush()
+    return len(batches)

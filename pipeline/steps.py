@@ -195,18 +195,64 @@ def apply_follow(manager: Manager, event: FollowEvent) -> list[FanoutBatch]:
         ]
     follows.follow(event.follower, event.followed, event.version)
     limit = manager.follow_activity_limit if event.activity_copy_limit is None else event.activity_copy_limit
+    return copy_batches(manager, event.follower, event.followed, event.version, limit)
+
+
+def copy_batches(
+    manager: Manager, follower: str, followed: str, version: int, limit: int
+) -> list[FanoutBatch]:
+    """The followed user's latest `limit` user-feed entries (removed ones too) for the follower."""
     if limit == 0:
         return []
     entries = manager.backend.timelines.entries(
-        manager.user_feed_class.key_for(event.followed), manager.activity_class
+        manager.user_feed_class.key_for(followed), manager.activity_class
     )
     history = [s.activity for s in reversed(entries[-limit:])]
     return [
-        FanoutBatch(
-            ActivityOp.ADD, [event.follower], list(chunk), (), FanoutPriority.HIGH, version=event.version
-        )
+        FanoutBatch(ActivityOp.ADD, [follower], list(chunk), (), FanoutPriority.HIGH, version=version)
         for chunk in chunks(history, COPY_CHUNK)
     ]
+
+
+def plan_user_rebuild(manager: Manager, user_id: str, activities: Iterable[Activity]) -> list[FanoutBatch]:
+    """Batches that rebuild one user's feeds through the user's own materializer (single writer).
+
+    activities: every activity by the user or naming the user in `to`, as
+    found in the activities topic; their current states are what the
+    materializer writes. Follower feeds are copied from the followed users'
+    user feeds at each follow's version, exactly as the follow did.
+    """
+    own: list[Activity] = []
+    targeted: dict[str, list[Activity]] = defaultdict(list)
+    seen: set[str] = set()
+    for activity in activities:
+        if activity.id in seen:
+            continue
+        seen.add(activity.id)
+        if activity.actor_id == user_id:
+            own.append(activity)
+        try:
+            named = parse_targets(manager, [activity])
+        except ValidationError:  # the fanout refused it (a dead letter): no feed holds it
+            continue
+        for name, target in named.items():
+            if user_id in target:
+                targeted[name].append(activity)
+    batches = [
+        FanoutBatch(ActivityOp.ADD, [user_id], list(chunk), (manager.user_feed_class.name,))
+        for chunk in chunks(own, COPY_CHUNK)
+    ]
+    for name, items in sorted(targeted.items()):
+        batches += [
+            FanoutBatch(ActivityOp.ADD, [user_id], list(chunk), (name,))
+            for chunk in chunks(items, COPY_CHUNK)
+        ]
+    follows = manager.backend.follows
+    for followed in follows.following(user_id):
+        version = follows.follow_versions([user_id], followed).get(user_id)
+        if version is not None:
+            batches += copy_batches(manager, user_id, followed, version, manager.follow_activity_limit)
+    return batches
 
 
 def mark_batch(user_id: str, spec: MarkSpec) -> FanoutBatch:

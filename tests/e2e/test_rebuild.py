@@ -180,3 +180,39 @@ def test_rebuild_from_a_time_equals_a_run_started_then_and_readers_switch_cleanl
         reader.backend.close()
     finally:
         backend.close()
+
+
+def test_rebuild_user_restores_one_users_deleted_feeds_through_the_live_workers(
+    stack, isolated, worker_factory, redis_client
+):
+    from pipeline.events import ActivityEvent
+    from pipeline.rebuild import rebuild_user
+
+    world = generate_world(users=60, events=600, seed=47)
+    live = isolated("redis", partitions=4)
+    create_topics(live)
+    worker = worker_factory(live, "live")
+    producer = StreamfeedProducer(live)
+    for phase in world.phases:
+        for event in phase:
+            producer.send_event(event)
+        producer.flush()
+        wait_until_drained(live, timeout=180, workers=[worker])
+    reader = storage_manager(live)
+    before = snapshot(reader, world.users)
+    activities = [e.activity for e in world.events if isinstance(e, ActivityEvent)]
+    user = max(world.users, key=lambda u: sum(f"notification:{u}" in a.to for a in activities))
+    assert before[("notification", user)][0] and before[("normal", user)] and before[("user", user)]
+
+    doomed = [
+        key
+        for key in redis_client.scan_iter(f"{live.redis_prefix}*{{{user}}}*")
+        if b"follow" not in key  # the follow graph stays: it is what the feeds are rebuilt from
+    ]
+    assert len(doomed) >= 3
+    redis_client.delete(*doomed)
+    assert snapshot(reader, [user]) != {k: v for k, v in before.items() if k[1] == user}
+
+    assert rebuild_user(live, reader, user) > 0
+    wait_until_drained(live, timeout=120, workers=[worker])
+    assert snapshot(reader, world.users) == before
