@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -206,43 +208,46 @@ def generations_list(storage: StorageOption = None) -> None:
 @generations_app.command("create")
 def generations_create(name: str, storage: StorageOption = None) -> None:
     """Register an empty generation (a rebuild creates its own)."""
-    from storage.generations import GenerationError, parse_generation_name
+    from storage.generations import parse_generation_name
 
     backend = _generational(storage)
-    try:
+    with _generation_errors():
         name = parse_generation_name(name)
         backend.store.create(name)
-    except GenerationError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
     backend.backend_of(name)  # creates its schema where storage has one
     typer.echo(f"created generation {name}")
 
 
 @generations_app.command("switch")
 def generations_switch(name: str, storage: StorageOption = None) -> None:
-    """Make a generation live: readers and live workers follow within a second."""
-    from storage.generations import GenerationError, parse_generation_name, shown
+    """Make a generation live: readers follow within a second; restart workers to write it."""
+    from storage.generations import parse_generation_name, shown
 
     backend = _generational(storage)
-    try:
+    with _generation_errors():
         name = parse_generation_name(name)
         backend.store.switch(name)
-    except GenerationError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(f"generation {shown(name)} is live")
 
 
 @generations_app.command("drop")
 def generations_drop(name: str, storage: StorageOption = None) -> None:
     """Delete a generation's feeds; refuses the live one."""
-    from storage.generations import GenerationError, parse_generation_name
+    from storage.generations import parse_generation_name
     from storage.registry import drop_generation
 
     backend = _generational(storage)
-    try:
+    with _generation_errors():
         typer.echo(drop_generation(backend, parse_generation_name(name)))
+
+
+@contextmanager
+def _generation_errors() -> Iterator[None]:
+    """A refused generation operation: the reason on stderr, status 2, no traceback."""
+    from storage.generations import GenerationError
+
+    try:
+        yield
     except GenerationError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

@@ -13,7 +13,6 @@ import random
 import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -24,9 +23,10 @@ from typing import Any
 from pipeline.demo import run_inline
 from pipeline.kafka_runner import WorkerProcess, group_lag, remove_run
 from pipeline.manager import Manager
-from pipeline.settings import Settings, get_settings
+from pipeline.settings import Settings
 from pipeline.snapshot import differences, snapshot
 from pipeline.world import World
+from tests.e2e.conftest import isolated_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "local" / "stack"
@@ -68,19 +68,7 @@ class Figures:
 
 def chaos_settings(storage: str, partitions: int = 6, **overrides: Any) -> Settings:
     """An isolated run: its own topics, group, Redis keys and keyspace."""
-    run = f"chaos{uuid.uuid4().hex[:8]}"
-    return get_settings().model_copy(
-        update={
-            "topic_prefix": f"{run}.",
-            "app_id": run,
-            "redis_prefix": f"{run}:",
-            "cassandra_keyspace": run,
-            "storage": storage,
-            "partitions": partitions,
-            "stats_interval": 5.0,
-            **overrides,
-        }
-    )
+    return isolated_settings(storage, partitions, label="chaos", **{"stats_interval": 5.0, **overrides})
 
 
 class Supervisor:
@@ -109,6 +97,13 @@ class Supervisor:
                     self.exit_codes[worker.process.returncode] += 1
                     self.restarts += 1
                     self.workers[slot] = WorkerProcess(self.settings, worker.log_path, self.app).start()
+
+    def hold(self, seconds: float) -> None:
+        """Keep the workers running (restarting those that exit) for that long."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.poll()
+            time.sleep(0.5)
 
     def kill(self, rng: random.Random) -> None:
         """SIGKILL one worker, as a machine that lost power."""
@@ -230,11 +225,10 @@ def publish_world(
 
 
 @contextmanager
-def outage(service: str, seconds: float) -> Iterator[None]:
-    """Stop a server of the shared stack, wait, start it again: always brought back."""
+def outage(service: str) -> Iterator[None]:
+    """A server of the shared stack stopped for the body's duration: always brought back."""
     subprocess.run([str(STACK), "down", service], check=True, capture_output=True)
     try:
-        time.sleep(seconds)
         yield
     finally:
         subprocess.run([str(STACK), "up", service], check=True, capture_output=True)

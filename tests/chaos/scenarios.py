@@ -105,8 +105,8 @@ def kafka_outage(seconds: float = 10.0, events: int = 2000, seed: int = 32) -> F
 
     def disrupt(supervisor: Supervisor, figures: Figures) -> None:
         time.sleep(2.0)
-        with outage("kafka", seconds):
-            supervisor.poll()
+        with outage("kafka"):
+            supervisor.hold(seconds)
         figures.notes["broker down"] = f"{seconds:.0f}s"
 
     return _run(f"Kafka stopped {seconds:.0f}s", settings, world, 2, disrupt, 600, pace=0.004)
@@ -119,11 +119,8 @@ def cassandra_outage(seconds: float = 20.0, events: int = 2000, seed: int = 33) 
 
     def disrupt(supervisor: Supervisor, figures: Figures) -> None:
         time.sleep(3.0)
-        with outage("cassandra", seconds):
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                supervisor.poll()
-                time.sleep(0.5)
+        with outage("cassandra"):
+            supervisor.hold(seconds)
         figures.notes["cassandra down"] = f"{seconds:.0f}s"
 
     return _run(f"Cassandra stopped {seconds:.0f}s", settings, world, 2, disrupt, 600, pace=0.002)
@@ -142,10 +139,7 @@ def redis_outage(seconds: float = 15.0, events: int = 2000, seed: int = 34) -> F
             time.sleep(3.0)
             instance.stop()
             try:
-                deadline = time.monotonic() + seconds
-                while time.monotonic() < deadline:
-                    supervisor.poll()
-                    time.sleep(0.5)
+                supervisor.hold(seconds)
             finally:
                 instance.start()
             figures.notes["redis down"] = f"{seconds:.0f}s"

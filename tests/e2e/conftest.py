@@ -12,10 +12,11 @@ from pipeline.kafka_runner import remove_run
 LOG_DIR = Path(__file__).resolve().parents[2] / ".e2e-logs"
 
 
-def isolated_settings(storage: str, partitions: int = 4, **overrides):
+def isolated_settings(storage: str, partitions: int = 4, label: str = "e2e", **overrides):
+    """Settings of a run isolated from every other: its own topics, group, Redis keys, keyspace."""
     from pipeline.settings import get_settings
 
-    run = f"e2e{uuid.uuid4().hex[:8]}"
+    run = f"{label}{uuid.uuid4().hex[:8]}"
     return get_settings().model_copy(
         update={
             "topic_prefix": f"{run}.",
