@@ -106,3 +106,33 @@ def test_settings_refuse_a_retry_deadline_past_the_session_timeout():
 def test_settings_refuse_feed_ops_messages_the_broker_would_refuse():
     with pytest.raises(ValueError, match="feed_ops_max_bytes"):
         Settings(feed_ops_max_bytes=2_000_000, message_max_bytes=1_048_576)
+
+
+def test_wait_for_waits_out_outages_and_says_so_once_per_interval(caplog, monkeypatch):
+    from consumers import worker
+
+    monkeypatch.setattr(worker.time, "sleep", lambda seconds: None)
+    attempts = iter([ConnectionError("refused")] * 5 + ["connected"])
+
+    def attempt():
+        outcome = next(attempts)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    readiness = worker.Readiness()
+    with caplog.at_level(logging.WARNING, logger="streamfeed.worker"):
+        assert worker.wait_for("Kafka", attempt, readiness, report_interval=3600) == "connected"
+    waiting = [r.getMessage() for r in caplog.records if "not ready" in r.getMessage()]
+    assert len(waiting) == 1 and "waiting for Kafka" in waiting[0]
+    assert readiness.reason == "waiting for Kafka"
+
+
+def test_wait_for_does_not_wait_out_what_waiting_cannot_fix():
+    from consumers import worker
+
+    def attempt():
+        raise ImportError("no module named myapp")
+
+    with pytest.raises(ImportError):
+        worker.wait_for("storage", attempt, worker.Readiness())
