@@ -51,9 +51,16 @@ def _partitions(settings: Settings, topics: list[str]) -> list[tuple[str, int]]:
 
 
 def _retriable(error: BaseException) -> bool:
-    from confluent_kafka import KafkaException
+    from confluent_kafka import KafkaError, KafkaException
 
-    return isinstance(error, KafkaException) and error.args[0].retriable()
+    if not isinstance(error, KafkaException):
+        return False
+    moving = (
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    )
+    return error.args[0].retriable() or error.args[0].code() in moving
 
 
 #: Metadata of a topic created a moment ago, or a leader moving: asked again, not fatal.

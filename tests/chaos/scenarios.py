@@ -18,6 +18,7 @@ from pathlib import Path
 from pipeline.activity import Activity
 from pipeline.dead_letters import read_dead_letters
 from pipeline.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
+from pipeline.rebuild import committed_offsets
 from pipeline.topics import TopicNames, create_topics
 from pipeline.world import World, generate_world
 from schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
@@ -82,6 +83,19 @@ def _run(
     return figures
 
 
+def applying(settings, supervisor: Supervisor, timeout: float = 120.0) -> None:
+    """Wait until the workers are up and applying (the group committed something and has lag):
+    an outage that starts while they are still starting only tests the wait at start."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        supervisor.poll()
+        committed = committed_offsets(settings, [TopicNames.from_settings(settings).follows])
+        if any(offset > 0 for offset in committed.values()):
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the workers never started applying the world")
+
+
 def worker_kills(kills: int = 20, workers: int = 3, events: int = 3000, seed: int = 31) -> Figures:
     """SIGKILL a random worker of the group `kills` times while the world is processed."""
     world = generate_world(users=max(60, events // 12), events=events, seed=seed)
@@ -118,7 +132,7 @@ def cassandra_outage(seconds: float = 20.0, events: int = 2000, seed: int = 33) 
     settings = chaos_settings("cassandra", partitions=4)
 
     def disrupt(supervisor: Supervisor, figures: Figures) -> None:
-        time.sleep(3.0)
+        applying(settings, supervisor)
         with outage("cassandra"):
             supervisor.hold(seconds)
         figures.notes["cassandra down"] = f"{seconds:.0f}s"
@@ -136,7 +150,7 @@ def redis_outage(seconds: float = 15.0, events: int = 2000, seed: int = 34) -> F
         settings = chaos_settings("redis", partitions=4, redis_url=url, counts_redis_url=url)
 
         def disrupt(supervisor: Supervisor, figures: Figures) -> None:
-            time.sleep(3.0)
+            applying(settings, supervisor)
             instance.stop()
             try:
                 supervisor.hold(seconds)
