@@ -136,6 +136,18 @@ def start_group_at(settings: Settings, topics: list[str], when: datetime) -> boo
     return True
 
 
+@_kafka_retry
+def reset_group_offsets(settings: Settings, topics: list[str]) -> None:
+    """Commit offset 0 on every partition of the topics for the (idle) group."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    offsets = [TopicPartition(t, p, 0) for t, p in _partitions(settings, topics)]
+    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
+        request = ConsumerGroupTopicPartitions(settings.app_id, offsets)
+        admin.alter_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
+
+
 @dataclass
 class Progress:
     """Where a rebuild stands: input events applied of those to apply, and its own feed-ops lag."""
@@ -196,9 +208,15 @@ def run_rebuild(
     backend = create_generational_backend(live.storage, live)
     backend.store.create(generation)
     backend.backend_of(generation)  # its schema, where storage has one
-    create_topics(settings)
+    created = [
+        line.removeprefix("created ") for line in create_topics(settings) if line.startswith("created ")
+    ]
     names = TopicNames.from_settings(settings)
     inputs = [names.activities, names.follows]
+    if created:
+        # A second run (a catch-up) recreates the internal topics this one removed at its end:
+        # the group's old offsets on them would point past the new, empty topics.
+        reset_group_offsets(settings, created)
     if from_time is not None:
         start_group_at(settings, inputs, from_time)
     begin = {key: max(0, offset) for key, offset in committed_offsets(settings, inputs).items()}

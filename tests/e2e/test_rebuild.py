@@ -98,6 +98,23 @@ def test_rebuild_equals_the_live_generation_byte_for_byte_and_touches_nothing_li
     with AdminClient({"bootstrap.servers": live.kafka_bootstrap}) as admin:
         assert not rebuild_topics & set(admin.list_topics(timeout=10).topics), "rebuild topics left behind"
 
+    # The live pipeline goes on; the same command again catches the new generation up.
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.activity import Activity
+
+    later = datetime(2026, 12, 1, tzinfo=UTC)
+    for n, user in enumerate(world.users[:20]):
+        producer.add_activity(Activity(user, "add", f"late{n}", "board1", later + timedelta(minutes=n)))
+    producer.flush()
+    wait_until_drained(live, timeout=120, workers=[second])
+    again = run_rebuild(live, "g2", log_dir=tmp_path, timeout=300)
+    assert again.events == 20
+    assert redis_dump(redis_client, f"{live.redis_prefix}gen.g2:") == redis_dump(
+        redis_client, live.redis_prefix, skip
+    )
+    live_feeds = snapshot(storage_manager(live), world.users)
+
     backend = create_generational_backend("redis", live)
     try:
         from pipeline.manager import Manager
