@@ -109,20 +109,18 @@ def group_lag(settings: Settings, timeout: float = 10.0) -> int | None:
 
     None while the group has committed nothing for a partition that has data.
     """
-    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-    from confluent_kafka.admin import AdminClient
+    from confluent_kafka import Consumer, TopicPartition
+
+    from pipeline.group_offsets import committed_offsets
 
     names = TopicNames.from_settings(settings)
     topics = [names.activities, names.follows, names.feed_ops_high, names.feed_ops_low]
-    partitions = [TopicPartition(t, p) for t in topics for p in range(settings.partitions)]
-    request = ConsumerGroupTopicPartitions(settings.app_id, partitions)
-    # Every librdkafka handle is destroyed here, in this thread: left to the garbage
-    # collector, it can be destroyed from one of librdkafka's own threads, which aborts.
-    quiet = {"bootstrap.servers": settings.kafka_bootstrap, "log_level": 2}  # outages: the caller says so
-    with AdminClient(quiet) as admin:
-        committed = admin.list_consumer_group_offsets([request])[settings.app_id].result(timeout=timeout)
-    offsets = {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions}
-    consumer = Consumer({**quiet, "group.id": f"{settings.app_id}-lag"})
+    keys = [(t, p) for t in topics for p in range(settings.partitions)]
+    partitions = [TopicPartition(t, p) for t, p in keys]
+    offsets = committed_offsets(settings, settings.app_id, keys, timeout)
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-lag", "log_level": 2}
+    )
     try:
         lag = 0
         for tp in partitions:

@@ -91,15 +91,10 @@ def high_waters(settings: Settings, topics: list[str]) -> Offsets:
 
 @_kafka_retry
 def committed_offsets(settings: Settings, topics: list[str]) -> Offsets:
-    """The group's committed offsets (the next offset to read); -1 where it committed nothing."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-    from confluent_kafka.admin import AdminClient
+    """The group's committed offsets (the next offset to read); negative where it committed nothing."""
+    from pipeline import group_offsets
 
-    wanted = [TopicPartition(t, p) for t, p in _partitions(settings, topics)]
-    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
-        request = ConsumerGroupTopicPartitions(settings.app_id, wanted)
-        result = admin.list_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
-    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions}
+    return group_offsets.committed_offsets(settings, settings.app_id, _partitions(settings, topics))
 
 
 def start_group_at(settings: Settings, topics: list[str], when: datetime) -> bool:
@@ -108,8 +103,9 @@ def start_group_at(settings: Settings, topics: list[str], when: datetime) -> boo
     Returns False (and changes nothing) for a group that already has
     offsets: a resumed rebuild goes on from where it was.
     """
-    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-    from confluent_kafka.admin import AdminClient
+    from confluent_kafka import Consumer, TopicPartition
+
+    from pipeline.group_offsets import commit_offsets
 
     if any(offset >= 0 for offset in committed_offsets(settings, topics).values()):
         return False
@@ -124,28 +120,20 @@ def start_group_at(settings: Settings, topics: list[str], when: datetime) -> boo
     finally:
         consumer.close()
     ends = high_waters(settings, topics)
-    offsets = [
-        TopicPartition(
-            tp.topic, tp.partition, tp.offset if tp.offset >= 0 else ends[(tp.topic, tp.partition)]
-        )
+    offsets = {
+        (tp.topic, tp.partition): tp.offset if tp.offset >= 0 else ends[(tp.topic, tp.partition)]
         for tp in found
-    ]
-    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
-        request = ConsumerGroupTopicPartitions(settings.app_id, offsets)
-        admin.alter_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
+    }
+    commit_offsets(settings, settings.app_id, offsets)
     return True
 
 
 @_kafka_retry
 def reset_group_offsets(settings: Settings, topics: list[str]) -> None:
     """Commit offset 0 on every partition of the topics for the (idle) group."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-    from confluent_kafka.admin import AdminClient
+    from pipeline.group_offsets import commit_offsets
 
-    offsets = [TopicPartition(t, p, 0) for t, p in _partitions(settings, topics)]
-    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
-        request = ConsumerGroupTopicPartitions(settings.app_id, offsets)
-        admin.alter_consumer_group_offsets([request])[settings.app_id].result(timeout=10)
+    commit_offsets(settings, settings.app_id, {key: 0 for key in _partitions(settings, topics)})
 
 
 @dataclass
