@@ -83,7 +83,9 @@ def test_rebuild_equals_the_live_generation_byte_for_byte_and_touches_nothing_li
     interrupted.wait(10)
 
     result = run_rebuild(live, "g2", workers=2, log_dir=tmp_path, timeout=300)
-    assert 0 < result.events < len(world.events)  # resumed: only what the killed run had not applied
+    # Resumed, not restarted: only the inputs the killed run had not committed. It may have
+    # committed every input already (events 0) and been killed while materializing.
+    assert result.events < len(world.events)
 
     skip = (f"{live.redis_prefix}gen.", f"{live.redis_prefix}generation:")
     before = redis_dump(redis_client, live.redis_prefix, skip)
