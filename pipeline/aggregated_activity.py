@@ -1,12 +1,16 @@
 """AggregatedActivity: a group of activities shown as one ("Julie and 14 others loved your pin").
 
 The aggregator decides the group; this class holds its members. Every member
-is remembered by id (with its actor, when it reached the feed, and whether it
-was removed), so a group is a set, not a history: the same members give the
-same group whatever order they arrived in, a member delivered twice is held
-once, and "N others" counts the live members, not a counter that drifts.
-Only the newest max_aggregated_activities_length live members are kept in
-full (their bodies, for display); older ones are ids only ("minimized").
+is remembered by id (with its actor, when it reached the feed, whether it was
+removed and whether its actor was unfollowed), so a group is a set, not a
+history: the same members give the same group whatever order they arrived in,
+a member delivered twice is held once, and "N others" counts the live
+members, not a counter that drifts. Removed and hidden members stay members:
+they keep the group's rank, so what max_length keeps never depends on when a
+removal or an unfollow arrived; a group with no live member is kept but not
+shown (dormant). Only the newest max_aggregated_activities_length live
+members are kept in full (their bodies, for display); older ones are ids only
+("minimized").
 
 Seen and read live here because a notification feed marks groups, not single
 activities. They are judged against when the group's newest live member
@@ -36,11 +40,18 @@ def _unique(values: Iterable[str | None]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One activity of a group: who did it, when it reached the feed, whether it was removed."""
+    """One activity of a group: who did it, when it reached the feed, whether it was removed,
+    whether its actor was unfollowed (hidden)."""
 
     actor: str
     stamp: int
     removed: bool = False
+    hidden: bool = False
+
+    @property
+    def live(self) -> bool:
+        """Shown: neither removed nor hidden by an unfollow."""
+        return not (self.removed or self.hidden)
 
 
 class AggregatedActivity:
@@ -77,18 +88,19 @@ class AggregatedActivity:
     def contains(self, activity: Activity | str) -> bool:
         """Whether the activity is a live member."""
         member = self.members.get(activity if isinstance(activity, str) else activity.id)
-        return member is not None and not member.removed
+        return member is not None and member.live
 
     __contains__ = contains
 
     @property
     def live_ids(self) -> list[str]:
         """Ids of live members, oldest first."""
-        return sorted(i for i, m in self.members.items() if not m.removed)
+        return sorted(i for i, m in self.members.items() if m.live)
 
     @property
     def has_live(self) -> bool:
-        return any(not m.removed for m in self.members.values())
+        """Whether the group is shown; one with no live member only holds its place (dormant)."""
+        return any(m.live for m in self.members.values())
 
     def append(self, activity: Activity, stamp: int | None = None) -> None:
         """Add a live member; its arrival stamp defaults to the activity's own time."""
@@ -96,20 +108,26 @@ class AggregatedActivity:
             raise DuplicateActivityException(f"activity {activity.id} is already in group {self.group!r}")
         self.put(activity, activity.sort_key if stamp is None else stamp, removed=False)
 
-    def put(self, activity: Activity, stamp: int, removed: bool) -> bool:
+    def put(self, activity: Activity, stamp: int, removed: bool, hidden: bool | None = None) -> bool:
         """Set a member to this state (the pipeline's idempotent write); True if anything changed.
 
-        A removed activity is not a member at all, whatever order its removal
-        and its deliveries arrived in. A member delivered again by another
-        path keeps the larger stamp (the pipeline derives equal ones).
+        A removed or hidden member stays a member (it keeps its place) but
+        has no body shown. A member delivered again by another path keeps
+        the larger stamp (the pipeline derives equal ones). hidden None keeps
+        what the member had (a new one is shown).
         """
-        if removed:
-            return self.hide(activity.id)
         old = self.members.get(activity.id)
-        new = Member(activity.actor_id, max(stamp, old.stamp) if old else stamp)
+        if hidden is None:
+            hidden = old.hidden if old else False
+        new = Member(activity.actor_id, max(stamp, old.stamp) if old else stamp, removed, hidden)
         changed = old != new
         self.members[activity.id] = new
         body_index = self._body_index(activity.id)
+        if not new.live:
+            if body_index is not None:
+                del self.activities[body_index]
+                changed = True
+            return changed
         if body_index is None:
             self.activities.append(activity)
             self.activities.sort(key=lambda a: a.id)
@@ -156,22 +174,22 @@ class AggregatedActivity:
         self.activities.sort(key=lambda a: a.id)
         self._trim_bodies()
 
-    def hide(self, activity_id: str) -> bool:
-        """Forget a removed activity; True if it was a member."""
-        if self.members.pop(activity_id, None) is None:
-            return False
-        index = self._body_index(activity_id)
-        if index is not None:
-            del self.activities[index]
-        return True
-
-    def drop_actor(self, actor_id: str) -> bool:
-        """Forget every member by this actor (an unfollow); True if any was held."""
-        doomed = [i for i, m in self.members.items() if m.actor == actor_id]
-        for activity_id in doomed:
-            del self.members[activity_id]
+    def hide_actor(self, actor_id: str, before: int | None = None) -> bool:
+        """Hide every member by this actor (an unfollow at version `before`): they keep their
+        place. Members that arrived at or after it never belonged and are dropped. True if
+        anything changed."""
+        changed = False
+        for activity_id, member in list(self.members.items()):
+            if member.actor != actor_id:
+                continue
+            if before is not None and member.stamp >= before:
+                del self.members[activity_id]
+                changed = True
+            elif not member.hidden:
+                self.members[activity_id] = Member(member.actor, member.stamp, member.removed, True)
+                changed = True
         self.activities = [a for a in self.activities if a.actor_id != actor_id]
-        return bool(doomed)
+        return changed
 
     def remove(self, activity: Activity) -> None:
         """Forget an activity entirely (the Stream Framework API); it must be a member."""
@@ -204,7 +222,7 @@ class AggregatedActivity:
     @property
     def activity_count(self) -> int:
         """Live members: held in full or not."""
-        return sum(not m.removed for m in self.members.values())
+        return sum(m.live for m in self.members.values())
 
     @property
     def minimized_activities(self) -> int:
@@ -226,7 +244,7 @@ class AggregatedActivity:
     @property
     def arrived_at(self) -> datetime | None:
         """When the newest live member reached the feed: what seen and read compare with."""
-        stamps = [m.stamp for m in self.members.values() if not m.removed]
+        stamps = [m.stamp for m in self.members.values() if m.live]
         return time_for(max(stamps)) if stamps else None
 
     @property

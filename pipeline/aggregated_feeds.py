@@ -21,7 +21,7 @@ from pipeline.aggregation import (
     AggregatedWrite,
     Delivery,
     plan_deliver,
-    plan_drop_actor,
+    plan_hide_actor,
     plan_mark,
     plan_refresh,
 )
@@ -49,7 +49,7 @@ class AggregatedFeed(BaseFeed):
 
     def get_page(self, page: PageRequest) -> list[AggregatedActivity]:
         if page.bounds.lower or page.bounds.upper or page.ascending:
-            groups = self._all()
+            groups = [g for g in self._all() if g.has_live]
             groups = [g for g in groups if page.bounds.admits(g.last_activity.id)]
             if page.ascending:
                 groups.reverse()
@@ -102,9 +102,11 @@ class AggregatedFeed(BaseFeed):
         view = self._view_for([s.activity for s in states], None)
         self._apply(plan_refresh(self.get_aggregator(), view, states, self.track_counts))
 
-    def remove_by_actor(self, actor_id: str) -> None:
-        """Forget every activity by actor_id (an unfollow), dropping groups left with none live."""
-        self._apply(plan_drop_actor(self._full_view(), actor_id, self.track_counts))
+    def hide_actor(self, actor_id: str, before: int | None = None) -> None:
+        """Hide every activity by actor_id (an unfollow at version `before`): they keep their
+        places, unshown, until a new follow's copy shows them again or max_length pushes them
+        out. Those that reached the feed at or after the unfollow never belonged: taken out."""
+        self._apply(plan_hide_actor(self._full_view(), actor_id, before, self.track_counts))
 
     # -- Stream Framework's direct API ------------------------------------------------
 

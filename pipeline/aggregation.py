@@ -6,9 +6,13 @@ returns an AggregatedWrite (groups to upsert, groups to delete, feed meta).
 
 Every change is a function of sets, so the result does not depend on the
 order changes arrive in: a delivery sets one member of a group to the
-activity's current state (live or removed) with a deterministic arrival
-stamp; a removal hides a member; marks only move forward. A group with no
-live member is deleted, and not created by a delivery of a removed activity.
+activity's current state (live or removed, shown or hidden) with a
+deterministic arrival stamp; a removal or an unfollow only flags members;
+marks only move forward. A group with no live member keeps its place
+(dormant: stored and counted by max_length, not shown or counted), exactly
+as a flat feed keeps the slot of a removed activity, so which groups
+max_length keeps is a function of what was delivered, not of when removals
+and unfollows arrived.
 """
 
 from __future__ import annotations
@@ -60,25 +64,38 @@ class AggregatedWrite:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """An activity's current state reaching a feed, stamped with when it reached it."""
+    """An activity's current state reaching a feed, stamped with when it reached it.
+
+    hidden: its actor was unfollowed after it was published; it takes its
+    place in the feed as it would have before the unfollow, but is not shown.
+    """
 
     state: ActivityState
     stamp: int
+    hidden: bool = False
+
+
+def _unseen_unread(group: AggregatedActivity) -> tuple[int, int]:
+    """What a group adds to the counts: a dormant group is not shown, so it adds nothing."""
+    if not group.has_live:
+        return 0, 0
+    return int(not group.is_seen()), int(not group.is_read())
 
 
 def notification_counts(groups: Iterable[AggregatedActivity]) -> tuple[int, int]:
     """(unseen, unread): groups not seen, groups not read, since their newest arrival."""
     unseen = unread = 0
     for group in groups:
-        unseen += not group.is_seen()
-        unread += not group.is_read()
+        group_unseen, group_unread = _unseen_unread(group)
+        unseen += group_unseen
+        unread += group_unread
     return unseen, unread
 
 
 def group_rank(group: AggregatedActivity) -> str:
     """A group's place in its feed: its newest member's id, so groups order like flat feeds.
 
-    A removal that takes a group's newest member moves the group down.
+    Removed and hidden members count: a group keeps its place when they go.
     """
     return max(group.members) if group.members else ""
 
@@ -125,10 +142,11 @@ def _finish(
     with_counts: bool,
     meta: FeedMeta | None = None,
 ) -> AggregatedWrite:
-    """Drop groups left with no live member, apply max_length, adjust the counts."""
+    """Drop groups left with no member, apply max_length (over every group, dormant ones
+    too), adjust the counts."""
     existing = {name: rank for rank, name in view.ranks}
     for name, group in list(upserts.items()):
-        if not group.has_live:
+        if not group.members:
             del upserts[name]
             if name in existing:
                 deletes.add(name)
@@ -145,12 +163,13 @@ def _finish(
     base = meta or view.meta
     unseen, unread = base.unseen, base.unread
     for name in (set(upserts) | deletes) & set(existing):
-        old = view.groups[name]
-        unseen -= not old.is_seen()
-        unread -= not old.is_read()
+        old_unseen, old_unread = _unseen_unread(view.groups[name])
+        unseen -= old_unseen
+        unread -= old_unread
     for group in upserts.values():
-        unseen += not group.is_seen()
-        unread += not group.is_read()
+        new_unseen, new_unread = _unseen_unread(group)
+        unseen += new_unseen
+        unread += new_unread
     new_meta = replace(base, unseen=unseen, unread=unread)
     if not upserts and not deletes and new_meta == view.meta:
         return AggregatedWrite((), (), None)
@@ -175,20 +194,22 @@ def plan_deliver(
     max_length: int | None,
     with_counts: bool = False,
 ) -> AggregatedWrite:
-    """Set each delivered activity's member to its current state; new groups start from the marks."""
+    """Set each delivered activity's member to its current state; new groups start from the marks.
+
+    A delivery of a removed or hidden activity still creates its group
+    (dormant): applied in event order it would have arrived live first.
+    """
     upserts: dict[str, AggregatedActivity] = {}
     for delivery in sorted(deliveries, key=lambda d: d.state.id):
         activity = delivery.state.activity
         name = aggregator.get_group(activity)
         group = _working_copy(view, upserts, name)
         if group is None:
-            if delivery.state.removed:
-                continue  # a removed activity never creates a group
             group = aggregator.aggregated_activity_class(
                 name, seen_at=view.meta.seen_all, read_at=view.meta.read_all
             )
             upserts[name] = group
-        group.put(activity, delivery.stamp, delivery.state.removed)
+        group.put(activity, delivery.stamp, delivery.state.removed, delivery.hidden)
     _keep_changed(view, upserts)
     return _finish(view, upserts, set(), max_length, with_counts)
 
@@ -199,7 +220,7 @@ def plan_refresh(
     states: Iterable[ActivityState],
     with_counts: bool = False,
 ) -> AggregatedWrite:
-    """Set members the feed holds to their current state: hidden if removed, newest body if live.
+    """Set members the feed holds to their current state: removed, or live with the newest body.
 
     What a REMOVE or UPDATE does; it never adds a member, so it reaches only
     the feeds that hold the activity, and commutes with deliveries.
@@ -212,18 +233,21 @@ def plan_refresh(
             continue
         group = _working_copy(view, upserts, name)
         member = group.members[state.id]
-        group.put(state.activity, member.stamp, state.removed)
+        group.put(state.activity, member.stamp, state.removed, member.hidden)
     _keep_changed(view, upserts)
     return _finish(view, upserts, set(), None, with_counts)
 
 
-def plan_drop_actor(view: AggregatedView, actor_id: str, with_counts: bool = False) -> AggregatedWrite:
-    """Forget every member by actor_id (an unfollow); needs the whole feed in view."""
+def plan_hide_actor(
+    view: AggregatedView, actor_id: str, before: int | None = None, with_counts: bool = False
+) -> AggregatedWrite:
+    """Hide every member by actor_id (an unfollow at version `before`), keeping their places;
+    members that arrived at or after it are dropped. Needs the whole feed in view."""
     upserts: dict[str, AggregatedActivity] = {}
     for name, group in view.groups.items():
-        if any(m.actor == actor_id for m in group.members.values()):
+        if any(m.actor == actor_id and not m.hidden for m in group.members.values()):
             updated = group.copy()
-            updated.drop_actor(actor_id)
+            updated.hide_actor(actor_id, before)
             upserts[name] = updated
     return _finish(view, upserts, set(), None, with_counts)
 

@@ -185,11 +185,22 @@ class Feed(BaseFeed):
         ids = [a if isinstance(a, str) else a.id for a in activities]
         self.backend.timelines.remove_many(self.key, ids)
 
-    def remove_by_actor(self, actor_id: str) -> None:
-        """Take out every entry by actor_id, removed ones too (an unfollow): reads the whole feed."""
-        ids = [s.id for s in self.backend.timelines.entries(self.key) if s.activity.actor_id == actor_id]
-        if ids:
-            self.remove_many(ids)
+    def hide_actor(self, actor_id: str, before: int | None = None) -> None:
+        """Hide every entry by actor_id (an unfollow at version `before`): reads the whole feed.
+
+        Hidden entries keep their places, so max_length trims the same
+        entries whether the unfollow arrived before or after the deliveries
+        it hides; a new follow's copy shows them again. Entries added at or
+        after the unfollow (delivered while it was on its way) never belonged
+        here: they are taken out.
+        """
+        entries = [s for s in self.backend.timelines.entries(self.key) if s.activity.actor_id == actor_id]
+        hide = [s.id for s in entries if before is None or s.added < before]
+        drop = [s.id for s in entries if before is not None and s.added >= before]
+        if hide:
+            self.backend.timelines.hide(self.key, hide)
+        if drop:
+            self.remove_many(drop)
 
     def count(self) -> int:
         return self.backend.timelines.count(self.key)
@@ -204,12 +215,16 @@ class Feed(BaseFeed):
 
     @classmethod
     def add_to_many_users(
-        cls, user_ids: Iterable[Any], states: Sequence[ActivityState], backend: Backend | None = None
+        cls,
+        user_ids: Iterable[Any],
+        states: Sequence[ActivityState],
+        backend: Backend | None = None,
+        hidden: bool = False,
     ) -> None:
         """The fanout write: the same activities into many users' feeds as one batch."""
         backend = backend or get_backend(cls.backend_name)
         keys = [cls.key_for(u) for u in user_ids]
-        backend.timelines.add_to_many(keys, list(states), cls.max_length)
+        backend.timelines.add_batches([(keys, list(states))], cls.max_length, hidden)
 
     @classmethod
     def refresh_in_many_users(

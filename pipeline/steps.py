@@ -34,6 +34,7 @@ from pipeline.events import (
 )
 from pipeline.exceptions import ValidationError
 from pipeline.feeds import BaseFeed, Feed
+from storage.base import FollowState, Unfollowed
 
 if TYPE_CHECKING:
     from pipeline.manager import Manager
@@ -75,11 +76,14 @@ def next_state(event: ActivityEvent, stored: ActivityState | None) -> ActivitySt
     """The state an event gives its activity, or None if it changes nothing.
 
     An UPDATE changes only a live activity (a removed one stays removed); a
-    REMOVE keeps the body it removes, so its feeds can still be found.
+    REMOVE keeps the body it removes, so its feeds can still be found; an ADD
+    of a stored activity keeps its first `added` version.
     """
     version = event.effective_version
     if event.op is ActivityOp.ADD:
-        return ActivityState(event.activity, version, version)
+        # Published again (after a removal, or twice): it keeps the version it was first added
+        # at, which is where it arrived in feeds and which unfollows it came before.
+        return ActivityState(event.activity, version, version if stored is None else stored.added)
     if stored is None:
         return (
             ActivityState(event.activity, version, version, True) if event.op is ActivityOp.REMOVE else None
@@ -132,6 +136,13 @@ def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> 
         lanes = {event.priority: backend.follows.followers(activity.actor_id)}
     else:
         lanes = manager.get_user_follower_ids(activity.actor_id)
+    # Who unfollowed the actor after this activity was published still gets it, hidden:
+    # in event order it reached their feeds before the unfollow hid it.
+    former = backend.follows.former_followers(activity.actor_id, state.added)
+    if former:
+        lane = event.priority if event.priority is not None else FanoutPriority.LOW
+        lanes = dict(lanes)
+        lanes[lane] = sorted({*lanes.get(lane, ()), *former})
     op = ActivityOp.ADD if event.op is ActivityOp.ADD else ActivityOp.UPDATE
     batches = []
     for priority, recipients in lanes.items():
@@ -172,15 +183,18 @@ def _batches(
 
 
 def apply_follow(manager: Manager, event: FollowEvent) -> list[FanoutBatch]:
-    """Record the follow or unfollow; plan copying history in, or taking the actor's activities out.
+    """Record the follow or unfollow; plan copying history in, or hiding the actor's activities.
 
     A copy carries removed activities too: they hold their place in the
     follower's feeds exactly as if the fanout had delivered them, so the
     feeds do not depend on whether the follow or the activity came first.
+    The batches are planned even when a newer event of the pair is stored
+    (a redelivery): the materializer shows or hides what they carry by the
+    pair's current state, so sending them again is harmless and never lost.
     """
     follows = manager.backend.follows
     if event.op is FollowOp.UNFOLLOW:
-        follows.unfollow(event.follower, event.followed)
+        follows.unfollow(event.follower, event.followed, event.version)
         return [
             FanoutBatch(
                 ActivityOp.REMOVE,
@@ -288,14 +302,14 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
     backend = manager.backend
     ids = sorted({a.id for b in batches for a in b.activities})
     states = backend.activities.get_states(ids, manager.activity_class) if ids else {}
-    follow_versions = _follow_versions(manager, batches)
-    flat: dict[type[Feed], list[tuple[list[str], list[ActivityState]]]] = defaultdict(list)
+    relations = _follow_states(manager, batches)
+    flat: dict[tuple[type[Feed], bool], list[tuple[list[str], list[ActivityState]]]] = defaultdict(list)
     per_user: dict[str, list[tuple[type[AggregatedFeed], list[Delivery]]]] = defaultdict(list)
 
     def flush() -> None:
-        for feed_class, items in flat.items():
+        for (feed_class, hidden), items in flat.items():
             keys = [([feed_class.key_for(u) for u in users], sts) for users, sts in items]
-            backend.timelines.add_batches(keys, feed_class.max_length)
+            backend.timelines.add_batches(keys, feed_class.max_length, hidden)
         flat.clear()
         if per_user:
             work = list(per_user.items())
@@ -310,50 +324,66 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
         batch_states = [states[a.id] for a in batch.activities if a.id in states]
         if not batch_states:
             continue
-        entitled = list(_recipients(batch, batch_states, follow_versions))
+        entitled = list(_recipients(batch, batch_states, relations))
         for feed_class in manager.feeds_named(batch.feeds):
             if issubclass(feed_class, AggregatedFeed):
                 for user_id, deliveries in entitled:
                     per_user[user_id].append((feed_class, deliveries))
             elif issubclass(feed_class, Feed):
-                same: dict[tuple[str, ...], list[str]] = defaultdict(list)
+                same: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
                 for user_id, deliveries in entitled:
-                    same[tuple(d.state.id for d in deliveries)].append(user_id)
-                for ids_key, users in same.items():
-                    flat[feed_class].append((users, [states[i] for i in ids_key]))
+                    for hidden in (False, True):
+                        ids_key = tuple(d.state.id for d in deliveries if d.hidden is hidden)
+                        if ids_key:
+                            same[ids_key, hidden].append(user_id)
+                for (ids_key, hidden), users in same.items():
+                    flat[feed_class, hidden].append((users, [states[i] for i in ids_key]))
             else:
                 raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
     flush()
 
 
 def _recipients(
-    batch: FanoutBatch, states: list[ActivityState], follow_versions: dict[tuple[str, str], int]
+    batch: FanoutBatch, states: list[ActivityState], relations: dict[tuple[str, str], FollowState]
 ) -> Iterator[tuple[str, list[Delivery]]]:
-    """Each recipient still entitled to the batch, with its deliveries stamped."""
+    """Each recipient still entitled to the batch, with its deliveries stamped.
+
+    Following the actor: shown, stamped max(added, follow). Unfollowed after
+    the activity was published: hidden, stamped as the ended follow would
+    have. Otherwise (never followed, or unfollowed before): not delivered.
+    """
     for user_id in batch.recipients:
         deliveries = []
         for state in states:
             if batch.feeds:  # a `to` target: no follow needed
                 deliveries.append(Delivery(state, state.added))
                 continue
-            since = follow_versions.get((user_id, state.activity.actor_id))
-            if since is not None:
-                deliveries.append(Delivery(state, max(state.added, since)))
+            relation = relations.get((user_id, state.activity.actor_id))
+            if isinstance(relation, int):
+                deliveries.append(Delivery(state, max(state.added, relation)))
+            elif isinstance(relation, Unfollowed) and state.added < relation.version:
+                deliveries.append(Delivery(state, max(state.added, relation.since), hidden=True))
         if deliveries:
             yield user_id, deliveries
 
 
-def _follow_versions(manager: Manager, batches: Sequence[FanoutBatch]) -> dict[tuple[str, str], int]:
-    """(follower, actor) -> follow version for every follower delivery of the run: one lookup an actor."""
+def _follow_states(manager: Manager, batches: Sequence[FanoutBatch]) -> dict[tuple[str, str], FollowState]:
+    """(follower, actor) -> the pair's state for every follower delivery of the run: two lookups
+    an actor."""
     wanted: dict[str, set[str]] = defaultdict(set)
     for batch in batches:
         if batch.op is ActivityOp.ADD and not batch.feeds and batch.mark is None:
             for activity in batch.activities:
                 wanted[activity.actor_id].update(batch.recipients)
-    found = {}
+    found: dict[tuple[str, str], FollowState] = {}
+    follows = manager.backend.follows
     for actor, users in wanted.items():
-        for user, version in manager.backend.follows.follow_versions(sorted(users), actor).items():
+        versions = follows.follow_versions(sorted(users), actor)
+        for user, version in versions.items():
             found[(user, actor)] = version
+        rest = sorted(users - set(versions))
+        for user, ended in (follows.unfollows(rest, actor) if rest else {}).items():
+            found[(user, actor)] = ended
     return found
 
 
@@ -372,11 +402,16 @@ def _write_other(manager: Manager, batch: FanoutBatch, states: dict[str, Activit
         # Followed again since: that follow's copy (behind this batch on the same
         # partition) brings the actor's activities back, so taking them out now
         # would only lose those delivered in between.
+        # Unfollowed again since (a redelivery, or a lagging feed-ops lane): hide by the newest
+        # unfollow, or entries delivered under the follow in between would be taken out.
         again = backend.follows.follow_versions(batch.recipients, batch.remove_actor)
+        ended = backend.follows.unfollows(batch.recipients, batch.remove_actor)
         for feed_class in feed_classes:
             for user_id in batch.recipients:
                 if again.get(user_id, -1) <= batch.version:
-                    feed_class(user_id, backend).remove_by_actor(batch.remove_actor)
+                    latest = ended.get(user_id)
+                    before = max(batch.version, latest.version) if latest else batch.version
+                    feed_class(user_id, backend).hide_actor(batch.remove_actor, before)
         return
     current = [states[a.id] for a in batch.activities if a.id in states]
     if not current:

@@ -5,7 +5,9 @@ module, so producers in other languages can take the files as they are.
 A reader finds a message's writer schema by the fingerprint (single-object
 encoding) the message carries; the catalog knows the current schemas and any
 other version added with add_writer_schema (a newer producer's, or an older
-one kept for replay).
+one kept for replay). Former versions of the storage forms live in
+``history/`` (parsing canonical form, named by fingerprint), so bytes stored by
+an earlier release stay readable after a schema gains a field.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class SchemaCatalog:
             schema = load_schema(path)
             self._current[name] = schema
             self._fingerprints[name] = self.add_writer_schema(schema)
+        for path in sorted((directory / "history").glob(f"{NAMESPACE}.*.json")):
+            self.add_writer_schema(path.read_text())
 
     @property
     def names(self) -> list[str]:

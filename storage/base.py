@@ -121,19 +121,23 @@ class TimelineStorage(ABC):
     """Flat timelines: ordered activity ids per feed key, each trimmed to a max length.
 
     A timeline holds an entry for every activity delivered to it, live or
-    removed: a removed activity keeps its place until newer ones push it out,
-    so which entries max_length keeps never depends on when a removal
-    arrived. Reads (pages, counts) show live activities only.
+    removed, shown or hidden: a removed activity, or one whose actor the
+    owner unfollowed (hidden), keeps its place until newer ones push it out,
+    so which entries max_length keeps never depends on when a removal or an
+    unfollow arrived. Reads (pages, counts) show live, unhidden entries only.
     """
 
     activities: ActivityStorage
 
     @abstractmethod
     def add_batches(
-        self, batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]], max_length: int | None
+        self,
+        batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]],
+        max_length: int | None,
+        hidden: bool = False,
     ) -> None:
         """Each batch's activities into each of its timelines, then trim them: one round trip
-        for all where the backend allows."""
+        for all where the backend allows. The entries become hidden, or shown, as `hidden` says."""
 
     def add_to_many(
         self, keys: Sequence[str], states: Sequence[ActivityState], max_length: int | None
@@ -154,8 +158,12 @@ class TimelineStorage(ABC):
         return None
 
     @abstractmethod
+    def hide(self, key: str, activity_ids: Sequence[str]) -> None:
+        """Hide entries the timeline holds (an unfollow); ids it does not hold are ignored."""
+
+    @abstractmethod
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
-        """Take entries out for good (an unfollow), live or removed."""
+        """Take entries out for good (Stream Framework's remove), live or removed."""
 
     def remove_many(self, key: str, activity_ids: Sequence[str]) -> None:
         self.remove_from_many([key], activity_ids)
@@ -172,11 +180,16 @@ class TimelineStorage(ABC):
 
     @abstractmethod
     def entries(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
-        """Every entry with its state, removed ones included, oldest first: what an unfollow reads."""
+        """Every entry with its state, removed and hidden ones included, oldest first: what an
+        unfollow reads."""
+
+    @abstractmethod
+    def hidden_ids(self, key: str) -> list[str]:
+        """Ids of the hidden entries, sorted."""
 
     @abstractmethod
     def count(self, key: str) -> int:
-        """Live activities in the timeline."""
+        """Live, unhidden activities in the timeline."""
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
@@ -187,7 +200,11 @@ class TimelineStorage(ABC):
 
 
 class AggregatedStorage(ABC):
-    """Aggregated timelines: groups per feed key, ordered by their newest activity."""
+    """Aggregated timelines: groups per feed key, ordered by their newest activity.
+
+    A group with no live member (dormant) is stored and ranked, so max_length
+    counts it, but pages and count() leave it out.
+    """
 
     @abstractmethod
     def get_all(
@@ -196,7 +213,7 @@ class AggregatedStorage(ABC):
         activity_class: type[Activity] = Activity,
         aggregated_class: type[AggregatedActivity] = AggregatedActivity,
     ) -> list[AggregatedActivity]:
-        """Every group of the feed, newest first: what a merge reads."""
+        """Every group of the feed, dormant ones too, newest first: what a write reads."""
 
     @abstractmethod
     def get_page(
@@ -206,11 +223,12 @@ class AggregatedStorage(ABC):
         limit: int | None,
         activity_class: type[Activity] = Activity,
         aggregated_class: type[AggregatedActivity] = AggregatedActivity,
-    ) -> list[AggregatedActivity]: ...
+    ) -> list[AggregatedActivity]:
+        """Shown groups (at least one live member), newest first, after offset, at most limit."""
 
     @abstractmethod
     def get_ranks(self, key: str) -> list[tuple[str, str]]:
-        """(rank, group) of every group, newest first: names only, nothing decoded."""
+        """(rank, group) of every group, dormant ones too, newest first: nothing decoded."""
 
     @abstractmethod
     def get_groups(
@@ -244,7 +262,8 @@ class AggregatedStorage(ABC):
         """Apply upserts, deletes and meta together."""
 
     @abstractmethod
-    def count(self, key: str) -> int: ...
+    def count(self, key: str) -> int:
+        """Shown groups."""
 
     @abstractmethod
     def meta(self, key: str) -> FeedMeta:
@@ -258,19 +277,65 @@ class AggregatedStorage(ABC):
     def delete(self, key: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Unfollowed:
+    """An ended follow: since the follow's version, until the unfollow's."""
+
+    since: int
+    version: int
+
+
+#: A (follower, followed) pair's state: following since a version, unfollowed, or never followed.
+FollowState = int | Unfollowed | None
+
+
+def next_follow_state(state: FollowState, follow: bool, version: int) -> FollowState:
+    """The pair's state after a follow or unfollow event: the newest event wins, whatever order.
+
+    An unfollow wins a tie; an unfollow of a pair not followed changes
+    nothing (it ends no follow, so it hides nothing); following again moves
+    the follow's version forward.
+    """
+    if follow:
+        if isinstance(state, Unfollowed) and version <= state.version:
+            return state
+        if isinstance(state, int):
+            return max(state, version)
+        return version
+    if isinstance(state, int) and version >= state:
+        return Unfollowed(state, version)
+    return state
+
+
 class FollowStorage(ABC):
     """The follow graph the pipeline keeps from follow events, both directions.
 
     Each follow remembers its version (the follow event's time): it stamps
-    the activities the follow brings into the follower's feeds. Following
-    twice is following once, so replays are harmless.
+    the activities the follow brings into the follower's feeds. An unfollow
+    is remembered too (with the follow it ended): activities published
+    before it still take their (hidden) places in the follower's feeds
+    however late they are delivered, as they would have in event order. The
+    newest event of a pair wins, so replays and redeliveries are harmless.
     """
 
-    @abstractmethod
-    def follow(self, follower: str, followed: str, version: int = 0) -> None: ...
+    def follow(self, follower: str, followed: str, version: int = 0) -> None:
+        state = self.state(follower, followed)
+        self._store(follower, followed, state, next_follow_state(state, True, version))
+
+    def unfollow(self, follower: str, followed: str, version: int | None = None) -> None:
+        """End the follow; without a version, whatever follow is stored."""
+        state = self.state(follower, followed)
+        if version is None:
+            version = state if isinstance(state, int) else 0
+        self._store(follower, followed, state, next_follow_state(state, False, version))
 
     @abstractmethod
-    def unfollow(self, follower: str, followed: str) -> None: ...
+    def state(self, follower: str, followed: str) -> FollowState:
+        """The pair's stored state."""
+
+    @abstractmethod
+    def _store(self, follower: str, followed: str, old: FollowState, new: FollowState) -> None:
+        """Write the pair's new state (nothing when it equals the old one)."""
 
     @abstractmethod
     def followers(self, user_id: str) -> list[str]:
@@ -283,6 +348,15 @@ class FollowStorage(ABC):
     def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
         """Which of followers follow followed now."""
         return set(self.follow_versions(followers, followed))
+
+    @abstractmethod
+    def unfollows(self, followers: Sequence[str], followed: str) -> dict[str, Unfollowed]:
+        """Which of followers unfollowed followed (and follow no more), with when: one lookup."""
+
+    @abstractmethod
+    def former_followers(self, user_id: str, after: int) -> list[str]:
+        """Who unfollowed user_id with an unfollow newer than version `after`, sorted: whose
+        feeds an activity published at `after` still reaches, hidden."""
 
     @abstractmethod
     def following(self, user_id: str) -> list[str]:

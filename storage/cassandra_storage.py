@@ -28,9 +28,11 @@ from storage.base import (
     AggregatedStorage,
     Backend,
     CountsPublisher,
+    FollowState,
     FollowStorage,
     PageRequest,
     TimelineStorage,
+    Unfollowed,
 )
 from storage.serialization import StoredForms
 
@@ -45,6 +47,7 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
             "version": "bigint",
             "added": "bigint",
             "removed": "boolean",
+            "hidden": "boolean",
         },
         "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
     ),
@@ -62,6 +65,10 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
         {"user_id": "text", "follower": "text", "since": "bigint"},
         "PRIMARY KEY (user_id, follower)",
     ),
+    "unfollowed": (
+        {"user_id": "text", "follower": "text", "since": "bigint", "version": "bigint"},
+        "PRIMARY KEY (user_id, follower)",
+    ),
     "following": ({"user_id": "text", "followed": "text"}, "PRIMARY KEY (user_id, followed)"),
     "aggregated": (
         {
@@ -69,6 +76,7 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
             "group_key": "text",
             "rank": "text",
             "data": "blob",
+            "dormant": "boolean",
             "unseen": "int static",
             "unread": "int static",
             "seen_all": "bigint static",
@@ -201,7 +209,10 @@ class CassandraTimelineStorage(TimelineStorage):
         self.activities = activities
 
     def add_batches(
-        self, batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]], max_length: int | None
+        self,
+        batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]],
+        max_length: int | None,
+        hidden: bool = False,
     ) -> None:
         """Every feed's unlogged batch in flight at once, then every trim at once.
 
@@ -209,14 +220,15 @@ class CassandraTimelineStorage(TimelineStorage):
         newest there is; the materializer is the feed's only writer.
         """
         insert = self.statements(
-            "INSERT INTO {ks}.timeline (feed_id, activity_id, activity, version, added, removed) "
-            "VALUES (?, ?, ?, ?, ?, ?)"
+            "INSERT INTO {ks}.timeline (feed_id, activity_id, activity, version, added, removed, hidden) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
         session = self.statements.session
         futures, touched = [], []
         for keys, states in batches:
             encoded = [
-                (s.id, self.forms.activity_bytes(s.activity), s.version, s.added, s.removed) for s in states
+                (s.id, self.forms.activity_bytes(s.activity), s.version, s.added, s.removed, hidden)
+                for s in states
             ]
             if not encoded:
                 continue
@@ -243,6 +255,31 @@ class CassandraTimelineStorage(TimelineStorage):
             if len(rows) > max_length:
                 cuts.append((key, rows[max_length][0]))
         _run_all(session, delete, cuts)
+
+    def hide(self, key: str, activity_ids: Sequence[str]) -> None:
+        """Flag the rows the feed holds (an UPDATE of a missing row would create one)."""
+        if not activity_ids:
+            return
+        select = self.statements(
+            "SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? AND activity_id IN ?"
+        )
+        update = self.statements(
+            "UPDATE {ks}.timeline SET hidden = true WHERE feed_id = ? AND activity_id = ?"
+        )
+        session = self.statements.session
+        present = []
+        for start in range(0, len(activity_ids), 100):
+            chunk = list(activity_ids[start : start + 100])
+            present += [row[0] for row in session.execute(select, (key, chunk))]
+        batch = self.statements.batch()
+        for activity_id in present:
+            batch.add(update, (key, activity_id))
+        if len(batch):
+            session.execute(batch)
+
+    def hidden_ids(self, key: str) -> list[str]:
+        select = self.statements("SELECT activity_id, hidden FROM {ks}.timeline WHERE feed_id = ?")
+        return sorted(row[0] for row in self.statements.session.execute(select, (key,)) if row[1])
 
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
         delete = self.statements("DELETE FROM {ks}.timeline WHERE feed_id = ? AND activity_id = ?")
@@ -285,7 +322,7 @@ class CassandraTimelineStorage(TimelineStorage):
     def _select(self, key: str, page: PageRequest, fetch: int | None) -> list:
         lower, upper = page.bounds.lower, page.bounds.upper
         cql = (
-            "SELECT activity_id, activity, removed FROM {ks}.timeline WHERE feed_id = ?"
+            "SELECT activity_id, activity, removed, hidden FROM {ks}.timeline WHERE feed_id = ?"
             + _LOWER[None if lower is None else lower[1]]
             + _UPPER[None if upper is None else upper[1]]
             + (" ORDER BY activity_id ASC" if page.ascending else "")
@@ -298,16 +335,16 @@ class CassandraTimelineStorage(TimelineStorage):
         return list(self.statements.session.execute(self.statements(cql), args))
 
     def _live_rows(self, key: str, page: PageRequest) -> list:
-        """The page's rows, skipping removed ones: one partition read, a second only when many
-        entries of the range are removed."""
+        """The page's rows, skipping removed and hidden ones: one partition read, a second only
+        when many entries of the range are removed or hidden."""
         if page.limit == 0:
             return []
         wanted = None if page.limit is None else page.offset + page.limit
         fetch = None if wanted is None else wanted * 2 + 16
         rows = self._select(key, page, fetch)
-        live = [r for r in rows if not r[2]]
+        live = [r for r in rows if not (r[2] or r[3])]
         if wanted is not None and len(live) < wanted and len(rows) == fetch:
-            live = [r for r in self._select(key, page, None) if not r[2]]
+            live = [r for r in self._select(key, page, None) if not (r[2] or r[3])]
         end = None if page.limit is None else page.offset + page.limit
         return live[page.offset : end]
 
@@ -323,8 +360,8 @@ class CassandraTimelineStorage(TimelineStorage):
         ]
 
     def count(self, key: str) -> int:
-        select = self.statements("SELECT removed FROM {ks}.timeline WHERE feed_id = ?")
-        return sum(not row[0] for row in self.statements.session.execute(select, (key,)))
+        select = self.statements("SELECT removed, hidden FROM {ks}.timeline WHERE feed_id = ?")
+        return sum(not (row[0] or row[1]) for row in self.statements.session.execute(select, (key,)))
 
     def delete(self, key: str) -> None:
         self.statements.session.execute(
@@ -341,11 +378,20 @@ class CassandraAggregatedStorage(AggregatedStorage):
         self.forms = forms
 
     def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
-        return self.get_page(key, 0, None, activity_class, aggregated_class)
+        return self._page(key, 0, None, activity_class, aggregated_class, dormant=True)
 
     def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
-        select = self.statements("SELECT group_key, rank, data FROM {ks}.aggregated WHERE feed_id = ?")
-        rows = [r for r in self.statements.session.execute(select, (key,)) if r[0] is not None]
+        return self._page(key, offset, limit, activity_class, aggregated_class, dormant=False)
+
+    def _page(self, key, offset, limit, activity_class, aggregated_class, dormant: bool):
+        select = self.statements(
+            "SELECT group_key, rank, data, dormant FROM {ks}.aggregated WHERE feed_id = ?"
+        )
+        rows = [
+            r
+            for r in self.statements.session.execute(select, (key,))
+            if r[0] is not None and (dormant or not r[3])
+        ]
         rows.sort(key=lambda r: r[1], reverse=True)
         end = None if limit is None else offset + limit
         return [
@@ -387,7 +433,7 @@ class CassandraAggregatedStorage(AggregatedStorage):
 
     def write(self, key: str, change: AggregatedWrite) -> None:
         upsert = self.statements(
-            "INSERT INTO {ks}.aggregated (feed_id, group_key, rank, data) VALUES (?, ?, ?, ?)"
+            "INSERT INTO {ks}.aggregated (feed_id, group_key, rank, data, dormant) VALUES (?, ?, ?, ?, ?)"
         )
         delete = self.statements("DELETE FROM {ks}.aggregated WHERE feed_id = ? AND group_key = ?")
         counts = self.statements(
@@ -395,7 +441,14 @@ class CassandraAggregatedStorage(AggregatedStorage):
         )
         batch = self.statements.batch()
         for group in change.upserts:
-            batch.add(upsert, (key, group.group, group_rank(group), self.forms.aggregated_bytes(group)))
+            row = (
+                key,
+                group.group,
+                group_rank(group),
+                self.forms.aggregated_bytes(group),
+                not group.has_live,
+            )
+            batch.add(upsert, row)
         for group_key in change.deletes:
             batch.add(delete, (key, group_key))
         if (meta := change.meta) is not None:
@@ -405,8 +458,9 @@ class CassandraAggregatedStorage(AggregatedStorage):
             self.statements.session.execute(batch)
 
     def count(self, key: str) -> int:
-        select = self.statements("SELECT COUNT(group_key) FROM {ks}.aggregated WHERE feed_id = ?")
-        return self.statements.session.execute(select, (key,)).one()[0]
+        select = self.statements("SELECT group_key, dormant FROM {ks}.aggregated WHERE feed_id = ?")
+        rows = self.statements.session.execute(select, (key,))
+        return sum(1 for row in rows if row[0] is not None and not row[1])
 
     def meta(self, key: str) -> FeedMeta:
         select = self.statements(
@@ -432,33 +486,63 @@ def _meta(row: Sequence) -> FeedMeta:
 
 
 class CassandraFollowStorage(FollowStorage):
-    """Both directions as partitions: followers by user, and following by user."""
+    """Partitions: followers by user (with each follow's version), former followers by user
+    (with the follow and unfollow versions), and whom each user follows."""
 
     def __init__(self, statements: _Statements) -> None:
         self.statements = statements
 
-    def _both(self, follower: str, followed: str, verb: str, version: int = 0) -> None:
-        first_args: tuple = (followed, follower)
-        if verb == "add":
-            first = self.statements("INSERT INTO {ks}.followers (user_id, follower, since) VALUES (?, ?, ?)")
-            first_args = (followed, follower, version)
-            second = self.statements("INSERT INTO {ks}.following (user_id, followed) VALUES (?, ?)")
-        else:
-            first = self.statements("DELETE FROM {ks}.followers WHERE user_id = ? AND follower = ?")
-            second = self.statements("DELETE FROM {ks}.following WHERE user_id = ? AND followed = ?")
+    def state(self, follower: str, followed: str) -> FollowState:
         session = self.statements.session
-        futures = [
-            session.execute_async(first, first_args),
-            session.execute_async(second, (follower, followed)),
-        ]
+        since = self.statements("SELECT since FROM {ks}.followers WHERE user_id = ? AND follower = ?")
+        ended = self.statements(
+            "SELECT since, version FROM {ks}.unfollowed WHERE user_id = ? AND follower = ?"
+        )
+        futures = [session.execute_async(q, (followed, follower)) for q in (since, ended)]
+        following, unfollowed = (f.result().one() for f in futures)
+        if following is not None:
+            return following[0] or 0
+        return None if unfollowed is None else Unfollowed(unfollowed[0] or 0, unfollowed[1] or 0)
+
+    def _store(self, follower: str, followed: str, old: FollowState, new: FollowState) -> None:
+        if new == old or new is None:
+            return
+        statement = self.statements
+        if isinstance(new, Unfollowed):
+            writes = [
+                (
+                    statement(
+                        "INSERT INTO {ks}.unfollowed (user_id, follower, since, version) VALUES (?, ?, ?, ?)"
+                    ),
+                    (followed, follower, new.since, new.version),
+                ),
+                (
+                    statement("DELETE FROM {ks}.followers WHERE user_id = ? AND follower = ?"),
+                    (followed, follower),
+                ),
+                (
+                    statement("DELETE FROM {ks}.following WHERE user_id = ? AND followed = ?"),
+                    (follower, followed),
+                ),
+            ]
+        else:
+            writes = [
+                (
+                    statement("INSERT INTO {ks}.followers (user_id, follower, since) VALUES (?, ?, ?)"),
+                    (followed, follower, new),
+                ),
+                (
+                    statement("DELETE FROM {ks}.unfollowed WHERE user_id = ? AND follower = ?"),
+                    (followed, follower),
+                ),
+                (
+                    statement("INSERT INTO {ks}.following (user_id, followed) VALUES (?, ?)"),
+                    (follower, followed),
+                ),
+            ]
+        futures = [self.statements.session.execute_async(q, args) for q, args in writes]
         for future in futures:
             future.result()
-
-    def follow(self, follower: str, followed: str, version: int = 0) -> None:
-        self._both(follower, followed, "add", version)
-
-    def unfollow(self, follower: str, followed: str) -> None:
-        self._both(follower, followed, "remove")
 
     def followers(self, user_id: str) -> list[str]:
         select = self.statements("SELECT follower FROM {ks}.followers WHERE user_id = ?")
@@ -476,6 +560,20 @@ class CassandraFollowStorage(FollowStorage):
         )
         rows = self.statements.session.execute(select, (followed, list(followers)))
         return {row[0]: row[1] or 0 for row in rows}
+
+    def unfollows(self, followers: Sequence[str], followed: str) -> dict[str, Unfollowed]:
+        if not followers:
+            return {}
+        select = self.statements(
+            "SELECT follower, since, version FROM {ks}.unfollowed WHERE user_id = ? AND follower IN ?"
+        )
+        rows = self.statements.session.execute(select, (followed, list(followers)))
+        return {row[0]: Unfollowed(row[1] or 0, row[2] or 0) for row in rows}
+
+    def former_followers(self, user_id: str, after: int) -> list[str]:
+        select = self.statements("SELECT follower, version FROM {ks}.unfollowed WHERE user_id = ?")
+        rows = self.statements.session.execute(select, (user_id,))
+        return sorted(row[0] for row in rows if (row[1] or 0) > after)
 
 
 class NullCountsPublisher(CountsPublisher):

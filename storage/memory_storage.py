@@ -24,9 +24,11 @@ from storage.base import (
     AggregatedWrite,
     Backend,
     CountsPublisher,
+    FollowState,
     FollowStorage,
     PageRequest,
     TimelineStorage,
+    Unfollowed,
     page_of_ids,
 )
 from storage.serialization import StoredForms
@@ -77,9 +79,13 @@ class MemoryTimelineStorage(TimelineStorage):
         self.activities = activities
         self.lock = lock
         self.timelines: dict[str, list[str]] = defaultdict(list)
+        self.hidden: dict[str, set[str]] = defaultdict(set)
 
     def add_batches(
-        self, batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]], max_length: int | None
+        self,
+        batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]],
+        max_length: int | None,
+        hidden: bool = False,
     ) -> None:
         with self.lock:
             for keys, states in batches:
@@ -90,8 +96,31 @@ class MemoryTimelineStorage(TimelineStorage):
                         index = bisect.bisect_left(timeline, activity_id)
                         if index == len(timeline) or timeline[index] != activity_id:
                             timeline.insert(index, activity_id)
-                    if max_length is not None and len(timeline) > max_length:
-                        del timeline[: len(timeline) - max_length]
+                    if hidden:
+                        self.hidden[key].update(ids)
+                    elif key in self.hidden:
+                        self.hidden[key].difference_update(ids)
+                    if max_length is not None:
+                        self._trim(key, max_length)
+
+    def _trim(self, key: str, max_length: int) -> None:
+        timeline = self.timelines.get(key)
+        if timeline and len(timeline) > max_length:
+            dropped = timeline[: len(timeline) - max_length]
+            del timeline[: len(timeline) - max_length]
+            if self.hidden.get(key):
+                self.hidden[key].difference_update(dropped)
+
+    def hide(self, key: str, activity_ids: Sequence[str]) -> None:
+        with self.lock:
+            held = set(self.timelines.get(key, ()))
+            wanted = [i for i in activity_ids if i in held]
+            if wanted:
+                self.hidden[key].update(wanted)
+
+    def hidden_ids(self, key: str) -> list[str]:
+        with self.lock:
+            return sorted(self.hidden.get(key, ()))
 
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
         with self.lock:
@@ -103,10 +132,13 @@ class MemoryTimelineStorage(TimelineStorage):
                     index = bisect.bisect_left(timeline, activity_id)
                     if index < len(timeline) and timeline[index] == activity_id:
                         del timeline[index]
+                if self.hidden.get(key):
+                    self.hidden[key].difference_update(activity_ids)
 
     def _live(self, key: str, activity_class: type[Activity]) -> tuple[list[str], dict[str, Activity]]:
         with self.lock:
-            timeline = list(self.timelines.get(key, ()))
+            hidden = self.hidden.get(key, set())
+            timeline = [i for i in self.timelines.get(key, ()) if i not in hidden]
         found = self.activities.get_many(timeline, activity_class)
         return [i for i in timeline if i in found], found
 
@@ -128,12 +160,11 @@ class MemoryTimelineStorage(TimelineStorage):
     def delete(self, key: str) -> None:
         with self.lock:
             self.timelines.pop(key, None)
+            self.hidden.pop(key, None)
 
     def trim(self, key: str, max_length: int) -> None:
         with self.lock:
-            timeline = self.timelines.get(key)
-            if timeline and len(timeline) > max_length:
-                del timeline[: len(timeline) - max_length]
+            self._trim(key, max_length)
 
 
 class MemoryAggregatedStorage(AggregatedStorage):
@@ -141,19 +172,29 @@ class MemoryAggregatedStorage(AggregatedStorage):
         self.forms = forms
         self.lock = lock
         self.groups: dict[str, dict[str, tuple[str, bytes]]] = defaultdict(dict)
+        #: Groups with no live member, by feed: stored and ranked, not shown.
+        self.dormant: dict[str, set[str]] = defaultdict(set)
         self.metas: dict[str, FeedMeta] = {}
 
-    def _ordered(self, key: str) -> list[tuple[str, str, bytes]]:
+    def _ordered(self, key: str, shown_only: bool = False) -> list[tuple[str, str, bytes]]:
         with self.lock:
-            items = [(rank, group, raw) for group, (rank, raw) in self.groups.get(key, {}).items()]
+            dormant = self.dormant.get(key, set()) if shown_only else set()
+            items = [
+                (rank, group, raw)
+                for group, (rank, raw) in self.groups.get(key, {}).items()
+                if group not in dormant
+            ]
         items.sort(reverse=True)
         return items
 
     def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
-        return self.get_page(key, 0, None, activity_class, aggregated_class)
+        return [
+            self.forms.aggregated(raw, activity_class, aggregated_class, f"{key} group {group!r}")
+            for _, group, raw in self._ordered(key)
+        ]
 
     def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
-        items = self._ordered(key)
+        items = self._ordered(key, shown_only=True)
         end = None if limit is None else offset + limit
         return [
             self.forms.aggregated(raw, activity_class, aggregated_class, f"{key} group {group!r}")
@@ -174,11 +215,18 @@ class MemoryAggregatedStorage(AggregatedStorage):
 
     def write(self, key: str, change: AggregatedWrite) -> None:
         encoded = {g.group: (group_rank(g), self.forms.aggregated_bytes(g)) for g in change.upserts}
+        shown = {g.group: g.has_live for g in change.upserts}
         with self.lock:
-            groups = self.groups[key]
+            groups, dormant = self.groups[key], self.dormant[key]
             for group in change.deletes:
                 groups.pop(group, None)
+                dormant.discard(group)
             groups.update(encoded)
+            for group, live in shown.items():
+                if live:
+                    dormant.discard(group)
+                else:
+                    dormant.add(group)
             if change.meta == FeedMeta():  # nothing to remember: store nothing, as for a new feed
                 self.metas.pop(key, None)
             elif change.meta is not None:
@@ -186,7 +234,7 @@ class MemoryAggregatedStorage(AggregatedStorage):
 
     def count(self, key: str) -> int:
         with self.lock:
-            return len(self.groups.get(key, ()))
+            return len(self.groups.get(key, ())) - len(self.dormant.get(key, ()))
 
     def meta(self, key: str) -> FeedMeta:
         with self.lock:
@@ -195,6 +243,7 @@ class MemoryAggregatedStorage(AggregatedStorage):
     def delete(self, key: str) -> None:
         with self.lock:
             self.groups.pop(key, None)
+            self.dormant.pop(key, None)
             self.metas.pop(key, None)
 
 
@@ -217,17 +266,28 @@ class MemoryFollowStorage(FollowStorage):
     def __init__(self, lock: threading.RLock) -> None:
         self.lock = lock
         self.followers_of: dict[str, dict[str, int]] = defaultdict(dict)
+        self.unfollowed_of: dict[str, dict[str, Unfollowed]] = defaultdict(dict)
         self.followed_by: dict[str, set[str]] = defaultdict(set)
 
-    def follow(self, follower: str, followed: str, version: int = 0) -> None:
+    def state(self, follower: str, followed: str) -> FollowState:
         with self.lock:
-            self.followers_of[followed][follower] = version
-            self.followed_by[follower].add(followed)
+            version = self.followers_of.get(followed, {}).get(follower)
+            if version is not None:
+                return version
+            return self.unfollowed_of.get(followed, {}).get(follower)
 
-    def unfollow(self, follower: str, followed: str) -> None:
+    def _store(self, follower: str, followed: str, old: FollowState, new: FollowState) -> None:
+        if new == old:
+            return
         with self.lock:
-            self.followers_of[followed].pop(follower, None)
-            self.followed_by[follower].discard(followed)
+            if isinstance(new, int):
+                self.followers_of[followed][follower] = new
+                self.unfollowed_of[followed].pop(follower, None)
+                self.followed_by[follower].add(followed)
+            elif isinstance(new, Unfollowed):
+                self.unfollowed_of[followed][follower] = new
+                self.followers_of[followed].pop(follower, None)
+                self.followed_by[follower].discard(followed)
 
     def followers(self, user_id: str) -> list[str]:
         with self.lock:
@@ -241,6 +301,15 @@ class MemoryFollowStorage(FollowStorage):
         with self.lock:
             known = self.followers_of.get(followed, {})
             return {f: known[f] for f in followers if f in known}
+
+    def unfollows(self, followers: Sequence[str], followed: str) -> dict[str, Unfollowed]:
+        with self.lock:
+            known = self.unfollowed_of.get(followed, {})
+            return {f: known[f] for f in followers if f in known}
+
+    def former_followers(self, user_id: str, after: int) -> list[str]:
+        with self.lock:
+            return sorted(f for f, u in self.unfollowed_of.get(user_id, {}).items() if u.version > after)
 
 
 class MemoryBackend(Backend):
@@ -261,12 +330,17 @@ class MemoryBackend(Backend):
             return {
                 "activities": {i: raw for i, (_, raw) in sorted(self.activities.data.items())},
                 "timelines": {k: list(v) for k, v in sorted(self.timelines.timelines.items()) if v},
+                "hidden": {k: sorted(v) for k, v in sorted(self.timelines.hidden.items()) if v},
                 "groups": {
                     k: dict(sorted(v.items())) for k, v in sorted(self.aggregated.groups.items()) if v
                 },
+                "dormant": {k: sorted(v) for k, v in sorted(self.aggregated.dormant.items()) if v},
                 "metas": dict(sorted(self.aggregated.metas.items())),
                 "follows": {
                     k: dict(sorted(v.items())) for k, v in sorted(self.follows.followers_of.items()) if v
+                },
+                "unfollows": {
+                    k: dict(sorted(v.items())) for k, v in sorted(self.follows.unfollowed_of.items()) if v
                 },
             }
 

@@ -9,10 +9,13 @@ key, so they share a Redis Cluster slot):
   other backends do.
 - ``sf:activity:<id>``: the activity's stored bytes, written once however
   many feeds hold it; a page is hydrated with one MGET.
-- ``sf:<feed key>:groups`` / ``:ranks`` / ``:order`` / ``:counts``: an
-  aggregated feed's groups (bytes by group), each group's position member,
-  the positions (a sorted set with equal scores ordered by
-  ``<newest activity id>|<group>``), and unseen/unread counts.
+- ``sf:<feed key>:hidden``: a set of the timeline's hidden entries (their
+  actor was unfollowed; they keep their places, readers skip them).
+- ``sf:<feed key>:groups`` / ``:ranks`` / ``:order`` / ``:counts`` /
+  ``:dormant``: an aggregated feed's groups (bytes by group), each group's
+  position member, the positions (a sorted set with equal scores ordered by
+  ``<newest activity id>|<group>``), unseen/unread counts, and the groups
+  with no live member (kept for their places, not shown).
 
 Adding to a timeline and trimming it happen in one Lua script per feed, so a
 reader never sees it over max_length; a fanout batch sends one script call
@@ -38,9 +41,11 @@ from storage.base import (
     AggregatedStorage,
     Backend,
     CountsPublisher,
+    FollowState,
     FollowStorage,
     PageRequest,
     TimelineStorage,
+    Unfollowed,
     page_of_ids,
 )
 from storage.serialization import StoredForms
@@ -52,10 +57,22 @@ MAX_KEYS_PER_CALL = 1_000
 # (score, member) pairs, then is trimmed. Atomic per call, so no reader sees a
 # timeline over max_length, and far cheaper than a script call per feed.
 ADD_AND_TRIM = """
-local max_length = tonumber(ARGV[1])
+local max_length, hidden = tonumber(ARGV[1]), ARGV[2] == '1'
+local ids = {}
+for i = 4, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
 for _, key in ipairs(KEYS) do
-  redis.call('ZADD', key, unpack(ARGV, 2))
+  redis.call('ZADD', key, unpack(ARGV, 3))
+  local hidden_key = key .. ':hidden'
+  if hidden then
+    redis.call('SADD', hidden_key, unpack(ids))
+  elseif redis.call('EXISTS', hidden_key) == 1 then
+    redis.call('SREM', hidden_key, unpack(ids))
+  end
   if max_length >= 0 and redis.call('ZCARD', key) > max_length then
+    if redis.call('EXISTS', hidden_key) == 1 then
+      local dropped = redis.call('ZRANGE', key, 0, -(max_length + 1))
+      redis.call('SREM', hidden_key, unpack(dropped))
+    end
     redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
   end
 end
@@ -65,9 +82,25 @@ return #KEYS
 TRIM = """
 local max_length = tonumber(ARGV[1])
 if redis.call('ZCARD', KEYS[1]) > max_length then
+  local hidden_key = KEYS[1] .. ':hidden'
+  if redis.call('EXISTS', hidden_key) == 1 then
+    redis.call('SREM', hidden_key, unpack(redis.call('ZRANGE', KEYS[1], 0, -(max_length + 1))))
+  end
   return redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(max_length + 1))
 end
 return 0
+"""
+
+# Hide entries the timeline holds; ids it does not hold are ignored.
+HIDE = """
+local count = 0
+for _, id in ipairs(ARGV) do
+  if redis.call('ZSCORE', KEYS[1], id) then
+    redis.call('SADD', KEYS[1] .. ':hidden', id)
+    count = count + 1
+  end
+end
+return count
 """
 
 # Activity states: each value starts with its version (16 hex digits, so string
@@ -86,8 +119,8 @@ return #KEYS
 """
 
 # A page of live activities: between optional id bounds, in order, after offset,
-# at most limit. Entries whose activity is removed (or gone) are skipped, so the
-# offset counts what readers see. Walks the sorted set in chunks; scores narrow
+# at most limit. Entries whose activity is removed (or gone) or that are hidden
+# are skipped, so the offset counts what readers see. Walks the sorted set in chunks; scores narrow
 # bounded ranges. Reads activity keys it was not given: single Redis only.
 PAGE = """
 local key = KEYS[1]
@@ -96,6 +129,8 @@ local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local low, low_inclusive, low_score = ARGV[4], ARGV[5] == '1', ARGV[6]
 local high, high_inclusive, high_score = ARGV[7], ARGV[8] == '1', ARGV[9]
 local prefix = ARGV[10]
+local hidden_key = key .. ':hidden'
+local any_hidden = redis.call('EXISTS', hidden_key) == 1
 local ids, values = {}, {}
 if limit == 0 then return {ids, values} end
 local bounded = low ~= '' or high ~= ''
@@ -126,6 +161,7 @@ while true do
     if ok and high ~= '' then
       if high_inclusive then ok = id <= high else ok = id < high end
     end
+    if ok and any_hidden and redis.call('SISMEMBER', hidden_key, id) == 1 then ok = false end
     if ok then
       local value = redis.call('GET', prefix .. id)
       if value and string.sub(value, 17, 17) == 'L' then
@@ -147,28 +183,34 @@ end
 # Live entries of a timeline: one call, reading each entry's activity state.
 COUNT_LIVE = """
 local count = 0
+local hidden_key = KEYS[1] .. ':hidden'
+local any_hidden = redis.call('EXISTS', hidden_key) == 1
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local value = redis.call('GET', ARGV[1] .. id)
-  if value and string.sub(value, 17, 17) == 'L' then count = count + 1 end
+  if not (any_hidden and redis.call('SISMEMBER', hidden_key, id) == 1) then
+    local value = redis.call('GET', ARGV[1] .. id)
+    if value and string.sub(value, 17, 17) == 'L' then count = count + 1 end
+  end
 end
 return count
 """
 
-# KEYS: groups, ranks, order, counts. ARGV: upsert count, then (group, rank member,
-# bytes) per upsert, then groups to delete, and finally the meta: unseen, unread,
-# seen_all, read_all ('' for none; unseen 'clear' deletes the meta).
+# KEYS: groups, ranks, order, counts, dormant. ARGV: upsert count, then (group, rank
+# member, bytes, '1' shown or '0' dormant) per upsert, then groups to delete, and
+# finally the meta: unseen, unread, seen_all, read_all ('' for none; unseen 'clear'
+# deletes the meta).
 AGGREGATED_WRITE = """
-local groups, ranks, order, counts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local groups, ranks, order, counts, dormant = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local upserts = tonumber(ARGV[1])
 local i = 2
 for _ = 1, upserts do
-  local group, member, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local group, member, data, shown = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local old = redis.call('HGET', ranks, group)
   if old and old ~= member then redis.call('ZREM', order, old) end
   redis.call('ZADD', order, 0, member)
   redis.call('HSET', ranks, group, member)
   redis.call('HSET', groups, group, data)
-  i = i + 3
+  if shown == '1' then redis.call('SREM', dormant, group) else redis.call('SADD', dormant, group) end
+  i = i + 4
 end
 local last = #ARGV - 4
 while i <= last do
@@ -177,6 +219,7 @@ while i <= last do
   if old then redis.call('ZREM', order, old) end
   redis.call('HDEL', ranks, group)
   redis.call('HDEL', groups, group)
+  redis.call('SREM', dormant, group)
   i = i + 1
 end
 local unseen, unread, seen_all, read_all = ARGV[#ARGV - 3], ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
@@ -190,14 +233,33 @@ end
 return 1
 """
 
-# KEYS: order, groups. ARGV: offset, stop (inclusive, -1 for all). One round trip a page.
+# KEYS: order, groups, dormant. ARGV: offset, limit (-1 for all), '1' to include dormant
+# groups. One round trip a page; dormant groups are skipped before the offset counts.
 AGGREGATED_PAGE = """
-local members = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])
-if #members == 0 then return {} end
-local names = {}
-for index, member in ipairs(members) do
-  names[index] = string.sub(member, string.find(member, '|', 1, true) + 1)
+local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local skip_dormant = ARGV[3] ~= '1' and redis.call('SCARD', KEYS[3]) > 0
+local members
+if skip_dormant then
+  members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+else
+  local stop = -1
+  if limit >= 0 then stop = offset + limit - 1 end
+  members = redis.call('ZREVRANGE', KEYS[1], offset, stop)
+  offset = 0
 end
+local names, skipped = {}, 0
+for _, member in ipairs(members) do
+  local name = string.sub(member, string.find(member, '|', 1, true) + 1)
+  if not (skip_dormant and redis.call('SISMEMBER', KEYS[3], name) == 1) then
+    if skipped < offset then
+      skipped = skipped + 1
+    else
+      names[#names + 1] = name
+      if limit >= 0 and #names >= limit then break end
+    end
+  end
+end
+if #names == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(names))
 """
 
@@ -302,14 +364,17 @@ class RedisTimelineStorage(TimelineStorage):
         return list(by_slot.values())
 
     def add_batches(
-        self, batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]], max_length: int | None
+        self,
+        batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]],
+        max_length: int | None,
+        hidden: bool = False,
     ) -> None:
         """All batches in one pipeline: one script call per key group (states are stored already)."""
         calls = []
         for keys, states in batches:
             if not keys or not states:
                 continue
-            args: list = [-1 if max_length is None else max_length]
+            args: list = [-1 if max_length is None else max_length, "1" if hidden else "0"]
             for state in states:
                 args += (state.activity.sort_key, state.id)
             for group in self._key_groups([self.prefix + key for key in keys]):
@@ -323,12 +388,20 @@ class RedisTimelineStorage(TimelineStorage):
 
         self.scripts.run_pipeline(batch)
 
+    def hide(self, key: str, activity_ids: Sequence[str]) -> None:
+        if activity_ids:
+            self.scripts.call(self.client, HIDE, [self.key(key)], list(activity_ids))
+
+    def hidden_ids(self, key: str) -> list[str]:
+        return sorted(m.decode() for m in self.client.smembers(self.key(key) + ":hidden"))
+
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
         if not activity_ids or not keys:
             return
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.zrem(self.key(key), *activity_ids)
+            pipe.srem(self.key(key) + ":hidden", *activity_ids)
         pipe.execute()
 
     def _page(self, key: str, page: PageRequest) -> tuple[list[bytes], list[bytes]]:
@@ -350,7 +423,8 @@ class RedisTimelineStorage(TimelineStorage):
         self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
     ) -> list[Activity]:
         if not self.single_node:  # a cluster: ids, then states, filtered here
-            live = [s for s in self.entries(key, activity_class) if not s.removed]
+            hidden = set(self.hidden_ids(key))
+            live = [s for s in self.entries(key, activity_class) if not s.removed and s.id not in hidden]
             by_id = {s.id: s.activity for s in live}
             return [by_id[i] for i in page_of_ids([s.id for s in live], page)]
         raw_ids, values = self._page(key, page)
@@ -366,11 +440,12 @@ class RedisTimelineStorage(TimelineStorage):
 
     def count(self, key: str) -> int:
         if not self.single_node:
-            return sum(not s.removed for s in self.entries(key))
+            hidden = set(self.hidden_ids(key))
+            return sum(not s.removed and s.id not in hidden for s in self.entries(key))
         return self.scripts.call(self.client, COUNT_LIVE, [self.key(key)], [self.activities.key("")])
 
     def delete(self, key: str) -> None:
-        self.client.delete(self.key(key))
+        self.client.delete(self.key(key), self.key(key) + ":hidden")
 
     def trim(self, key: str, max_length: int) -> None:
         self.scripts.call(self.client, TRIM, [self.key(key)], [max_length])
@@ -451,17 +526,20 @@ class RedisAggregatedStorage(AggregatedStorage):
 
     def keys(self, key: str) -> list[str]:
         base = self.prefix + key
-        return [f"{base}:groups", f"{base}:ranks", f"{base}:order", f"{base}:counts"]
+        return [f"{base}:groups", f"{base}:ranks", f"{base}:order", f"{base}:counts", f"{base}:dormant"]
 
     def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
-        return self.get_page(key, 0, None, activity_class, aggregated_class)
+        return self._page(key, 0, None, activity_class, aggregated_class, dormant=True)
 
     def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
-        groups, _, order, _ = self.keys(key)
-        stop = -1 if limit is None else offset + limit - 1
+        return self._page(key, offset, limit, activity_class, aggregated_class, dormant=False)
+
+    def _page(self, key, offset, limit, activity_class, aggregated_class, dormant: bool):
+        groups, _, order, _, dormant_key = self.keys(key)
         if limit == 0:
             return []
-        values = self.scripts.call(self.client, AGGREGATED_PAGE, [order, groups], [offset, stop])
+        args = [offset, -1 if limit is None else limit, "1" if dormant else "0"]
+        values = self.scripts.call(self.client, AGGREGATED_PAGE, [order, groups, dormant_key], args)
         return [
             self.forms.aggregated(raw, activity_class, aggregated_class, f"redis key {groups}")
             for raw in values
@@ -475,7 +553,7 @@ class RedisAggregatedStorage(AggregatedStorage):
         return self.load_view(key, names, None, activity_class, aggregated_class).groups
 
     def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
-        groups_key, _, order, counts_key = self.keys(key)
+        groups_key, _, order, counts_key, _ = self.keys(key)
         args = [-1 if tail_start is None else tail_start, *names]
         members, found, values, counts = self.scripts.call(
             self.client, AGGREGATED_VIEW, [order, groups_key, counts_key], args
@@ -496,6 +574,7 @@ class RedisAggregatedStorage(AggregatedStorage):
                 group.group,
                 f"{group_rank(group)}|{group.group}",
                 self.forms.aggregated_bytes(group),
+                "1" if group.has_live else "0",
             ]
         args += list(change.deletes)
         meta = change.meta
@@ -508,7 +587,11 @@ class RedisAggregatedStorage(AggregatedStorage):
         self.scripts.call(self.client, AGGREGATED_WRITE, self.keys(key), args)
 
     def count(self, key: str) -> int:
-        return self.client.zcard(self.keys(key)[2])
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zcard(self.keys(key)[2])
+        pipe.scard(self.keys(key)[4])
+        groups, dormant = pipe.execute()
+        return groups - dormant
 
     def meta(self, key: str) -> FeedMeta:
         return _meta(self.client.hmget(self.keys(key)[3], "unseen", "unread", "seen_all", "read_all"))
@@ -518,40 +601,72 @@ class RedisAggregatedStorage(AggregatedStorage):
 
 
 class RedisFollowStorage(FollowStorage):
-    """``sf:followers:{user}``: a hash of follower -> follow version; ``sf:following:{user}``: a set."""
+    """``sf:followers:{user}``: a hash of follower -> follow version; ``sf:unfollowed:{user}``:
+    a hash of former follower -> ``<follow version>:<unfollow version>``;
+    ``sf:following:{user}``: a set of whom the user follows."""
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
-    def _keys(self, follower: str, followed: str) -> tuple[str, str]:
-        return (f"{self.prefix}followers:{{{followed}}}", f"{self.prefix}following:{{{follower}}}")
+    def _followers(self, followed: str) -> str:
+        return f"{self.prefix}followers:{{{followed}}}"
 
-    def follow(self, follower: str, followed: str, version: int = 0) -> None:
-        followers, following = self._keys(follower, followed)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hset(followers, follower, version)
-        pipe.sadd(following, followed)
-        pipe.execute()
+    def _unfollowed(self, followed: str) -> str:
+        return f"{self.prefix}unfollowed:{{{followed}}}"
 
-    def unfollow(self, follower: str, followed: str) -> None:
-        followers, following = self._keys(follower, followed)
+    def _following(self, follower: str) -> str:
+        return f"{self.prefix}following:{{{follower}}}"
+
+    def state(self, follower: str, followed: str) -> FollowState:
         pipe = self.client.pipeline(transaction=False)
-        pipe.hdel(followers, follower)
-        pipe.srem(following, followed)
+        pipe.hget(self._followers(followed), follower)
+        pipe.hget(self._unfollowed(followed), follower)
+        since, ended = pipe.execute()
+        if since is not None:
+            return int(since)
+        return None if ended is None else _unfollowed(ended)
+
+    def _store(self, follower: str, followed: str, old: FollowState, new: FollowState) -> None:
+        if new == old or new is None:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        if isinstance(new, Unfollowed):
+            pipe.hset(self._unfollowed(followed), follower, f"{new.since}:{new.version}")
+            pipe.hdel(self._followers(followed), follower)
+            pipe.srem(self._following(follower), followed)
+        else:
+            pipe.hset(self._followers(followed), follower, new)
+            pipe.hdel(self._unfollowed(followed), follower)
+            pipe.sadd(self._following(follower), followed)
         pipe.execute()
 
     def followers(self, user_id: str) -> list[str]:
-        return sorted(m.decode() for m in self.client.hkeys(f"{self.prefix}followers:{{{user_id}}}"))
+        return sorted(m.decode() for m in self.client.hkeys(self._followers(user_id)))
 
     def following(self, user_id: str) -> list[str]:
-        return sorted(m.decode() for m in self.client.smembers(f"{self.prefix}following:{{{user_id}}}"))
+        return sorted(m.decode() for m in self.client.smembers(self._following(user_id)))
 
     def follow_versions(self, followers: Sequence[str], followed: str) -> dict[str, int]:
         if not followers:
             return {}
-        values = self.client.hmget(f"{self.prefix}followers:{{{followed}}}", list(followers))
+        values = self.client.hmget(self._followers(followed), list(followers))
         return {f: int(v) for f, v in zip(followers, values, strict=True) if v is not None}
+
+    def unfollows(self, followers: Sequence[str], followed: str) -> dict[str, Unfollowed]:
+        if not followers:
+            return {}
+        values = self.client.hmget(self._unfollowed(followed), list(followers))
+        return {f: _unfollowed(v) for f, v in zip(followers, values, strict=True) if v is not None}
+
+    def former_followers(self, user_id: str, after: int) -> list[str]:
+        ended = self.client.hgetall(self._unfollowed(user_id))
+        return sorted(f.decode() for f, v in ended.items() if _unfollowed(v).version > after)
+
+
+def _unfollowed(value: bytes) -> Unfollowed:
+    since, _, version = value.decode().partition(":")
+    return Unfollowed(int(since), int(version))
 
 
 class RedisCountsPublisher(CountsPublisher):

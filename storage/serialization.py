@@ -70,7 +70,7 @@ class StoredForms:
             "read_at": group.read_at,
             "minimized_activities": group.minimized_activities,
             "members": [
-                {"id": i, "actor": m.actor, "stamp": m.stamp, "removed": m.removed}
+                {"id": i, "actor": m.actor, "stamp": m.stamp, "removed": m.removed, "hidden": m.hidden}
                 for i, m in sorted(group.members.items())
             ],
         }
@@ -91,7 +91,10 @@ class StoredForms:
             group.activities = [activity_class.from_stored(a) for a in record["activities"]]
             members = record.get("members") or []
             if members:
-                group.members = {m["id"]: Member(m["actor"], m["stamp"], m["removed"]) for m in members}
+                group.members = {
+                    m["id"]: Member(m["actor"], m["stamp"], m["removed"], m.get("hidden", False))
+                    for m in members
+                }
             else:  # written before groups kept their members: the held activities are all we know
                 group.members = {a.id: Member(a.actor_id, sort_key_of(a.id)) for a in group.activities}
             return group

@@ -14,7 +14,9 @@ from pipeline.activity import Activity
 from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
+from pipeline.aggregation import AggregatedWrite
 from pipeline.feeds import Feed, FeedKeyError, direct_states
+from storage.base import Bounds, PageRequest, Unfollowed
 from storage.serialization import CorruptStoredData
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -429,3 +431,75 @@ def test_follow_versions(backend, user):
     }
     backend.follows.unfollow(f"{user}x", star)
     assert backend.follows.following_among([f"{user}x", f"{user}y"], star) == {f"{user}y"}
+    assert backend.follows.unfollows([f"{user}x", f"{user}y"], star) == {f"{user}x": Unfollowed(5, 5)}
+
+
+def test_the_newest_follow_event_of_a_pair_wins_under_redelivery(backend, user):
+    """Follow 10, unfollow 20, follow 30, unfollow 40, in their partition's order, with
+    uncommitted suffixes delivered again: the pair ends unfollowed at 40, ending the follow of 30."""
+    star, fan = f"{user}star", f"{user}fan"
+    events = [(True, 10), (False, 20), (True, 30), (False, 40)]
+    for number, order in enumerate((events, events + events[1:], events[:3] + events[1:], events + events)):
+        pair = f"{star}{number}"
+        for follow, version in order:
+            if follow:
+                backend.follows.follow(fan, pair, version)
+            else:
+                backend.follows.unfollow(fan, pair, version)
+        assert backend.follows.state(fan, pair) == Unfollowed(30, 40)
+        assert backend.follows.followers(pair) == [] and pair not in backend.follows.following(fan)
+        assert backend.follows.follow_versions([fan], pair) == {}
+        assert backend.follows.former_followers(pair, 39) == [fan]
+        assert backend.follows.former_followers(pair, 40) == []
+    backend.follows.unfollow(fan, f"{star}never", 50)  # ends no follow: nothing to remember
+    assert backend.follows.state(fan, f"{star}never") is None
+    backend.follows.follow(fan, f"{star}0", 35)  # older than the stored unfollow: changes nothing
+    assert backend.follows.state(fan, f"{star}0") == Unfollowed(30, 40)
+    backend.follows.follow(fan, f"{star}0", 45)
+    assert backend.follows.follow_versions([fan], f"{star}0") == {fan: 45}
+    assert backend.follows.unfollows([fan], f"{star}0") == {}
+
+
+def test_hidden_entries_keep_their_places_and_are_not_shown(backend, user):
+    feed_key = Feed.key_for(user)
+    states = [
+        direct_states([Activity(user, "love", f"p{n}", time=T0 + timedelta(seconds=n))])[0] for n in range(5)
+    ]
+    backend.activities.apply(states)
+    backend.timelines.add_batches([([feed_key], states[:3])], 4)
+    backend.timelines.hide(feed_key, [states[1].id, states[2].id, "0-not-held"])
+    assert backend.timelines.hidden_ids(feed_key) == sorted([states[1].id, states[2].id])
+    assert backend.timelines.count(feed_key) == 1
+    assert [a.id for a in backend.timelines.get_page(feed_key, PageRequest())] == [states[0].id]
+    backend.timelines.add_batches([([feed_key], states[3:])], 4, hidden=True)  # trims states[0]
+    assert [s.id for s in backend.timelines.entries(feed_key)] == [s.id for s in states[1:]]
+    assert (
+        backend.timelines.count(feed_key) == 0 and backend.timelines.get_page(feed_key, PageRequest()) == []
+    )
+    backend.timelines.add_batches([([feed_key], states[2:4])], 4)  # shown again (a new follow's copy)
+    page = backend.timelines.get_page(feed_key, PageRequest(bounds=Bounds(lt=states[4].id)))
+    assert [a.id for a in page] == [states[3].id, states[2].id]
+    backend.timelines.trim(feed_key, 1)
+    assert backend.timelines.hidden_ids(feed_key) == [states[4].id]
+    backend.timelines.delete(feed_key)
+    assert backend.timelines.hidden_ids(feed_key) == []
+
+
+def test_dormant_groups_are_stored_and_ranked_but_not_shown(backend, user):
+    key = f"aggregated:{{{user}}}"
+    live = AggregatedActivity("live", [Activity(user, "love", "p1", time=T0)])
+    dormant = AggregatedActivity("dormant", [Activity(user, "love", "p2", time=T0 + timedelta(seconds=1))])
+    dormant.put(dormant.activities[0], 1, removed=True)
+    assert not dormant.has_live
+    backend.aggregated.write(key, AggregatedWrite([live, dormant]))
+    assert backend.aggregated.count(key) == 1
+    assert [g.group for g in backend.aggregated.get_page(key, 0, None)] == ["live"]
+    assert [g.group for g in backend.aggregated.get_page(key, 0, 1)] == ["live"]
+    assert backend.aggregated.get_page(key, 1, 1) == []
+    assert [g.group for g in backend.aggregated.get_all(key)] == ["dormant", "live"]
+    assert [name for _, name in backend.aggregated.get_ranks(key)] == ["dormant", "live"]
+    revived = backend.aggregated.get_groups(key, ["dormant"])["dormant"]
+    revived.put(Activity(user, "love", "p2", time=T0 + timedelta(seconds=1)), 2, removed=False)
+    backend.aggregated.write(key, AggregatedWrite([revived], ["live"]))
+    assert backend.aggregated.count(key) == 1
+    assert [g.group for g in backend.aggregated.get_page(key, 0, None)] == ["dormant"]

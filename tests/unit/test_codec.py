@@ -66,7 +66,7 @@ RECORDS = {
         "seen_at": None,
         "read_at": T,
         "minimized_activities": 3,
-        "members": [{"id": "x", "actor": "1", "stamp": 5, "removed": True}],
+        "members": [{"id": "x", "actor": "1", "stamp": 5, "removed": True, "hidden": True}],
     },
     STORED_ACTIVITY: {"version": 9, "added": 3, "removed": True, "activity": ACT.to_record()},
     DEAD_LETTER: {
