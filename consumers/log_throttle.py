@@ -67,12 +67,24 @@ class ThrottleFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or not record.name.startswith(self.prefixes):
             return True
+        if _expected_at_start(record):
+            return False
         held = self._throttle.admit((record.name, str(record.msg)))
         if held is None:
             return False
         if held:
             record.msg = f"{record.msg} ({held} similar since the last report)"
         return True
+
+
+def _expected_at_start(record: logging.LogRecord) -> bool:
+    """Faust creates its assignor's leader topic lazily, and aiokafka says at ERROR that it
+    is not there yet: on every start of a healthy worker, so it is not an error."""
+    return (
+        record.name == "aiokafka.cluster"
+        and record.msg == "Topic %s not found in cluster metadata"
+        and str(record.args[0] if record.args else "").endswith("__assignor-__leader")
+    )
 
 
 #: The loggers that repeat a line per connection attempt while Kafka is away.

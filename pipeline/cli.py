@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+class Storage(StrEnum):
+    memory = "memory"
+    redis = "redis"
+    cassandra = "cassandra"
+
+
 schema_app = typer.Typer(help="Storage schema (Cassandra keyspace and tables).", no_args_is_help=True)
 feed_app = typer.Typer(help="Read feeds from storage.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
@@ -26,13 +35,16 @@ def schema_sync(
 ) -> None:
     """Create the Cassandra keyspace and tables if missing and add missing columns; never drops."""
     from pipeline.settings import get_settings
-    from storage.cassandra_storage import connect_cluster, sync_schema
+    from storage.cassandra_storage import SchemaConflict, connect_cluster, sync_schema
 
     settings = get_settings()
     cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)
     try:
         session = cluster.connect()
         done = sync_schema(session, settings.cassandra_keyspace, replication_factor)
+    except SchemaConflict as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     finally:
         cluster.shutdown()
     for line in done:
@@ -42,21 +54,48 @@ def schema_sync(
 
 @feed_app.command("show")
 def feed_show(
-    group: Annotated[str, typer.Argument(help="Feed name: normal, user, aggregated, notification.")],
+    group: Annotated[
+        str, typer.Argument(help="Feed name: normal, user, aggregated, notification, or your app's.")
+    ],
     user: Annotated[str, typer.Argument(help="User id.")],
-    limit: Annotated[int, typer.Option(help="How many entries.")] = 25,
+    limit: Annotated[int, typer.Option(help="How many entries.", min=1, max=1000)] = 25,
     before: Annotated[str | None, typer.Option(help="Only entries older than this activity id.")] = None,
-    storage: Annotated[str | None, typer.Option(help="memory, redis or cassandra.")] = None,
+    storage: Annotated[
+        Storage | None, typer.Option(help="Storage to read (default: the STREAMFEED_STORAGE setting).")
+    ] = None,
+    app_path: Annotated[
+        str, typer.Option("--app", "-A", help="Your Manager, as module:attribute: its feeds are shown.")
+    ] = "pipeline.default_app:manager",
 ) -> None:
     """Print one user's feed, newest first."""
-    from pipeline.feed_registry import default_feed_classes
+    from pipeline.activity import check_user_id
+    from pipeline.exceptions import ValidationError
+    from pipeline.ids import sort_key_of
     from pipeline.render import render_feed
+    from pipeline.settings import get_settings
     from storage.registry import get_backend
 
-    classes = default_feed_classes()
+    manager = load_manager(app_path)
+    classes = manager.all_feed_classes()
     if group not in classes:
         raise typer.BadParameter(f"unknown feed {group!r}; one of {', '.join(classes)}", param_hint="GROUP")
-    feed = classes[group](user, backend=get_backend(storage))
+    try:
+        check_user_id("user", user)
+    except ValidationError as error:
+        raise typer.BadParameter(str(error), param_hint="USER") from None
+    if before is not None:
+        try:
+            sort_key_of(before)
+        except ValueError:
+            raise typer.BadParameter(f"{before!r} is not an activity id", param_hint="--before") from None
+    name = storage.value if storage is not None else get_settings().storage
+    if name == "memory":
+        typer.echo(
+            "note: memory storage holds only what this process wrote; set STREAMFEED_STORAGE "
+            "(or --storage) to read redis or cassandra",
+            err=True,
+        )
+    feed = classes[group](user, backend=get_backend(name))
     query = feed.filter(activity_id__lt=before) if before else feed
     typer.echo(render_feed(feed, query[:limit]))
 
@@ -66,9 +105,19 @@ app.add_typer(topics_app, name="topics")
 
 
 def load_manager(path: str) -> Any:
-    """Import 'module:attribute' (like faust -A) and return the Manager it names."""
+    """Import 'module:attribute' (like faust -A) and return the Manager it names.
+
+    The current directory goes on the import path first, as Faust's and
+    Celery's -A do: `streamfeed worker --app myapp.feeds:manager` works from
+    the folder that holds myapp/.
+    """
+    import os
+    import sys
+
     from pipeline.manager import Manager
 
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise typer.BadParameter(f"{path!r}: use module:attribute, e.g. myapp.feeds:manager")
@@ -114,9 +163,10 @@ def worker(
     readiness = Readiness()
     if settings.generation is None and settings.storage != "memory":
         settings = _pin_live_generation(settings, readiness)
+    # The app first: a typo in --app is a usage error at once, not a wait for Kafka.
+    manager = wait_for(f"{settings.storage} storage", lambda: load_manager(app_path), readiness)
     wait_for("Kafka", lambda: kafka_reachable(settings.kafka_bootstrap), readiness, settings.stats_interval)
     wait_for("the pipeline's topics", lambda: topics_present(settings), readiness, settings.stats_interval)
-    manager = wait_for(f"{settings.storage} storage", lambda: load_manager(app_path), readiness)
     faust_app, context = build_worker_app(manager, settings)
     context.readiness = readiness
     StreamfeedWorker(faust_app, context.runtime, settings, loglevel=loglevel).execute_from_commandline()
@@ -397,39 +447,92 @@ def dead_letters_replay(
     typer.echo(f"replayed {replayed} dead letters to their original topics")
 
 
+AppOption = Annotated[
+    str,
+    typer.Option("--app", "-A", help="Your Manager, as module:attribute: its feeds and verbs are checked."),
+]
+
+
 @app.command()
 def produce(
-    source: Annotated[typer.FileText, typer.Argument(help="JSON lines file, or - for standard input.")] = "-",
-    dry_run: Annotated[bool, typer.Option(help="Validate only; publish nothing.")] = False,
+    source: Annotated[
+        typer.FileBinaryRead, typer.Argument(help="JSON lines file, or - for standard input.")
+    ] = "-",
+    dry_run: Annotated[bool, typer.Option(help="Check every line (and encode it); publish nothing.")] = False,
+    app_path: AppOption = "pipeline.default_app:manager",
 ) -> None:
-    """Publish events from JSON lines: {"type": "activity", "op": "add", "actor": ...} or
-    {"type": "follow", "op": "follow", "follower": ..., "followed": ...}."""
-    from pipeline.json_events import JsonEventError, parse_json_event
+    """Publish events from JSON lines (format: README, "Publishing events"; JSON Schema:
+    schemas/events.schema.json). A bad line is reported with its number and skipped; every
+    good line is published. Exit status 1 if any line was refused."""
+    from pipeline.json_events import parse_json_event
+    from pipeline.producer import DeliveryError
+    from pipeline.settings import get_settings
 
+    manager = load_manager(app_path)
+    settings = get_settings()
+    checker = _EventChecker(manager, settings)
     producer = None
     if not dry_run:
         from pipeline.producer import StreamfeedProducer
 
-        producer = StreamfeedProducer()
+        producer = StreamfeedProducer(settings)
     published = rejected = 0
-    for number, line in enumerate(source, start=1):
-        if not line.strip():
+    for number, raw in enumerate(source, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            rejected += 1
+            typer.echo(
+                f"line {number}: not UTF-8 (byte {raw[error.start]:#04x} at {error.start + 1})", err=True
+            )
+            continue
+        if not text.strip():
             continue
         try:
-            event = parse_json_event(line)
-        except JsonEventError as exc:
+            event = parse_json_event(text.rstrip("\r\n"))
+            checker.check(event)
+            if producer is not None:
+                producer.send_event(event)
+        except Exception as error:  # every refusal of one line is reported, and the others go on
             rejected += 1
-            typer.echo(f"line {number}: {exc}", err=True)
+            typer.echo(f"line {number}: {error}", err=True)
             continue
-        if producer is not None:
-            producer.send_event(event)
         published += 1
     if producer is not None:
-        producer.flush()
+        try:
+            producer.flush()
+        except DeliveryError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
     verb = "valid" if dry_run else "published"
     typer.echo(f"{published} {verb}, {rejected} rejected")
     if rejected:
         raise typer.Exit(1)
+
+
+class _EventChecker:
+    """What a worker would refuse, found before publishing: `to` feeds of the app, and the
+    encoded size against the topics' message limit."""
+
+    def __init__(self, manager: Any, settings: Any) -> None:
+        from schemas.codec import AvroCodec
+
+        self.manager = manager
+        self.limit = settings.message_max_bytes
+        self.codec = AvroCodec()
+
+    def check(self, event: Any) -> None:
+        from pipeline.events import ActivityEvent
+        from pipeline.steps import parse_targets
+        from schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
+
+        if isinstance(event, ActivityEvent):
+            parse_targets(self.manager, [event.activity])
+            size = len(self.codec.encode(ACTIVITY_EVENT, event.to_record()))
+        else:
+            size = len(self.codec.encode(FOLLOW_EVENT, event.to_record()))
+        if size > self.limit:
+            raise ValueError(f"encodes to {size:,} bytes, over the topics' limit of {self.limit:,}")
 
 
 @app.command()
@@ -450,7 +553,15 @@ def demo(
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError as SettingsError
+
+    try:
+        app()
+    except SettingsError as error:  # a STREAMFEED_* variable is wrong: say which, no traceback
+        for problem in error.errors(include_url=False):
+            name = "STREAMFEED_" + "_".join(str(part) for part in problem["loc"]).upper()
+            typer.echo(f"error: {name}: {problem['msg'].removeprefix('Value error, ')}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

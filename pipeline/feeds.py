@@ -27,6 +27,9 @@ _FILTER_FIELDS = {
     "activity_id__lte": "lte",
 }
 _ORDERINGS = {"activity_id": True, "-activity_id": False}
+#: Slice bounds past this read to the end: no feed holds more, and storage (Lua, CQL) wants
+#: numbers that fit in 32 bits.
+MAX_INDEX = 2**31 - 1
 
 
 class FeedKeyError(ValueError):
@@ -109,6 +112,10 @@ class FeedQuery:
         return self._page(start, limit)
 
     def _page(self, offset: int, limit: int | None) -> list:
+        if offset >= MAX_INDEX:
+            return []
+        if limit is not None:
+            limit = min(limit, MAX_INDEX - offset)
         return self.feed.get_page(PageRequest(offset, limit, self.bounds, self.ascending))
 
     def __iter__(self):

@@ -7,11 +7,21 @@ so a developer with the local stack up needs to set nothing.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_KEYSPACE = re.compile(r"[a-z][a-z0-9_]{0,47}")
+_REDIS_PREFIX = re.compile(r"[^\s{}]{0,100}")
+_TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,200}")
+_APP_ID = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_CONSISTENCY_LEVELS = {
+    "ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "SERIAL",
+    "LOCAL_SERIAL", "LOCAL_ONE",
+}  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -101,6 +111,47 @@ class Settings(BaseSettings):
     max_extra_context_bytes: int = Field(
         16_384, description="Largest encoded extra_context an activity may carry"
     )
+
+    @field_validator("cassandra_keyspace")
+    @classmethod
+    def _check_keyspace(cls, value: str) -> str:
+        if not _KEYSPACE.fullmatch(value):
+            raise ValueError(
+                f"{value!r}: use 1-48 lower-case letters, digits or _, starting with a letter "
+                "(Cassandra folds unquoted names to lower case and refuses longer ones)"
+            )
+        return value
+
+    @field_validator("cassandra_consistency")
+    @classmethod
+    def _check_consistency(cls, value: str) -> str:
+        if value.upper() not in _CONSISTENCY_LEVELS:
+            raise ValueError(f"{value!r}: one of {', '.join(sorted(_CONSISTENCY_LEVELS))}")
+        return value.upper()
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _check_redis_prefix(cls, value: str) -> str:
+        if not _REDIS_PREFIX.fullmatch(value):
+            raise ValueError(
+                f"{value!r}: at most 100 characters, no spaces and no braces (braces are "
+                "Redis Cluster hash tags, which streamfeed sets itself)"
+            )
+        return value
+
+    @field_validator("topic_prefix", "internal_topic_prefix")
+    @classmethod
+    def _check_topic_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not _TOPIC_PREFIX.fullmatch(value):
+            raise ValueError(f"{value!r}: at most 200 of A-Z a-z 0-9 . _ - (Kafka's topic name rule)")
+        return value
+
+    @field_validator("app_id")
+    @classmethod
+    def _check_app_id(cls, value: str) -> str:
+        if not _APP_ID.fullmatch(value):
+            raise ValueError(f"{value!r}: 1-200 of A-Z a-z 0-9 . _ - (it names the group and its topics)")
+        return value
 
     @model_validator(mode="after")
     def _check_limits(self) -> Settings:

@@ -87,6 +87,10 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
 }
 
 
+class SchemaConflict(RuntimeError):
+    """The keyspace exists and belongs to something else: streamfeed will not add tables to it."""
+
+
 def connect_cluster(hosts: list[str], port: int) -> Cluster:
     """A cluster whose rows are plain tuples: named tuples cost a third of a page read."""
     profile = ExecutionProfile(row_factory=tuple_factory)
@@ -105,6 +109,18 @@ def sync_schema(session: Session, keyspace: str, replication_factor: int = 1) ->
             f"{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}"
         )
         done.append(f"created keyspace {keyspace}")
+    else:
+        tables = {
+            row[0]
+            for row in session.execute(
+                "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,)
+            )
+        }
+        if tables and not tables & set(TABLES):
+            raise SchemaConflict(
+                f"keyspace {keyspace} holds tables of something else ({', '.join(sorted(tables)[:5])}); "
+                "choose another STREAMFEED_CASSANDRA_KEYSPACE"
+            )
     for table, (columns, key) in TABLES.items():
         present = {
             row[0]
@@ -341,6 +357,8 @@ class CassandraTimelineStorage(TimelineStorage):
             return []
         wanted = None if page.limit is None else page.offset + page.limit
         fetch = None if wanted is None else wanted * 2 + 16
+        if fetch is not None and fetch > 2**31 - 1:  # CQL's LIMIT is 32-bit: read the whole range
+            fetch = None
         rows = self._select(key, page, fetch)
         live = [r for r in rows if not (r[2] or r[3])]
         if wanted is not None and len(live) < wanted and len(rows) == fetch:

@@ -503,3 +503,15 @@ def test_dormant_groups_are_stored_and_ranked_but_not_shown(backend, user):
     backend.aggregated.write(key, AggregatedWrite([revived], ["live"]))
     assert backend.aggregated.count(key) == 1
     assert [g.group for g in backend.aggregated.get_page(key, 0, None)] == ["dormant"]
+
+
+def test_huge_slice_bounds_read_to_the_end_on_every_backend(backend, user):
+    feed = Feed(user, backend=backend)
+    feed.add_many([Activity(user, "love", f"p{n}", time=T0 + timedelta(seconds=n)) for n in range(3)])
+    assert len(feed[0 : 10**30]) == 3 and feed[2 : 2**63] == feed[2:3]
+    assert feed[10**30 :] == [] and feed[2**63 :] == []
+    with pytest.raises(IndexError):
+        feed[10**30]
+    notifications = NotificationFeed(user, backend=backend)
+    notifications.add(Activity(user, "love", "p", time=T0, to=()))
+    assert len(notifications[0 : 10**30]) == 1 and notifications[2**63 :] == []

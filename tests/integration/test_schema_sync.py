@@ -43,3 +43,28 @@ def test_cli_sync_twice_then_adds_a_missing_column(cassandra_session, unique_nam
         }
     finally:
         cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
+
+
+def test_a_keyspace_of_something_else_is_refused(cassandra_session, unique_name):
+    replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    cassandra_session.execute(f"CREATE KEYSPACE {unique_name} WITH replication = {replication}")
+    try:
+        cassandra_session.execute(f"CREATE TABLE {unique_name}.invoices (id text PRIMARY KEY)")
+        env = {**os.environ, "STREAMFEED_CASSANDRA_KEYSPACE": unique_name}
+        command = [sys.executable, "-m", "pipeline.cli", "schema", "sync"]
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2
+        assert f"keyspace {unique_name} holds tables of something else (invoices)" in run.stderr
+        assert "Traceback" not in run.stderr
+        assert columns(cassandra_session, unique_name, "timeline") == set()
+    finally:
+        cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
+
+
+@pytest.mark.parametrize("keyspace", ["Fx_ks", "fx-ks", "fx ks", "fx.ks", "k" * 49])
+def test_a_bad_keyspace_name_is_a_usage_error(keyspace):
+    env = {**os.environ, "STREAMFEED_CASSANDRA_KEYSPACE": keyspace}
+    command = [sys.executable, "-m", "pipeline.cli", "schema", "sync"]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "STREAMFEED_CASSANDRA_KEYSPACE" in run.stderr and "lower-case" in run.stderr

@@ -19,18 +19,69 @@ def test_activity_and_follow_lines():
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        ("not json", "not JSON"),
+        ("not json", "not JSON: expected ident at line 1 column 2"),
+        ('{"type": "activity", "actor": "1"', "not JSON: EOF while parsing an object at line 1 column 33"),
+        ("[" * 10_000, "not JSON: recursion limit exceeded"),
         ("[1]", "JSON object"),
         ('{"type": "like"}', "type must be"),
         ('{"type": "activity", "actor": "1", "verb": "pin", "object": "p"}', "verb: unknown verb"),
         ('{"type": "activity", "verb": "love", "object": "p"}', "actor: is required"),
-        ('{"type": "activity", "actor": "1", "verb": "love", "object": "p", "colour": 1}', "unknown fields"),
-        ('{"type": "activity", "actor": "1", "verb": "love", "object": "p", "time": "soon"}', "ISO 8601"),
-        ('{"type": "activity", "op": "shout", "actor": "1", "verb": "love", "object": "p"}', "op: must be"),
-        ('{"type": "follow", "follower": "1"}', "followed: must be a user id"),
-        ('{"type": "follow", "follower": "1", "followed": "2", "activity_copy_limit": -1}', "non-negative"),
+        (
+            '{"type": "activity", "actor": 5, "verb": "love", "object": "p"}',
+            "actor: Input should be a valid string",
+        ),
+        (
+            '{"type": "activity", "actor": "a b", "verb": "love", "object": "p"}',
+            "actor: is not a valid user id",
+        ),
+        (
+            '{"type": "activity", "actor": "1", "verb": "love", "object": "p", "colour": 1}',
+            "colour: unknown field",
+        ),
+        (
+            '{"type": "activity", "actor": "1", "verb": "love", "object": "p", "time": "soon"}',
+            "time: .*datetime",
+        ),
+        (
+            '{"type": "activity", "op": "shout", "actor": "1", "verb": "love", "object": "p"}',
+            "op: Input should be",
+        ),
+        (
+            '{"type": "activity", "actor": "1", "verb": "love", "object": "p", "to": ["x"]}',
+            "to: entries must be",
+        ),
+        ('{"type": "follow", "follower": "1"}', "followed: is required"),
+        (
+            '{"type": "follow", "follower": "1", "followed": "2", "activity_copy_limit": -1}',
+            "greater than or equal",
+        ),
+        (
+            '{"type": "follow", "follower": "1", "followed": "2", "activity_copy_limit": true}',
+            "valid integer",
+        ),
+        (
+            '{"type": "follow", "follower": "1", "followed": "2", "activity_copy_limit": 4294967296}',
+            "less than",
+        ),
     ],
 )
 def test_bad_lines_say_why(line, reason):
     with pytest.raises(JsonEventError, match=reason):
         parse_json_event(line)
+
+
+def test_the_published_json_schema_is_the_models():
+    """schemas/events.schema.json is what other languages validate against: kept in step."""
+    from pipeline.json_events import dump_json_schema
+    from schemas.catalog import SCHEMA_DIR
+
+    committed = (SCHEMA_DIR / "events.schema.json").read_text()
+    assert committed == dump_json_schema(), "regenerate: python -c 'from pipeline.json_events import ...'"
+
+
+def test_the_example_file_is_valid(tmp_path):
+    from schemas.catalog import SCHEMA_DIR
+
+    lines = (SCHEMA_DIR / "examples" / "events.jsonl").read_text().splitlines()
+    events = [parse_json_event(line) for line in lines if line.strip()]
+    assert {type(e) for e in events} == {ActivityEvent, FollowEvent} and len(events) >= 5

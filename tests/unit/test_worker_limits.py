@@ -81,6 +81,19 @@ def test_the_kafka_client_filter_says_a_repeated_error_once_per_interval():
     assert last.getMessage().endswith("(999 similar since the last report)")
 
 
+def test_the_filter_drops_faust_s_missing_leader_topic_error_at_start_only():
+    throttle = ThrottleFilter(("aiokafka",), 10.0, clock=lambda: 0.0)
+    template = "Topic %s not found in cluster metadata"
+    start = logging.LogRecord(
+        "aiokafka.cluster", logging.ERROR, __file__, 1, template, ("app-__assignor-__leader",), None
+    )
+    other = logging.LogRecord(
+        "aiokafka.cluster", logging.ERROR, __file__, 1, template, ("app.activities",), None
+    )
+    assert not throttle.filter(start)
+    assert throttle.filter(other)
+
+
 def test_the_filter_lets_other_messages_and_other_loggers_through():
     throttle = ThrottleFilter(("aiokafka",), 10.0, clock=lambda: 0.0)
     assert throttle.filter(record("aiokafka.conn", "first"))
