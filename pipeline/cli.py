@@ -32,6 +32,9 @@ app.add_typer(feed_app, name="feed")
 @schema_app.command("sync")
 def schema_sync(
     replication_factor: Annotated[int, typer.Option(help="For a new keyspace only.")] = 1,
+    adopt: Annotated[
+        bool, typer.Option(help="Add streamfeed's tables to an existing keyspace that has others.")
+    ] = False,
 ) -> None:
     """Create the Cassandra keyspace and tables if missing and add missing columns; never drops."""
     from pipeline.settings import get_settings
@@ -41,7 +44,7 @@ def schema_sync(
     cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)
     try:
         session = cluster.connect()
-        done = sync_schema(session, settings.cassandra_keyspace, replication_factor)
+        done = sync_schema(session, settings.cassandra_keyspace, replication_factor, adopt=adopt)
     except SchemaConflict as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -459,25 +462,52 @@ def produce(
         typer.FileBinaryRead, typer.Argument(help="JSON lines file, or - for standard input.")
     ] = "-",
     dry_run: Annotated[bool, typer.Option(help="Check every line (and encode it); publish nothing.")] = False,
+    atomic: Annotated[
+        bool, typer.Option(help="All or nothing: publish only if every line passes the checks.")
+    ] = False,
     app_path: AppOption = "pipeline.default_app:manager",
 ) -> None:
     """Publish events from JSON lines (format: README, "Publishing events"; JSON Schema:
     schemas/events.schema.json). A bad line is reported with its number and skipped; every
-    good line is published. Exit status 1 if any line was refused."""
-    from pipeline.json_events import parse_json_event
+    good line is published (with --atomic, none unless all pass). Exit status 1 if any line was
+    refused."""
     from pipeline.producer import DeliveryError
     from pipeline.settings import get_settings
 
     manager = load_manager(app_path)
     settings = get_settings()
     checker = _EventChecker(manager, settings)
+    if atomic and not dry_run:  # check everything before connecting; publish only a clean file
+        lines = list(source)
+        _, refused = _produce_lines(lines, checker, None)
+        if refused:
+            typer.echo(f"0 published, {refused} rejected: nothing published (--atomic)")
+            raise typer.Exit(1)
+        source = lines
     producer = None
     if not dry_run:
         from pipeline.producer import StreamfeedProducer
 
         producer = StreamfeedProducer(settings)
+    published, rejected = _produce_lines(source, checker, producer)
+    if producer is not None:
+        try:
+            producer.flush()
+        except DeliveryError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+    verb = "valid" if dry_run else "published"
+    typer.echo(f"{published} {verb}, {rejected} rejected")
+    if rejected:
+        raise typer.Exit(1)
+
+
+def _produce_lines(lines: Any, checker: Any, producer: Any) -> tuple[int, int]:
+    """Check each line (and publish it when given a producer); report refusals by line number."""
+    from pipeline.json_events import parse_json_event
+
     published = rejected = 0
-    for number, raw in enumerate(source, start=1):
+    for number, raw in enumerate(lines, start=1):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -498,16 +528,7 @@ def produce(
             typer.echo(f"line {number}: {error}", err=True)
             continue
         published += 1
-    if producer is not None:
-        try:
-            producer.flush()
-        except DeliveryError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(1) from None
-    verb = "valid" if dry_run else "published"
-    typer.echo(f"{published} {verb}, {rejected} rejected")
-    if rejected:
-        raise typer.Exit(1)
+    return published, rejected
 
 
 class _EventChecker:

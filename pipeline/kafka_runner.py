@@ -61,10 +61,13 @@ class WorkerProcess:
     from a thread that outlives them, such as the main thread.
     """
 
-    def __init__(self, settings: Settings, log_path: Path, app_path: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, log_path: Path, app_path: str | None = None, cwd: Path | None = None
+    ) -> None:
         self.settings = settings
         self.log_path = log_path
         self.app_path = app_path
+        self.cwd = cwd
         self.process: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
@@ -74,7 +77,7 @@ class WorkerProcess:
         env = {**os.environ, **settings_env(self.settings), PARENT_ENV: str(os.getpid())}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
         log.close()
         return self
 

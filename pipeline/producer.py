@@ -16,7 +16,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from pipeline.activity import Activity
+from pipeline.activity import Activity, check_user_id
 from pipeline.events import (
     ActivityEvent,
     ActivityOp,
@@ -51,8 +51,12 @@ class StreamfeedProducer:
         codec: AvroCodec | None = None,
         on_delivery: DeliveryCallback | None = None,
         config: dict[str, Any] | None = None,
+        manager: Any = None,
     ) -> None:
+        """manager: the app's Manager, if this process has it: `to` targets are then checked
+        against its feeds here, as the worker will, instead of becoming dead letters there."""
         self.settings = settings or get_settings()
+        self.manager = manager
         self.codec = codec or AvroCodec(registry=self.settings.schema_registry_url)
         self.topics = TopicNames.from_settings(self.settings)
         self.on_delivery = on_delivery
@@ -90,6 +94,10 @@ class StreamfeedProducer:
     # -- events -------------------------------------------------------------------------
 
     def send_activity_event(self, event: ActivityEvent) -> None:
+        if self.manager is not None:
+            from pipeline.steps import parse_targets
+
+            parse_targets(self.manager, [event.activity])  # ValidationError names the bad entry
         if event.published_at is None and event.version is None:  # the version storage orders by
             event = dataclasses.replace(event, published_at=datetime.now(UTC))
         value = self.codec.encode(
@@ -153,8 +161,8 @@ class StreamfeedProducer:
     ) -> None:
         record = {
             "op": op.value,
-            "follower": str(follower),
-            "followed": str(followed),
+            "follower": check_user_id("follower", follower),
+            "followed": check_user_id("followed", followed),
             "activity_copy_limit": limit,
             "time": time or datetime.now(UTC),
         }

@@ -97,8 +97,14 @@ def connect_cluster(hosts: list[str], port: int) -> Cluster:
     return Cluster(hosts, port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
 
 
-def sync_schema(session: Session, keyspace: str, replication_factor: int = 1) -> list[str]:
-    """Create the keyspace and tables if missing and add missing columns; returns what it did."""
+def sync_schema(
+    session: Session, keyspace: str, replication_factor: int = 1, adopt: bool = False
+) -> list[str]:
+    """Create the keyspace and tables if missing and add missing columns; returns what it did.
+
+    A keyspace that exists with tables and none of ours belongs to something
+    else: refused unless adopt.
+    """
     done = []
     exists = session.execute(
         "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s", (keyspace,)
@@ -116,10 +122,10 @@ def sync_schema(session: Session, keyspace: str, replication_factor: int = 1) ->
                 "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,)
             )
         }
-        if tables and not tables & set(TABLES):
+        if tables and not tables & set(TABLES) and not adopt:
             raise SchemaConflict(
                 f"keyspace {keyspace} holds tables of something else ({', '.join(sorted(tables)[:5])}); "
-                "choose another STREAMFEED_CASSANDRA_KEYSPACE"
+                "choose another STREAMFEED_CASSANDRA_KEYSPACE, or add ours to it with --adopt"
             )
     for table, (columns, key) in TABLES.items():
         present = {

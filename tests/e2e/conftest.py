@@ -65,10 +65,10 @@ def worker_factory(request):
 
     started: list[WorkerProcess] = []
 
-    def start(settings, name: str = "worker", app: str | None = None) -> WorkerProcess:
+    def start(settings, name: str = "worker", app: str | None = None, cwd=None) -> WorkerProcess:
         log = LOG_DIR / f"{request.node.name}-{name}-{len(started)}.log"
         log.unlink(missing_ok=True)
-        worker = WorkerProcess(settings, log, app).start()
+        worker = WorkerProcess(settings, log, app, cwd).start()
         started.append(worker)
         return worker
 

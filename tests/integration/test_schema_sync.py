@@ -57,6 +57,9 @@ def test_a_keyspace_of_something_else_is_refused(cassandra_session, unique_name)
         assert f"keyspace {unique_name} holds tables of something else (invoices)" in run.stderr
         assert "Traceback" not in run.stderr
         assert columns(cassandra_session, unique_name, "timeline") == set()
+        adopted = subprocess.run([*command, "--adopt"], env=env, capture_output=True, text=True, timeout=120)
+        assert adopted.returncode == 0, adopted.stderr
+        assert columns(cassandra_session, unique_name, "timeline") == set(TABLES["timeline"][0])
     finally:
         cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
 

@@ -99,6 +99,17 @@ def test_produce_reports_each_bad_line_and_keeps_the_good_ones(tmp_path, bad, re
     assert "Traceback" not in errors
 
 
+def test_produce_atomic_publishes_nothing_unless_every_line_passes(tmp_path):
+    source = line(**GOOD_FOLLOW) + line(**{**GOOD_ACTIVITY, "actor": "a b"}) + line(**GOOD_ACTIVITY)
+    # An unreachable broker: --atomic must refuse before it ever tries to publish.
+    run = streamfeed(
+        "produce", "--atomic", "-", cwd=tmp_path, stdin=source, STREAMFEED_KAFKA_BOOTSTRAP="127.0.0.1:1"
+    )
+    assert run.returncode == 1
+    assert run.stdout.decode().strip() == "0 published, 1 rejected: nothing published (--atomic)"
+    assert run.stderr.decode().startswith("line 2: actor: is not a valid user id")
+
+
 def test_an_apps_own_verbs_and_feeds_from_its_folder(app_dir):
     pin = line(**{**GOOD_ACTIVITY, "verb": "pin"})
     refused = streamfeed("produce", "--dry-run", "-", cwd=app_dir, stdin=pin)

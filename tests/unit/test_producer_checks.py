@@ -1,0 +1,33 @@
+"""The Python producer refuses what a worker would dead-letter, before anything is sent."""
+
+import pytest
+
+from pipeline.activity import Activity
+from pipeline.exceptions import ValidationError
+from pipeline.manager import Manager
+from pipeline.producer import StreamfeedProducer
+from pipeline.settings import get_settings
+from storage.memory_storage import MemoryBackend
+
+
+@pytest.fixture
+def producer():
+    settings = get_settings().model_copy(update={"kafka_bootstrap": "127.0.0.1:1"})  # nothing is sent
+    made = StreamfeedProducer(settings, manager=Manager(MemoryBackend()))
+    sent = []
+    made._produce = lambda *args: sent.append(args)
+    yield made
+    assert sent == []  # every call below was refused before reaching the client
+
+
+@pytest.mark.parametrize("bad", [None, True, "a b", "x" * 201])
+def test_follow_refuses_what_is_not_a_user_id(producer, bad):
+    with pytest.raises(ValidationError, match="follower"):
+        producer.follow(bad, "ann")
+    with pytest.raises(ValidationError, match="followed"):
+        producer.unfollow("ann", bad)
+
+
+def test_to_is_checked_against_the_apps_feeds(producer):
+    with pytest.raises(ValidationError, match="`to` may name only: notification"):
+        producer.add_activity(Activity("ann", "love", "p1", to=["normal:bob"]))
