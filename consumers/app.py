@@ -19,6 +19,7 @@ import faust
 from consumers import fanout, follows, materialize
 from consumers.context import PipelineContext
 from consumers.dead_letters import DeadLetters
+from consumers.metrics import TimedBackend, WorkerMetrics
 from consumers.runtime import AgentRuntime
 from pipeline.manager import Manager
 from pipeline.settings import Settings, get_settings
@@ -35,9 +36,17 @@ def build_app(manager: Manager, settings: Settings | None = None) -> faust.App:
     return build_worker_app(manager, settings)[0]
 
 
-def build_worker_app(manager: Manager, settings: Settings | None = None) -> tuple[faust.App, PipelineContext]:
-    """The Faust app and the context its agents share (runtime, readiness) for the worker to drive."""
+def build_worker_app(
+    manager: Manager, settings: Settings | None = None, metrics: WorkerMetrics | None = None
+) -> tuple[faust.App, PipelineContext]:
+    """The Faust app and the context its agents share (runtime, readiness) for the worker to drive.
+
+    With metrics, storage calls are timed (the manager's backend is wrapped)
+    and the agents report into it.
+    """
     settings = settings or get_settings()
+    if metrics is not None:
+        manager.backend = TimedBackend(manager.backend, metrics.storage_seconds)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -79,7 +88,18 @@ def build_worker_app(manager: Manager, settings: Settings | None = None) -> tupl
         retry_deadline=settings.worker_retry_deadline,
         report_interval=settings.stats_interval,
     )
-    ctx = PipelineContext(manager, settings, codec, names, topics, runtime)
+    ctx = PipelineContext(manager, settings, codec, names, topics, runtime, metrics=metrics)
+    if metrics is not None:
+        metrics.runtime = runtime
+        metrics.readiness = ctx.readiness
+        runtime.dead_letters.on_letter = lambda topic, reason: metrics.dead_letters.labels(
+            topic, reason
+        ).inc()
+
+        @app.timer(1.0)
+        async def heartbeat() -> None:
+            metrics.heartbeat()
+
     fanout.register(app, ctx)
     follows.register(app, ctx)
     materialize.register(app, ctx, names.feed_ops_high, "materialize_high")
@@ -90,6 +110,10 @@ def build_worker_app(manager: Manager, settings: Settings | None = None) -> tupl
     async def on_assigned(app: faust.App, assigned: set, **kwargs: object) -> None:
         ctx.readiness.serving()
         log.info("serving %d partitions", len(assigned))
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
+        ctx.readiness.waiting("rebalancing")
 
     log.info(
         "streamfeed worker: app %s, broker %s, storage %s generation %s, %d partitions, topics %s",
@@ -126,21 +150,25 @@ def _register_stats(app: faust.App, ctx: PipelineContext) -> None:
         log.info(
             "processed: %s; group lag %s; dead letters %d",
             summary,
-            await _group_lag(ctx.settings),
+            await _group_lag(ctx.settings, ctx.metrics),
             ctx.runtime.dead_letters.count,
         )
 
 
-async def _group_lag(settings: Settings) -> str:
+async def _group_lag(settings: Settings, metrics: WorkerMetrics | None = None) -> str:
     """The whole group's lag from its committed offsets against the high-water marks.
 
     Not what this process has seen: that is wrong after a restart or a
     rebalance, and says nothing about the partitions other workers hold.
     """
-    from pipeline.kafka_runner import group_lag
+    from pipeline.kafka_runner import partition_lags
 
     try:
-        lag = await asyncio.to_thread(group_lag, settings, min(3.0, settings.stats_interval / 2))
+        lags = await asyncio.to_thread(partition_lags, settings, min(3.0, settings.stats_interval / 2))
     except Exception as error:  # Kafka away: the stats line must not stop the timer
         return f"unknown ({error.__class__.__name__})"
-    return "unknown (nothing committed yet)" if lag is None else str(lag)
+    if lags is None:
+        return "unknown (nothing committed yet)"
+    if metrics is not None:
+        metrics.set_lags(lags)
+    return str(sum(lags.values()))

@@ -28,6 +28,7 @@ class PipelineContext:
     topics: dict[str, Any]
     runtime: AgentRuntime
     readiness: Readiness = field(default_factory=Readiness)
+    metrics: Any = None
     _partition_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 
     def partition_lock(self, partition: int) -> asyncio.Lock:

@@ -38,11 +38,15 @@ class DeadLetters:
         self.topic = topic
         self.codec = codec
         self.count = 0
+        #: Called with (source topic, error type) for each letter: the worker's metrics.
+        self.on_letter: Any = None
 
     async def send(self, message: Any, error: BaseException) -> Any:
         """Publish and return the delivery future (await it before acking the source)."""
         self.count += 1
         record = dead_letter_record(message, error)
+        if self.on_letter is not None:
+            self.on_letter(message.topic, record["error_type"])
         log.warning(
             "dead letter: %s[%s]@%s: %s: %s",
             message.topic,

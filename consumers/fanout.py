@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from consumers.context import PipelineContext
+from consumers.metrics import observe_recipients
 from pipeline.events import ActivityEvent
 from pipeline.steps import fanout_activity
 from schemas.catalog import ACTIVITY_EVENT
@@ -12,6 +13,7 @@ from schemas.catalog import ACTIVITY_EVENT
 
 def register(app: Any, ctx: PipelineContext) -> Any:
     manager, codec = ctx.manager, ctx.codec
+    recipients = observe_recipients(ctx.metrics)
 
     def decode(value: bytes) -> ActivityEvent:
         return ActivityEvent.from_record(codec.decode(ACTIVITY_EVENT, value), manager.activity_class)
@@ -21,5 +23,5 @@ def register(app: Any, ctx: PipelineContext) -> Any:
         ctx.names.activities,
         "fanout",
         decode,
-        lambda event: fanout_activity(manager, event, ctx.partitions),
+        lambda event: recipients(fanout_activity(manager, event, ctx.partitions)),
     )

@@ -29,9 +29,16 @@ def register(app: Any, ctx: PipelineContext, topic_name: str, agent_name: str) -
 
     def handle(batch: FanoutBatch) -> None:
         materialize(manager, batch)
+        visible([batch])
 
     def handle_all(batches: list[FanoutBatch]) -> None:
         materialize_many(manager, batches)
+        visible(batches)
+
+    def visible(batches: list[FanoutBatch]) -> None:
+        if ctx.metrics is not None:
+            for batch in batches:
+                ctx.metrics.observe_visible(batch.published_at)
 
     async def apply_partition(partition: int, events: list[Any]) -> None:
         async with ctx.partition_lock(partition):

@@ -107,6 +107,7 @@ class Stats:
 
     def __init__(self) -> None:
         self.processed: dict[str, int] = defaultdict(int)
+        self.retries = 0
         self.started = time.monotonic()
 
     def record(self, agent: str, events: Sequence[Any]) -> None:
@@ -133,6 +134,8 @@ class AgentRuntime:
         self.max_backoff = max_backoff
         self.stats = Stats()
         self.outage_log = ThrottledLog(log, report_interval)
+        #: The worker's Readiness, told about storage outages (set by the worker).
+        self.readiness: Any = None
         self._stopping: asyncio.Event | None = None
 
     @property
@@ -157,13 +160,7 @@ class AgentRuntime:
             wait=wait_exponential(multiplier=0.05, max=self.max_backoff),
             stop=stop_after_delay(self.retry_deadline),
             sleep=self._sleep,
-            before_sleep=lambda state: self.outage_log.warning(
-                "storage unavailable",
-                "storage unavailable for %.1fs (%s); retrying up to %.0fs",
-                state.seconds_since_start,
-                state.outcome.exception(),
-                self.retry_deadline,
-            ),
+            before_sleep=self._retrying,
             reraise=True,
         )
         try:
@@ -174,12 +171,26 @@ class AgentRuntime:
                     continue
                 if attempt.retry_state.attempt_number > 1:
                     log.info("storage is back after %.1fs", attempt.retry_state.seconds_since_start)
+                    if self.readiness is not None:
+                        self.readiness.serving()
                 return result
         except TRANSIENT_ERRORS as error:
             raise OutageTooLong(
                 f"storage unavailable for more than {self.retry_deadline:.0f}s: {error!r}"
             ) from error
         raise AssertionError("unreachable")
+
+    def _retrying(self, state: Any) -> None:
+        self.stats.retries += 1
+        if self.readiness is not None:
+            self.readiness.waiting("storage unavailable")
+        self.outage_log.warning(
+            "storage unavailable",
+            "storage unavailable for %.1fs (%s); retrying up to %.0fs",
+            state.seconds_since_start,
+            state.outcome.exception(),
+            self.retry_deadline,
+        )
 
     async def consume(
         self, agent: str, stream: Any, batch_size: int, wait: float, apply: Callable[[list[Any]], Any]

@@ -151,6 +151,7 @@ def worker(
     import logging
 
     from consumers.app import build_worker_app
+    from consumers.metrics import WorkerMetrics, serve_http
     from consumers.worker import Readiness, StreamfeedWorker, kafka_reachable, topics_present, wait_for
     from pipeline.kafka_runner import die_with_parent_if_asked
     from pipeline.settings import get_settings
@@ -164,14 +165,18 @@ def worker(
     )
     settings = get_settings()
     readiness = Readiness()
+    metrics = WorkerMetrics(readiness)
+    if settings.metrics_port is not None:  # up before the waits: live, not ready, and saying why
+        serve_http(metrics, settings.metrics_host, settings.metrics_port)
     if settings.generation is None and settings.storage != "memory":
         settings = _pin_live_generation(settings, readiness)
     # The app first: a typo in --app is a usage error at once, not a wait for Kafka.
     manager = wait_for(f"{settings.storage} storage", lambda: load_manager(app_path), readiness)
     wait_for("Kafka", lambda: kafka_reachable(settings.kafka_bootstrap), readiness, settings.stats_interval)
     wait_for("the pipeline's topics", lambda: topics_present(settings), readiness, settings.stats_interval)
-    faust_app, context = build_worker_app(manager, settings)
-    context.readiness = readiness
+    faust_app, context = build_worker_app(manager, settings, metrics)
+    context.readiness = metrics.readiness = readiness
+    context.runtime.readiness = readiness
     StreamfeedWorker(faust_app, context.runtime, settings, loglevel=loglevel).execute_from_commandline()
 
 

@@ -112,6 +112,15 @@ def group_lag(settings: Settings, timeout: float = 10.0) -> int | None:
 
     None while the group has committed nothing for a partition that has data.
     """
+    lags = partition_lags(settings, timeout)
+    return None if lags is None else sum(lags.values())
+
+
+def partition_lags(settings: Settings, timeout: float = 10.0) -> dict[tuple[str, int], int] | None:
+    """The group's lag per (topic, partition): high-water mark minus committed offset.
+
+    None while the group has committed nothing for a partition that has data.
+    """
     from confluent_kafka import Consumer, TopicPartition
 
     from pipeline.group_offsets import committed_offsets
@@ -119,20 +128,19 @@ def group_lag(settings: Settings, timeout: float = 10.0) -> int | None:
     names = TopicNames.from_settings(settings)
     topics = [names.activities, names.follows, names.feed_ops_high, names.feed_ops_low]
     keys = [(t, p) for t in topics for p in range(settings.partitions)]
-    partitions = [TopicPartition(t, p) for t, p in keys]
     offsets = committed_offsets(settings, settings.app_id, keys, timeout)
     consumer = Consumer(
         {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-lag", "log_level": 2}
     )
     try:
-        lag = 0
-        for tp in partitions:
-            _, high = consumer.get_watermark_offsets(tp, timeout=timeout)
-            done = offsets.get((tp.topic, tp.partition), -1)
+        lags = {}
+        for topic, partition in keys:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            done = offsets.get((topic, partition), -1)
             if high > 0 and done < 0:
                 return None
-            lag += max(0, high - max(done, 0))
-        return lag
+            lags[(topic, partition)] = max(0, high - max(done, 0))
+        return lags
     finally:
         consumer.close()
 

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         "temporary directory (workers keep no state of their own)",
     )
     stats_interval: float = Field(10.0, description="Seconds between worker throughput log lines")
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65_535,
+        description="Port of a worker's /metrics (Prometheus), /healthz and /readyz; unset: none",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address the metrics port binds (0.0.0.0 in a pod)")
     feed_ops_max_bytes: int = Field(
         900_000,
         ge=10_000,

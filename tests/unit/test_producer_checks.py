@@ -31,3 +31,13 @@ def test_follow_refuses_what_is_not_a_user_id(producer, bad):
 def test_to_is_checked_against_the_apps_feeds(producer):
     with pytest.raises(ValidationError, match="`to` may name only: notification"):
         producer.add_activity(Activity("ann", "love", "p1", to=["normal:bob"]))
+
+
+@pytest.mark.parametrize("bad", [None, True, 1.5, "a b"])
+def test_manager_follow_refuses_what_is_not_a_user_id(bad):
+    manager = Manager(MemoryBackend())
+    with pytest.raises(ValidationError, match="follower"):
+        manager.follow_user(bad, "ann")
+    with pytest.raises(ValidationError, match="followed"):
+        manager.follow_user("ann", bad)
+    assert manager.backend.follows.followers("ann") == [] and manager.backend.follows.following("ann") == []
