@@ -562,6 +562,26 @@ class _EventChecker:
 
 
 @app.command()
+def status(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for Kafka's answers.", min=0.5)] = 10.0,
+) -> None:
+    """The consumer group (STREAMFEED_APP_ID): its members and their partitions, its lag per
+    topic, and how many dead letters are waiting."""
+    from confluent_kafka import KafkaException
+
+    from pipeline.settings import get_settings
+    from pipeline.status import group_status
+
+    try:
+        report = group_status(get_settings(), timeout)
+    except KafkaException as error:
+        typer.echo(f"error: Kafka: {error.args[0].str()}", err=True)
+        raise typer.Exit(1) from None
+    for line in report.lines():
+        typer.echo(line)
+
+
+@app.command()
 def demo(
     kafka: Annotated[
         bool, typer.Option(help="Run through the real pipeline on the local stack, not inline.")

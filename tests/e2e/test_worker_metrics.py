@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -9,7 +12,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.kafka_runner import wait_until_drained
+from pipeline.kafka_runner import settings_env, wait_until_drained
 from pipeline.producer import StreamfeedProducer
 from pipeline.topics import create_topics
 from pipeline.world import generate_world
@@ -82,6 +85,20 @@ def test_readiness_liveness_and_moving_series(stack, isolated, worker_factory):
     assert found[("streamfeed_publish_to_visible_seconds_count", ())] > 0
     assert found[("streamfeed_ready", ())] == 1.0
     assert get(port, "/nothing")[0] == 404
+
+    # `streamfeed status`: the member, what it holds, the lag per topic, the dead letters.
+    env = {**os.environ, **settings_env(settings)}
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "status"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"group {settings.app_id}: stable, 1 members"
+    held = lines[1].split(": ", 1)[1].split(", ")
+    assert len(held) == 4 * settings.partitions  # every partition of the four topics it consumes
+    assert f"lag {settings.topic_prefix}activities: 0" in lines
+    assert f"lag {settings.topic_prefix}feed-ops-high: 0" in lines
+    assert lines[-1] == "dead letters: 0"
 
 
 def _lags_settled(port: int) -> dict | None:
