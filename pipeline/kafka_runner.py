@@ -186,12 +186,17 @@ def remove_run(settings: Settings) -> None:
     import redis
 
     from pipeline.topics import topic_specs
+    from storage.redis_storage import redis_client
 
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client(settings.redis_url)
     try:
         keys = list(client.scan_iter(f"{settings.redis_prefix}*", count=5000))
-        for start in range(0, len(keys), 5000):
-            client.delete(*keys[start : start + 5000])
+        if isinstance(client, redis.RedisCluster):  # keys span slots: one by one
+            for key in keys:
+                client.delete(key)
+        else:
+            for start in range(0, len(keys), 5000):
+                client.delete(*keys[start : start + 5000])
     except redis.exceptions.ConnectionError:
         pass  # a private Redis that is already gone
     finally:

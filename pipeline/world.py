@@ -91,7 +91,9 @@ def generate_world(users: int = 30, events: int = 300, seed: int = 7) -> World:
             title = rng.choice(["Blue lagoon", "Sourdough", "Cabin", "Tiny house", "Fjord", "Ramen"])
             activity = Activity(actor, "add", pin_id, board, time, {"title": f"{title} {pin_id}"})
             pins.append(activity)
-        activities.append(ActivityEvent(ActivityOp.ADD, activity, None, None))
+        # Published when it happened: the versions inline mode and the pipeline order events by
+        # (and unfollows are ordered against) come from the world's one clock.
+        activities.append(ActivityEvent(ActivityOp.ADD, activity, None, time))
 
     endings: list[Event] = []
     followed_pairs = sorted(pairs)
@@ -99,5 +101,5 @@ def generate_world(users: int = 30, events: int = 300, seed: int = 7) -> World:
         endings.append(_follow(FollowOp.UNFOLLOW, follower, followed, tick(5)))
     removable = [e for e in activities if e.activity.verb.infinitive == "add"]
     for event in rng.sample(removable, k=max(1, len(removable) // 25)):
-        endings.append(ActivityEvent(ActivityOp.REMOVE, event.activity, None, None))
+        endings.append(ActivityEvent(ActivityOp.REMOVE, event.activity, None, tick(5)))
     return World(names, [follows, activities, endings])

@@ -287,6 +287,17 @@ return {members, names, values, redis.call('HMGET', KEYS[3], 'unseen', 'unread',
 """
 
 
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+def redis_client(url: str) -> redis.Redis | redis.RedisCluster:
+    """A client for a Redis URL; ``redis+cluster://host:port`` (any node) means a Redis Cluster."""
+    if url.startswith(CLUSTER_SCHEME):
+        plain = "redis://" + url[len(CLUSTER_SCHEME) :]
+        return redis.RedisCluster.from_url(plain, socket_timeout=10, health_check_interval=30)
+    return redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
+
+
 def _state_value(forms: StoredForms, state: ActivityState) -> bytes:
     flag = b"R" if state.removed else b"L"
     return f"{state.version:016x}".encode() + flag + forms.state_bytes(state)
@@ -332,7 +343,9 @@ class RedisActivityStorage(ActivityStorage):
     ) -> dict[str, ActivityState]:
         if not activity_ids:
             return {}
-        values = self.client.mget([self.key(i) for i in activity_ids])
+        keys = [self.key(i) for i in activity_ids]
+        # Activity keys hash to every slot of a cluster: one MGET per node there.
+        values = self.client.mget(keys) if self.single_node else self.client.mget_nonatomic(keys)
         return {
             i: self.decode(i, raw, activity_class)
             for i, raw in zip(activity_ids, values, strict=True)
@@ -479,7 +492,10 @@ class _Scripts:
 
     def run_pipeline(self, fill: Callable[[redis.client.Pipeline], None]) -> list:
         for attempt in (1, 2):
-            pipe = self.client.pipeline(transaction=False)
+            if isinstance(self.client, redis.RedisCluster):
+                pipe: Any = _PerNodePipelines(self.client)
+            else:
+                pipe = self.client.pipeline(transaction=False)
             fill(pipe)
             try:
                 return pipe.execute()
@@ -488,6 +504,29 @@ class _Scripts:
                     raise
                 self.shas.clear()
         raise AssertionError("unreachable")
+
+
+class _PerNodePipelines:
+    """Script calls batched per cluster node: redis-py's cluster pipeline refuses EVALSHA, so
+    each call goes into a plain pipeline to the node that owns its first key's slot (every key
+    of one call shares a slot), and each node's batch is one round trip."""
+
+    def __init__(self, cluster: redis.RedisCluster) -> None:
+        self.cluster = cluster
+        self.pipes: dict[str, Any] = {}
+        self.order: list[tuple[str, int]] = []
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> None:
+        node = self.cluster.get_node_from_key(keys_and_args[0])
+        pipe = self.pipes.get(node.name)
+        if pipe is None:
+            pipe = self.pipes[node.name] = self.cluster.get_redis_connection(node).pipeline(transaction=False)
+        self.order.append((node.name, len(pipe)))
+        pipe.evalsha(sha, numkeys, *keys_and_args)
+
+    def execute(self) -> list:
+        results = {name: pipe.execute() for name, pipe in self.pipes.items()}
+        return [results[name][index] for name, index in self.order]
 
 
 def _split_member(member: bytes) -> tuple[str, str]:
@@ -701,7 +740,7 @@ class RedisBackend(Backend):
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "sf:") -> RedisBackend:
-        return cls(redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30), prefix)
+        return cls(redis_client(url), prefix)
 
     def close(self) -> None:
         self.client.close()

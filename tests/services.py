@@ -54,6 +54,15 @@ def redis() -> Service:
     return Service("redis", url.hostname or "127.0.0.1", url.port or 6379)
 
 
+#: The local stack's Redis Cluster (`deploy/local/stack up redis-cluster`), any node.
+REDIS_CLUSTER_URL = os.environ.get("STREAMFEED_TEST_REDIS_CLUSTER_URL", "redis+cluster://127.0.0.1:7100")
+
+
+def redis_cluster() -> Service:
+    url = urlparse(REDIS_CLUSTER_URL.replace("redis+cluster://", "redis://"))
+    return Service("redis-cluster", url.hostname or "127.0.0.1", url.port or 7100)
+
+
 def cassandra() -> Service:
     settings = get_settings()
     return Service("cassandra", settings.cassandra_hosts[0], settings.cassandra_port)

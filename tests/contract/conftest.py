@@ -30,7 +30,7 @@ def cassandra_backend_session():
     backend.close()
 
 
-@pytest.fixture(params=["memory", "redis", "cassandra"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster", "cassandra"])
 def backend(request):
     if request.param == "memory":
         from storage.memory_storage import MemoryBackend
@@ -47,6 +47,16 @@ def backend(request):
         keys = list(backend.client.scan_iter(f"{prefix}*", count=1000))
         if keys:
             backend.client.delete(*keys)
+        backend.close()
+    elif request.param == "redis-cluster":
+        services.redis_cluster().require()
+        from storage.redis_storage import RedisBackend
+
+        prefix = f"test:{uuid.uuid4().hex[:8]}:"
+        backend = RedisBackend.from_url(services.REDIS_CLUSTER_URL, prefix=prefix)
+        yield backend
+        for key in backend.client.scan_iter(f"{prefix}*", count=1000):  # keys span slots
+            backend.client.delete(key)
         backend.close()
     else:
         yield request.getfixturevalue("cassandra_backend_session")

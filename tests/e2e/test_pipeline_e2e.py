@@ -49,6 +49,23 @@ def test_big_world_through_kafka_equals_inline(stack, isolated, worker_factory, 
     assert_same_feeds(world, settings)
 
 
+def test_a_world_through_kafka_on_redis_cluster_equals_inline(stack, isolated, worker_factory):
+    """The same pipeline on a Redis Cluster (3 masters, 3 replicas): keys of a user's feeds share
+    a slot, activity keys spread over all of them."""
+    from tests import services
+
+    services.redis_cluster().require()
+    world = generate_world(users=120, events=1200, seed=33)
+    settings = isolated("redis", redis_url=services.REDIS_CLUSTER_URL)
+    create_topics(settings)
+    worker = worker_factory(settings)
+    producer = StreamfeedProducer(settings)
+    for phase in world.phases:
+        publish(producer, phase)
+        wait_until_drained(settings, timeout=180, workers=[worker])
+    assert_same_feeds(world, settings)
+
+
 def test_two_workers_one_killed_mid_run_still_equal(stack, isolated, worker_factory):
     world = generate_world(**BIG_WORLD)
     settings = isolated("redis", partitions=6)
