@@ -16,7 +16,7 @@ import time
 
 import faust
 
-from consumers import fanout, follows, materialize
+from consumers import fanout, follows, marks, materialize
 from consumers.context import PipelineContext
 from consumers.dead_letters import DeadLetters
 from consumers.metrics import TimedBackend, WorkerMetrics
@@ -77,6 +77,7 @@ def build_worker_app(
         for name in (
             names.activities,
             names.follows,
+            names.marks,
             names.feed_ops_high,
             names.feed_ops_low,
             names.dead_letters,
@@ -102,6 +103,7 @@ def build_worker_app(
 
     fanout.register(app, ctx)
     follows.register(app, ctx)
+    marks.register(app, ctx)
     materialize.register(app, ctx, names.feed_ops_high, "materialize_high")
     materialize.register(app, ctx, names.feed_ops_low, "materialize_low")
     _register_stats(app, ctx)

@@ -126,7 +126,7 @@ def partition_lags(settings: Settings, timeout: float = 10.0) -> dict[tuple[str,
     from pipeline.group_offsets import committed_offsets
 
     names = TopicNames.from_settings(settings)
-    topics = [names.activities, names.follows, names.feed_ops_high, names.feed_ops_low]
+    topics = names.consumed
     keys = [(t, p) for t in topics for p in range(settings.partitions)]
     offsets = committed_offsets(settings, settings.app_id, keys, timeout)
     consumer = Consumer(

@@ -110,12 +110,13 @@ class StreamfeedProducer:
         self._produce(self.topics.follows, event.follower, value)
 
     def send_mark(self, user_id: str, spec: MarkSpec) -> None:
-        """Seen/read marks go straight to the user's feed-ops partition (key: the user, murmur2),
-        where the user's materializer applies them in turn with deliveries: one writer per feed."""
+        """Seen/read marks go to the marks topic (key: the user), kept like activities and follows
+        so a rebuild replays them; a worker forwards each to the user's feed-ops partition, where
+        the user's materializer applies it in turn with deliveries: one writer per feed."""
         from pipeline.steps import mark_batch
 
         value = self.codec.encode(FANOUT_BATCH, mark_batch(user_id, spec).to_record())
-        self._produce(self.topics.feed_ops_high, user_id, value)
+        self._produce(self.topics.marks, user_id, value)
 
     def send_batches(self, user_id: str, batches: list[FanoutBatch]) -> None:
         """Feed-ops batches for one user (key: the user, so the user's partition), split by size."""

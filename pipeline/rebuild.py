@@ -152,7 +152,7 @@ class Progress:
 def measure(settings: Settings, start: Offsets, targets: Offsets) -> Progress:
     """Progress from committed offsets: inputs against the captured targets, feed-ops against now."""
     names = TopicNames.from_settings(settings)
-    inputs = [names.activities, names.follows]
+    inputs = names.inputs
     internal = [names.feed_ops_high, names.feed_ops_low]
     committed = committed_offsets(settings, inputs + internal)
     applied = total = 0
@@ -200,7 +200,7 @@ def run_rebuild(
         line.removeprefix("created ") for line in create_topics(settings) if line.startswith("created ")
     ]
     names = TopicNames.from_settings(settings)
-    inputs = [names.activities, names.follows]
+    inputs = names.inputs
     if created:
         # A second run (a catch-up) recreates the internal topics this one removed at its end:
         # the group's old offsets on them would point past the new, empty topics.

@@ -54,7 +54,7 @@ def group_status(settings: Settings, timeout: float = 10.0) -> GroupStatus:
         held = [(tp.topic, tp.partition) for tp in assigned]
         status.members.append(Member(member.client_id, member.host, held))
 
-    topics = [names.activities, names.follows, names.feed_ops_high, names.feed_ops_low]
+    topics = names.consumed
     keys = [(t, p) for t in topics for p in range(settings.partitions)]
     committed = committed_offsets(settings, settings.app_id, keys, timeout)
     consumer = Consumer(

@@ -117,16 +117,26 @@ def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> 
 
     The fanout of the actor's partition is the only writer of the actor's
     activity states and user feed. An event older than the stored state (a
-    redelivery, a late lane) changes nothing and delivers nothing.
+    redelivery, a late lane) changes no state; an ADD is delivered again with
+    the stored state (its first run may have died between storing and
+    sending), an UPDATE or REMOVE delivers nothing.
     """
     backend = manager.backend
     activity = event.activity
     stored = backend.activities.get_states([activity.id], manager.activity_class).get(activity.id)
     state = next_state(event, stored)
-    if state is None or (stored is not None and stored.version > state.version):
+    if state is None:
         return []
+    if stored is not None and stored.version > state.version:
+        if event.op is not ActivityOp.ADD:
+            return []  # the newer state's own batches carry it wherever this one would go
+        # An ADD older than what is stored: a redelivery whose first run may have stored its
+        # state and died before its deliveries were sent (or a late lane). Deliver again, with
+        # the newest state, so no feed misses the entry; the materializer keeps it idempotent.
+        state = stored
     targets = parse_targets(manager, [event.activity, *([stored.activity] if stored else [])])
-    backend.activities.apply([state])
+    if state is not stored:
+        backend.activities.apply([state])
     user_feed = manager.user_feed_class
     if event.op is ActivityOp.ADD:
         user_feed.add_to_many_users([activity.actor_id], [state], backend)

@@ -1,7 +1,8 @@
 """The pipeline's topics: names, shapes, and idempotent creation.
 
-activities (key: actor) and follows (key: follower) are the inputs and the
-history a rebuild replays, so they are kept forever by default. feed-ops
+activities (key: actor), follows (key: follower) and marks (seen/read, key:
+the user) are the inputs and the history a rebuild replays, so they are kept
+forever by default. feed-ops
 (one topic per fanout lane, partition chosen by recipient) is internal.
 follows and the feed-ops lanes are co-partitioned: the same user hashes to
 the same partition number in each, so one worker owns all of a user's
@@ -28,9 +29,20 @@ class TopicSpec:
 class TopicNames:
     activities: str
     follows: str
+    marks: str
     feed_ops_high: str
     feed_ops_low: str
     dead_letters: str
+
+    @property
+    def inputs(self) -> list[str]:
+        """What producers write and a rebuild replays."""
+        return [self.activities, self.follows, self.marks]
+
+    @property
+    def consumed(self) -> list[str]:
+        """Every topic the workers' group consumes (its lag is over these)."""
+        return [*self.inputs, self.feed_ops_high, self.feed_ops_low]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TopicNames:
@@ -41,6 +53,7 @@ class TopicNames:
         return cls(
             f"{p}activities",
             f"{p}follows",
+            f"{p}marks",
             f"{own}feed-ops-high",
             f"{own}feed-ops-low",
             f"{own}dead-letters",
@@ -53,6 +66,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         TopicSpec(names.activities, n, settings.history_retention_ms, False, "activity events, key actor"),
         TopicSpec(names.follows, n, settings.history_retention_ms, True, "follow events, key follower"),
+        TopicSpec(names.marks, n, settings.history_retention_ms, True, "seen/read marks, key user"),
         TopicSpec(
             names.feed_ops_high,
             n,

@@ -20,6 +20,7 @@ def test_create_twice_then_refuse_a_mismatch(kafka_bootstrap, kafka_admin, uniqu
             for n in (
                 names.activities,
                 names.follows,
+                names.marks,
                 names.feed_ops_high,
                 names.feed_ops_low,
                 names.dead_letters,

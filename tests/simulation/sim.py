@@ -202,7 +202,7 @@ def run_pipeline(
     manager = world.manager_class(backend or MemoryBackend())
     logs: dict[tuple[str, int], Log] = {
         (topic, p): Log(f"{topic}[{p}]")
-        for topic in ("activities", "follows", "feed-ops-high", "feed-ops-low")
+        for topic in ("activities", "follows", "marks", "feed-ops-high", "feed-ops-low")
         for p in range(partitions)
     }
     published = {id(event): index for index, event in enumerate(world.events)}
@@ -213,20 +213,24 @@ def run_pipeline(
             logs["follows", partition_for(event.follower, partitions)].messages.append(event)
         else:
             batch = mark_batch(event.user, event.spec)
-            logs["feed-ops-high", partition_for(event.user, partitions)].messages.append(batch)
+            logs["marks", partition_for(event.user, partitions)].messages.append(batch)
 
     def send(batches) -> None:
         for batch in batches:
             lane = "feed-ops-low" if batch.priority is FanoutPriority.LOW else "feed-ops-high"
             logs[lane, partition_for(batch.recipients[0], partitions)].messages.append(batch)
 
-    def handle(topic: str, messages: list) -> None:
+    def handle(topic: str, messages: list, output: bool = True) -> None:
+        """Consume messages; output=False: the storage writes happen, the sends are lost."""
+        emit = send if output else (lambda batches: None)
         if topic == "activities":
             for event in messages:
-                send(fanout_activity(manager, event, partitions))
+                emit(fanout_activity(manager, event, partitions))
         elif topic == "follows":
             for event in messages:
-                send(apply_follow(manager, event))
+                emit(apply_follow(manager, event))
+        elif topic == "marks":  # forwarded as they are to the user's feed-ops partition
+            emit(messages)
         else:
             materialize_many(manager, messages)
 
@@ -251,7 +255,10 @@ def run_pipeline(
         log = logs[key]
         take = log.messages[log.position : log.position + rng.randint(1, 4)]
         if rng.random() < crash_rate:  # dies part-way: some of the batch applied, nothing committed
-            handle(key[0], take[: rng.randint(0, len(take))])
+            cut = rng.randint(0, len(take))
+            handle(key[0], take[:cut])
+            if cut < len(take) and rng.random() < 0.5:  # the rest planned and stored, never sent
+                handle(key[0], take[cut:], output=False)
             stats.crashes += 1
             stats.redelivered += log.position - log.committed
             log.position = log.committed

@@ -101,7 +101,7 @@ def test_the_configmap_is_valid_settings_and_the_scalers_match_it():
     assert scaled["spec"]["maxReplicaCount"] == settings.partitions  # more would hold nothing
     assert load("hpa.yaml")["spec"]["maxReplicas"] == settings.partitions
     names = TopicNames.from_settings(settings)
-    consumed = {names.activities, names.follows, names.feed_ops_high, names.feed_ops_low}
+    consumed = set(names.consumed)
     for trigger in scaled["spec"]["triggers"]:
         metadata = trigger["metadata"]
         assert metadata["consumerGroup"] == settings.app_id
