@@ -9,12 +9,15 @@ every error is an RFC 9457 problem with the field at fault.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.activity import check_user_id
@@ -82,8 +85,13 @@ def create_app(
     service_key: str | None = None,
     cors_origins: list[str] | None = None,
     max_body_bytes: int = 1_048_576,
+    realtime_wait: float = 15.0,
 ) -> FastAPI:
-    """The API over a manager: its feeds, its verbs, its driver (inline or Kafka)."""
+    """The API over a manager: its feeds, its verbs, its driver (inline or Kafka).
+
+    realtime_wait: seconds a realtime stream waits for an event before it
+    sends a keep-alive line (and notices a client that left).
+    """
     app = FastAPI(
         title="streamfeed",
         version="1",
@@ -219,6 +227,38 @@ def create_app(
         manager.driver.follow(follow_event(body, FollowOp.UNFOLLOW, caller))
         _flush(manager)
         return Accepted(accepted=1)
+
+    @app.get("/v1/realtime/{user_id}")
+    async def realtime(
+        user_id: str,
+        request: Request,
+        caller: Annotated[Caller, Depends(current_caller)],
+        last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+    ) -> StreamingResponse:
+        """Server-Sent Events: the user's notification count changes as they happen. Reconnect
+        with Last-Event-ID to get what was missed, in order."""
+        caller.require(user_id, "listen to the events")
+        try:
+            check_user_id("user_id", user_id)
+        except ValidationError as error:
+            raise Problem(422, "Invalid request", str(error), "user_id") from None
+        publisher = manager.backend.publisher
+
+        async def events() -> Any:
+            after = last_event_id
+            yield ": connected\n\n"
+            while not await request.is_disconnected():
+                found = await asyncio.to_thread(publisher.read, user_id, after, realtime_wait)
+                if not found:
+                    yield ": keep-alive\n\n"
+                    continue
+                for event_id, data in found:
+                    after = event_id
+                    yield f"id: {event_id}\nevent: counts\ndata: {json.dumps(data)}\n\n"
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
 
     return app
 

@@ -3,6 +3,7 @@ caller can be wrong."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
@@ -24,7 +25,7 @@ def token(user: str, key: str = KEY, expires_in: float = 300) -> dict[str, str]:
 
 @pytest.fixture
 def client() -> TestClient:
-    app = create_app(Manager(MemoryBackend()), jwt_key=KEY, service_key=SERVICE)
+    app = create_app(Manager(MemoryBackend()), jwt_key=KEY, service_key=SERVICE, realtime_wait=0.2)
     return TestClient(app)
 
 
@@ -143,3 +144,23 @@ def test_the_openapi_document_is_served():
     app = create_app(Manager(MemoryBackend()), jwt_key=KEY)
     document = TestClient(app).get("/openapi.json").json()
     assert {"/v1/feeds/{feed}/{user_id}", "/v1/activities", "/v1/follows"} <= set(document["paths"])
+
+
+def test_realtime_resumes_after_the_last_event_id_without_gaps(client):
+    for n in range(3):
+        client.post(
+            "/v1/activities", json=pin(f"fan{n}", n, to=["notification:bob"]), headers=token(f"fan{n}")
+        )
+    publisher = client.app.state.manager.backend.publisher
+    kept = publisher.read("bob", "0", 0)
+    assert [data["unseen"] for _, data in kept] == [1, 2, 3]
+    headers = {**token("bob"), "Last-Event-ID": kept[0][0]}
+    received = []
+    with client.stream("GET", "/v1/realtime/bob", headers=headers) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                received.append(line)
+            if len(received) == 2:
+                break
+    assert [json.loads(r[6:])["unseen"] for r in received] == [2, 3]
+    assert client.get("/v1/realtime/bob", headers=token("eve")).status_code == 403
