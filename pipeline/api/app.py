@@ -25,9 +25,9 @@ from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
 from pipeline.api.auth import Authenticator, Caller, current_caller
 from pipeline.api.problems import Problem, handle_problem, problem_response
 from pipeline.api.views import activity_json, group_json
-from pipeline.events import ActivityEvent, FollowEvent, FollowOp, MarkSpec
+from pipeline.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp, MarkSpec
 from pipeline.exceptions import StreamfeedError, ValidationError
-from pipeline.json_events import ActivityLine, event_from_line
+from pipeline.json_events import ActivityLine, Scalar, event_from_line
 from pipeline.manager import Manager
 from pipeline.steps import parse_targets
 
@@ -42,6 +42,11 @@ class FollowBody(BaseModel):
     follower: str
     followed: str
     activity_copy_limit: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class ContextBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    extra_context: dict[str, Scalar | list[Scalar]]
 
 
 class MarkBody(BaseModel):
@@ -198,6 +203,35 @@ def create_app(
             manager.driver.activity(event)
         _flush(manager)
         return Accepted(accepted=len(events), ids=[e.activity.id for e in events])
+
+    def stored_activity(activity_id: str, caller: Caller) -> Any:
+        state = manager.backend.activities.get_states([activity_id], manager.activity_class).get(activity_id)
+        if state is None or state.removed:
+            raise Problem(404, "Not found", f"no live activity {activity_id!r}", "id")
+        caller.require(state.activity.actor_id, "change the activities")
+        return state.activity
+
+    @app.delete("/v1/activities/{activity_id}", status_code=202, response_model=Accepted)
+    def remove(activity_id: str, caller: Annotated[Caller, Depends(current_caller)]) -> Accepted:
+        """Remove an activity everywhere it was delivered."""
+        activity = stored_activity(activity_id, caller)
+        manager.driver.activity(ActivityEvent(ActivityOp.REMOVE, activity, None, datetime.now(UTC)))
+        _flush(manager)
+        return Accepted(accepted=1, ids=[activity_id])
+
+    @app.patch("/v1/activities/{activity_id}", status_code=202, response_model=Accepted)
+    def update(
+        activity_id: str, body: ContextBody, caller: Annotated[Caller, Depends(current_caller)]
+    ) -> Accepted:
+        """Replace an activity's extra_context everywhere it was delivered."""
+        activity = stored_activity(activity_id, caller)
+        try:
+            updated = activity.with_extra_context(body.extra_context)
+        except StreamfeedError as error:
+            raise Problem(422, "Invalid activity", str(error), "extra_context") from None
+        manager.driver.activity(ActivityEvent(ActivityOp.UPDATE, updated, None, datetime.now(UTC)))
+        _flush(manager)
+        return Accepted(accepted=1, ids=[activity_id])
 
     def follow_event(body: FollowBody, op: FollowOp, caller: Caller) -> FollowEvent:
         caller.require(body.follower, "follow as the follower")

@@ -164,3 +164,25 @@ def test_realtime_resumes_after_the_last_event_id_without_gaps(client):
                 break
     assert [json.loads(r[6:])["unseen"] for r in received] == [2, 3]
     assert client.get("/v1/realtime/bob", headers=token("eve")).status_code == 403
+
+
+def test_update_and_remove_by_id_reach_every_feed(client):
+    client.post("/v1/follows", json={"follower": "bob", "followed": "ann"}, headers=token("bob"))
+    activity_id = client.post("/v1/activities", json=pin("ann", 1), headers=token("ann")).json()["ids"][0]
+    assert (
+        client.patch(
+            f"/v1/activities/{activity_id}", json={"extra_context": {"t": "x"}}, headers=token("eve")
+        ).status_code
+        == 403
+    )
+    assert (
+        client.patch(
+            f"/v1/activities/{activity_id}", json={"extra_context": {"t": "x"}}, headers=token("ann")
+        ).status_code
+        == 202
+    )
+    feed = client.get("/v1/feeds/normal/bob", headers=token("bob")).json()["results"]
+    assert feed[0]["extra_context"] == {"t": "x"}
+    assert client.delete(f"/v1/activities/{activity_id}", headers=token("ann")).status_code == 202
+    assert client.get("/v1/feeds/normal/bob", headers=token("bob")).json()["results"] == []
+    assert client.delete(f"/v1/activities/{activity_id}", headers=token("ann")).status_code == 404
