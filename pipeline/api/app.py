@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.activity import check_user_id
 from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
@@ -37,10 +38,13 @@ MAX_PAGE = 100
 MAX_BATCH = 500
 
 
+USER_ID = r"^[A-Za-z0-9_.:@\-]{1,200}$"
+
+
 class FollowBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    follower: str
-    followed: str
+    follower: str = Field(pattern=USER_ID)
+    followed: str = Field(pattern=USER_ID)
     activity_copy_limit: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
@@ -66,6 +70,39 @@ class Page(BaseModel):
 class Counts(BaseModel):
     unseen: int
     unread: int
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI for the problem answers a route gives (problem+json, one schema)."""
+    described = {
+        400: "A body that is not JSON",
+        401: "No or bad credentials",
+        403: "Someone else's data",
+        404: "No such feed or activity",
+        413: "Too large",
+        422: "Invalid input, naming the field",
+    }
+    return {
+        code: {
+            "description": described[code],
+            "model": ProblemOut,
+            "content": {"application/problem+json": {}},
+        }
+        for code in codes
+    }
+
+
+AUTH = (400, 401, 403, 413, 422)
 
 
 class Accepted(BaseModel):
@@ -113,6 +150,11 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-Service-Key"],
         )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Any:
+        return problem_response(error.status_code, "Bad request" if error.status_code == 400 else "Error",
+                                str(error.detail))  # fmt: skip
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Any:
         first = error.errors()[0]
@@ -135,7 +177,7 @@ def create_app(
         except ValueError as error:
             raise Problem(404, "Not found", str(error), "feed") from None
 
-    @app.get("/v1/feeds/{feed}/{user_id}", response_model=Page)
+    @app.get("/v1/feeds/{feed}/{user_id}", response_model=Page, responses=_problems(*AUTH, 404))
     def read_page(
         feed: str,
         user_id: str,
@@ -160,7 +202,7 @@ def create_app(
             last = items[-1].id if items else None
         return Page(feed=feed, user_id=user_id, results=results, next=last if more else None)
 
-    @app.get("/v1/feeds/{feed}/{user_id}/counts", response_model=Counts)
+    @app.get("/v1/feeds/{feed}/{user_id}/counts", response_model=Counts, responses=_problems(*AUTH, 404))
     def read_counts(feed: str, user_id: str, caller: Annotated[Caller, Depends(current_caller)]) -> Counts:
         """Unseen and unread groups of a notification feed: one lookup."""
         caller.require(user_id, "read the counts")
@@ -169,7 +211,12 @@ def create_app(
             raise Problem(404, "Not found", f"feed {feed!r} keeps no seen/read counts", "feed")
         return Counts(unseen=handle.count_unseen(), unread=handle.count_unread())
 
-    @app.post("/v1/feeds/{feed}/{user_id}/mark", status_code=202, response_model=Accepted)
+    @app.post(
+        "/v1/feeds/{feed}/{user_id}/mark",
+        status_code=202,
+        response_model=Accepted,
+        responses=_problems(*AUTH, 404),
+    )
     def mark(
         feed: str, user_id: str, body: MarkBody, caller: Annotated[Caller, Depends(current_caller)]
     ) -> Accepted:
@@ -182,7 +229,7 @@ def create_app(
                                        body.seen or body.read, body.read, datetime.now(UTC)))  # fmt: skip
         return Accepted(accepted=1)
 
-    @app.post("/v1/activities", status_code=202, response_model=Accepted)
+    @app.post("/v1/activities", status_code=202, response_model=Accepted, responses=_problems(*AUTH))
     def publish(body: ActivityBody, caller: Annotated[Caller, Depends(current_caller)]) -> Accepted:
         """Add, update or remove activities (one, or a list of at most 500): checked, then published."""
         lines = body if isinstance(body, list) else [body]
@@ -211,7 +258,12 @@ def create_app(
         caller.require(state.activity.actor_id, "change the activities")
         return state.activity
 
-    @app.delete("/v1/activities/{activity_id}", status_code=202, response_model=Accepted)
+    @app.delete(
+        "/v1/activities/{activity_id}",
+        status_code=202,
+        response_model=Accepted,
+        responses=_problems(*AUTH, 404),
+    )
     def remove(activity_id: str, caller: Annotated[Caller, Depends(current_caller)]) -> Accepted:
         """Remove an activity everywhere it was delivered."""
         activity = stored_activity(activity_id, caller)
@@ -219,7 +271,12 @@ def create_app(
         _flush(manager)
         return Accepted(accepted=1, ids=[activity_id])
 
-    @app.patch("/v1/activities/{activity_id}", status_code=202, response_model=Accepted)
+    @app.patch(
+        "/v1/activities/{activity_id}",
+        status_code=202,
+        response_model=Accepted,
+        responses=_problems(*AUTH, 404),
+    )
     def update(
         activity_id: str, body: ContextBody, caller: Annotated[Caller, Depends(current_caller)]
     ) -> Accepted:
@@ -248,21 +305,21 @@ def create_app(
         except StreamfeedError as error:
             raise Problem(422, "Invalid follow", str(error), getattr(error, "field", None)) from None
 
-    @app.post("/v1/follows", status_code=202, response_model=Accepted)
+    @app.post("/v1/follows", status_code=202, response_model=Accepted, responses=_problems(*AUTH))
     def follow(body: FollowBody, caller: Annotated[Caller, Depends(current_caller)]) -> Accepted:
         """Follow: the followed user's history is copied into the follower's feeds."""
         manager.driver.follow(follow_event(body, FollowOp.FOLLOW, caller))
         _flush(manager)
         return Accepted(accepted=1)
 
-    @app.delete("/v1/follows", status_code=202, response_model=Accepted)
+    @app.delete("/v1/follows", status_code=202, response_model=Accepted, responses=_problems(*AUTH))
     def unfollow(body: FollowBody, caller: Annotated[Caller, Depends(current_caller)]) -> Accepted:
         """Unfollow: the followed user's activities leave the follower's feeds."""
         manager.driver.follow(follow_event(body, FollowOp.UNFOLLOW, caller))
         _flush(manager)
         return Accepted(accepted=1)
 
-    @app.get("/v1/realtime/{user_id}")
+    @app.get("/v1/realtime/{user_id}", responses=_problems(*AUTH))
     async def realtime(
         user_id: str,
         request: Request,
