@@ -562,6 +562,32 @@ class _EventChecker:
 
 
 @app.command()
+def serve(
+    app_path: Annotated[
+        str, typer.Option("--app", "-A", help="Your Manager, as module:attribute.")
+    ] = "pipeline.default_app:manager",
+    kafka: Annotated[
+        bool, typer.Option(help="Publish writes to Kafka for the workers (default: apply them inline).")
+    ] = False,
+) -> None:
+    """Serve the HTTP API (STREAMFEED_API_*): feeds, publishing, follows, marks; OpenAPI at /docs."""
+    import uvicorn
+
+    from pipeline.api.app import create_app
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    manager = load_manager(app_path)
+    if kafka:
+        from pipeline.drivers import KafkaDriver
+        from pipeline.producer import StreamfeedProducer
+
+        manager.driver = KafkaDriver(StreamfeedProducer(settings, manager=manager))
+    api = create_app(manager, settings.api_jwt_key, settings.api_service_key, settings.api_cors_origins)
+    uvicorn.run(api, host=settings.api_host, port=settings.api_port, log_level="info")
+
+
+@app.command()
 def status(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for Kafka's answers.", min=0.5)] = 10.0,
 ) -> None:

@@ -112,34 +112,39 @@ def parse_json_event(line: str | bytes) -> ActivityEvent | FollowEvent:
     except (RecursionError, ValueError) as error:  # nesting deeper than the parser allows
         raise JsonEventError(f"not JSON: {error}") from None
     try:
-        if isinstance(parsed, ActivityLine):
-            activity = {
-                "actor": parsed.actor,
-                "verb": parsed.verb,
-                "object": parsed.object,
-                "target": parsed.target,
-                "time": _when(parsed.time),
-                "extra_context": parsed.extra_context,
-                "foreign_id": parsed.foreign_id,
-                "to": parsed.to,
-            }
-            record = {
-                "op": parsed.op.upper(),
-                "activity": activity,
-                "priority": parsed.priority,
-                "published_at": datetime.now(UTC),
-            }
-            return ActivityEvent.from_record(record, Activity)
-        record = {
-            "op": parsed.op.upper(),
-            "follower": parsed.follower,
-            "followed": parsed.followed,
-            "activity_copy_limit": parsed.activity_copy_limit,
-            "time": _when(parsed.time),
-        }
-        return FollowEvent.from_record(record)
+        return event_from_line(parsed)
     except StreamfeedError as error:
         raise JsonEventError(str(error)) from None
+
+
+def event_from_line(parsed: ActivityLine | FollowLine) -> ActivityEvent | FollowEvent:
+    """The event a checked line describes; the events' own rules raise ValidationError."""
+    if isinstance(parsed, ActivityLine):
+        activity = {
+            "actor": parsed.actor,
+            "verb": parsed.verb,
+            "object": parsed.object,
+            "target": parsed.target,
+            "time": _when(parsed.time),
+            "extra_context": parsed.extra_context,
+            "foreign_id": parsed.foreign_id,
+            "to": parsed.to,
+        }
+        record = {
+            "op": parsed.op.upper(),
+            "activity": activity,
+            "priority": parsed.priority,
+            "published_at": datetime.now(UTC),
+        }
+        return ActivityEvent.from_record(record, Activity)
+    record = {
+        "op": parsed.op.upper(),
+        "follower": parsed.follower,
+        "followed": parsed.followed,
+        "activity_copy_limit": parsed.activity_copy_limit,
+        "time": _when(parsed.time),
+    }
+    return FollowEvent.from_record(record)
 
 
 def dump_json_schema() -> str:

@@ -98,6 +98,15 @@ class Settings(BaseSettings):
         description="Port of a worker's /metrics (Prometheus), /healthz and /readyz; unset: none",
     )
     metrics_host: str = Field("127.0.0.1", description="Address the metrics port binds (0.0.0.0 in a pod)")
+    api_host: str = Field("127.0.0.1", description="Address `streamfeed serve` binds")
+    api_port: int = Field(8000, ge=1, le=65_535, description="Port of `streamfeed serve`")
+    api_jwt_key: str | None = Field(
+        None, description="HS256 key of user tokens (the `sub` is the user id); unset: no user tokens"
+    )
+    api_service_key: str | None = Field(
+        None, description="Key of services (X-Service-Key header) that may publish for any actor"
+    )
+    api_cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS")
     feed_ops_max_bytes: int = Field(
         900_000,
         ge=10_000,

@@ -364,10 +364,26 @@ class FollowStorage(ABC):
 
 
 class CountsPublisher(ABC):
-    """Where notification count changes go for realtime clients."""
+    """Where notification count changes go for realtime clients.
+
+    Each user's changes are also kept in a short log (the newest
+    REALTIME_KEEP), so a client that reconnects with the id of the last event
+    it saw gets what it missed, in order, without gaps.
+    """
 
     @abstractmethod
     def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None: ...
+
+    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
+        """The user's events after id `after` (None: only new ones), waiting up to timeout for one."""
+        import time
+
+        time.sleep(timeout)  # no log kept by this publisher
+        return []
+
+
+#: Events kept per user for realtime clients that reconnect.
+REALTIME_KEEP = 1000
 
 
 class Backend:

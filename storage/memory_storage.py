@@ -19,6 +19,7 @@ from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import FeedMeta, group_rank
 from storage.base import (
+    REALTIME_KEEP,
     ActivityStorage,
     AggregatedStorage,
     AggregatedWrite,
@@ -252,14 +253,29 @@ class MemoryCountsPublisher(CountsPublisher):
 
     def __init__(self) -> None:
         self.subscribers: list[Callable[[dict], None]] = []
+        self.logs: dict[str, list[tuple[int, dict]]] = defaultdict(list)
+        self.sequence = 0
+        self.changed = threading.Condition()
 
     def subscribe(self, callback: Callable[[dict], None]) -> None:
         self.subscribers.append(callback)
 
     def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
         message = {"user_id": user_id, "feed": feed_key, "unseen": unseen, "unread": unread}
+        with self.changed:
+            self.sequence += 1
+            log = self.logs[user_id]
+            log.append((self.sequence, message))
+            del log[:-REALTIME_KEEP]
+            self.changed.notify_all()
         for callback in list(self.subscribers):
             callback(message)
+
+    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
+        with self.changed:
+            since = self.sequence if after is None else int(after) if after.isdigit() else 0
+            self.changed.wait_for(lambda: any(n > since for n, _ in self.logs.get(user_id, ())), timeout)
+            return [(str(n), m) for n, m in self.logs.get(user_id, ()) if n > since]
 
 
 class MemoryFollowStorage(FollowStorage):

@@ -37,6 +37,7 @@ from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
 from pipeline.ids import sort_key_for, sort_key_of, time_for
 from storage.base import (
+    REALTIME_KEEP,
     ActivityStorage,
     AggregatedStorage,
     Backend,
@@ -719,9 +720,31 @@ class RedisCountsPublisher(CountsPublisher):
     def channel(self, user_id: str) -> str:
         return f"{self.prefix}notifications:{user_id}"
 
+    def stream(self, user_id: str) -> str:
+        """The user's kept events (a Redis stream), for clients that reconnect."""
+        return f"{self.prefix}realtime:{{{user_id}}}"
+
     def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
         message = {"user_id": user_id, "feed": feed_key, "unseen": unseen, "unread": unread}
-        self.client.publish(self.channel(user_id), json.dumps(message))
+        data = json.dumps(message)
+        if isinstance(self.client, redis.RedisCluster):  # its pipeline refuses PUBLISH
+            self.client.xadd(self.stream(user_id), {"data": data}, maxlen=REALTIME_KEEP, approximate=True)
+            self.client.publish(self.channel(user_id), data)
+            return
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xadd(self.stream(user_id), {"data": data}, maxlen=REALTIME_KEEP, approximate=True)
+        pipe.publish(self.channel(user_id), data)
+        pipe.execute()
+
+    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
+        found = self.client.xread(
+            {self.stream(user_id): after or "$"}, count=100, block=max(1, int(timeout * 1000))
+        )
+        return [
+            (entry_id.decode(), json.loads(fields[b"data"]))
+            for _, entries in found
+            for entry_id, fields in entries
+        ]
 
 
 class RedisBackend(Backend):

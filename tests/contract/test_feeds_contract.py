@@ -515,3 +515,19 @@ def test_huge_slice_bounds_read_to_the_end_on_every_backend(backend, user):
     notifications = NotificationFeed(user, backend=backend)
     notifications.add(Activity(user, "love", "p", time=T0, to=()))
     assert len(notifications[0 : 10**30]) == 1 and notifications[2**63 :] == []
+
+
+def test_realtime_events_are_kept_for_clients_that_reconnect(backend, user):
+    from storage.cassandra_storage import NullCountsPublisher
+
+    publisher = backend.publisher
+    if isinstance(publisher, NullCountsPublisher):  # no realtime channel configured: nothing kept
+        assert publisher.read(user, "0", 0) == []
+        return
+    for unseen in (1, 2, 3):
+        publisher.publish(user, f"notification:{{{user}}}", unseen, unseen)
+    kept = publisher.read(user, "0", 0.1)
+    assert [data["unseen"] for _, data in kept] == [1, 2, 3]
+    assert [data["unseen"] for _, data in publisher.read(user, kept[0][0], 0.1)] == [2, 3]
+    assert publisher.read(user, kept[-1][0], 0.1) == []  # nothing newer: waited, then nothing
+    assert publisher.read(f"{user}other", None, 0.1) == []

@@ -1,0 +1,1 @@
+"""The HTTP API: feeds read, events published, marks set, over the same Manager as everything else."""

@@ -1,0 +1,42 @@
+"""Feeds as JSON: activities in the shape producers publish them (plus their id), groups with
+their counts and seen/read state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.activity import Activity
+from pipeline.aggregated_activity import AggregatedActivity
+
+
+def activity_json(activity: Activity) -> dict[str, Any]:
+    return {
+        "id": activity.id,
+        "actor": activity.actor_id,
+        "verb": activity.verb.infinitive,
+        "object": activity.object_id,
+        "target": activity.target_id,
+        "time": activity.time.isoformat(),
+        "extra_context": dict(activity.extra_context),
+        "foreign_id": activity.foreign_id,
+        "to": list(activity.to),
+    }
+
+
+def group_json(group: AggregatedActivity) -> dict[str, Any]:
+    return {
+        "group": group.group,
+        "activity_count": group.activity_count,
+        "actor_count": group.actor_count,
+        "actor_ids": group.actor_ids,
+        "verb": group.verb.infinitive,
+        "created_at": _iso(group.created_at),
+        "updated_at": _iso(group.updated_at),
+        "is_seen": group.is_seen(),
+        "is_read": group.is_read(),
+        "activities": [activity_json(a) for a in group.last_activities],
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()

@@ -1,0 +1,97 @@
+"""The HTTP API on the real stack: `streamfeed serve --kafka` publishes, a worker applies,
+the API reads Redis; realtime events come from the workers' count changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import jwt
+import pytest
+
+from pipeline.kafka_runner import PARENT_ENV, settings_env, wait_until_drained
+from pipeline.topics import create_topics
+from tests.services import free_port
+
+pytestmark = pytest.mark.integration
+
+KEY = "e2e-signing-key-0123456789abcdef0123"
+
+
+def bearer(user: str) -> dict[str, str]:
+    claims = {"sub": user, "exp": int(time.time() + 600)}
+    return {"Authorization": f"Bearer {jwt.encode(claims, KEY, algorithm='HS256')}"}
+
+
+def test_publish_through_kafka_read_and_listen(stack, isolated, worker_factory, tmp_path):
+    port = free_port()
+    settings = isolated("redis", partitions=2, api_port=port, api_jwt_key=KEY)
+    create_topics(settings)
+    worker = worker_factory(settings)
+    env = {**os.environ, **settings_env(settings), PARENT_ENV: str(os.getpid())}
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve", "--kafka"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and server.poll() is None, (
+                    tmp_path / "serve.log"
+                ).read_text()
+                time.sleep(0.3)
+        follow = httpx.post(
+            f"{base}/v1/follows", json={"follower": "julie", "followed": "thierry"}, headers=bearer("julie")
+        )
+        assert follow.status_code == 202, follow.text
+        body = [
+            {"actor": "thierry", "verb": "add", "object": f"pin:{n}", "to": ["notification:julie"]}
+            for n in range(3)
+        ]
+        published = httpx.post(f"{base}/v1/activities", json=body, headers=bearer("thierry"))
+        assert published.status_code == 202 and published.json()["accepted"] == 3
+        wait_until_drained(settings, timeout=120, workers=[worker])
+        page = httpx.get(f"{base}/v1/feeds/normal/julie", params={"limit": 2}, headers=bearer("julie")).json()
+        assert [a["object"] for a in page["results"]] == ["pin:2", "pin:1"] and page["next"]
+        rest = httpx.get(
+            f"{base}/v1/feeds/normal/julie", params={"id_lt": page["next"]}, headers=bearer("julie")
+        ).json()
+        assert [a["object"] for a in rest["results"]] == ["pin:0"] and rest["next"] is None
+        counts = httpx.get(f"{base}/v1/feeds/notification/julie/counts", headers=bearer("julie")).json()
+        assert counts["unseen"] >= 1
+        assert httpx.get(f"{base}/v1/feeds/normal/julie", headers=bearer("thierry")).status_code == 403
+        # Realtime: everything kept since the start, in order, then a mark's change arrives.
+        received = []
+        with httpx.stream(
+            "GET", f"{base}/v1/realtime/julie", headers={**bearer("julie"), "Last-Event-ID": "0"}, timeout=30
+        ) as stream:
+            marked = False
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    received.append(json.loads(line[6:]))
+                    if not marked:
+                        mark = httpx.post(
+                            f"{base}/v1/feeds/notification/julie/mark",
+                            json={"read": True},
+                            headers=bearer("julie"),
+                        )
+                        assert mark.status_code == 202
+                        marked = True
+                if received and received[-1]["unseen"] == 0:
+                    break
+        assert received[-1] == {**received[-1], "unseen": 0, "unread": 0}
+    finally:
+        server.terminate()
+        server.wait(15)

@@ -1,0 +1,188 @@
+"""The HTTP API in process (inline mode, memory storage): what apps call first, and every way a
+caller can be wrong."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from pipeline.api.app import create_app
+from pipeline.manager import Manager
+from storage.memory_storage import MemoryBackend
+
+KEY = "test-signing-key-0123456789abcdef"
+SERVICE = "service-key-0123456789"
+
+
+def token(user: str, key: str = KEY, expires_in: float = 300) -> dict[str, str]:
+    claims = {"sub": user, "exp": int(time.time() + expires_in)}
+    return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='HS256')}"}
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = create_app(Manager(MemoryBackend()), jwt_key=KEY, service_key=SERVICE, realtime_wait=0.2)
+    return TestClient(app)
+
+
+def pin(actor: str, n: int, **extra) -> dict:
+    return {"actor": actor, "verb": "add", "object": f"pin{n}", "time": f"2026-11-01T10:{n:02d}:00Z", **extra}
+
+
+def test_publish_follow_read_page_by_page(client):
+    assert (
+        client.post(
+            "/v1/follows", json={"follower": "bob", "followed": "ann"}, headers=token("bob")
+        ).status_code
+        == 202
+    )
+    published = client.post("/v1/activities", json=[pin("ann", n) for n in range(7)], headers=token("ann"))
+    assert published.status_code == 202 and published.json()["accepted"] == 7
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"id_lt": cursor} if cursor else {})}
+        page = client.get("/v1/feeds/normal/bob", params=params, headers=token("bob")).json()
+        seen += [a["object"] for a in page["results"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == [f"pin{n}" for n in reversed(range(7))]
+    groups = client.get("/v1/feeds/aggregated/bob", headers=token("bob")).json()["results"]
+    assert groups[0]["activity_count"] == 7 and groups[0]["verb"] == "add"
+
+
+def test_notifications_count_and_mark(client):
+    client.post("/v1/activities", json=pin("ann", 1, to=["notification:bob"]), headers=token("ann"))
+    counts = client.get("/v1/feeds/notification/bob/counts", headers=token("bob"))
+    assert counts.json() == {"unseen": 1, "unread": 1}
+    assert (
+        client.post("/v1/feeds/notification/bob/mark", json={"seen": True}, headers=token("bob")).status_code
+        == 202
+    )
+    assert client.get("/v1/feeds/notification/bob/counts", headers=token("bob")).json() == {
+        "unseen": 0,
+        "unread": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": "Basic abc"}, 401),
+        (token("bob", key="another-key-0123456789abcdef"), 401),
+        (token("bob", expires_in=-10), 401),
+        ({"Authorization": "Bearer not.a.jwt"}, 401),
+        ({"X-Service-Key": "wrong"}, 401),
+        (token("eve"), 403),
+        (token("bob"), 200),
+        ({"X-Service-Key": SERVICE}, 200),
+    ],
+)
+def test_only_the_user_or_a_service_reads_a_feed(client, headers, status):
+    response = client.get("/v1/feeds/normal/bob", headers=headers)
+    assert response.status_code == status
+    if status != 200:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["status"] == status and "results" not in response.json()
+
+
+def test_users_write_only_as_themselves(client):
+    eve = token("eve")
+    assert client.post("/v1/activities", json=pin("ann", 1), headers=eve).status_code == 403
+    assert (
+        client.post("/v1/follows", json={"follower": "bob", "followed": "eve"}, headers=eve).status_code
+        == 403
+    )
+    assert client.post("/v1/feeds/notification/bob/mark", json={}, headers=eve).status_code == 403
+    assert (
+        client.post("/v1/activities", json=pin("ann", 1), headers={"X-Service-Key": SERVICE}).status_code
+        == 202
+    )
+    assert client.get("/v1/feeds/user/ann", headers=token("ann")).json()["results"][0]["object"] == "pin1"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("post", "/v1/activities", pin("ann", 1, to=["user:bob"]), "to"),
+        ("post", "/v1/activities", pin("ann", 1, verb="shout"), "verb"),
+        ("post", "/v1/activities", {**pin("ann", 1), "colour": "red"}, "colour"),
+        ("post", "/v1/activities", {**pin("ann", 1), "actor": 5}, "actor"),
+        ("post", "/v1/follows", {"follower": "ann", "followed": "a b"}, "followed"),
+        (
+            "post",
+            "/v1/follows",
+            {"follower": "ann", "followed": "bob", "activity_copy_limit": -1},
+            "activity_copy_limit",
+        ),
+    ],
+)
+def test_bad_input_is_a_problem_naming_the_field(client, method, path, body, field):
+    response = getattr(client, method)(path, json=body, headers=token("ann"))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["status"] == 422 and field in (problem.get("field") or "") + problem["detail"]
+
+
+def test_unknown_feeds_limits_and_ids(client):
+    ann = token("ann")
+    assert client.get("/v1/feeds/nope/ann", headers=ann).status_code == 404
+    assert client.get("/v1/feeds/normal/ann", params={"limit": 101}, headers=ann).status_code == 422
+    assert client.get("/v1/feeds/normal/ann/counts", headers=ann).status_code == 404
+    assert (
+        client.post("/v1/activities", json=[pin("ann", n % 60) for n in range(501)], headers=ann).status_code
+        == 413
+    )
+
+
+def test_the_openapi_document_is_served():
+    app = create_app(Manager(MemoryBackend()), jwt_key=KEY)
+    document = TestClient(app).get("/openapi.json").json()
+    assert {"/v1/feeds/{feed}/{user_id}", "/v1/activities", "/v1/follows"} <= set(document["paths"])
+
+
+def test_realtime_resumes_after_the_last_event_id_without_gaps(client):
+    for n in range(3):
+        client.post(
+            "/v1/activities", json=pin(f"fan{n}", n, to=["notification:bob"]), headers=token(f"fan{n}")
+        )
+    publisher = client.app.state.manager.backend.publisher
+    kept = publisher.read("bob", "0", 0)
+    assert [data["unseen"] for _, data in kept] == [1, 2, 3]
+    headers = {**token("bob"), "Last-Event-ID": kept[0][0]}
+    received = []
+    with client.stream("GET", "/v1/realtime/bob", headers=headers) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                received.append(line)
+            if len(received) == 2:
+                break
+    assert [json.loads(r[6:])["unseen"] for r in received] == [2, 3]
+    assert client.get("/v1/realtime/bob", headers=token("eve")).status_code == 403
+
+
+def test_update_and_remove_by_id_reach_every_feed(client):
+    client.post("/v1/follows", json={"follower": "bob", "followed": "ann"}, headers=token("bob"))
+    activity_id = client.post("/v1/activities", json=pin("ann", 1), headers=token("ann")).json()["ids"][0]
+    assert (
+        client.patch(
+            f"/v1/activities/{activity_id}", json={"extra_context": {"t": "x"}}, headers=token("eve")
+        ).status_code
+        == 403
+    )
+    assert (
+        client.patch(
+            f"/v1/activities/{activity_id}", json={"extra_context": {"t": "x"}}, headers=token("ann")
+        ).status_code
+        == 202
+    )
+    feed = client.get("/v1/feeds/normal/bob", headers=token("bob")).json()["results"]
+    assert feed[0]["extra_context"] == {"t": "x"}
+    assert client.delete(f"/v1/activities/{activity_id}", headers=token("ann")).status_code == 202
+    assert client.get("/v1/feeds/normal/bob", headers=token("bob")).json()["results"] == []
+    assert client.delete(f"/v1/activities/{activity_id}", headers=token("ann")).status_code == 404
