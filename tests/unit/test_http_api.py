@@ -74,7 +74,7 @@ def test_notifications_count_and_mark(client):
     [
         ({}, 401),
         ({"Authorization": "Basic abc"}, 401),
-        (token("bob", key="another-key-0123456789abcdef"), 401),
+        (token("bob", key="another-signing-key-0123456789abcdef"), 401),
         (token("bob", expires_in=-10), 401),
         ({"Authorization": "Bearer not.a.jwt"}, 401),
         ({"X-Service-Key": "wrong"}, 401),
