@@ -34,7 +34,7 @@ from pipeline.events import (
 )
 from pipeline.exceptions import ValidationError
 from pipeline.feeds import BaseFeed, Feed
-from storage.base import FollowState, Unfollowed
+from pipeline.follow_state import FollowState, Unfollowed
 
 if TYPE_CHECKING:
     from pipeline.manager import Manager

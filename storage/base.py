@@ -18,6 +18,7 @@ from pipeline.activity import Activity
 from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import AggregatedView, AggregatedWrite, FeedMeta
+from pipeline.follow_state import FollowState, Unfollowed, next_follow_state
 
 #: How long a removed activity's state is kept by default (seconds): the feed-ops
 #: retention (7 days) plus a day. A delivery later than this could bring it back.
@@ -275,36 +276,6 @@ class AggregatedStorage(ABC):
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class Unfollowed:
-    """An ended follow: since the follow's version, until the unfollow's."""
-
-    since: int
-    version: int
-
-
-#: A (follower, followed) pair's state: following since a version, unfollowed, or never followed.
-FollowState = int | Unfollowed | None
-
-
-def next_follow_state(state: FollowState, follow: bool, version: int) -> FollowState:
-    """The pair's state after a follow or unfollow event: the newest event wins, whatever order.
-
-    An unfollow wins a tie; an unfollow of a pair not followed changes
-    nothing (it ends no follow, so it hides nothing); following again moves
-    the follow's version forward.
-    """
-    if follow:
-        if isinstance(state, Unfollowed) and version <= state.version:
-            return state
-        if isinstance(state, int):
-            return max(state, version)
-        return version
-    if isinstance(state, int) and version >= state:
-        return Unfollowed(state, version)
-    return state
 
 
 class FollowStorage(ABC):

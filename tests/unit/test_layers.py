@@ -18,6 +18,7 @@ DOMAIN = [
     "aggregation",
     "exceptions",
     "events",
+    "follow_state",
 ]
 IO = ("storage", "consumers", "faust", "confluent_kafka", "aiokafka", "redis", "cassandra", "mode")
 
