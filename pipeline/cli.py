@@ -583,7 +583,13 @@ def serve(
         from pipeline.producer import StreamfeedProducer
 
         manager.driver = KafkaDriver(StreamfeedProducer(settings, manager=manager))
-    api = create_app(manager, settings.api_jwt_key, settings.api_service_key, settings.api_cors_origins)
+    api = create_app(
+        manager,
+        settings.api_jwt_key,
+        settings.api_service_key,
+        settings.api_cors_origins,
+        demo_page=settings.api_demo_page,
+    )
     uvicorn.run(api, host=settings.api_host, port=settings.api_port, log_level="info")
 
 

@@ -107,6 +107,10 @@ class Settings(BaseSettings):
         None, description="Key of services (X-Service-Key header) that may publish for any actor"
     )
     api_cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS")
+    api_demo_page: bool = Field(
+        False,
+        description="Serve a demo feed page at / whose sign-in gives anyone a token: never in production",
+    )
     feed_ops_max_bytes: int = Field(
         900_000,
         ge=10_000,

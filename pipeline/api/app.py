@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -128,6 +129,7 @@ def create_app(
     cors_origins: list[str] | None = None,
     max_body_bytes: int = 1_048_576,
     realtime_wait: float = 15.0,
+    demo_page: bool = False,
 ) -> FastAPI:
     """The API over a manager: its feeds, its verbs, its driver (inline or Kafka).
 
@@ -351,7 +353,23 @@ def create_app(
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )
 
+    if demo_page:  # a page to try it with: sign in as anyone, so never on a real deployment
+        page = (Path(__file__).parent / "static" / "index.html").read_text()
+
+        @app.get("/", include_in_schema=False)
+        def index() -> HTMLResponse:
+            return HTMLResponse(page)
+
+        @app.post("/v1/demo/token", include_in_schema=False)
+        def demo_token(body: DemoSignIn) -> dict[str, str]:
+            return {"token": app.state.auth.token_for(body.user_id)}
+
     return app
+
+
+class DemoSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    user_id: str = Field(pattern=USER_ID)
 
 
 def _flush(manager: Manager) -> None:

@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 
 import jwt
-from fastapi import Header, Request
+from fastapi import Header, Query, Request
 
 from pipeline.api.problems import Problem
 
@@ -36,6 +36,15 @@ class Authenticator:
         self.jwt_key = jwt_key
         self.service_key = service_key
         self.algorithm = algorithm
+
+    def token_for(self, user_id: str, seconds: int = 3600) -> str:
+        """A user token (the demo page's sign-in): only where tokens are enabled."""
+        import time
+
+        if not self.jwt_key:
+            raise Problem(404, "Not found", "user tokens are not enabled (STREAMFEED_API_JWT_KEY)")
+        claims = {"sub": user_id, "exp": int(time.time()) + seconds}
+        return jwt.encode(claims, self.jwt_key, algorithm=self.algorithm)
 
     def caller(self, authorization: str | None, service_key: str | None) -> Caller:
         if service_key is not None:
@@ -65,6 +74,11 @@ def current_caller(
     request: Request,
     authorization: str | None = Header(None),
     x_service_key: str | None = Header(None),
+    access_token: str | None = Query(
+        None, max_length=4096, description="For EventSource, which sends no headers."
+    ),
 ) -> Caller:
     """FastAPI dependency: the caller of this request."""
+    if authorization is None and access_token is not None:
+        authorization = f"Bearer {access_token}"
     return request.app.state.auth.caller(authorization, x_service_key)

@@ -186,3 +186,17 @@ def test_update_and_remove_by_id_reach_every_feed(client):
     assert client.delete(f"/v1/activities/{activity_id}", headers=token("ann")).status_code == 202
     assert client.get("/v1/feeds/normal/bob", headers=token("bob")).json()["results"] == []
     assert client.delete(f"/v1/activities/{activity_id}", headers=token("ann")).status_code == 404
+
+
+def test_the_demo_page_and_its_sign_in_exist_only_when_enabled(client):
+    assert client.get("/").status_code == 404
+    assert client.post("/v1/demo/token", json={"user_id": "bob"}).status_code == 404
+    demo = TestClient(create_app(Manager(MemoryBackend()), jwt_key=KEY, demo_page=True, realtime_wait=0.1))
+    assert "streamfeed" in demo.get("/").text
+    issued = demo.post("/v1/demo/token", json={"user_id": "bob"}).json()["token"]
+    assert jwt.decode(issued, KEY, algorithms=["HS256"])["sub"] == "bob"
+    assert demo.post("/v1/demo/token", json={"user_id": "a b"}).status_code == 422
+    # EventSource sends no headers: the token may come as access_token.
+    with demo.stream("GET", f"/v1/realtime/bob?access_token={issued}") as stream:
+        assert stream.status_code == 200 and next(stream.iter_lines()) == ": connected"
+    assert demo.get("/v1/realtime/bob?access_token=nonsense").status_code == 401

@@ -1,0 +1,94 @@
+"""The demo feed page in a real browser (Playwright driving Debian's chromium, headless): sign in,
+see the feeds, an activity published through the API appears and the unseen badge changes with
+no reload, mark all seen, the badge goes to 0."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+import jwt
+import pytest
+
+from tests.services import free_port
+
+pytestmark = pytest.mark.integration
+
+KEY = "browser-signing-key-0123456789abcdef0123"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's chromium, installed on first use like the stack's redis-server."""
+    if not shutil.which("chromium"):
+        install = subprocess.run(
+            [
+                "bash",
+                "-c",
+                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert install.returncode == 0, f"could not install chromium: {install.stderr[-2000:]}"
+    return shutil.which("chromium") or CHROMIUM
+
+
+def test_the_page_updates_live_and_marks_seen(chromium, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "STREAMFEED_STORAGE": "memory",
+        "STREAMFEED_API_PORT": str(port),
+        "STREAMFEED_API_JWT_KEY": KEY,
+        "STREAMFEED_API_DEMO_PAGE": "true",
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve"], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and server.poll() is None, (
+                    tmp_path / "serve.log"
+                ).read_text()
+                time.sleep(0.2)
+        ann = {"Authorization": "Bearer " + jwt.encode({"sub": "ann", "exp": int(time.time()) + 600}, KEY)}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, headless=True, args=["--no-sandbox"]
+            )
+            page = browser.new_page()
+            page.goto(base + "/")
+            page.fill("#user", "bob")
+            page.click("button[type=submit]")
+            expect(page.locator("#who")).to_have_text("bob")
+            expect(page.locator("#badge")).to_have_text("0")
+            published = httpx.post(
+                base + "/v1/activities",
+                json={"actor": "ann", "verb": "love", "object": "pin:42", "to": ["notification:bob"]},
+                headers=ann,
+            )
+            assert published.status_code == 202
+            expect(page.locator("#badge")).to_have_text("1", timeout=15_000)  # no reload: the event stream
+            expect(page.locator("#notification li")).to_contain_text(["ann love"])
+            page.click("#markall")
+            expect(page.locator("#badge")).to_have_text("0", timeout=15_000)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(15)
