@@ -200,3 +200,15 @@ def test_the_demo_page_and_its_sign_in_exist_only_when_enabled(client):
     with demo.stream("GET", f"/v1/realtime/bob?access_token={issued}") as stream:
         assert stream.status_code == 200 and next(stream.iter_lines()) == ": connected"
     assert demo.get("/v1/realtime/bob?access_token=nonsense").status_code == 401
+
+
+def test_the_committed_openapi_document_is_the_apps():
+    """pipeline/api/openapi.json is what client generators take: kept in step with the code."""
+    from pathlib import Path
+
+    committed = json.loads(
+        (Path(__file__).resolve().parents[2] / "pipeline" / "api" / "openapi.json").read_text()
+    )
+    assert committed == create_app(Manager(MemoryBackend()), jwt_key=KEY).openapi(), (
+        "regenerate pipeline/api/openapi.json from create_app(...).openapi()"
+    )
