@@ -33,6 +33,8 @@ def redis_dump(client, prefix: str, skip: tuple[str, ...] = ()) -> dict:
         if skip and key.startswith(skip):
             continue
         kind = client.type(raw).decode()
+        if kind == "stream":  # the realtime log of count changes: events with their times, not feed state
+            continue
         if kind == "string":
             value = client.get(raw)
         elif kind == "zset":
