@@ -77,6 +77,7 @@ def test_the_page_updates_live_and_marks_seen(chromium, tmp_path):
             page.fill("#user", "bob")
             page.click("button[type=submit]")
             expect(page.locator("#who")).to_have_text("bob")
+            expect(page.locator("body[data-live=yes]")).to_have_count(1, timeout=15_000)  # stream open
             expect(page.locator("#badge")).to_have_text("0")
             published = httpx.post(
                 base + "/v1/activities",
@@ -85,7 +86,7 @@ def test_the_page_updates_live_and_marks_seen(chromium, tmp_path):
             )
             assert published.status_code == 202
             expect(page.locator("#badge")).to_have_text("1", timeout=15_000)  # no reload: the event stream
-            expect(page.locator("#notification li")).to_contain_text(["ann love"])
+            expect(page.locator("#notification li")).to_contain_text(["ann love"], timeout=15_000)
             page.click("#markall")
             expect(page.locator("#badge")).to_have_text("0", timeout=15_000)
             browser.close()
