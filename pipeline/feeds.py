@@ -132,6 +132,9 @@ class BaseFeed:
     activity_class: ClassVar[type[Activity]] = Activity
     #: Storage backend name ("memory", "redis", "cassandra"); None: the STREAMFEED_STORAGE setting.
     backend_name: ClassVar[str | None] = None
+    #: Tell realtime listeners (the HTTP API's event stream) about new entries: one append to
+    #: the recipient's event log per delivery run. Off for feeds nobody watches live.
+    realtime: ClassVar[bool] = True
 
     def __init__(self, user_id: Any, backend: Backend | None = None) -> None:
         self.user_id = str(user_id)
@@ -259,4 +262,5 @@ class UserFeed(Feed):
 
     name = "user"
     key_format = "user_feed:{user_id}"
+    realtime = False  # the author's own activities: the author already knows
     max_length = 10_000

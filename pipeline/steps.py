@@ -35,6 +35,7 @@ from pipeline.events import (
 from pipeline.exceptions import ValidationError
 from pipeline.feeds import BaseFeed, Feed
 from pipeline.follow_state import FollowState, Unfollowed
+from storage.base import NewEntries
 
 if TYPE_CHECKING:
     from pipeline.manager import Manager
@@ -316,6 +317,8 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
     flat: dict[tuple[type[Feed], bool], list[tuple[list[str], list[ActivityState]]]] = defaultdict(list)
     per_user: dict[str, list[tuple[type[AggregatedFeed], list[Delivery]]]] = defaultdict(list)
 
+    fresh: list[NewEntries] = []
+
     def flush() -> None:
         for (feed_class, hidden), items in flat.items():
             keys = [([feed_class.key_for(u) for u in users], sts) for users, sts in items]
@@ -325,6 +328,9 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
             work = list(per_user.items())
             per_user.clear()
             run_all(_pool(), [lambda item=item: _deliver_aggregated(backend, *item) for item in work])
+        if fresh:  # after the writes: a listener told of an entry finds it when it reads
+            backend.publisher.publish_entries(fresh)
+            fresh.clear()
 
     for batch in batches:
         if batch.mark is not None or batch.remove_actor is not None or batch.op is not ActivityOp.ADD:
@@ -339,6 +345,11 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
             if issubclass(feed_class, AggregatedFeed):
                 for user_id, deliveries in entitled:
                     per_user[user_id].append((feed_class, deliveries))
+                    if feed_class.realtime:
+                        shown = tuple(d.state.id for d in deliveries if not d.hidden)
+                        if shown:
+                            key = feed_class.key_for(user_id)
+                            fresh.append(NewEntries(user_id, key, feed_class.name, shown))
             elif issubclass(feed_class, Feed):
                 same: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
                 for user_id, deliveries in entitled:
@@ -348,6 +359,10 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                             same[ids_key, hidden].append(user_id)
                 for (ids_key, hidden), users in same.items():
                     flat[feed_class, hidden].append((users, [states[i] for i in ids_key]))
+                    if feed_class.realtime and not hidden:
+                        fresh.extend(
+                            NewEntries(u, feed_class.key_for(u), feed_class.name, ids_key) for u in users
+                        )
             else:
                 raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
     flush()

@@ -335,15 +335,21 @@ class FollowStorage(ABC):
 
 
 class CountsPublisher(ABC):
-    """Where notification count changes go for realtime clients.
+    """Where realtime clients learn what changed: notification count changes and new feed entries.
 
-    Each user's changes are also kept in a short log (the newest
+    Each user's events are also kept in a short log (the newest
     REALTIME_KEEP), so a client that reconnects with the id of the last event
-    it saw gets what it missed, in order, without gaps.
+    it saw gets what it missed, in order, without gaps. Every kept event has
+    a "type": "counts" or "entries".
     """
 
     @abstractmethod
     def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None: ...
+
+    def publish_entries(self, entries: Sequence[NewEntries]) -> None:
+        """New entries shown in users' feeds, one event per (user, feed): batched, since a fanout
+        produces one per recipient. A publisher with no log drops them."""
+        return None
 
     def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
         """The user's events after id `after` (None: only new ones), waiting up to timeout for one."""
@@ -353,8 +359,33 @@ class CountsPublisher(ABC):
         return []
 
 
-#: Events kept per user for realtime clients that reconnect.
-REALTIME_KEEP = 1000
+@dataclass(frozen=True, slots=True)
+class NewEntries:
+    """Activities that just became visible in one user's feed."""
+
+    user_id: str
+    feed: str  # the feed's key, as count events name it
+    name: str  # the feed class's name ("normal", "aggregated", ...)
+    activity_ids: tuple[str, ...]
+
+    def message(self) -> dict:
+        return {
+            "type": "entries",
+            "user_id": self.user_id,
+            "feed": self.feed,
+            "name": self.name,
+            "activity_ids": list(self.activity_ids),
+        }
+
+
+def counts_message(user_id: str, feed_key: str, unseen: int, unread: int) -> dict:
+    """A count change as it is PUBLISHed (the format Stream Framework users know)."""
+    return {"user_id": user_id, "feed": feed_key, "unseen": unseen, "unread": unread}
+
+
+#: Events kept per user for realtime clients that reconnect (Redis trims approximately,
+#: so up to about twice as many may stay).
+REALTIME_KEEP = 100
 
 
 class Backend:

@@ -27,9 +27,11 @@ from storage.base import (
     CountsPublisher,
     FollowState,
     FollowStorage,
+    NewEntries,
     PageRequest,
     TimelineStorage,
     Unfollowed,
+    counts_message,
     page_of_ids,
 )
 from storage.serialization import StoredForms
@@ -261,15 +263,23 @@ class MemoryCountsPublisher(CountsPublisher):
         self.subscribers.append(callback)
 
     def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
-        message = {"user_id": user_id, "feed": feed_key, "unseen": unseen, "unread": unread}
-        with self.changed:
-            self.sequence += 1
-            log = self.logs[user_id]
-            log.append((self.sequence, message))
-            del log[:-REALTIME_KEEP]
-            self.changed.notify_all()
+        message = counts_message(user_id, feed_key, unseen, unread)
+        self._keep([(user_id, {"type": "counts", **message})])
         for callback in list(self.subscribers):
             callback(message)
+
+    def publish_entries(self, entries: Sequence[NewEntries]) -> None:
+        if entries:
+            self._keep([(entry.user_id, entry.message()) for entry in entries])
+
+    def _keep(self, events: list[tuple[str, dict]]) -> None:
+        with self.changed:
+            for user_id, message in events:
+                self.sequence += 1
+                log = self.logs[user_id]
+                log.append((self.sequence, message))
+                del log[:-REALTIME_KEEP]
+            self.changed.notify_all()
 
     def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
         with self.changed:

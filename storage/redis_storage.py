@@ -44,9 +44,11 @@ from storage.base import (
     CountsPublisher,
     FollowState,
     FollowStorage,
+    NewEntries,
     PageRequest,
     TimelineStorage,
     Unfollowed,
+    counts_message,
     page_of_ids,
 )
 from storage.serialization import StoredForms
@@ -710,8 +712,10 @@ def _unfollowed(value: bytes) -> Unfollowed:
 
 
 class RedisCountsPublisher(CountsPublisher):
-    """PUBLISH on ``<prefix>notifications:<user id>`` a JSON object:
-    ``{"user_id": ..., "feed": <feed key>, "unseen": n, "unread": n}``."""
+    """Count changes are PUBLISHed on ``<prefix>notifications:<user id>`` as a JSON object
+    ``{"user_id": ..., "feed": <feed key>, "unseen": n, "unread": n}``; every event (counts and
+    new entries) is also appended to the user's stream ``<prefix>realtime:{<user id>}``, which
+    the HTTP API reads (XREAD) and resumes from."""
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
@@ -724,16 +728,23 @@ class RedisCountsPublisher(CountsPublisher):
         """The user's kept events (a Redis stream), for clients that reconnect."""
         return f"{self.prefix}realtime:{{{user_id}}}"
 
+    def _append(self, pipe: Any, user_id: str, message: dict) -> None:
+        pipe.xadd(self.stream(user_id), {"data": json.dumps(message)}, maxlen=REALTIME_KEEP, approximate=True)
+
     def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
-        message = {"user_id": user_id, "feed": feed_key, "unseen": unseen, "unread": unread}
-        data = json.dumps(message)
-        if isinstance(self.client, redis.RedisCluster):  # its pipeline refuses PUBLISH
-            self.client.xadd(self.stream(user_id), {"data": data}, maxlen=REALTIME_KEEP, approximate=True)
-            self.client.publish(self.channel(user_id), data)
+        message = counts_message(user_id, feed_key, unseen, unread)
+        pipe = self.client.pipeline(transaction=False)
+        self._append(pipe, user_id, {"type": "counts", **message})
+        pipe.execute()
+        # Apart: a cluster pipeline refuses PUBLISH.
+        self.client.publish(self.channel(user_id), json.dumps(message))
+
+    def publish_entries(self, entries: Sequence[NewEntries]) -> None:
+        if not entries:
             return
         pipe = self.client.pipeline(transaction=False)
-        pipe.xadd(self.stream(user_id), {"data": data}, maxlen=REALTIME_KEEP, approximate=True)
-        pipe.publish(self.channel(user_id), data)
+        for entry in entries:
+            self._append(pipe, entry.user_id, entry.message())
         pipe.execute()
 
     def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:

@@ -328,8 +328,11 @@ def create_app(
         caller: Annotated[Caller, Depends(current_caller)],
         last_event_id: Annotated[str | None, Header(max_length=64)] = None,
     ) -> StreamingResponse:
-        """Server-Sent Events: the user's notification count changes as they happen. Reconnect
-        with Last-Event-ID to get what was missed, in order."""
+        """Server-Sent Events, as they happen: `entries` (activities newly shown in one of the
+        user's feeds: the feed, its name and the activity ids) and `counts` (the notification
+        feed's unseen and unread counts). Reconnect with Last-Event-ID to get what was missed,
+        in order. Entries are told at least once: a redelivery or a follow's copy may tell of an
+        entry again, so a client re-reads the feed or skips ids it already shows."""
         caller.require(user_id, "listen to the events")
         try:
             check_user_id("user_id", user_id)
@@ -347,7 +350,8 @@ def create_app(
                     continue
                 for event_id, data in found:
                     after = event_id
-                    yield f"id: {event_id}\nevent: counts\ndata: {json.dumps(data)}\n\n"
+                    kind = data.get("type", "counts")
+                    yield f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
 
         return StreamingResponse(
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}

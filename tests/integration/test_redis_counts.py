@@ -38,3 +38,33 @@ def test_counts_are_published_on_the_users_channel(redis_client):
         if keys:
             backend.client.delete(*keys)
         backend.close()
+
+
+def test_new_entries_and_counts_are_kept_on_the_users_stream_in_order(redis_client):
+    """What the HTTP API's realtime endpoint reads: every event of one user, resumable by id."""
+    from pipeline.manager import Manager
+
+    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    backend = RedisBackend.from_url(get_settings().redis_url, prefix=prefix)
+    try:
+        manager = Manager(backend)
+        manager.follow_user("bob", "ann")
+        pinned = Activity("ann", "add", "p1")
+        noticed = Activity("carl", "love", "p2", to=["notification:bob"])
+        manager.add_user_activity("ann", pinned)
+        manager.add_user_activity("carl", noticed)
+        kept = backend.publisher.read("bob", "0", 0.1)
+        events = [(data["type"], data.get("name"), data.get("activity_ids")) for _, data in kept]
+        assert events == [
+            ("entries", "normal", [pinned.id]),
+            ("entries", "aggregated", [pinned.id]),
+            ("counts", None, None),
+            ("entries", "notification", [noticed.id]),
+        ]
+        assert backend.publisher.read("bob", kept[1][0], 0.1) == kept[2:]
+        assert backend.publisher.read("ann", "0", 0.1) == []  # her own user feed tells nobody
+    finally:
+        keys = list(backend.client.scan_iter(f"{prefix}*"))
+        if keys:
+            backend.client.delete(*keys)
+        backend.close()

@@ -150,22 +150,31 @@ def test_the_openapi_document_is_served():
 
 
 def test_realtime_resumes_after_the_last_event_id_without_gaps(client):
+    assert client.post("/v1/follows", json={"follower": "bob", "followed": "fan0"}, headers=token("bob"))
     for n in range(3):
         client.post(
             "/v1/activities", json=pin(f"fan{n}", n, to=["notification:bob"]), headers=token(f"fan{n}")
         )
     publisher = client.app.state.manager.backend.publisher
     kept = publisher.read("bob", "0", 0)
-    assert [data["unseen"] for _, data in kept] == [1, 2, 3]
+    counts = [data["unseen"] for _, data in kept if data["type"] == "counts"]
+    assert counts == [1, 2, 3]
+    entries = [(data["name"], data["activity_ids"]) for _, data in kept if data["type"] == "entries"]
+    first = client.get("/v1/feeds/normal/bob", headers=token("bob")).json()["results"][0]["id"]
+    assert ("normal", [first]) in entries and ("aggregated", [first]) in entries
+    assert [name for name, _ in entries].count("notification") == 3
     headers = {**token("bob"), "Last-Event-ID": kept[0][0]}
-    received = []
+    received: list[tuple[str, dict]] = []
+    kind = None
     with client.stream("GET", "/v1/realtime/bob", headers=headers) as stream:
         for line in stream.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
             if line.startswith("data: "):
-                received.append(line)
-            if len(received) == 2:
+                received.append((kind, json.loads(line[6:])))
+            if len(received) == len(kept) - 1:
                 break
-    assert [json.loads(r[6:])["unseen"] for r in received] == [2, 3]
+    assert received == [(data["type"], data) for _, data in kept[1:]]
     assert client.get("/v1/realtime/bob", headers=token("eve")).status_code == 403
 
 
