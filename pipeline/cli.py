@@ -569,28 +569,34 @@ def serve(
     kafka: Annotated[
         bool, typer.Option(help="Publish writes to Kafka for the workers (default: apply them inline).")
     ] = False,
+    access_log: Annotated[bool, typer.Option(help="Log every request (uvicorn's access log).")] = True,
+    workers: Annotated[
+        int | None, typer.Option(help="API processes on the port (default STREAMFEED_API_WORKERS).", min=1)
+    ] = None,
 ) -> None:
     """Serve the HTTP API (STREAMFEED_API_*): feeds, publishing, follows, marks; OpenAPI at /docs."""
+    import os
+
     import uvicorn
 
-    from pipeline.api.app import create_app
+    from pipeline.api.serve import APP_ENV, KAFKA_ENV, build_app
     from pipeline.settings import get_settings
 
     settings = get_settings()
-    manager = load_manager(app_path)
-    if kafka:
-        from pipeline.drivers import KafkaDriver
-        from pipeline.producer import StreamfeedProducer
-
-        manager.driver = KafkaDriver(StreamfeedProducer(settings, manager=manager))
-    api = create_app(
-        manager,
-        settings.api_jwt_key,
-        settings.api_service_key,
-        settings.api_cors_origins,
-        demo_page=settings.api_demo_page,
-    )
-    uvicorn.run(api, host=settings.api_host, port=settings.api_port, log_level="info")
+    workers = workers or settings.api_workers
+    where = {"host": settings.api_host, "port": settings.api_port, "access_log": access_log}
+    if workers == 1:
+        uvicorn.run(build_app(app_path, kafka), log_level="info", **where)
+        return
+    if not kafka:
+        raise typer.BadParameter(
+            "inline writes have one writer, in one process: serve with --kafka to run several",
+            param_hint="--workers",
+        )
+    load_manager(app_path)  # a wrong --app fails here, once, not in every worker
+    os.environ[APP_ENV], os.environ[KAFKA_ENV] = app_path, "1" if kafka else "0"
+    factory = "pipeline.api.serve:from_environment"
+    uvicorn.run(factory, factory=True, workers=workers, log_level="info", **where)
 
 
 @app.command()

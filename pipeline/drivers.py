@@ -8,6 +8,7 @@ KafkaDriver publishes events; workers run the same steps.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from pipeline.events import ActivityEvent, FanoutBatch, FollowEvent, MarkSpec
@@ -19,26 +20,36 @@ if TYPE_CHECKING:
 
 
 class InlineDriver:
-    """Runs fanout and materialization at once; one partition, so one batch per chunk."""
+    """Runs fanout and materialization at once; one partition, so one batch per chunk.
+
+    One writer, as a feed-ops partition has one: a lock keeps writes made
+    from several threads (the HTTP API's request threads) from interleaving
+    their read-merge-writes of the same feeds.
+    """
 
     def __init__(self, manager: Manager) -> None:
         self.manager = manager
+        self.lock = threading.RLock()
 
     def activity(self, event: ActivityEvent) -> None:
-        for batch in fanout_activity(self.manager, event, partitions=1):
-            materialize(self.manager, batch)
+        with self.lock:
+            for batch in fanout_activity(self.manager, event, partitions=1):
+                materialize(self.manager, batch)
 
     def follow(self, event: FollowEvent) -> None:
-        for batch in apply_follow(self.manager, event):
-            materialize(self.manager, batch)
+        with self.lock:
+            for batch in apply_follow(self.manager, event):
+                materialize(self.manager, batch)
 
     def mark(self, user_id: str, spec: MarkSpec) -> None:
-        materialize(self.manager, mark_batch(user_id, spec))
+        with self.lock:
+            materialize(self.manager, mark_batch(user_id, spec))
 
     def deliver(self, user_id: str, batches: list[FanoutBatch]) -> None:
         """Batches for one user's feeds (a one-user rebuild), applied at once."""
-        for batch in batches:
-            materialize(self.manager, batch)
+        with self.lock:
+            for batch in batches:
+                materialize(self.manager, batch)
 
 
 class KafkaDriver:

@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     metrics_host: str = Field("127.0.0.1", description="Address the metrics port binds (0.0.0.0 in a pod)")
     api_host: str = Field("127.0.0.1", description="Address `streamfeed serve` binds")
     api_port: int = Field(8000, ge=1, le=65_535, description="Port of `streamfeed serve`")
+    api_workers: int = Field(1, ge=1, le=64, description="Processes `streamfeed serve` runs on its port")
     api_jwt_key: str | None = Field(
         None, description="HS256 key of user tokens (the `sub` is the user id); unset: no user tokens"
     )

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline.activity import check_user_id
 from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
 from pipeline.api.auth import Authenticator, Caller, current_caller
+from pipeline.api.body_limit import BodyLimit
 from pipeline.api.problems import Problem, handle_problem, problem_response
 from pipeline.api.views import activity_json, group_json
 from pipeline.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp, MarkSpec
@@ -148,7 +149,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Service-Key"],
         )
 
@@ -163,12 +164,7 @@ def create_app(
         field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path"))
         return problem_response(422, "Invalid request", f"{field}: {first['msg']}", field or None)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body_bytes:
-            return problem_response(413, "Payload too large", f"at most {max_body_bytes} bytes a request")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
     def feed_of(name: str, user_id: str) -> Any:
         try:
@@ -180,7 +176,7 @@ def create_app(
             raise Problem(404, "Not found", str(error), "feed") from None
 
     @app.get("/v1/feeds/{feed}/{user_id}", response_model=Page, responses=_problems(*AUTH, 404))
-    def read_page(
+    async def read_page(
         feed: str,
         user_id: str,
         caller: Annotated[Caller, Depends(current_caller)],
@@ -189,6 +185,8 @@ def create_app(
         id_gt: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Page:
         """A page of the feed, newest first; `next` is the id_lt of the next page."""
+        # Run on the event loop: a page is one storage round trip, cheaper than the hop to a
+        # worker thread and back that a sync endpoint costs (the API's hottest path).
         caller.require(user_id, "read the feeds")
         handle = feed_of(feed, user_id)
         query = handle.filter(

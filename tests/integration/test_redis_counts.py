@@ -68,3 +68,33 @@ def test_new_entries_and_counts_are_kept_on_the_users_stream_in_order(redis_clie
         if keys:
             backend.client.delete(*keys)
         backend.close()
+
+
+def test_inline_writes_from_many_threads_are_applied_one_at_a_time(redis_client):
+    """The HTTP API writes inline from its request threads: an aggregated feed is read, merged
+    and written, so two interleaved writes would lose one. On Redis every step waits on the
+    network, so unserialized threads do interleave."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline.manager import Manager
+
+    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    backend = RedisBackend.from_url(get_settings().redis_url, prefix=prefix)
+    try:
+        manager = Manager(backend)
+
+        def publish(n: int) -> None:
+            actor = f"fan{n}"
+            manager.add_user_activity(actor, Activity(actor, "love", f"pin:{n}", to=["notification:bob"]))
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(publish, range(90)))
+        feed = manager.get_feed("notification", "bob")
+        groups = feed[:]
+        assert sum(group.activity_count for group in groups) == 90
+        assert feed.count_unseen() == len(groups)  # the count is merged with the groups
+    finally:
+        keys = list(backend.client.scan_iter(f"{prefix}*"))
+        if keys:
+            backend.client.delete(*keys)
+        backend.close()

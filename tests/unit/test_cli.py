@@ -69,3 +69,8 @@ def test_generations_on_memory_storage_refuse_unknown_and_live_ones():
     assert live.exit_code == 2 and "default is live" in live.output
     bad = runner.invoke(app, ["generations", "create", "Bad-Name", "--storage", "memory"])
     assert bad.exit_code == 2 and "lowercase letters" in bad.output
+
+
+def test_serve_runs_several_processes_only_when_writes_go_through_kafka():
+    result = runner.invoke(app, ["serve", "--workers", "2"])
+    assert result.exit_code == 2 and "inline writes have one writer" in result.output

@@ -143,6 +143,21 @@ def test_unknown_feeds_limits_and_ids(client):
     )
 
 
+def test_bodies_over_the_limit_are_refused_whether_announced_or_chunked():
+    small = TestClient(create_app(Manager(MemoryBackend()), jwt_key=KEY, max_body_bytes=2_000))
+    ann = {**token("ann"), "Content-Type": "application/json"}
+    big = json.dumps([pin("ann", n) for n in range(30)]).encode()
+    assert len(big) > 2_000
+    announced = small.post("/v1/activities", content=big, headers=ann)
+    assert announced.status_code == 413 and "2000 bytes" in announced.json()["detail"]
+    chunked = small.post("/v1/activities", content=iter([big[:1500], big[1500:]]), headers=ann)
+    assert chunked.status_code == 413
+    fits = json.dumps(pin("ann", 1)).encode()
+    accepted = small.post("/v1/activities", content=iter([fits[:10], fits[10:]]), headers=ann)
+    assert accepted.status_code == 202, accepted.text
+    assert len(small.get("/v1/feeds/user/ann", headers=token("ann")).json()["results"]) == 1
+
+
 def test_the_openapi_document_is_served():
     app = create_app(Manager(MemoryBackend()), jwt_key=KEY)
     document = TestClient(app).get("/openapi.json").json()

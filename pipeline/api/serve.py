@@ -1,0 +1,41 @@
+"""The app `streamfeed serve` runs, built the same way in one process or in each of several.
+
+uvicorn starts extra worker processes from an import string, so the choices
+made on the command line (which Manager, inline or Kafka) travel to them in
+the environment and each process builds its own app, connections included.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+APP_ENV = "STREAMFEED_SERVE_APP"
+KAFKA_ENV = "STREAMFEED_SERVE_KAFKA"
+
+
+def build_app(app_path: str, kafka: bool) -> FastAPI:
+    from pipeline.api.app import create_app
+    from pipeline.cli import load_manager
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    manager = load_manager(app_path)
+    if kafka:
+        from pipeline.drivers import KafkaDriver
+        from pipeline.producer import StreamfeedProducer
+
+        manager.driver = KafkaDriver(StreamfeedProducer(settings, manager=manager))
+    return create_app(
+        manager,
+        settings.api_jwt_key,
+        settings.api_service_key,
+        settings.api_cors_origins,
+        demo_page=settings.api_demo_page,
+    )
+
+
+def from_environment() -> FastAPI:
+    """uvicorn's factory in each worker process."""
+    return build_app(os.environ[APP_ENV], os.environ.get(KAFKA_ENV) == "1")
