@@ -330,6 +330,13 @@ def rebuild(
             help="Rebuild only this user's feeds, in the live generation, through the live workers."
         ),
     ] = None,
+    graph: Annotated[
+        bool,
+        typer.Option(
+            help="With --user: restore the user's follow graph too (lost follow keys), by sending "
+            "every follow event with the user on either side again."
+        ),
+    ] = False,
 ) -> None:
     """Rebuild every feed into a new generation from the activities and follows topics.
 
@@ -348,8 +355,15 @@ def rebuild(
     if user is not None:
         from pipeline.rebuild import rebuild_user
 
-        sent = rebuild_user(get_settings(), load_manager(app_path), user)
-        typer.echo(f"sent {sent} batches to {user}'s feed-ops partition: the live workers apply them")
+        manager = load_manager(app_path)
+        sent = rebuild_user(get_settings(), manager, user, graph=graph)
+        typer.echo(
+            f"sent {sent.batches} batches and {sent.marks} marks to {user}'s feed-ops partition"
+            + (f", {sent.follows} follow events to the follows topic" if graph else "")
+            + ": the live workers apply them"
+        )
+        if not graph and not manager.backend.follows.following(user):
+            typer.echo(f"{user} follows nobody in storage; if follow keys were lost, add --graph", err=True)
         return
     name = generation or default_generation_name()
     try:

@@ -17,7 +17,7 @@ process happened to see.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -245,26 +245,14 @@ def _wait(settings, begin, targets, processes, report, timeout) -> None:
         time.sleep(0.5)
 
 
-def activities_concerning(settings: Settings, user_id: str, activity_class=None) -> list:
-    """Every activity in the activities topic by the user or naming the user in `to`.
-
-    The whole topic is read (a `to` may come from any actor's partition), up
-    to its high-water marks when the call starts; records that do not decode
-    were dead letters and concern no feed.
-    """
+def _whole_topic(settings: Settings, topic: str) -> Iterator[tuple[bytes | None, bytes]]:
+    """Every record (key, value) of a topic up to its high-water marks when the call starts, each
+    partition in order (the order its events were applied in)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    from pipeline.activity import Activity
-    from pipeline.events import ActivityEvent
-    from schemas.catalog import ACTIVITY_EVENT
-    from schemas.codec import AvroCodec
-
-    activity_class = activity_class or Activity
-    names = TopicNames.from_settings(settings)
-    ends = {key: end for key, end in high_waters(settings, [names.activities]).items() if end > 0}
+    ends = {key: end for key, end in high_waters(settings, [topic]).items() if end > 0}
     if not ends:
-        return []
-    codec = AvroCodec(registry=settings.schema_registry_url)
+        return
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
@@ -272,46 +260,120 @@ def activities_concerning(settings: Settings, user_id: str, activity_class=None)
             "enable.auto.commit": False,
         }
     )
-    suffix = f":{user_id}"
-    found = []
     try:
-        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for topic, partition in ends])
+        consumer.assign([TopicPartition(t, partition, OFFSET_BEGINNING) for t, partition in ends])
         remaining = set(ends)
         while remaining:
             message = consumer.poll(10)
             if message is None:
-                raise TimeoutError(f"{names.activities} stopped answering while being read")
+                raise TimeoutError(f"{topic} stopped answering while being read")
             if message.error() is not None:
                 continue
             key = (message.topic(), message.partition())
-            if message.offset() + 1 >= ends.get(key, 0):
-                remaining.discard(key)
-            try:
-                event = ActivityEvent.from_record(
-                    codec.decode(ACTIVITY_EVENT, message.value()), activity_class
-                )
-            except Exception:  # a dead letter: the pipeline never applied it
+            if key not in remaining:
                 continue
-            activity = event.activity
-            if activity.actor_id == user_id or any(str(entry).endswith(suffix) for entry in activity.to):
-                found.append(activity)
+            if message.offset() + 1 >= ends[key]:
+                remaining.discard(key)
+            if message.offset() < ends[key]:
+                yield message.key(), message.value()
     finally:
         consumer.close()
+
+
+def activities_concerning(settings: Settings, user_id: str, activity_class=None) -> list:
+    """Every activity in the activities topic by the user or naming the user in `to`.
+
+    The whole topic is read (a `to` may come from any actor's partition);
+    records that do not decode were dead letters and concern no feed.
+    """
+    from pipeline.activity import Activity
+    from pipeline.events import ActivityEvent
+    from schemas.catalog import ACTIVITY_EVENT
+    from schemas.codec import AvroCodec
+
+    activity_class = activity_class or Activity
+    codec = AvroCodec(registry=settings.schema_registry_url)
+    suffix = f":{user_id}"
+    found = []
+    for _, value in _whole_topic(settings, TopicNames.from_settings(settings).activities):
+        try:
+            event = ActivityEvent.from_record(codec.decode(ACTIVITY_EVENT, value), activity_class)
+        except Exception:  # a dead letter: the pipeline never applied it
+            continue
+        activity = event.activity
+        if activity.actor_id == user_id or any(str(entry).endswith(suffix) for entry in activity.to):
+            found.append(activity)
     return found
 
 
-def rebuild_user(settings: Settings, manager, user_id: str) -> int:
-    """Send the batches that rebuild one user's feeds to the user's feed-ops partition; returns how many.
+def follows_concerning(settings: Settings, user_id: str) -> list:
+    """Every follow and unfollow in the follows topic with the user on either side, in the order
+    each pair's events were applied."""
+    from pipeline.events import FollowEvent
+    from schemas.catalog import FOLLOW_EVENT
+    from schemas.codec import AvroCodec
 
-    The live workers apply them as the user's one writer, with everything
-    else on that partition; nothing is stopped.
+    codec = AvroCodec(registry=settings.schema_registry_url)
+    found = []
+    for _, value in _whole_topic(settings, TopicNames.from_settings(settings).follows):
+        try:
+            event = FollowEvent.from_record(codec.decode(FOLLOW_EVENT, value))
+        except Exception:  # a dead letter
+            continue
+        if user_id in (event.follower, event.followed):
+            found.append(event)
+    return found
+
+
+def marks_of(settings: Settings, user_id: str, activity_class=None) -> list:
+    """The user's seen/read marks from the marks topic, in order, as feed-ops batches."""
+    from pipeline.activity import Activity
+    from pipeline.events import FanoutBatch
+    from schemas.catalog import FANOUT_BATCH
+    from schemas.codec import AvroCodec
+
+    codec = AvroCodec(registry=settings.schema_registry_url)
+    found = []
+    for key, value in _whole_topic(settings, TopicNames.from_settings(settings).marks):
+        if key is None or key.decode() != user_id:
+            continue
+        try:
+            batch = FanoutBatch.from_record(codec.decode(FANOUT_BATCH, value), activity_class or Activity)
+        except Exception:  # a dead letter
+            continue
+        if batch.mark is not None and batch.recipients == [user_id]:
+            found.append(batch)
+    return found
+
+
+@dataclass(frozen=True)
+class UserRebuild:
+    batches: int
+    follows: int
+    marks: int
+
+
+def rebuild_user(settings: Settings, manager, user_id: str, graph: bool = False) -> UserRebuild:
+    """Send what rebuilds one user's feeds to the user's feed-ops partition: the live workers
+    apply it as the user's one writer, with everything else on that partition; nothing stops.
+
+    Deliveries come from the activities topic (the user's own, and those naming the user in
+    `to`) and from the followed users' user feeds, copied at each follow's version as the
+    follow did; the user's marks come from the marks topic. With graph, the follow graph is
+    restored too: every follow event with the user on either side is sent again through the
+    follows topic (applying one twice changes nothing), and each follow copies history in as
+    it did the first time.
     """
     from pipeline.producer import StreamfeedProducer
     from pipeline.steps import plan_user_rebuild
 
     activities = activities_concerning(settings, user_id, manager.activity_class)
-    batches = plan_user_rebuild(manager, user_id, activities)
+    follows = follows_concerning(settings, user_id) if graph else []
+    marks = marks_of(settings, user_id, manager.activity_class)
+    batches = plan_user_rebuild(manager, user_id, activities, copies=not graph)
     producer = StreamfeedProducer(settings)
-    producer.send_batches(user_id, batches)
+    for event in follows:
+        producer.send_follow_event(event)
+    producer.send_batches(user_id, batches + marks)
     producer.flush()
-    return len(batches)
+    return UserRebuild(len(batches), len(follows), len(marks))

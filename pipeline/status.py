@@ -37,6 +37,20 @@ class GroupStatus:
         return out
 
 
+def topic_lag(highs: list[int], committed: list[int]) -> int | None:
+    """A topic's lag from each partition's high-water mark and committed offset (negative: none
+    committed, as Kafka says -1001): None while a partition with data has nothing committed; an
+    empty partition with nothing committed lags by 0."""
+    total = 0
+    for high, done in zip(highs, committed, strict=True):
+        if done < 0:
+            if high > 0:
+                return None
+            continue
+        total += max(0, high - done)
+    return total
+
+
 def group_status(settings: Settings, timeout: float = 10.0) -> GroupStatus:
     """Describe the settings' consumer group (members and assignments), lag and dead letters."""
     from confluent_kafka import Consumer, TopicPartition
@@ -62,15 +76,12 @@ def group_status(settings: Settings, timeout: float = 10.0) -> GroupStatus:
     )
     try:
         for topic in topics:
-            total: int | None = 0
-            for partition in range(settings.partitions):
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-                done = committed.get((topic, partition), -1)
-                if high > 0 and done < 0:
-                    total = None
-                elif total is not None:
-                    total += max(0, high - done)
-            status.lag_by_topic[topic] = total
+            highs = [
+                consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)[1]
+                for partition in range(settings.partitions)
+            ]
+            done = [committed.get((topic, partition), -1) for partition in range(settings.partitions)]
+            status.lag_by_topic[topic] = topic_lag(highs, done)
         for partition in range(settings.partitions):
             low, high = consumer.get_watermark_offsets(
                 TopicPartition(names.dead_letters, partition), timeout=timeout

@@ -239,13 +239,17 @@ def copy_batches(
     ]
 
 
-def plan_user_rebuild(manager: Manager, user_id: str, activities: Iterable[Activity]) -> list[FanoutBatch]:
+def plan_user_rebuild(
+    manager: Manager, user_id: str, activities: Iterable[Activity], copies: bool = True
+) -> list[FanoutBatch]:
     """Batches that rebuild one user's feeds through the user's own materializer (single writer).
 
     activities: every activity by the user or naming the user in `to`, as
     found in the activities topic; their current states are what the
-    materializer writes. Follower feeds are copied from the followed users'
-    user feeds at each follow's version, exactly as the follow did.
+    materializer writes. With copies, follower feeds are copied from the
+    followed users' user feeds at each follow's version in the stored graph,
+    exactly as the follow did (without: the follow events are sent again and
+    copy as they go).
     """
     own: list[Activity] = []
     targeted: dict[str, list[Activity]] = defaultdict(list)
@@ -273,7 +277,7 @@ def plan_user_rebuild(manager: Manager, user_id: str, activities: Iterable[Activ
             for chunk in chunks(items, COPY_CHUNK)
         ]
     follows = manager.backend.follows
-    for followed in follows.following(user_id):
+    for followed in follows.following(user_id) if copies else ():
         version = follows.follow_versions([user_id], followed).get(user_id)
         if version is not None:
             batches += copy_batches(manager, user_id, followed, version, manager.follow_activity_limit)

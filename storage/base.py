@@ -306,7 +306,10 @@ class FollowStorage(ABC):
 
     @abstractmethod
     def _store(self, follower: str, followed: str, old: FollowState, new: FollowState) -> None:
-        """Write the pair's new state (nothing when it equals the old one)."""
+        """Write the pair's new state to every key or table that holds it, even when it equals
+        the old one: an event applied again then repairs an index that was lost (the user's
+        `following` set, say), which `rebuild --user --graph` relies on. Events are rarely
+        applied twice, so the rewrite costs little."""
 
     @abstractmethod
     def followers(self, user_id: str) -> list[str]:

@@ -529,7 +529,7 @@ class CassandraFollowStorage(FollowStorage):
         return None if unfollowed is None else Unfollowed(unfollowed[0] or 0, unfollowed[1] or 0)
 
     def _store(self, follower: str, followed: str, old: FollowState, new: FollowState) -> None:
-        if new == old or new is None:
+        if new is None:
             return
         statement = self.statements
         if isinstance(new, Unfollowed):

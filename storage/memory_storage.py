@@ -303,8 +303,6 @@ class MemoryFollowStorage(FollowStorage):
             return self.unfollowed_of.get(followed, {}).get(follower)
 
     def _store(self, follower: str, followed: str, old: FollowState, new: FollowState) -> None:
-        if new == old:
-            return
         with self.lock:
             if isinstance(new, int):
                 self.followers_of[followed][follower] = new

@@ -670,7 +670,7 @@ class RedisFollowStorage(FollowStorage):
         return None if ended is None else _unfollowed(ended)
 
     def _store(self, follower: str, followed: str, old: FollowState, new: FollowState) -> None:
-        if new == old or new is None:
+        if new is None:
             return
         pipe = self.client.pipeline(transaction=False)
         if isinstance(new, Unfollowed):

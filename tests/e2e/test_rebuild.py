@@ -284,21 +284,58 @@ def test_rebuild_user_restores_one_users_deleted_feeds_through_the_live_workers(
             producer.send_event(event)
         producer.flush()
         wait_until_drained(live, timeout=180, workers=[worker])
-    reader = storage_manager(live)
-    before = snapshot(reader, world.users)
     activities = [e.activity for e in world.events if isinstance(e, ActivityEvent)]
     user = max(world.users, key=lambda u: sum(f"notification:{u}" in a.to for a in activities))
+    producer.send_mark(user, MarkSpec("notification", None, True, False, datetime(2026, 11, 25, tzinfo=UTC)))
+    producer.flush()
+    wait_until_drained(live, timeout=120, workers=[worker])
+    reader = storage_manager(live)
+    before = snapshot(reader, world.users)
+    mine = {k: v for k, v in before.items() if k[1] == user}
     assert before[("notification", user)][0] and before[("normal", user)] and before[("user", user)]
+    assert any(group[3] for group in before[("notification", user)][0]), "the mark was applied"
+    followed = set(reader.backend.follows.following(user))
+    others = [u for u in world.users if u != user and u not in followed]
+    later = datetime(2026, 12, 1, tzinfo=UTC)
 
+    def rebuild_during_traffic(graph: bool, round_: int) -> list:
+        """rebuild --user while users the user does not follow keep publishing."""
+        from pipeline.activity import Activity
+
+        traffic = [
+            Activity(u, "add", f"other{round_}-{n}", "board1", later + timedelta(minutes=n))
+            for n, u in enumerate(others[:10])
+        ]
+        for activity in traffic[:5]:
+            producer.add_activity(activity)
+        producer.flush()
+        sent = rebuild_user(live, reader, user, graph=graph)
+        assert sent.batches > 0 and sent.marks == 1 and (sent.follows > 0) is graph
+        for activity in traffic[5:]:
+            producer.add_activity(activity)
+        producer.flush()
+        wait_until_drained(live, timeout=120, workers=[worker])
+        return traffic
+
+    def user_feeds_hold(traffic: list) -> bool:
+        return all(a.id in {e.id for e in reader.get_user_feed(a.actor_id)[:]} for a in traffic)
+
+    # Feeds lost, the follow graph kept: feeds come back from the graph and the topics.
     doomed = [
-        key
-        for key in redis_client.scan_iter(f"{live.redis_prefix}*{{{user}}}*")
-        if b"follow" not in key  # the follow graph stays: it is what the feeds are rebuilt from
+        key for key in redis_client.scan_iter(f"{live.redis_prefix}*{{{user}}}*") if b"follow" not in key
     ]
     assert len(doomed) >= 3
     redis_client.delete(*doomed)
-    assert snapshot(reader, [user]) != {k: v for k, v in before.items() if k[1] == user}
+    assert snapshot(reader, [user]) != mine
+    traffic = rebuild_during_traffic(graph=False, round_=1)
+    assert snapshot(reader, [user]) == mine
+    assert user_feeds_hold(traffic), "the other users' traffic was applied meanwhile"
 
-    assert rebuild_user(live, reader, user) > 0
-    wait_until_drained(live, timeout=120, workers=[worker])
-    assert snapshot(reader, world.users) == before
+    # Every key of the user lost, the follow graph too: --graph sends the follow events again.
+    doomed = list(redis_client.scan_iter(f"{live.redis_prefix}*{{{user}}}*"))
+    assert any(b"follow" in key for key in doomed)
+    redis_client.delete(*doomed)
+    traffic = rebuild_during_traffic(graph=True, round_=2)
+    assert snapshot(reader, [user]) == mine
+    assert set(reader.backend.follows.following(user)) == followed
+    assert user_feeds_hold(traffic)
