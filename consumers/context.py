@@ -68,8 +68,10 @@ class PipelineContext:
         agent_name: str,
         decode: Callable[[bytes], Any],
         plan: Callable[[Any], list[FanoutBatch]],
+        plan_all: Callable[[list[Any]], list[list[FanoutBatch]]] | None = None,
     ) -> Any:
-        """An agent that turns each input event into feed-ops batches (fanout and follows).
+        """An agent that turns each input event into feed-ops batches (fanout and follows);
+        plan_all, if given, plans a whole batch of events at once.
 
         The batches are sent and acknowledged before the agent takes its next
         events, so a committed input offset always has its batches on feed-ops.
@@ -78,8 +80,14 @@ class PipelineContext:
         def handle(item: Any) -> list[tuple[Any, int, bytes]]:
             return [message for batch in plan(item) for message in self.encode_batch(batch)]
 
+        def handle_all(items: list[Any]) -> list[list[tuple[Any, int, bytes]]]:
+            assert plan_all is not None
+            return [[m for batch in plans for m in self.encode_batch(batch)] for plans in plan_all(items)]
+
         async def apply(events: list[Any]) -> None:
-            results = await self.runtime.process(agent_name, events, decode, handle)
+            results = await self.runtime.process(
+                agent_name, events, decode, handle, handle_all if plan_all is not None else None
+            )
             futures = await self.send_batches([item for batches in results for item in batches])
             await asyncio.gather(*futures)  # a failed send raises: the batch is not acked
 

@@ -7,7 +7,7 @@ from typing import Any
 from consumers.context import PipelineContext
 from consumers.metrics import observe_recipients
 from pipeline.events import ActivityEvent
-from pipeline.steps import fanout_activity
+from pipeline.steps import fanout_activity, fanout_many
 from schemas.catalog import ACTIVITY_EVENT
 
 
@@ -24,4 +24,5 @@ def register(app: Any, ctx: PipelineContext) -> Any:
         "fanout",
         decode,
         lambda event: recipients(fanout_activity(manager, event, ctx.partitions)),
+        lambda events: [recipients(plans) for plans in fanout_many(manager, events, ctx.partitions)],
     )

@@ -215,12 +215,13 @@ class AgentRuntime:
         events: Sequence[Any],
         decode: Callable[[bytes], Any],
         handle: Callable[[Any], Any],
-        handle_all: Callable[[list[Any]], None] | None = None,
+        handle_all: Callable[[list[Any]], list[Any] | None] | None = None,
     ) -> list[Any]:
         """Decode and handle a batch; returns handle's results for the events that succeeded.
 
-        handle_all, if given, handles the whole batch at once (results are then
-        not collected); if it fails, events are retried one by one with handle.
+        handle_all, if given, handles the whole batch at once and returns the
+        results (or None); if it fails on bad input, events are retried one by
+        one with handle.
         """
         decoded, pending = [], []
         for event in events:
@@ -230,8 +231,7 @@ class AgentRuntime:
                 pending.append(await self.dead_letters.send(event.message, error))
         try:
             if handle_all is not None:
-                await self.storage(lambda: handle_all([item for _, item in decoded]))
-                results = []
+                results = await self.storage(lambda: handle_all([item for _, item in decoded])) or []
             else:
                 results = await self.storage(lambda: [handle(item) for _, item in decoded])
         except BAD_INPUT as error:

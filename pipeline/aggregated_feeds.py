@@ -28,7 +28,7 @@ from pipeline.aggregation import (
 from pipeline.aggregators import BaseAggregator, NotificationAggregator, RecentVerbAggregator
 from pipeline.events import MarkSpec
 from pipeline.feeds import BaseFeed, direct_states
-from storage.base import PageRequest
+from storage.base import Backend, PageRequest
 
 
 class AggregatedFeed(BaseFeed):
@@ -69,32 +69,58 @@ class AggregatedFeed(BaseFeed):
 
     def _view_for(self, activities: Sequence[Activity], max_length: int | None) -> AggregatedView:
         """The groups these activities belong to, plus those max_length could push out."""
+        return self.backend.aggregated.load_view(
+            *self._view_request(activities, max_length), self.activity_class, self.aggregated_activity_class
+        )
+
+    def _view_request(
+        self, activities: Sequence[Activity], max_length: int | None
+    ) -> tuple[str, list[str], int | None]:
         aggregator = self.get_aggregator()
         names = sorted({aggregator.get_group(a) for a in activities})
         tail = None if max_length is None else max(0, max_length - len(names))
-        return self.backend.aggregated.load_view(
-            self.key, names, tail, self.activity_class, self.aggregated_activity_class
-        )
+        return self.key, names, tail
 
     def _apply(self, change: AggregatedWrite) -> None:
-        if change.empty:
+        type(self)._apply_many(self.backend, [(self, change)])
+
+    @classmethod
+    def _apply_many(cls, backend: Backend, changes: Sequence[tuple[AggregatedFeed, AggregatedWrite]]) -> None:
+        changes = [(feed, change) for feed, change in changes if not change.empty]
+        if not changes:
             return
-        missing = sorted({i for group in change.upserts for i in group.missing_bodies()})
+        missing = sorted({i for _, c in changes for group in c.upserts for i in group.missing_bodies()})
         if missing:  # a shown member was removed: show the next newest, from activity storage
-            found = self.backend.activities.get_many(missing, self.activity_class)
-            for group in change.upserts:
-                group.fill(found[i] for i in group.missing_bodies() if i in found)
-        self.backend.aggregated.write(self.key, change)
-        if change.counts is not None:
-            self.backend.publisher.publish(self.user_id, self.key, *change.counts)
+            found = backend.activities.get_many(missing, cls.activity_class)
+            for _, change in changes:
+                for group in change.upserts:
+                    group.fill(found[i] for i in group.missing_bodies() if i in found)
+        backend.aggregated.write_many([(feed.key, change) for feed, change in changes])
+        for feed, change in changes:
+            if change.counts is not None:
+                backend.publisher.publish(feed.user_id, feed.key, *change.counts)
 
     # -- the pipeline's writes: every one sets members to the activity's current state -----
 
     def deliver(self, deliveries: Sequence[Delivery]) -> None:
         """Activities reaching this feed (a fanout, a follow's copy, a `to` target)."""
-        deliveries = list(deliveries)
-        view = self._view_for([d.state.activity for d in deliveries], self.max_length)
-        self._apply(plan_deliver(self.get_aggregator(), view, deliveries, self.max_length, self.track_counts))
+        type(self).deliver_to_many(self.backend, [(self.user_id, deliveries)])
+
+    @classmethod
+    def deliver_to_many(cls, backend: Backend, work: Sequence[tuple[str, Sequence[Delivery]]]) -> None:
+        """Deliveries to many users' feeds of this class (one entry per user): every view read
+        in one storage call and every change written in one, which Redis pipelines; a fanout's
+        cost is then its round trips, not one pair per recipient."""
+        feeds = [(cls(user_id, backend), list(deliveries)) for user_id, deliveries in work]
+        requests = [feed._view_request([d.state.activity for d in ds], cls.max_length) for feed, ds in feeds]
+        views = backend.aggregated.load_views(requests, cls.activity_class, cls.aggregated_activity_class)
+        cls._apply_many(
+            backend,
+            [
+                (feed, plan_deliver(feed.get_aggregator(), view, ds, cls.max_length, cls.track_counts))
+                for (feed, ds), view in zip(feeds, views, strict=True)
+            ],
+        )
 
     def refresh(self, states: Sequence[ActivityState]) -> None:
         """Show the current state (updated or removed) of activities this feed holds."""

@@ -71,6 +71,14 @@ class Manager:
         """Followers by fanout lane, as the fanout splits them (Stream Framework's name)."""
         return self.follower_lanes(str(user_id), self.backend.follows.followers(str(user_id)))
 
+    def follower_lanes_of(self, user_id: str, followers: list[str]) -> dict[FanoutPriority, list[str]]:
+        """The fanout's lanes for an actor whose followers it has read (for a whole run at once);
+        an app that overrides get_user_follower_ids, as Stream Framework apps did, is asked
+        through it instead."""
+        if type(self).get_user_follower_ids is not Manager.get_user_follower_ids:
+            return self.get_user_follower_ids(user_id)
+        return self.follower_lanes(user_id, followers)
+
     def follower_lanes(self, user_id: str, followers: list[str]) -> dict[FanoutPriority, list[str]]:
         """Split an actor's followers into fanout lanes. Default: all in HIGH.
 

@@ -114,55 +114,107 @@ def _with_targets(activity: Activity, recorded: tuple[str, ...]) -> Activity:
 
 
 def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> list[FanoutBatch]:
-    """Store the activity's new state and the actor's user feed; plan delivery, a batch per partition.
+    """Store the activity's new state and the actor's user feed; plan delivery, a batch per partition."""
+    return fanout_many(manager, [event], partitions)[0]
+
+
+def fanout_many(
+    manager: Manager, events: Sequence[ActivityEvent], partitions: int
+) -> list[list[FanoutBatch]]:
+    """fanout_activity for a run of events, in order, with the run's storage calls batched: one
+    read of the activities' states, one write of the new ones, the user-feed writes together,
+    one read of the actors' followers and one of their former followers. Returns each event's
+    batches.
 
     The fanout of the actor's partition is the only writer of the actor's
     activity states and user feed. An event older than the stored state (a
     redelivery, a late lane) changes no state; an ADD is delivered again with
     the stored state (its first run may have died between storing and
-    sending), an UPDATE or REMOVE delivers nothing.
+    sending), an UPDATE or REMOVE delivers nothing. Events of the run see the
+    states the earlier ones made, as if applied one by one. A bad event (a
+    `to` naming an unknown feed) raises before anything is written.
     """
     backend = manager.backend
-    activity = event.activity
-    stored = backend.activities.get_states([activity.id], manager.activity_class).get(activity.id)
-    state = next_state(event, stored)
-    if state is None:
-        return []
-    if stored is not None and stored.version > state.version:
-        if event.op is not ActivityOp.ADD:
-            return []  # the newer state's own batches carry it wherever this one would go
-        # An ADD older than what is stored: a redelivery whose first run may have stored its
-        # state and died before its deliveries were sent (or a late lane). Deliver again, with
-        # the newest state, so no feed misses the entry; the materializer keeps it idempotent.
-        state = stored
-    targets = parse_targets(manager, [event.activity, *([stored.activity] if stored else [])])
-    if state is not stored:
-        backend.activities.apply([state])
-    user_feed = manager.user_feed_class
-    if event.op is ActivityOp.ADD:
-        user_feed.add_to_many_users([activity.actor_id], [state], backend)
-    else:
-        user_feed.refresh_in_many_users([activity.actor_id], [state], backend)
-    if event.priority is not None:
-        lanes = {event.priority: backend.follows.followers(activity.actor_id)}
-    else:
-        lanes = manager.get_user_follower_ids(activity.actor_id)
+    ids = sorted({event.activity.id for event in events})
+    current = backend.activities.get_states(ids, manager.activity_class) if ids else {}
+    planned: list[tuple[ActivityEvent, ActivityState, dict[str, list[str]]] | None] = []
+    changed: dict[str, ActivityState] = {}
+    for event in events:
+        activity = event.activity
+        stored = current.get(activity.id)
+        state = next_state(event, stored)
+        if state is not None and stored is not None and stored.version > state.version:
+            # An ADD older than what is stored: a redelivery whose first run may have stored its
+            # state and died before its deliveries were sent (or a late lane). Deliver again, with
+            # the newest state, so no feed misses the entry; the materializer keeps it idempotent.
+            # The newer state's own batches carry an UPDATE or REMOVE wherever this one would go.
+            state = stored if event.op is ActivityOp.ADD else None
+        if state is None:
+            planned.append(None)
+            continue
+        targets = parse_targets(manager, [activity, *([stored.activity] if stored else [])])
+        if state is not stored:
+            changed[activity.id] = current[activity.id] = state
+        planned.append((event, state, targets))
+    live = [p for p in planned if p is not None]
+    if not live:
+        return [[] for _ in events]
+    if changed:
+        backend.activities.apply(list(changed.values()))
+    _write_user_feeds(manager, [(event.op, state) for event, state, _ in live])
+    actors = sorted({event.activity.actor_id for event, _, _ in live})
+    followers = dict(zip(actors, backend.follows.followers_many(actors), strict=True))
     # Who unfollowed the actor after this activity was published still gets it, hidden:
     # in event order it reached their feeds before the unfollow hid it.
-    former = backend.follows.former_followers(activity.actor_id, state.added)
-    if former:
-        lane = event.priority if event.priority is not None else FanoutPriority.LOW
-        lanes = dict(lanes)
-        lanes[lane] = sorted({*lanes.get(lane, ()), *former})
-    op = ActivityOp.ADD if event.op is ActivityOp.ADD else ActivityOp.UPDATE
-    batches = []
-    for priority, recipients in lanes.items():
-        batches += _batches(manager, op, state, recipients, (), FanoutPriority(priority), partitions, event)
-    for feed_name, user_ids in sorted(targets.items()):
-        batches += _batches(
-            manager, op, state, user_ids, (feed_name,), FanoutPriority.HIGH, partitions, event
-        )
-    return batches
+    asked = sorted({(event.activity.actor_id, state.added) for event, state, _ in live})
+    former = dict(zip(asked, backend.follows.former_followers_many(asked), strict=True))
+    plans = []
+    for plan in planned:
+        if plan is None:
+            plans.append([])
+            continue
+        event, state, targets = plan
+        actor = event.activity.actor_id
+        if event.priority is not None:
+            lanes = {event.priority: followers[actor]}
+        else:
+            lanes = manager.follower_lanes_of(actor, followers[actor])
+        ended = former[actor, state.added]
+        if ended:
+            lane = event.priority if event.priority is not None else FanoutPriority.LOW
+            lanes = dict(lanes)
+            lanes[lane] = sorted({*lanes.get(lane, ()), *ended})
+        op = ActivityOp.ADD if event.op is ActivityOp.ADD else ActivityOp.UPDATE
+        batches = []
+        for priority, recipients in lanes.items():
+            lane = FanoutPriority(priority)
+            batches += _batches(manager, op, state, recipients, (), lane, partitions, event)
+        for feed_name, user_ids in sorted(targets.items()):
+            batches += _batches(
+                manager, op, state, user_ids, (feed_name,), FanoutPriority.HIGH, partitions, event
+            )
+        plans.append(batches)
+    return plans
+
+
+def _write_user_feeds(manager: Manager, ops: list[tuple[ActivityOp, ActivityState]]) -> None:
+    """The actors' own feeds, in event order: each run of adds in one storage call."""
+    user_feed = manager.user_feed_class
+    backend = manager.backend
+    adds: list[tuple[list[str], list[ActivityState]]] = []
+
+    def flush() -> None:
+        if adds:
+            backend.timelines.add_batches(list(adds), user_feed.max_length, False)
+            adds.clear()
+
+    for op, state in ops:
+        if op is ActivityOp.ADD:
+            adds.append(([user_feed.key_for(state.activity.actor_id)], [state]))
+        else:
+            flush()
+            user_feed.refresh_in_many_users([state.activity.actor_id], [state], backend)
+    flush()
 
 
 def _batches(
@@ -329,9 +381,9 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
             backend.timelines.add_batches(keys, feed_class.max_length, hidden)
         flat.clear()
         if per_user:
-            work = list(per_user.items())
+            for feed_class, work in _aggregated_rounds(per_user):
+                feed_class.deliver_to_many(backend, work)
             per_user.clear()
-            run_all(_pool(), [lambda item=item: _deliver_aggregated(backend, *item) for item in work])
         if fresh:  # after the writes: a listener told of an entry finds it when it reads
             backend.publisher.publish_entries(fresh)
             fresh.clear()
@@ -397,8 +449,8 @@ def _recipients(
 
 
 def _follow_states(manager: Manager, batches: Sequence[FanoutBatch]) -> dict[tuple[str, str], FollowState]:
-    """(follower, actor) -> the pair's state for every follower delivery of the run: two lookups
-    an actor."""
+    """(follower, actor) -> the pair's state for every follower delivery of the run: two storage
+    calls for the whole run (follows, then unfollows of the rest), whatever the actors."""
     wanted: dict[str, set[str]] = defaultdict(set)
     for batch in batches:
         if batch.op is ActivityOp.ADD and not batch.feeds and batch.mark is None:
@@ -406,13 +458,16 @@ def _follow_states(manager: Manager, batches: Sequence[FanoutBatch]) -> dict[tup
                 wanted[activity.actor_id].update(batch.recipients)
     found: dict[tuple[str, str], FollowState] = {}
     follows = manager.backend.follows
-    for actor, users in wanted.items():
-        versions = follows.follow_versions(sorted(users), actor)
+    actors = sorted(wanted)
+    rests = []
+    versions_of = follows.follow_versions_many([(sorted(wanted[a]), a) for a in actors])
+    for actor, versions in zip(actors, versions_of, strict=True):
         for user, version in versions.items():
             found[(user, actor)] = version
-        rest = sorted(users - set(versions))
-        for user, ended in (follows.unfollows(rest, actor) if rest else {}).items():
-            found[(user, actor)] = ended
+        rests.append((sorted(wanted[actor] - set(versions)), actor))
+    for (_, actor), ended in zip(rests, follows.unfollows_many(rests), strict=True):
+        for user, unfollowed in ended.items():
+            found[(user, actor)] = unfollowed
     return found
 
 
@@ -453,41 +508,20 @@ def _write_other(manager: Manager, batch: FanoutBatch, states: dict[str, Activit
             feed_class.refresh_in_many_users(batch.recipients, current, backend)
 
 
-def _deliver_aggregated(
-    backend, user_id: str, work: list[tuple[type[AggregatedFeed], list[Delivery]]]
-) -> None:
-    for feed_class, deliveries in work:
-        feed_class(user_id, backend).deliver(deliveries)
-
-
-def run_all(pool, tasks: Sequence) -> None:
-    """Run tasks in the pool and wait for every one before raising the first error.
-
-    A retry must never start while a thread of the failed attempt still writes.
-    """
-    futures = [pool.submit(task) for task in tasks]
-    errors = []
-    for future in futures:
-        try:
-            future.result()
-        except BaseException as error:
-            errors.append(error)
-    if errors:
-        raise errors[0]
+def _aggregated_rounds(
+    per_user: dict[str, list[tuple[type[AggregatedFeed], list[Delivery]]]],
+) -> list[tuple[type[AggregatedFeed], list[tuple[str, list[Delivery]]]]]:
+    """Aggregated deliveries regrouped for batched writes: one call per feed class and round,
+    where round k holds every user's k-th delivery to that class, so each user's deliveries
+    still apply in the order they came."""
+    rounds: dict[tuple[int, type[AggregatedFeed]], list[tuple[str, list[Delivery]]]] = defaultdict(list)
+    for user_id, work in per_user.items():
+        seen: dict[type[AggregatedFeed], int] = defaultdict(int)
+        for feed_class, deliveries in work:
+            rounds[seen[feed_class], feed_class].append((user_id, deliveries))
+            seen[feed_class] += 1
+    return [(feed_class, items) for (_, feed_class), items in sorted(rounds.items(), key=lambda r: r[0][0])]
 
 
 def feed_classes_by_name(classes: Iterable[type[BaseFeed]]) -> dict[str, type[BaseFeed]]:
     return {cls.name: cls for cls in classes}
-
-
-_executor = None
-
-
-def _pool():
-    """Threads for per-user aggregated writes: storage calls wait on the network, not the CPU."""
-    global _executor
-    if _executor is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="materialize")
-    return _executor

@@ -258,9 +258,24 @@ class AggregatedStorage(ABC):
         groups = self.get_groups(key, sorted(wanted), activity_class, aggregated_class)
         return AggregatedView(groups, ranks, self.meta(key))
 
+    def load_views(
+        self,
+        requests: Sequence[tuple[str, Sequence[str], int | None]],
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedView]:
+        """load_view for many feeds (key, names, tail_start): a fanout's recipients at once. Redis
+        answers them all in one round trip."""
+        return [self.load_view(k, n, t, activity_class, aggregated_class) for k, n, t in requests]
+
     @abstractmethod
     def write(self, key: str, change: AggregatedWrite) -> None:
         """Apply upserts, deletes and meta together."""
+
+    def write_many(self, changes: Sequence[tuple[str, AggregatedWrite]]) -> None:
+        """write for many feeds; Redis sends them all in one round trip."""
+        for key, change in changes:
+            self.write(key, change)
 
     @abstractmethod
     def count(self, key: str) -> int:
@@ -319,6 +334,15 @@ class FollowStorage(ABC):
     def follow_versions(self, followers: Sequence[str], followed: str) -> dict[str, int]:
         """Which of followers follow followed now, with each follow's version: one lookup."""
 
+    def follow_versions_many(self, queries: Sequence[tuple[Sequence[str], str]]) -> list[dict[str, int]]:
+        """follow_versions for many (followers, followed) at once: a run of deliveries from many
+        actors; Redis answers them in one round trip."""
+        return [self.follow_versions(followers, followed) for followers, followed in queries]
+
+    def unfollows_many(self, queries: Sequence[tuple[Sequence[str], str]]) -> list[dict[str, Unfollowed]]:
+        """unfollows for many (followers, followed) at once."""
+        return [self.unfollows(followers, followed) for followers, followed in queries]
+
     def following_among(self, followers: Sequence[str], followed: str) -> set[str]:
         """Which of followers follow followed now."""
         return set(self.follow_versions(followers, followed))
@@ -326,6 +350,14 @@ class FollowStorage(ABC):
     @abstractmethod
     def unfollows(self, followers: Sequence[str], followed: str) -> dict[str, Unfollowed]:
         """Which of followers unfollowed followed (and follow no more), with when: one lookup."""
+
+    def followers_many(self, user_ids: Sequence[str]) -> list[list[str]]:
+        """followers for each user (the actors of a fanout run); Redis answers in one round trip."""
+        return [self.followers(user_id) for user_id in user_ids]
+
+    def former_followers_many(self, asked: Sequence[tuple[str, int]]) -> list[list[str]]:
+        """former_followers for each (user, after)."""
+        return [self.former_followers(user_id, after) for user_id, after in asked]
 
     @abstractmethod
     def former_followers(self, user_id: str, after: int) -> list[str]:

@@ -10,7 +10,8 @@ prepared once. Tables are created and extended by ``streamfeed schema sync``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cassandra import ConsistencyLevel
@@ -396,6 +397,29 @@ class CassandraTimelineStorage(TimelineStorage):
         self._trim_many([key], max_length)
 
 
+_executor: ThreadPoolExecutor | None = None
+
+
+def _side_by_side(tasks: Sequence[Callable[[], Any]]) -> list:
+    """Run blocking storage calls in threads, return their results in order, and raise the
+    first error only once every call has ended: a retry never overlaps a write still running."""
+    global _executor
+    if len(tasks) < 2:
+        return [task() for task in tasks]
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cassandra-feeds")
+    futures = [_executor.submit(task) for task in tasks]
+    results, errors = [], []
+    for future in futures:
+        try:
+            results.append(future.result())
+        except BaseException as error:
+            errors.append(error)
+    if errors:
+        raise errors[0]
+    return results
+
+
 class CassandraAggregatedStorage(AggregatedStorage):
     def __init__(self, statements: _Statements, forms: StoredForms) -> None:
         self.statements = statements
@@ -427,6 +451,15 @@ class CassandraAggregatedStorage(AggregatedStorage):
         select = self.statements("SELECT rank, group_key FROM {ks}.aggregated WHERE feed_id = ?")
         rows = [(r[0], r[1]) for r in self.statements.session.execute(select, (key,)) if r[1] is not None]
         return sorted(rows, reverse=True)
+
+    def load_views(self, requests, activity_class=Activity, aggregated_class=AggregatedActivity):
+        # Each view is a few queries; many recipients' views wait on the network side by side.
+        return _side_by_side(
+            [lambda r=r: self.load_view(*r, activity_class, aggregated_class) for r in requests]
+        )
+
+    def write_many(self, changes: Sequence[tuple[str, AggregatedWrite]]) -> None:
+        _side_by_side([lambda c=c: self.write(*c) for c in changes])
 
     def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
         """Ranks and counts (static columns) in one partition read, then the groups needed."""

@@ -595,21 +595,57 @@ class RedisAggregatedStorage(AggregatedStorage):
         return self.load_view(key, names, None, activity_class, aggregated_class).groups
 
     def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
+        keys, args = self._view_call(key, names, tail_start)
+        found = self.scripts.call(self.client, AGGREGATED_VIEW, keys, args)
+        return self._view(key, found, activity_class, aggregated_class)
+
+    def load_views(self, requests, activity_class=Activity, aggregated_class=AggregatedActivity):
+        if len(requests) < 2:
+            return super().load_views(requests, activity_class, aggregated_class)
+        calls = [self._view_call(key, names, tail) for key, names, tail in requests]
+
+        def fill(pipe: Any) -> None:
+            for keys, args in calls:
+                self.scripts.call(pipe, AGGREGATED_VIEW, keys, args)
+
+        results = self.scripts.run_pipeline(fill)
+        return [
+            self._view(key, found, activity_class, aggregated_class)
+            for (key, _, _), found in zip(requests, results, strict=True)
+        ]
+
+    def _view_call(self, key: str, names: Sequence[str], tail_start: int | None) -> tuple[list[str], list]:
         groups_key, _, order, counts_key, _ = self.keys(key)
-        args = [-1 if tail_start is None else tail_start, *names]
-        members, found, values, counts = self.scripts.call(
-            self.client, AGGREGATED_VIEW, [order, groups_key, counts_key], args
-        )
+        return [order, groups_key, counts_key], [-1 if tail_start is None else tail_start, *names]
+
+    def _view(self, key: str, found: list, activity_class, aggregated_class) -> AggregatedView:
+        groups_key = self.keys(key)[0]
+        members, names, values, counts = found
         groups = {
             name.decode(): self.forms.aggregated(
                 raw, activity_class, aggregated_class, f"redis key {groups_key}"
             )
-            for name, raw in zip(found, values, strict=True)
+            for name, raw in zip(names, values, strict=True)
             if raw is not None
         }
         return AggregatedView(groups, [_split_member(m) for m in members], _meta(counts))
 
     def write(self, key: str, change: AggregatedWrite) -> None:
+        self.scripts.call(self.client, AGGREGATED_WRITE, self.keys(key), self._write_args(change))
+
+    def write_many(self, changes: Sequence[tuple[str, AggregatedWrite]]) -> None:
+        if len(changes) < 2:
+            super().write_many(changes)
+            return
+        calls = [(self.keys(key), self._write_args(change)) for key, change in changes]
+
+        def fill(pipe: Any) -> None:
+            for keys, args in calls:
+                self.scripts.call(pipe, AGGREGATED_WRITE, keys, args)
+
+        self.scripts.run_pipeline(fill)
+
+    def _write_args(self, change: AggregatedWrite) -> list:
         args: list = [len(change.upserts)]
         for group in change.upserts:
             args += [
@@ -626,7 +662,7 @@ class RedisAggregatedStorage(AggregatedStorage):
             args += ["clear", "", "", ""]
         else:
             args += [meta.unseen, meta.unread, _micros(meta.seen_all), _micros(meta.read_all)]
-        self.scripts.call(self.client, AGGREGATED_WRITE, self.keys(key), args)
+        return args
 
     def count(self, key: str) -> int:
         pipe = self.client.pipeline(transaction=False)
@@ -694,6 +730,49 @@ class RedisFollowStorage(FollowStorage):
             return {}
         values = self.client.hmget(self._followers(followed), list(followers))
         return {f: int(v) for f, v in zip(followers, values, strict=True) if v is not None}
+
+    def followers_many(self, user_ids: Sequence[str]) -> list[list[str]]:
+        if len(user_ids) < 2:
+            return super().followers_many(user_ids)
+        pipe = self.client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.hkeys(self._followers(user_id))
+        return [sorted(m.decode() for m in found) for found in pipe.execute()]
+
+    def former_followers_many(self, asked: Sequence[tuple[str, int]]) -> list[list[str]]:
+        if len(asked) < 2:
+            return super().former_followers_many(asked)
+        pipe = self.client.pipeline(transaction=False)
+        for user_id, _ in asked:
+            pipe.hgetall(self._unfollowed(user_id))
+        return [
+            sorted(f.decode() for f, v in ended.items() if _unfollowed(v).version > after)
+            for (_, after), ended in zip(asked, pipe.execute(), strict=True)
+        ]
+
+    def follow_versions_many(self, queries: Sequence[tuple[Sequence[str], str]]) -> list[dict[str, int]]:
+        values = self._hmget_many(self._followers, queries)
+        return [
+            {f: int(v) for f, v in zip(followers, found, strict=True) if v is not None}
+            for (followers, _), found in zip(queries, values, strict=True)
+        ]
+
+    def unfollows_many(self, queries: Sequence[tuple[Sequence[str], str]]) -> list[dict[str, Unfollowed]]:
+        values = self._hmget_many(self._unfollowed, queries)
+        return [
+            {f: _unfollowed(v) for f, v in zip(followers, found, strict=True) if v is not None}
+            for (followers, _), found in zip(queries, values, strict=True)
+        ]
+
+    def _hmget_many(self, key_of: Callable[[str], str], queries: Sequence[tuple[Sequence[str], str]]) -> list:
+        asked = [(followers, followed) for followers, followed in queries if followers]
+        if not asked:
+            return [[] for _ in queries]
+        pipe = self.client.pipeline(transaction=False)
+        for followers, followed in asked:
+            pipe.hmget(key_of(followed), list(followers))
+        found = iter(pipe.execute())
+        return [next(found) if followers else [] for followers, _ in queries]
 
     def unfollows(self, followers: Sequence[str], followed: str) -> dict[str, Unfollowed]:
         if not followers:

@@ -432,6 +432,18 @@ def test_follow_versions(backend, user):
     backend.follows.unfollow(f"{user}x", star)
     assert backend.follows.following_among([f"{user}x", f"{user}y"], star) == {f"{user}y"}
     assert backend.follows.unfollows([f"{user}x", f"{user}y"], star) == {f"{user}x": Unfollowed(5, 5)}
+    other = f"{user}other"
+    backend.follows.follow(f"{user}x", other, 9)
+    fans = [f"{user}x", f"{user}y"]
+    assert backend.follows.follow_versions_many([(fans, star), ([], star), (fans, other)]) == [
+        {f"{user}y": 6},
+        {},
+        {f"{user}x": 9},
+    ]
+    assert backend.follows.unfollows_many([(fans, star), (fans, other)]) == [
+        {f"{user}x": Unfollowed(5, 5)},
+        {},
+    ]
 
 
 def test_the_newest_follow_event_of_a_pair_wins_under_redelivery(backend, user):
@@ -531,3 +543,37 @@ def test_realtime_events_are_kept_for_clients_that_reconnect(backend, user):
     assert [data["unseen"] for _, data in publisher.read(user, kept[0][0], 0.1)] == [2, 3]
     assert publisher.read(user, kept[-1][0], 0.1) == []  # nothing newer: waited, then nothing
     assert publisher.read(f"{user}other", None, 0.1) == []
+
+
+def test_deliveries_to_many_users_at_once_equal_one_user_at_a_time(backend, user):
+    """A fanout's aggregated writes go out together (one pipelined round trip on Redis, side by
+    side on Cassandra): each user's feed ends exactly as delivering to that user alone makes it,
+    counts and the bodies of removed members included."""
+    from pipeline.aggregation import Delivery
+
+    def state(activity: Activity, removed: bool = False) -> ActivityState:
+        version = int(activity.time.timestamp() * 1e6)
+        return ActivityState(activity, version + (1 if removed else 0), version, removed)
+
+    early = [at(n, actor=f"a{n}", obj=f"p{n % 2}") for n in range(6)]
+    late = [at(30 + n, actor=f"b{n}", obj=f"p{n % 3}") for n in range(4)]
+    gone = state(early[1], removed=True)
+    rounds = [
+        [Delivery(state(a), state(a).added) for a in early],
+        [Delivery(gone, gone.added), *(Delivery(state(a), state(a).added) for a in late)],
+    ]
+    users = [f"{user}m{n}" for n in range(3)]
+    backend.activities.apply([state(a) for a in early + late] + [gone])
+    for deliveries in rounds:
+        NotificationFeed.deliver_to_many(backend, [(u, deliveries[: 3 + n]) for n, u in enumerate(users)])
+    for n, batched_user in enumerate(users):
+        alone = NotificationFeed(f"{user}alone{n}", backend=backend)
+        for deliveries in rounds:
+            alone.deliver(deliveries[: 3 + n])
+        batched = NotificationFeed(batched_user, backend=backend)
+        assert group_summary(batched[:]) == group_summary(alone[:])
+        assert (batched.count_unseen(), batched.count_unread()) == (
+            alone.count_unseen(),
+            alone.count_unread(),
+        )
+        assert batched.count() == alone.count() > 0

@@ -25,7 +25,7 @@ from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEve
 from pipeline.feeds import Feed, UserFeed
 from pipeline.manager import Manager
 from pipeline.snapshot import snapshot
-from pipeline.steps import apply_follow, fanout_activity, mark_batch, materialize_many, partition_for
+from pipeline.steps import apply_follow, fanout_many, mark_batch, materialize_many, partition_for
 from storage.memory_storage import MemoryBackend
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -223,9 +223,9 @@ def run_pipeline(
     def handle(topic: str, messages: list, output: bool = True) -> None:
         """Consume messages; output=False: the storage writes happen, the sends are lost."""
         emit = send if output else (lambda batches: None)
-        if topic == "activities":
-            for event in messages:
-                emit(fanout_activity(manager, event, partitions))
+        if topic == "activities":  # a run at once, as a worker's batch is
+            for batches in fanout_many(manager, messages, partitions):
+                emit(batches)
         elif topic == "follows":
             for event in messages:
                 emit(apply_follow(manager, event))
