@@ -96,9 +96,9 @@ class AggregatedFeed(BaseFeed):
                 for group in change.upserts:
                     group.fill(found[i] for i in group.missing_bodies() if i in found)
         backend.aggregated.write_many([(feed.key, change) for feed, change in changes])
-        for feed, change in changes:
-            if change.counts is not None:
-                backend.publisher.publish(feed.user_id, feed.key, *change.counts)
+        counted = [(f.user_id, f.key, *c.counts) for f, c in changes if c.counts is not None]
+        if counted:
+            backend.publisher.publish_many(counted)
 
     # -- the pipeline's writes: every one sets members to the activity's current state -----
 

@@ -381,6 +381,12 @@ class CountsPublisher(ABC):
     @abstractmethod
     def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None: ...
 
+    def publish_many(self, changes: Sequence[tuple[str, str, int, int]]) -> None:
+        """Count changes (user, feed key, unseen, unread) of many feeds: a materializer run's.
+        Redis sends them in one round trip."""
+        for change in changes:
+            self.publish(*change)
+
     def publish_entries(self, entries: Sequence[NewEntries]) -> None:
         """New entries shown in users' feeds, one event per (user, feed): batched, since a fanout
         produces one per recipient. A publisher with no log drops them."""

@@ -818,6 +818,17 @@ class RedisCountsPublisher(CountsPublisher):
         # Apart: a cluster pipeline refuses PUBLISH.
         self.client.publish(self.channel(user_id), json.dumps(message))
 
+    def publish_many(self, changes: Sequence[tuple[str, str, int, int]]) -> None:
+        if len(changes) < 2 or isinstance(self.client, redis.RedisCluster):
+            super().publish_many(changes)
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for user_id, feed_key, unseen, unread in changes:
+            message = counts_message(user_id, feed_key, unseen, unread)
+            self._append(pipe, user_id, {"type": "counts", **message})
+            pipe.publish(self.channel(user_id), json.dumps(message))
+        pipe.execute()
+
     def publish_entries(self, entries: Sequence[NewEntries]) -> None:
         if not entries:
             return

@@ -98,3 +98,37 @@ def test_inline_writes_from_many_threads_are_applied_one_at_a_time(redis_client)
         if keys:
             backend.client.delete(*keys)
         backend.close()
+
+
+def test_a_runs_count_changes_go_out_together_on_every_users_channel_and_stream(redis_client):
+    from pipeline.activity_state import ActivityState
+    from pipeline.aggregation import Delivery
+
+    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    backend = RedisBackend.from_url(get_settings().redis_url, prefix=prefix)
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(f"{prefix}notifications:u1", f"{prefix}notifications:u2")
+    try:
+        for _ in range(2):
+            assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+        love = Activity("a", "love", "p")
+        state = ActivityState(love, 10, 10)
+        backend.activities.apply([state])
+        NotificationFeed.deliver_to_many(
+            backend, [("u1", [Delivery(state, 10)]), ("u2", [Delivery(state, 10)])]
+        )
+        messages = []
+        while len(messages) < 2:
+            message = pubsub.get_message(timeout=5)
+            assert message is not None, f"only {messages} arrived"
+            messages.append(json.loads(message["data"]))
+        assert sorted((m["user_id"], m["unseen"]) for m in messages) == [("u1", 1), ("u2", 1)]
+        for user in ("u1", "u2"):
+            kept = backend.publisher.read(user, "0", 0.1)
+            assert [(data["type"], data.get("unseen")) for _, data in kept] == [("counts", 1)]
+    finally:
+        pubsub.close()
+        keys = list(backend.client.scan_iter(f"{prefix}*"))
+        if keys:
+            backend.client.delete(*keys)
+        backend.close()
