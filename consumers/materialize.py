@@ -3,16 +3,15 @@
 Each feed-ops partition holds the recipients hashed to it, in both lanes
 (co-partitioned), so the worker owning partition p is the one writer of
 those users' feeds: aggregated and notification feeds are read, merged and
-written with no storage locks. Within the worker, a batch is applied per
-partition under that partition's lock, so the two lanes never write the same
-users at once, and a high-lane batch waits only for low-lane work on its
-own partitions, not for a whole low-lane batch.
+written with no storage locks. Within the worker, a batch is applied as one
+run under the locks of the partitions it holds, so the two lanes never write
+the same users at once; a high-lane batch waits only for low-lane work on
+partitions they share.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
+import contextlib
 from typing import Any
 
 from consumers.context import PipelineContext
@@ -40,23 +39,15 @@ def register(app: Any, ctx: PipelineContext, topic_name: str, agent_name: str) -
             for batch in batches:
                 ctx.metrics.observe_visible(batch.published_at)
 
-    async def apply_partition(partition: int, events: list[Any]) -> None:
-        async with ctx.partition_lock(partition):
-            await ctx.runtime.process(agent_name, events, decode, handle, handle_all)
-
     async def apply(events: list[Any]) -> None:
-        by_partition: dict[int, list[Any]] = defaultdict(list)
-        for event in events:
-            by_partition[event.message.partition].append(event)
-        # Every partition's work finishes before an error surfaces: no write of this
-        # batch is still running when the process exits or the batch is retried.
-        results = await asyncio.gather(
-            *(apply_partition(p, part) for p, part in sorted(by_partition.items())),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        # One run for every partition of the batch, under all their locks (taken in order, so
+        # the two lanes never wait on each other in a cycle): their users are disjoint, and one
+        # run makes one round of storage calls instead of one per partition.
+        partitions = sorted({event.message.partition for event in events})
+        async with contextlib.AsyncExitStack() as held:
+            for partition in partitions:
+                await held.enter_async_context(ctx.partition_lock(partition))
+            await ctx.runtime.process(agent_name, events, decode, handle, handle_all)
 
     @app.agent(ctx.topics[topic_name], name=agent_name)
     async def materializer(stream: Any) -> None:
