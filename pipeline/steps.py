@@ -373,7 +373,9 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
     flat: dict[tuple[type[Feed], bool], list[tuple[list[str], list[ActivityState]]]] = defaultdict(list)
     per_user: dict[str, list[tuple[type[AggregatedFeed], list[Delivery]]]] = defaultdict(list)
 
-    fresh: list[NewEntries] = []
+    # New entries to tell realtime listeners of: (feed class, users, activity ids), turned into
+    # events only for the users listening (usually few of a fanout's recipients).
+    fresh: list[tuple[type[BaseFeed], list[str], tuple[str, ...]]] = []
 
     def flush() -> None:
         for (feed_class, hidden), items in flat.items():
@@ -385,7 +387,16 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                 feed_class.deliver_to_many(backend, work)
             per_user.clear()
         if fresh:  # after the writes: a listener told of an entry finds it when it reads
-            backend.publisher.publish_entries(fresh)
+            listening = backend.publisher.listening(sorted({u for _, users, _ in fresh for u in users}))
+            if listening:
+                backend.publisher.publish_entries(
+                    [
+                        NewEntries(u, feed_class.key_for(u), feed_class.name, shown)
+                        for feed_class, users, shown in fresh
+                        for u in users
+                        if u in listening
+                    ]
+                )
             fresh.clear()
 
     for batch in batches:
@@ -404,8 +415,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                     if feed_class.realtime:
                         shown = tuple(d.state.id for d in deliveries if not d.hidden)
                         if shown:
-                            key = feed_class.key_for(user_id)
-                            fresh.append(NewEntries(user_id, key, feed_class.name, shown))
+                            fresh.append((feed_class, [user_id], shown))
             elif issubclass(feed_class, Feed):
                 same: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
                 for user_id, deliveries in entitled:
@@ -416,9 +426,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                 for (ids_key, hidden), users in same.items():
                     flat[feed_class, hidden].append((users, [states[i] for i in ids_key]))
                     if feed_class.realtime and not hidden:
-                        fresh.extend(
-                            NewEntries(u, feed_class.key_for(u), feed_class.name, ids_key) for u in users
-                        )
+                        fresh.append((feed_class, users, ids_key))
             else:
                 raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
     flush()

@@ -392,6 +392,16 @@ class CountsPublisher(ABC):
         produces one per recipient. A publisher with no log drops them."""
         return None
 
+    def listen(self, user_id: str, seconds: float) -> None:
+        """A realtime client of this user is connected: tell of new entries for `seconds` more
+        (the HTTP API renews it while the stream is open, and the grace covers a reconnect)."""
+        return None
+
+    def listening(self, user_ids: Sequence[str]) -> set[str]:
+        """Which of these users have a realtime client: entries are kept only for them, since
+        telling every recipient of a fanout would cost a write per recipient."""
+        return set()
+
     def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
         """The user's events after id `after` (None: only new ones), waiting up to timeout for one."""
         import time

@@ -258,6 +258,7 @@ class MemoryCountsPublisher(CountsPublisher):
         self.logs: dict[str, list[tuple[int, dict]]] = defaultdict(list)
         self.sequence = 0
         self.changed = threading.Condition()
+        self.listeners: dict[str, float] = {}
 
     def subscribe(self, callback: Callable[[dict], None]) -> None:
         self.subscribers.append(callback)
@@ -267,6 +268,15 @@ class MemoryCountsPublisher(CountsPublisher):
         self._keep([(user_id, {"type": "counts", **message})])
         for callback in list(self.subscribers):
             callback(message)
+
+    def listen(self, user_id: str, seconds: float) -> None:
+        with self.changed:
+            self.listeners[user_id] = time.monotonic() + seconds
+
+    def listening(self, user_ids: Sequence[str]) -> set[str]:
+        now = time.monotonic()
+        with self.changed:
+            return {u for u in user_ids if self.listeners.get(u, 0) > now}
 
     def publish_entries(self, entries: Sequence[NewEntries]) -> None:
         if entries:

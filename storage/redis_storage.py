@@ -25,6 +25,7 @@ per feed in a single pipeline.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -828,6 +829,24 @@ class RedisCountsPublisher(CountsPublisher):
             self._append(pipe, user_id, {"type": "counts", **message})
             pipe.publish(self.channel(user_id), json.dumps(message))
         pipe.execute()
+
+    def listeners_key(self) -> str:
+        """Users with a realtime client, scored by when that lapses (milliseconds)."""
+        return f"{self.prefix}realtime:listening"
+
+    def listen(self, user_id: str, seconds: float) -> None:
+        now = time.time() * 1000
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.listeners_key(), {user_id: now + seconds * 1000})
+        pipe.zremrangebyscore(self.listeners_key(), "-inf", now)
+        pipe.execute()
+
+    def listening(self, user_ids: Sequence[str]) -> set[str]:
+        if not user_ids:
+            return set()
+        now = time.time() * 1000
+        scores = self.client.zmscore(self.listeners_key(), list(user_ids))
+        return {u for u, score in zip(user_ids, scores, strict=True) if score is not None and score > now}
 
     def publish_entries(self, entries: Sequence[NewEntries]) -> None:
         if not entries:

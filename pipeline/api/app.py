@@ -340,9 +340,13 @@ def create_app(
 
         async def events() -> Any:
             after = last_event_id
+            # Listening from before the client hears "connected": nothing after that is missed.
+            await asyncio.to_thread(publisher.listen, user_id, realtime_wait + LISTEN_GRACE)
             yield ": connected\n\n"
             while not await request.is_disconnected():
                 found = await asyncio.to_thread(publisher.read, user_id, after, realtime_wait)
+                # Renewed at every turn; the grace beyond it keeps entries for a reconnect.
+                await asyncio.to_thread(publisher.listen, user_id, realtime_wait + LISTEN_GRACE)
                 if not found:
                     yield ": keep-alive\n\n"
                     continue
@@ -367,6 +371,11 @@ def create_app(
             return {"token": app.state.auth.token_for(body.user_id)}
 
     return app
+
+
+#: Seconds a user's new entries are still kept after their realtime stream was last renewed:
+#: a client that reconnects within it (EventSource does, in about 3 s) misses nothing.
+LISTEN_GRACE = 60.0
 
 
 class DemoSignIn(BaseModel):

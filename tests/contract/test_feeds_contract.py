@@ -6,6 +6,7 @@ exact values, so passing on all three means the three agree.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -577,3 +578,22 @@ def test_deliveries_to_many_users_at_once_equal_one_user_at_a_time(backend, user
             alone.count_unread(),
         )
         assert batched.count() == alone.count() > 0
+
+
+def test_new_entries_are_kept_only_for_users_listening(backend, user):
+    from storage.base import NewEntries
+    from storage.cassandra_storage import NullCountsPublisher
+
+    publisher = backend.publisher
+    if isinstance(publisher, NullCountsPublisher):  # no realtime channel: nobody listens
+        publisher.listen(user, 60)
+        assert publisher.listening([user]) == set()
+        return
+    assert publisher.listening([user, f"{user}b"]) == set()
+    publisher.listen(user, 60)
+    publisher.listen(f"{user}gone", 0.05)
+    time.sleep(0.1)
+    assert publisher.listening([user, f"{user}b", f"{user}gone"]) == {user}
+    publisher.publish_entries([NewEntries(user, f"feed:{{{user}}}", "normal", ("1", "2"))])
+    kept = publisher.read(user, "0", 0.1)
+    assert [(data["type"], data["activity_ids"]) for _, data in kept] == [("entries", ["1", "2"])]

@@ -56,6 +56,10 @@ def test_publish_through_kafka_read_and_listen(stack, isolated, worker_factory, 
             f"{base}/v1/follows", json={"follower": "julie", "followed": "thierry"}, headers=bearer("julie")
         )
         assert follow.status_code == 202, follow.text
+        # Julie's app connects once: from then on (and for a grace after it leaves) her new
+        # entries are kept for her stream.
+        with httpx.stream("GET", f"{base}/v1/realtime/julie", headers=bearer("julie"), timeout=30) as stream:
+            assert next(stream.iter_lines()) == ": connected"
         body = [
             {"actor": "thierry", "verb": "add", "object": f"pin:{n}", "to": ["notification:julie"]}
             for n in range(3)

@@ -49,6 +49,8 @@ def test_new_entries_and_counts_are_kept_on_the_users_stream_in_order(redis_clie
     try:
         manager = Manager(backend)
         manager.follow_user("bob", "ann")
+        manager.follow_user("dan", "ann")
+        backend.publisher.listen("bob", 60)  # bob has a realtime client; dan has none
         pinned = Activity("ann", "add", "p1")
         noticed = Activity("carl", "love", "p2", to=["notification:bob"])
         manager.add_user_activity("ann", pinned)
@@ -63,6 +65,7 @@ def test_new_entries_and_counts_are_kept_on_the_users_stream_in_order(redis_clie
         ]
         assert backend.publisher.read("bob", kept[1][0], 0.1) == kept[2:]
         assert backend.publisher.read("ann", "0", 0.1) == []  # her own user feed tells nobody
+        assert backend.publisher.read("dan", "0", 0.1) == []  # nobody listens for dan
     finally:
         keys = list(backend.client.scan_iter(f"{prefix}*"))
         if keys:

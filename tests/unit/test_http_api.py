@@ -166,12 +166,15 @@ def test_the_openapi_document_is_served():
 
 def test_realtime_resumes_after_the_last_event_id_without_gaps(client):
     assert client.post("/v1/follows", json={"follower": "bob", "followed": "fan0"}, headers=token("bob"))
+    assert client.post("/v1/follows", json={"follower": "carl", "followed": "fan0"}, headers=token("carl"))
+    publisher = client.app.state.manager.backend.publisher
+    publisher.listen("bob", 60)  # bob's client is connected; carl has none
     for n in range(3):
         client.post(
             "/v1/activities", json=pin(f"fan{n}", n, to=["notification:bob"]), headers=token(f"fan{n}")
         )
-    publisher = client.app.state.manager.backend.publisher
     kept = publisher.read("bob", "0", 0)
+    assert publisher.read("carl", "0", 0) == []  # new entries are kept only for listeners
     counts = [data["unseen"] for _, data in kept if data["type"] == "counts"]
     assert counts == [1, 2, 3]
     entries = [(data["name"], data["activity_ids"]) for _, data in kept if data["type"] == "entries"]
