@@ -32,6 +32,9 @@ class GenerationError(ValueError):
     """A generation name that cannot be used, or an operation that would lose the live feeds."""
 
 
+#: Stored among the generations once the default one was dropped (not a valid name).
+DROPPED_DEFAULT = "(dropped default)"
+
 #: What people type for the default generation.
 DEFAULT_ALIAS = "default"
 
@@ -66,8 +69,17 @@ class GenerationStore(ABC):
     def _set_live(self, name: str) -> None: ...
 
     @abstractmethod
+    def _names(self) -> set[str]:
+        """The names stored (the default is not stored; a dropped default leaves a marker)."""
+
     def known(self) -> list[str]:
-        """Every generation created (the default always), sorted."""
+        """Every generation that exists, sorted: those created, and the default unless dropped."""
+        names = set(self._names())
+        dropped = DROPPED_DEFAULT in names
+        names.discard(DROPPED_DEFAULT)
+        if not dropped or self.live() == DEFAULT_GENERATION:
+            names.add(DEFAULT_GENERATION)
+        return sorted(names)
 
     @abstractmethod
     def _add(self, name: str) -> None: ...
@@ -94,12 +106,14 @@ class GenerationStore(ABC):
             raise GenerationError(f"generation {shown(name)} is live: switch to another one first")
         if name != DEFAULT_GENERATION:
             self._remove(name)
+        else:  # its feeds go, the name stays reserved: listed no more, never switched back to
+            self._add(DROPPED_DEFAULT)
 
 
 class MemoryGenerations(GenerationStore):
     def __init__(self) -> None:
         self._live = DEFAULT_GENERATION
-        self._known = {DEFAULT_GENERATION}
+        self._known: set[str] = set()
 
     def live(self) -> str:
         return self._live
@@ -107,11 +121,12 @@ class MemoryGenerations(GenerationStore):
     def _set_live(self, name: str) -> None:
         self._live = name
 
-    def known(self) -> list[str]:
-        return sorted(self._known)
+    def _names(self) -> set[str]:
+        return set(self._known)
 
     def _add(self, name: str) -> None:
-        self._known.add(name)
+        if name:
+            self._known.add(name)
 
     def _remove(self, name: str) -> None:
         self._known.discard(name)
@@ -205,8 +220,8 @@ class RedisGenerations(GenerationStore):
     def _set_live(self, name: str) -> None:
         self.client.set(self.pointer_key, name)
 
-    def known(self) -> list[str]:
-        return sorted({DEFAULT_GENERATION, *(m.decode() for m in self.client.smembers(self.known_key))})
+    def _names(self) -> set[str]:
+        return {m.decode() for m in self.client.smembers(self.known_key)}
 
     def _add(self, name: str) -> None:
         if name:
@@ -255,9 +270,8 @@ class CassandraGenerations(GenerationStore):
             f"INSERT INTO {self.keyspace}.generation_pointer (id, live) VALUES (0, %s)", (name,)
         )
 
-    def known(self) -> list[str]:
-        rows = self.session.execute(f"SELECT name FROM {self.keyspace}.generations")
-        return sorted({DEFAULT_GENERATION, *(row[0] for row in rows)})
+    def _names(self) -> set[str]:
+        return {row[0] for row in self.session.execute(f"SELECT name FROM {self.keyspace}.generations")}
 
     def _add(self, name: str) -> None:
         if name:

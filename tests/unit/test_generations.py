@@ -55,8 +55,13 @@ def test_switch_needs_a_created_generation_and_forget_refuses_the_live_one():
     store.switch("g2")
     with pytest.raises(GenerationError, match="g2 is live"):
         store.forget("g2")
+    assert store.known() == ["", "g2"]  # the default generation exists until it is dropped
     store.forget("")  # the default one is not live any more
-    assert store.known() == ["", "g2"]  # the default generation always exists
+    assert store.known() == ["g2"]  # dropped: listed no more, and never switched back to
+    with pytest.raises(GenerationError, match="no generation default"):
+        store.switch("")
+    with pytest.raises(GenerationError, match="no generation default"):
+        store.forget("")
     with pytest.raises(GenerationError, match="no generation nope"):
         store.forget("nope")
 
