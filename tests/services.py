@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -126,3 +129,26 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def start_api_server(
+    env: dict[str, str], log_path: Path, *args: str, timeout: float = 60
+) -> subprocess.Popen:
+    """`streamfeed serve [args]` in a child process with env (STREAMFEED_API_PORT set), returned
+    once it answers HTTP; if it exits or never answers, the failure carries its log."""
+    import httpx
+
+    port = env["STREAMFEED_API_PORT"]
+    with log_path.open("wb") as log:
+        command = [sys.executable, "-m", "pipeline.cli", "serve", *args]
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
+            return server
+        except httpx.HTTPError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"streamfeed serve did not start:\n{log_path.read_text()}") from None
+            time.sleep(0.2)

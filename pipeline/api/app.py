@@ -258,6 +258,12 @@ def create_app(
         caller.require(state.activity.actor_id, "change the activities")
         return state.activity
 
+    def publish_change(op: ActivityOp, activity: Any) -> Accepted:
+        """An update or removal of a stored activity, through the pipeline like every write."""
+        manager.driver.activity(ActivityEvent(op, activity, None, datetime.now(UTC)))
+        _flush(manager)
+        return Accepted(accepted=1, ids=[activity.id])
+
     @app.delete(
         "/v1/activities/{activity_id}",
         status_code=202,
@@ -266,10 +272,7 @@ def create_app(
     )
     def remove(activity_id: str, caller: Annotated[Caller, Depends(current_caller)]) -> Accepted:
         """Remove an activity everywhere it was delivered."""
-        activity = stored_activity(activity_id, caller)
-        manager.driver.activity(ActivityEvent(ActivityOp.REMOVE, activity, None, datetime.now(UTC)))
-        _flush(manager)
-        return Accepted(accepted=1, ids=[activity_id])
+        return publish_change(ActivityOp.REMOVE, stored_activity(activity_id, caller))
 
     @app.patch(
         "/v1/activities/{activity_id}",
@@ -286,9 +289,7 @@ def create_app(
             updated = activity.with_extra_context(body.extra_context)
         except StreamfeedError as error:
             raise Problem(422, "Invalid activity", str(error), "extra_context") from None
-        manager.driver.activity(ActivityEvent(ActivityOp.UPDATE, updated, None, datetime.now(UTC)))
-        _flush(manager)
-        return Accepted(accepted=1, ids=[activity_id])
+        return publish_change(ActivityOp.UPDATE, updated)
 
     def follow_event(body: FollowBody, op: FollowOp, caller: Caller) -> FollowEvent:
         caller.require(body.follower, "follow as the follower")

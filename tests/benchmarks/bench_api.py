@@ -22,19 +22,17 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import jwt
 
 from tests.benchmarks.bench_storage import percentile
 from tests.benchmarks.load_tool import attack, vegeta
-from tests.services import free_port
+from tests.services import free_port, start_api_server
 
 KEY = "bench-api-signing-key-0123456789abcdef"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -90,22 +88,9 @@ def targets_file(base: str, readers: list[str], folder: Path) -> Path:
 
 
 def start_server(port: int, log: Path, workers: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "pipeline.cli", "serve", "--no-access-log", f"--workers={workers}"]
-    server = subprocess.Popen(
-        command + (["--kafka"] if workers > 1 else []),
-        env={**os.environ, "STREAMFEED_API_PORT": str(port), "STREAMFEED_API_JWT_KEY": KEY},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
-            return server
-        except httpx.HTTPError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamfeed serve did not start:\n{log.read_text()}") from None
-            time.sleep(0.3)
+    env = {**os.environ, "STREAMFEED_API_PORT": str(port), "STREAMFEED_API_JWT_KEY": KEY}
+    args = ["--no-access-log", f"--workers={workers}", *(["--kafka"] if workers > 1 else [])]
+    return start_api_server(env, log, *args)
 
 
 def main() -> None:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 import httpx
 import jwt
 import pytest
 
-from tests.services import free_port
+from tests.services import free_port, start_api_server
 
 pytestmark = pytest.mark.integration
 
@@ -51,22 +50,9 @@ def test_the_page_updates_live_and_marks_seen(chromium, tmp_path):
         "STREAMFEED_API_JWT_KEY": KEY,
         "STREAMFEED_API_DEMO_PAGE": "true",
     }
-    log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve"], env=env, stdout=log, stderr=log
-    )
+    server = start_api_server(env, tmp_path / "serve.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and server.poll() is None, (
-                    tmp_path / "serve.log"
-                ).read_text()
-                time.sleep(0.2)
         ann = {"Authorization": "Bearer " + jwt.encode({"sub": "ann", "exp": int(time.time()) + 600}, KEY)}
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import httpx
@@ -15,7 +13,7 @@ import pytest
 
 from pipeline.kafka_runner import PARENT_ENV, settings_env, wait_until_drained
 from pipeline.topics import create_topics
-from tests.services import free_port
+from tests.services import free_port, start_api_server
 
 pytestmark = pytest.mark.integration
 
@@ -33,25 +31,9 @@ def test_publish_through_kafka_read_and_listen(stack, isolated, worker_factory, 
     create_topics(settings)
     worker = worker_factory(settings)
     env = {**os.environ, **settings_env(settings), PARENT_ENV: str(os.getpid())}
-    log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--kafka"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    server = start_api_server(env, tmp_path / "serve.log", "--kafka")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and server.poll() is None, (
-                    tmp_path / "serve.log"
-                ).read_text()
-                time.sleep(0.3)
         follow = httpx.post(
             f"{base}/v1/follows", json={"follower": "julie", "followed": "thierry"}, headers=bearer("julie")
         )
