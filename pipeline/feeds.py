@@ -56,6 +56,17 @@ def feed_key(key_format: str, user_id: Any) -> str:
     The tag ``{user}`` puts all of one user's feeds in one Redis Cluster slot,
     so a user's writes batch together; other backends treat it as text.
     """
+    if type(user_id) is str:  # the fanout's case, thousands a batch: checked once, remembered
+        return _feed_key_of_text(key_format, user_id)
+    return _feed_key(key_format, user_id)
+
+
+@lru_cache(maxsize=1 << 18)
+def _feed_key_of_text(key_format: str, user_id: str) -> str:
+    return _feed_key(key_format, user_id)
+
+
+def _feed_key(key_format: str, user_id: Any) -> str:
     try:
         text = check_user_id("user_id", user_id)
     except ValidationError:
