@@ -31,7 +31,10 @@ app.add_typer(feed_app, name="feed")
 
 @schema_app.command("sync")
 def schema_sync(
-    replication_factor: Annotated[int, typer.Option(help="For a new keyspace only.")] = 1,
+    replication_factor: Annotated[
+        int | None,
+        typer.Option(help="For a new keyspace only; default STREAMFEED_CASSANDRA_REPLICATION_FACTOR."),
+    ] = None,
     adopt: Annotated[
         bool, typer.Option(help="Add streamfeed's tables to an existing keyspace that has others.")
     ] = False,
@@ -44,7 +47,8 @@ def schema_sync(
     cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)
     try:
         session = cluster.connect()
-        done = sync_schema(session, settings.cassandra_keyspace, replication_factor, adopt=adopt)
+        replicas = replication_factor or settings.cassandra_replication_factor
+        done = sync_schema(session, settings.cassandra_keyspace, replicas, adopt=adopt)
     except SchemaConflict as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

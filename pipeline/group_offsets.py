@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pipeline.kafka_retry import kafka_retry
 from pipeline.settings import Settings
 
 Offsets = dict[tuple[str, int], int]
@@ -32,6 +33,7 @@ def _consumer(settings: Settings, group: str):
     )
 
 
+@kafka_retry
 def committed_offsets(
     settings: Settings, group: str, partitions: Iterable[tuple[str, int]], timeout: float = 10.0
 ) -> Offsets:
@@ -46,6 +48,7 @@ def committed_offsets(
     return {(tp.topic, tp.partition): tp.offset for tp in found}
 
 
+@kafka_retry
 def commit_offsets(settings: Settings, group: str, offsets: Offsets) -> None:
     """Set the group's committed offsets (the group must have no active members)."""
     from confluent_kafka import TopicPartition

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
-
+from pipeline.kafka_retry import kafka_retry
 from pipeline.settings import Settings
 from pipeline.topics import TopicNames
 
@@ -50,29 +49,7 @@ def _partitions(settings: Settings, topics: list[str]) -> list[tuple[str, int]]:
     return [(topic, partition) for topic in topics for partition in range(settings.partitions)]
 
 
-def _retriable(error: BaseException) -> bool:
-    from confluent_kafka import KafkaError, KafkaException
-
-    if not isinstance(error, KafkaException):
-        return False
-    moving = (
-        KafkaError.NOT_LEADER_FOR_PARTITION,
-        KafkaError.LEADER_NOT_AVAILABLE,
-        KafkaError.UNKNOWN_TOPIC_OR_PART,
-    )
-    return error.args[0].retriable() or error.args[0].code() in moving
-
-
-#: Metadata of a topic created a moment ago, or a leader moving: asked again, not fatal.
-_kafka_retry = retry(
-    retry=retry_if_exception(_retriable),
-    wait=wait_exponential(multiplier=0.2, max=2),
-    stop=stop_after_delay(60),
-    reraise=True,
-)
-
-
-@_kafka_retry
+@kafka_retry
 def high_waters(settings: Settings, topics: list[str]) -> Offsets:
     """The next offset of every partition of the topics: what 'caught up' means."""
     from confluent_kafka import Consumer, TopicPartition
@@ -89,7 +66,7 @@ def high_waters(settings: Settings, topics: list[str]) -> Offsets:
         consumer.close()
 
 
-@_kafka_retry
+@kafka_retry
 def committed_offsets(settings: Settings, topics: list[str]) -> Offsets:
     """The group's committed offsets (the next offset to read); negative where it committed nothing."""
     from pipeline import group_offsets
@@ -128,7 +105,7 @@ def start_group_at(settings: Settings, topics: list[str], when: datetime) -> boo
     return True
 
 
-@_kafka_retry
+@kafka_retry
 def reset_group_offsets(settings: Settings, topics: list[str]) -> None:
     """Commit offset 0 on every partition of the topics for the (idle) group."""
     from pipeline.group_offsets import commit_offsets

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     cassandra_port: int = Field(9042, description="Cassandra native protocol port")
     cassandra_keyspace: str = Field("streamfeed", description="Keyspace of feed tables")
     cassandra_consistency: str = Field("LOCAL_QUORUM", description="Read and write consistency")
+    cassandra_replication_factor: int = Field(
+        1,
+        ge=1,
+        description="Replicas of each row in a keyspace streamfeed creates; existing ones keep theirs",
+    )
     counts_redis_url: str | None = Field(
         "redis://127.0.0.1:6379/0",
         description="Redis for publishing notification counts when storage is not Redis; "

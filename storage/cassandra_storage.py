@@ -675,7 +675,7 @@ class CassandraBackend(Backend):
         keyspace = keyspace or settings.cassandra_keyspace
         try:
             session = cluster.connect()
-            sync_schema(session, keyspace)
+            sync_schema(session, keyspace, settings.cassandra_replication_factor)
         except BaseException:  # Cassandra away: a caller that waits and retries must not leak threads
             cluster.shutdown()
             raise

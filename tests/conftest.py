@@ -9,6 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests import services
+from tests.chaos.harness import Figures
+
+#: Figures of the chaos and cluster scenarios run this session, printed at its end.
+REPORTED: list[Figures] = []
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +69,23 @@ def stack():
 def unique_name() -> Iterator[str]:
     """A name no other test (or earlier run against the same stack) has used."""
     yield f"t{os.getpid()}_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def report():
+    """Record a scenario's figures for the summary, and fail unless nothing was lost or duplicated."""
+
+    def record(figures: Figures) -> Figures:
+        REPORTED.append(figures)
+        figures.assert_clean()
+        return figures
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The scenarios' figures, printed whatever pytest captured."""
+    if REPORTED:
+        terminalreporter.section("chaos and failover figures")
+        for figures in REPORTED:
+            terminalreporter.write_line(figures.line())

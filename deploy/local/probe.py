@@ -6,8 +6,9 @@ So each probe makes the request a client would make first, with nothing but
 the standard library, because the stack must start before the project's
 virtualenv exists.
 
-Usage: python3 probe.py kafka HOST PORT | cassandra HOST PORT
+Usage: python3 probe.py kafka HOST PORT [BROKERS] | cassandra HOST PORT
 Prints what the server answered and exits 0, or prints why not and exits 1.
+BROKERS: how many brokers the metadata must list (a cluster's, default 1).
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ def _kafka_string(data: bytes, pos: int) -> tuple[str | None, int]:
     return data[pos : pos + length].decode(), pos + length
 
 
-def probe_kafka(host: str, port: int) -> str:
-    """Send a Metadata v4 request and return the brokers the cluster reports."""
+def probe_kafka(host: str, port: int, brokers_wanted: int = 1) -> str:
+    """Send a Metadata v4 request and return the brokers the cluster reports.
+
+    A cluster is ready when all its brokers registered: topics created before
+    that would get fewer replicas than asked, or be refused.
+    """
     client_id = b"streamfeed-probe"
     # api_key 3 (Metadata), version 4, correlation id 1; topics null; no auto-create.
     body = struct.pack(">hhih", 3, 4, 1, len(client_id)) + client_id
@@ -56,8 +61,8 @@ def probe_kafka(host: str, port: int) -> str:
         (broker_port,) = struct.unpack_from(">i", data, pos)
         _rack, pos = _kafka_string(data, pos + 4)
         brokers.append(f"{node_id}@{host_name}:{broker_port}")
-    if not brokers:
-        raise ConnectionError("metadata lists no brokers yet")
+    if len(brokers) < brokers_wanted:
+        raise ConnectionError(f"metadata lists {len(brokers)} of {brokers_wanted} brokers")
     return "brokers " + ",".join(brokers)
 
 
@@ -112,11 +117,11 @@ PROBES = {"kafka": probe_kafka, "cassandra": probe_cassandra}
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4 or argv[1] not in PROBES:
-        print(__doc__.strip().splitlines()[-2], file=sys.stderr)
+    if len(argv) not in (4, 5) or argv[1] not in PROBES:
+        print(__doc__.strip().splitlines()[-3], file=sys.stderr)
         return 2
     try:
-        print(PROBES[argv[1]](argv[2], int(argv[3])))
+        print(PROBES[argv[1]](argv[2], *map(int, argv[3:])))
     except (OSError, struct.error, UnicodeDecodeError) as exc:
         print(f"{argv[1]} not ready: {exc}")
         return 1

@@ -6,11 +6,10 @@ shortened in the test suite (tests/chaos/test_chaos.py).
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 
 from tests.chaos import scenarios
+from tests.chaos.runner import run_scenarios
 
 FULL = {
     "kills-3": lambda: scenarios.worker_kills(kills=20, workers=3, events=3000, seed=31),
@@ -24,26 +23,5 @@ FULL = {
 }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.chaos", description=__doc__)
-    parser.add_argument("scenario", nargs="*", help=f"any of {', '.join(FULL)} (default: all)")
-    names = parser.parse_args().scenario or list(FULL)
-    unknown = [name for name in names if name not in FULL]
-    if unknown:
-        parser.error(f"unknown scenarios {', '.join(unknown)}; choose from {', '.join(FULL)}")
-    failed = 0
-    started = time.monotonic()
-    for name in names:
-        figures = FULL[name]()
-        print(figures.line(), flush=True)
-        try:
-            figures.assert_clean()
-        except AssertionError as error:
-            failed += 1
-            print(f"  FAILED: {error}", flush=True)
-    print(f"{len(names)} scenarios in {time.monotonic() - started:.0f}s, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_scenarios(FULL, "python -m tests.chaos", __doc__))
