@@ -9,13 +9,14 @@ from typing import Any
 
 from consumers.runtime import AgentRuntime
 from consumers.worker import Readiness
+from pipeline.author_modes import AuthorModeEvent
 from pipeline.events import FanoutBatch, FanoutPriority
 from pipeline.manager import Manager
 from pipeline.settings import Settings
 from pipeline.sizing import split_to_fit
 from pipeline.steps import partition_for
 from pipeline.topics import TopicNames
-from schemas.catalog import FANOUT_BATCH
+from schemas.catalog import AUTHOR_MODE_EVENT, FANOUT_BATCH
 from schemas.codec import AvroCodec
 
 
@@ -47,11 +48,15 @@ class PipelineContext:
     def partitions(self) -> int:
         return self.settings.partitions
 
-    def encode_batch(self, batch: FanoutBatch) -> list[tuple[Any, int, bytes]]:
+    def encode_batch(self, batch: FanoutBatch | AuthorModeEvent) -> list[tuple[Any, int, bytes]]:
         """(feed-ops topic of the batch's lane, partition of its recipients, bytes) per message.
 
-        A batch bigger than feed_ops_max_bytes once encoded becomes several messages.
+        A batch bigger than feed_ops_max_bytes once encoded becomes several messages. A
+        push/pull switch goes to the follows topic, on the author's partition.
         """
+        if isinstance(batch, AuthorModeEvent):
+            value = self.codec.encode(AUTHOR_MODE_EVENT, batch.to_record())
+            return [(self.topics[self.names.follows], partition_for(batch.author, self.partitions), value)]
         name = self.names.feed_ops_low if batch.priority is FanoutPriority.LOW else self.names.feed_ops_high
         partition = partition_for(batch.recipients[0], self.partitions)
         messages = split_to_fit(

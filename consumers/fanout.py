@@ -1,4 +1,5 @@
-"""The fanout agent: activities topic in, one feed-ops batch per destination partition out."""
+"""The fanout agent: activities topic in, one feed-ops batch per destination partition out, and
+the push/pull switches the manager's threshold asks for out to the follows topic."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from typing import Any
 
 from consumers.context import PipelineContext
 from consumers.metrics import observe_recipients
-from pipeline.events import ActivityEvent
-from pipeline.steps import fanout_activity, fanout_many
+from pipeline.author_modes import AuthorModeEvent
+from pipeline.events import ActivityEvent, FanoutBatch
+from pipeline.steps import fanout_many
 from schemas.catalog import ACTIVITY_EVENT
 
 
@@ -18,11 +20,15 @@ def register(app: Any, ctx: PipelineContext) -> Any:
     def decode(value: bytes) -> ActivityEvent:
         return ActivityEvent.from_record(codec.decode(ACTIVITY_EVENT, value), manager.activity_class)
 
+    def plan_all(events: list[ActivityEvent]) -> list[list[FanoutBatch | AuthorModeEvent]]:
+        switches: list[AuthorModeEvent] = []
+        plans: list[list[Any]] = [
+            recipients(p) for p in fanout_many(manager, events, ctx.partitions, switches)
+        ]
+        if plans and switches:  # sent with the run, before its offsets are committed
+            plans[-1] = [*plans[-1], *switches]
+        return plans
+
     return ctx.register_planner(
-        app,
-        ctx.names.activities,
-        "fanout",
-        decode,
-        lambda event: recipients(fanout_activity(manager, event, ctx.partitions)),
-        lambda events: [recipients(plans) for plans in fanout_many(manager, events, ctx.partitions)],
+        app, ctx.names.activities, "fanout", decode, lambda event: plan_all([event])[0], plan_all
     )

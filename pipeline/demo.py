@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.aggregated_feeds import NotificationFeed
+from pipeline.author_modes import AuthorModeEvent
 from pipeline.events import ActivityEvent
 from pipeline.manager import Manager
 from pipeline.render import render_feed
@@ -25,13 +26,17 @@ from storage.base import Backend
 from storage.memory_storage import MemoryBackend
 
 
-def run_inline(world: World, backend: Backend | None = None) -> Manager:
+def run_inline(
+    world: World, backend: Backend | None = None, manager_class: type[Manager] = Manager
+) -> Manager:
     """Apply the world's events in process, phase by phase, as the Manager's inline driver does."""
-    manager = Manager(backend or MemoryBackend())
+    manager = manager_class(backend or MemoryBackend())
     for phase in world.phases:
         for event in phase:
             if isinstance(event, ActivityEvent):
                 manager.driver.activity(event)
+            elif isinstance(event, AuthorModeEvent):
+                manager.driver.author_mode(event)
             else:
                 manager.driver.follow(event)
     return manager

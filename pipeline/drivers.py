@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from pipeline.author_modes import AuthorModeEvent
 from pipeline.events import ActivityEvent, FanoutBatch, FollowEvent, MarkSpec
-from pipeline.steps import apply_follow, fanout_activity, mark_batch, materialize
+from pipeline.steps import apply_author_mode, apply_follow, fanout_many, mark_batch, materialize
 
 if TYPE_CHECKING:
     from pipeline.manager import Manager
@@ -33,7 +34,15 @@ class InlineDriver:
 
     def activity(self, event: ActivityEvent) -> None:
         with self.lock:
-            for batch in fanout_activity(self.manager, event, partitions=1):
+            switches: list[AuthorModeEvent] = []
+            for batch in fanout_many(self.manager, [event], 1, switches)[0]:
+                materialize(self.manager, batch)
+            for switch in switches:
+                self.author_mode(switch)
+
+    def author_mode(self, event: AuthorModeEvent) -> None:
+        with self.lock:
+            for batch in apply_author_mode(self.manager, event, partitions=1):
                 materialize(self.manager, batch)
 
     def follow(self, event: FollowEvent) -> None:
@@ -63,6 +72,9 @@ class KafkaDriver:
 
     def follow(self, event: FollowEvent) -> None:
         self.producer.send_follow_event(event)
+
+    def author_mode(self, event: AuthorModeEvent) -> None:
+        self.producer.send_author_mode(event)
 
     def mark(self, user_id: str, spec: MarkSpec) -> None:
         self.producer.send_mark(user_id, spec)

@@ -185,8 +185,35 @@ class Feed(BaseFeed):
 
     name = "normal"
     key_format = "feed:{user_id}"
+    #: Hybrid push/pull: the fanout leaves this feed out for pulled authors' activities, and a
+    #: read merges them in from the authors' user feeds (pipeline.hybrid). False: always pushed.
+    pulls: ClassVar[bool] = True
+    #: The user feed pulled activities are read from; Manager.get_feed sets its own.
+    user_feed_class: type[Feed] | None = None
+
+    @classmethod
+    def merges_pulled(cls, user_feed: type[Feed]) -> bool:
+        """Whether this feed merges pulled authors in at read: it pulls, and the user feed it
+        reads them from keeps at least as many entries as it shows (else pushed, always)."""
+        if not cls.pulls:
+            return False
+        return user_feed.max_length is None or (
+            cls.max_length is not None and cls.max_length <= user_feed.max_length
+        )
+
+    def _pulled(self) -> list:
+        if not self.merges_pulled(self.user_feed_class or UserFeed):
+            return []
+        from pipeline.hybrid import pulled_sources
+
+        return pulled_sources(self.backend, self.user_id)
 
     def get_page(self, page: PageRequest) -> list[Activity]:
+        sources = self._pulled()
+        if sources:
+            from pipeline.hybrid import merged_page
+
+            return merged_page(self, page, sources, self.user_feed_class or UserFeed)
         return self.backend.timelines.get_page(self.key, page, self.activity_class)
 
     def add(self, activity: Activity) -> None:
@@ -224,6 +251,11 @@ class Feed(BaseFeed):
             self.remove_many(drop)
 
     def count(self) -> int:
+        sources = self._pulled()
+        if sources:
+            from pipeline.hybrid import merged_live_ids
+
+            return len(merged_live_ids(self, sources, self.user_feed_class or UserFeed)[0])
         return self.backend.timelines.count(self.key)
 
     def delete(self) -> None:
@@ -274,4 +306,5 @@ class UserFeed(Feed):
     name = "user"
     key_format = "user_feed:{user_id}"
     realtime = False  # the author's own activities: the author already knows
+    pulls = False  # holds the author's own activities, pushed or pulled: what pulled reads read
     max_length = 10_000

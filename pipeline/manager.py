@@ -39,8 +39,17 @@ class Manager:
     #: Recipients per feed-ops message.
     fanout_chunk_size: ClassVar[int] = 100
     activity_class: ClassVar[type[Activity]] = Activity
+    #: Hybrid push/pull: an author with at least this many followers is switched to pull (their
+    #: activities are merged into followers' flat feeds when read), and back to push below
+    #: pull_hysteresis of it. None: STREAMFEED_PULL_THRESHOLD, unset means never by count.
+    pull_threshold: ClassVar[int | None] = None
+    pull_hysteresis: ClassVar[float] = 0.9
 
     def __init__(self, backend: Backend | None = None, driver: Any = None) -> None:
+        if self.pull_threshold is None:
+            from pipeline.settings import get_settings
+
+            self.pull_threshold = get_settings().pull_threshold
         self.backend = backend or get_backend()
         if driver is None:
             from pipeline.drivers import InlineDriver
@@ -89,6 +98,48 @@ class Manager:
         """
         return {FanoutPriority.HIGH: followers}
 
+    # -- hybrid push/pull -------------------------------------------------------------
+
+    def pulling_feed_names(self) -> list[str]:
+        """Follower feeds that merge pulled authors in at read (see Feed.merges_pulled)."""
+        user_feed = self.user_feed_class
+        return [n for n, c in self.feed_classes.items() if issubclass(c, Feed) and c.merges_pulled(user_feed)]
+
+    def pushed_feed_names(self) -> list[str]:
+        """Follower feeds that receive every activity, pulled authors' too (aggregated feeds)."""
+        pulling = set(self.pulling_feed_names())
+        return [name for name in self.feed_classes if name not in pulling]
+
+    def author_mode_for(self, author_id: str, follower_count: int, pulled: bool) -> bool | None:
+        """Whether an author should be pulled (True), pushed (False) or left as is (None), asked
+        by the fanout with the follower count it read. Default: pull from pull_threshold
+        followers, push again below pull_hysteresis of it. Override to decide per author."""
+        if self.pull_threshold is None:
+            return None
+        if follower_count >= self.pull_threshold:
+            return True
+        if follower_count < self.pull_threshold * self.pull_hysteresis:
+            return False
+        return None
+
+    def pull_author(self, author_id: Any, at: datetime | None = None) -> None:
+        """Switch an author to pull, for activities from `at` on (default: a moment from now,
+        so every reader knows before the first activity it covers)."""
+        self._author_mode(author_id, True, at)
+
+    def push_author(self, author_id: Any, at: datetime | None = None) -> None:
+        """Switch an author back to push, for activities from `at` on; activities pulled until
+        then stay merged in at read."""
+        self._author_mode(author_id, False, at)
+
+    def _author_mode(self, author_id: Any, pulled: bool, at: datetime | None) -> None:
+        from pipeline.author_modes import AuthorModeEvent
+        from pipeline.hybrid import SWITCH_LEAD
+        from pipeline.ids import sort_key_for
+
+        time = sort_key_for(datetime.now(UTC)) + SWITCH_LEAD if at is None else sort_key_for(at)
+        self.driver.author_mode(AuthorModeEvent(check_user_id("author", author_id), pulled, time))
+
     # -- reads ----------------------------------------------------------------------
 
     def get_user_feed(self, user_id: Any) -> Feed:
@@ -105,6 +156,8 @@ class Manager:
         feed = classes[name](user_id, self.backend)
         if isinstance(feed, AggregatedFeed):
             feed.mark_sink = self.driver.mark
+        elif isinstance(feed, Feed):
+            feed.user_feed_class = self.user_feed_class
         return feed
 
     def mark(self, user_id: Any, spec: MarkSpec) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from pipeline.activity import Activity, check_user_id
+from pipeline.author_modes import AuthorModeEvent
 from pipeline.events import (
     ActivityEvent,
     ActivityOp,
@@ -29,7 +30,7 @@ from pipeline.events import (
 from pipeline.exceptions import StreamfeedError
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import TopicNames
-from schemas.catalog import ACTIVITY_EVENT, FANOUT_BATCH, FOLLOW_EVENT
+from schemas.catalog import ACTIVITY_EVENT, AUTHOR_MODE_EVENT, FANOUT_BATCH, FOLLOW_EVENT
 from schemas.codec import AvroCodec
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
@@ -109,6 +110,14 @@ class StreamfeedProducer:
         value = self.codec.encode(FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value")
         self._produce(self.topics.follows, event.follower, value)
 
+    def send_author_mode(self, event: AuthorModeEvent) -> None:
+        """A push/pull switch rides the follows topic keyed by the author: the author's partition
+        applies it (pipeline.author_modes). Its registry subject is topic-and-record, as a
+        second record type on a topic needs."""
+        subject = f"{self.topics.follows}-{AUTHOR_MODE_EVENT}"
+        value = self.codec.encode(AUTHOR_MODE_EVENT, event.to_record(), subject=subject)
+        self._produce(self.topics.follows, event.author, value)
+
     def send_mark(self, user_id: str, spec: MarkSpec) -> None:
         """Seen/read marks go to the marks topic (key: the user), kept like activities and follows
         so a rebuild replays them; a worker forwards each to the user's feed-ops partition, where
@@ -130,10 +139,12 @@ class StreamfeedProducer:
             ):
                 self._produce(self.topics.feed_ops_high, user_id, value)
 
-    def send_event(self, event: ActivityEvent | FollowEvent) -> None:
-        """Publish either kind of event to its topic."""
+    def send_event(self, event: ActivityEvent | FollowEvent | AuthorModeEvent) -> None:
+        """Publish any kind of event to its topic."""
         if isinstance(event, ActivityEvent):
             self.send_activity_event(event)
+        elif isinstance(event, AuthorModeEvent):
+            self.send_author_mode(event)
         else:
             self.send_follow_event(event)
 

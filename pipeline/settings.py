@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     )
     partitions: int = Field(8, ge=1, description="Partitions of every streamfeed topic")
     replication_factor: int = Field(1, ge=1, description="Replicas of every streamfeed topic")
+    pull_threshold: int | None = Field(
+        None,
+        ge=1,
+        description="Followers from which an author is pulled (hybrid push/pull) unless the app's "
+        "Manager sets its own; unset: authors are pulled only when switched by hand",
+    )
     history_retention_ms: int = Field(
         -1, description="Retention of activities and follows; -1 keeps them to rebuild by replay"
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from pipeline.activity import Activity, parse_target
 from pipeline.activity_state import ActivityState, version_of
 from pipeline.aggregated_feeds import AggregatedFeed
 from pipeline.aggregation import Delivery
+from pipeline.author_modes import AuthorModeEvent, ModeChanges, currently_pulled, pulled_at, with_change
 from pipeline.events import (
     ActivityEvent,
     ActivityOp,
@@ -125,7 +127,10 @@ def fanout_activity(manager: Manager, event: ActivityEvent, partitions: int) -> 
 
 
 def fanout_many(
-    manager: Manager, events: Sequence[ActivityEvent], partitions: int
+    manager: Manager,
+    events: Sequence[ActivityEvent],
+    partitions: int,
+    switches: list[AuthorModeEvent] | None = None,
 ) -> list[list[FanoutBatch]]:
     """fanout_activity for a run of events, in order, with the run's storage calls batched: one
     read of the activities' states, one write of the new ones, the user-feed writes together,
@@ -139,6 +144,12 @@ def fanout_many(
     sending), an UPDATE or REMOVE delivers nothing. Events of the run see the
     states the earlier ones made, as if applied one by one. A bad event (a
     `to` naming an unknown feed) raises before anything is written.
+
+    Activities of pulled authors (pipeline.author_modes) are not sent to
+    followers at all when every follower feed pulls; otherwise they are, and
+    the materializer leaves the pulling feeds out. With `switches`, the run
+    appends the mode changes the manager's threshold asks for (see
+    Manager.author_mode_for), for the caller to publish.
     """
     backend = manager.backend
     ids = sorted({event.activity.id for event in events})
@@ -168,12 +179,31 @@ def fanout_many(
     if changed:
         backend.activities.apply(list(changed.values()))
     _write_user_feeds(manager, [(event.op, state) for event, state, _ in live])
-    actors = sorted({event.activity.actor_id for event, _, _ in live})
+    # Read after the user feeds are written: a switch back to push writes the modes, then reads
+    # the user feed (apply_author_mode), so one of the two sees the other (pipeline.author_modes).
+    modes = backend.follows.author_modes() if manager.pulling_feed_names() else {}
+    skip_followers = not manager.pushed_feed_names()
+    to_followers = [
+        not (skip_followers and pulled_at(modes.get(event.activity.actor_id, ()), state.activity.sort_key))
+        for event, state, _ in live
+    ]
+    actors = sorted(
+        {event.activity.actor_id for (event, _, _), sent in zip(live, to_followers, strict=True) if sent}
+    )
     followers = dict(zip(actors, backend.follows.followers_many(actors), strict=True))
+    if switches is not None and manager.pull_threshold is not None:
+        switches += _threshold_switches(manager, followers, modes)
     # Who unfollowed the actor after this activity was published still gets it, hidden:
     # in event order it reached their feeds before the unfollow hid it.
-    asked = sorted({(event.activity.actor_id, state.added) for event, state, _ in live})
+    asked = sorted(
+        {
+            (event.activity.actor_id, state.added)
+            for (event, state, _), sent in zip(live, to_followers, strict=True)
+            if sent
+        }
+    )
     former = dict(zip(asked, backend.follows.former_followers_many(asked), strict=True))
+    sending = iter(to_followers)
     plans = []
     for plan in planned:
         if plan is None:
@@ -181,6 +211,9 @@ def fanout_many(
             continue
         event, state, targets = plan
         actor = event.activity.actor_id
+        if not next(sending):
+            plans.append(_target_batches(manager, event, state, targets, partitions))
+            continue
         if event.priority is not None:
             lanes = {event.priority: followers[actor]}
         else:
@@ -195,12 +228,83 @@ def fanout_many(
         for priority, recipients in lanes.items():
             lane = FanoutPriority(priority)
             batches += _batches(manager, op, state, recipients, (), lane, partitions, event)
-        for feed_name, user_ids in sorted(targets.items()):
-            batches += _batches(
-                manager, op, state, user_ids, (feed_name,), FanoutPriority.HIGH, partitions, event
-            )
-        plans.append(batches)
+        plans.append(batches + _target_batches(manager, event, state, targets, partitions))
     return plans
+
+
+def _target_batches(
+    manager: Manager,
+    event: ActivityEvent,
+    state: ActivityState,
+    targets: dict[str, list[str]],
+    partitions: int,
+) -> list[FanoutBatch]:
+    """Deliveries to the `to` targets (notification feeds): always pushed."""
+    op = ActivityOp.ADD if event.op is ActivityOp.ADD else ActivityOp.UPDATE
+    batches = []
+    for feed_name, user_ids in sorted(targets.items()):
+        batches += _batches(
+            manager, op, state, user_ids, (feed_name,), FanoutPriority.HIGH, partitions, event
+        )
+    return batches
+
+
+def _threshold_switches(
+    manager: Manager, followers: dict[str, list[str]], modes: dict[str, ModeChanges]
+) -> list[AuthorModeEvent]:
+    """Mode changes the manager asks for, given each actor's follower count: taking effect
+    SWITCH_LEAD from now, so every reader knows of the switch before it covers an activity."""
+    from pipeline.hybrid import SWITCH_LEAD
+    from pipeline.ids import sort_key_for
+
+    switches = []
+    for actor, users in sorted(followers.items()):
+        pulled = currently_pulled(modes.get(actor, ()))
+        wanted = manager.author_mode_for(actor, len(users), pulled)
+        if wanted is not None and wanted != pulled:
+            switches.append(AuthorModeEvent(actor, wanted, sort_key_for(datetime.now(UTC)) + SWITCH_LEAD))
+    return switches
+
+
+def apply_author_mode(manager: Manager, event: AuthorModeEvent, partitions: int) -> list[FanoutBatch]:
+    """Record an author's switch; a switch back to push also delivers what it uncovers.
+
+    Activities the fanout already took as pulled but that the switch makes
+    pushed (their time is at or after the switch) are in the author's user
+    feed: they are sent to the followers now, like a fanout (read after the
+    modes are written; see pipeline.author_modes). Planned again from
+    storage on a redelivery, so a run that died after storing still sends.
+    """
+    from pipeline.hybrid import forget_author_modes
+
+    backend = manager.backend
+    stored = backend.follows.author_modes().get(event.author, ())
+    changes = with_change(stored, event.time, event.pulled)
+    if changes != stored:
+        backend.follows.store_author_modes(event.author, changes)
+        forget_author_modes(backend.follows)
+    if event.pulled:
+        return []
+    before = tuple(change for change in changes if change != (event.time, False))
+    entries = backend.timelines.entries(manager.user_feed_class.key_for(event.author), manager.activity_class)
+    uncovered = [
+        s
+        for s in entries
+        if s.activity.sort_key >= event.time
+        and pulled_at(before, s.activity.sort_key)
+        and not pulled_at(changes, s.activity.sort_key)
+    ]
+    if not uncovered:
+        return []
+    followers = backend.follows.followers(event.author)
+    batches = []
+    for state in uncovered:
+        recipients = sorted({*followers, *backend.follows.former_followers(event.author, state.added)})
+        replay = ActivityEvent(ActivityOp.ADD, state.activity, FanoutPriority.LOW, None)
+        batches += _batches(
+            manager, ActivityOp.ADD, state, recipients, (), FanoutPriority.LOW, partitions, replay
+        )
+    return batches
 
 
 def _write_user_feeds(manager: Manager, ops: list[tuple[ActivityOp, ActivityState]]) -> None:
@@ -376,6 +480,8 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
     ids = sorted({a.id for b in batches for a in b.activities})
     states = backend.activities.get_states(ids, manager.activity_class) if ids else {}
     relations = _follow_states(manager, batches)
+    pulling = set(manager.pulling_feed_names())
+    modes = backend.follows.author_modes() if pulling and relations else {}
     flat: dict[tuple[type[Feed], bool], list[tuple[list[str], list[ActivityState]]]] = defaultdict(list)
     per_user: dict[str, list[tuple[type[AggregatedFeed], list[Delivery]]]] = defaultdict(list)
 
@@ -424,7 +530,15 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                             fresh.append((feed_class, [user_id], shown))
             elif issubclass(feed_class, Feed):
                 same: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
-                for user_id, deliveries in entitled:
+                receiving = entitled
+                if modes and not batch.feeds and feed_class.name in pulling:
+                    # Pulled authors' activities are merged in at read: not written here.
+                    receiving = [
+                        (user_id, kept)
+                        for user_id, deliveries in entitled
+                        if (kept := [d for d in deliveries if not _pulled(modes, d.state)])
+                    ]
+                for user_id, deliveries in receiving:
                     for hidden in (False, True):
                         ids_key = tuple(d.state.id for d in deliveries if d.hidden is hidden)
                         if ids_key:
@@ -436,6 +550,11 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
             else:
                 raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
     flush()
+
+
+def _pulled(modes: dict[str, ModeChanges], state: ActivityState) -> bool:
+    changes = modes.get(state.activity.actor_id)
+    return changes is not None and pulled_at(changes, state.activity.sort_key)
 
 
 def _recipients(

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pipeline.activity import Activity
+from pipeline.author_modes import AuthorModeEvent
 from pipeline.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
+from pipeline.ids import sort_key_for
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-Event = ActivityEvent | FollowEvent
+Event = ActivityEvent | FollowEvent | AuthorModeEvent
 
 
 @dataclass
@@ -103,3 +105,29 @@ def generate_world(users: int = 30, events: int = 300, seed: int = 7) -> World:
     for event in rng.sample(removable, k=max(1, len(removable) // 25)):
         endings.append(ActivityEvent(ActivityOp.REMOVE, event.activity, None, tick(5)))
     return World(names, [follows, activities, endings])
+
+
+def with_pulled_authors(world: World, authors: int = 3, crossing: bool = True) -> World:
+    """The same world with its most followed authors pulled from the start, and (crossing) one
+    more author pulled half-way through its activities and pushed again at three quarters:
+    every kind of switch, in the phases where a worker meets them mid-stream.
+
+    Reads of the result equal the plain world's (pipeline.hybrid): what the
+    hybrid tests and the simulation check.
+    """
+    follows = [e for e in world.phases[0] if isinstance(e, FollowEvent) and e.op is FollowOp.FOLLOW]
+    counts: dict[str, int] = {}
+    for event in follows:
+        counts[event.followed] = counts.get(event.followed, 0) + 1
+    ranked = sorted(counts, key=lambda user: (-counts[user], user))
+    start = sort_key_for(START)
+    switches: list[Event] = [AuthorModeEvent(user, True, start) for user in ranked[:authors]]
+    phases = [list(phase) for phase in world.phases]
+    phases[0][:0] = switches
+    if crossing and len(ranked) > authors:
+        times = sorted(e.activity.sort_key for e in world.phases[1] if isinstance(e, ActivityEvent))
+        author = ranked[authors]
+        half, late = times[len(times) // 2], times[3 * len(times) // 4]
+        phases[1].insert(len(phases[1]) // 3, AuthorModeEvent(author, True, half))
+        phases[2].append(AuthorModeEvent(author, False, late))  # after its activities: a backfill
+    return World(world.users, phases)

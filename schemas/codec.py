@@ -128,6 +128,18 @@ class AvroCodec:
             self._registry_schemas[schema_id] = schema
         return schema
 
+    def is_record(self, name: str, data: bytes) -> bool:
+        """Whether data was written with a schema of that full name (any version of it): how a
+        topic that carries two kinds of record tells them apart. Unreadable framing is False;
+        decoding reports it."""
+        if bytes(data[:SINGLE_OBJECT_HEADER]) == self._single_object_header(name):
+            return True
+        try:
+            writer, _offset = self._writer_schema(bytes(data))
+        except SerializationException:
+            return False
+        return writer.get("name") == name
+
     def decode(self, name: str, data: bytes) -> dict[str, Any]:
         """The record in data, resolved to the current schema called name."""
         if type(data) is not bytes:

@@ -18,6 +18,7 @@ from pipeline.activity import Activity
 from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import AggregatedView, AggregatedWrite, FeedMeta
+from pipeline.author_modes import ModeChanges
 from pipeline.follow_state import FollowState, Unfollowed, next_follow_state
 
 #: How long a removed activity's state is kept by default (seconds): the feed-ops
@@ -62,6 +63,29 @@ class Bounds:
 
 
 NO_BOUNDS = Bounds()
+
+
+@dataclass(frozen=True)
+class WindowQuery:
+    """The newest `limit` entries of a timeline whose activity times (sort keys, microseconds)
+    are in [since, until): what a hybrid read takes from the follower's own feed and from each
+    pulled author's user feed. None: unbounded."""
+
+    key: str
+    since: int | None = None
+    until: int | None = None
+    limit: int | None = None
+
+    def id_bounds(self) -> tuple[str | None, str | None]:
+        """The bounds as id prefixes: ids order as their times (pipeline.ids)."""
+        return (
+            None if self.since is None else f"{self.since:014x}",
+            None if self.until is None else f"{self.until:014x}",
+        )
+
+
+#: A timeline entry as a window returns it: (activity id, hidden).
+WindowEntry = tuple[str, bool]
 
 
 @dataclass(frozen=True)
@@ -187,6 +211,11 @@ class TimelineStorage(ABC):
     @abstractmethod
     def hidden_ids(self, key: str) -> list[str]:
         """Ids of the hidden entries, sorted."""
+
+    @abstractmethod
+    def windows(self, queries: Sequence[WindowQuery]) -> list[list[WindowEntry]]:
+        """Each query's entries, newest first, removed ones included (their states say so):
+        one round trip for all where the backend allows."""
 
     @abstractmethod
     def count(self, key: str) -> int:
@@ -367,6 +396,21 @@ class FollowStorage(ABC):
     @abstractmethod
     def following(self, user_id: str) -> list[str]:
         """Whom user_id follows, sorted."""
+
+    def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
+        """The follower's pair state with each of followed, leaving out pairs never followed:
+        what a hybrid read asks of its pulled authors, in one round trip where possible."""
+        states = {user: self.state(follower, user) for user in followed}
+        return {user: state for user, state in states.items() if state is not None}
+
+    @abstractmethod
+    def author_modes(self) -> dict[str, ModeChanges]:
+        """Every author that was ever switched to pull, with its mode changes (pipeline.author_modes).
+        Few authors: a read asks for all of them at once."""
+
+    @abstractmethod
+    def store_author_modes(self, author: str, changes: ModeChanges) -> None:
+        """Replace the author's mode changes (the author's partition is their one writer)."""
 
 
 class CountsPublisher(ABC):

@@ -23,6 +23,7 @@ from pipeline.activity import Activity
 from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
+from pipeline.author_modes import ModeChanges, decode_changes, encode_changes
 from pipeline.ids import sort_key_for, time_for
 from storage.base import (
     ActivityStorage,
@@ -34,6 +35,8 @@ from storage.base import (
     PageRequest,
     TimelineStorage,
     Unfollowed,
+    WindowEntry,
+    WindowQuery,
 )
 from storage.serialization import StoredForms
 
@@ -71,6 +74,8 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
         "PRIMARY KEY (user_id, follower)",
     ),
     "following": ({"user_id": "text", "followed": "text"}, "PRIMARY KEY (user_id, followed)"),
+    # Pulled authors are few: one partition (bucket 0) holds them all, read whole by a hybrid read.
+    "author_modes": ({"bucket": "int", "author": "text", "changes": "text"}, "PRIMARY KEY (bucket, author)"),
     "aggregated": (
         {
             "feed_id": "text",
@@ -303,6 +308,26 @@ class CassandraTimelineStorage(TimelineStorage):
     def hidden_ids(self, key: str) -> list[str]:
         select = self.statements("SELECT activity_id, hidden FROM {ks}.timeline WHERE feed_id = ?")
         return sorted(row[0] for row in self.statements.session.execute(select, (key,)) if row[1])
+
+    def windows(self, queries: Sequence[WindowQuery]) -> list[list[WindowEntry]]:
+        """Every query in flight at once: the latency of one partition read."""
+        session = self.statements.session
+        futures = []
+        for query in queries:
+            cql = "SELECT activity_id, hidden FROM {ks}.timeline WHERE feed_id = ?"
+            args: list[Any] = [query.key]
+            lower, upper = query.id_bounds()
+            if lower is not None:
+                cql += " AND activity_id >= ?"
+                args.append(lower)
+            if upper is not None:
+                cql += " AND activity_id < ?"
+                args.append(upper)
+            if query.limit is not None:
+                cql += " LIMIT ?"
+                args.append(query.limit)
+            futures.append(session.execute_async(self.statements(cql), args))
+        return [[(row[0], bool(row[1])) for row in future.result()] for future in futures]
 
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
         delete = self.statements("DELETE FROM {ks}.timeline WHERE feed_id = ? AND activity_id = ?")
@@ -631,6 +656,34 @@ class CassandraFollowStorage(FollowStorage):
         select = self.statements("SELECT follower, version FROM {ks}.unfollowed WHERE user_id = ?")
         rows = self.statements.session.execute(select, (user_id,))
         return sorted(row[0] for row in rows if (row[1] or 0) > after)
+
+    def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
+        """Both tables for every pair at once: one round trip's latency, not one per author."""
+        session = self.statements.session
+        since = self.statements("SELECT since FROM {ks}.followers WHERE user_id = ? AND follower = ?")
+        ended = self.statements(
+            "SELECT since, version FROM {ks}.unfollowed WHERE user_id = ? AND follower = ?"
+        )
+        futures = [
+            (user, *(session.execute_async(query, (user, follower)) for query in (since, ended)))
+            for user in followed
+        ]
+        states: dict[str, FollowState] = {}
+        for user, following_future, ended_future in futures:
+            following, unfollowed = following_future.result().one(), ended_future.result().one()
+            if following is not None:
+                states[user] = following[0] or 0
+            elif unfollowed is not None:
+                states[user] = Unfollowed(unfollowed[0] or 0, unfollowed[1] or 0)
+        return states
+
+    def author_modes(self) -> dict[str, ModeChanges]:
+        select = self.statements("SELECT author, changes FROM {ks}.author_modes WHERE bucket = 0")
+        return {row[0]: decode_changes(row[1] or "") for row in self.statements.session.execute(select)}
+
+    def store_author_modes(self, author: str, changes: ModeChanges) -> None:
+        insert = self.statements("INSERT INTO {ks}.author_modes (bucket, author, changes) VALUES (0, ?, ?)")
+        self.statements.session.execute(insert, (author, encode_changes(changes)))
 
 
 class NullCountsPublisher(CountsPublisher):

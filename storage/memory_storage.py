@@ -18,6 +18,7 @@ from pipeline.activity import Activity
 from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import FeedMeta, group_rank
+from pipeline.author_modes import ModeChanges
 from storage.base import (
     REALTIME_KEEP,
     ActivityStorage,
@@ -31,6 +32,8 @@ from storage.base import (
     PageRequest,
     TimelineStorage,
     Unfollowed,
+    WindowEntry,
+    WindowQuery,
     counts_message,
     page_of_ids,
 )
@@ -124,6 +127,19 @@ class MemoryTimelineStorage(TimelineStorage):
     def hidden_ids(self, key: str) -> list[str]:
         with self.lock:
             return sorted(self.hidden.get(key, ()))
+
+    def windows(self, queries: Sequence[WindowQuery]) -> list[list[WindowEntry]]:
+        found = []
+        with self.lock:
+            for query in queries:
+                timeline = self.timelines.get(query.key, [])
+                lower, upper = query.id_bounds()
+                low = 0 if lower is None else bisect.bisect_left(timeline, lower)
+                high = len(timeline) if upper is None else bisect.bisect_left(timeline, upper)
+                ids = timeline[low:high][::-1][: query.limit]
+                hidden = self.hidden.get(query.key, ())
+                found.append([(i, i in hidden) for i in ids])
+        return found
 
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
         with self.lock:
@@ -304,6 +320,7 @@ class MemoryFollowStorage(FollowStorage):
         self.followers_of: dict[str, dict[str, int]] = defaultdict(dict)
         self.unfollowed_of: dict[str, dict[str, Unfollowed]] = defaultdict(dict)
         self.followed_by: dict[str, set[str]] = defaultdict(set)
+        self.modes: dict[str, ModeChanges] = {}
 
     def state(self, follower: str, followed: str) -> FollowState:
         with self.lock:
@@ -345,6 +362,14 @@ class MemoryFollowStorage(FollowStorage):
         with self.lock:
             return sorted(f for f, u in self.unfollowed_of.get(user_id, {}).items() if u.version > after)
 
+    def author_modes(self) -> dict[str, ModeChanges]:
+        with self.lock:
+            return dict(self.modes)
+
+    def store_author_modes(self, author: str, changes: ModeChanges) -> None:
+        with self.lock:
+            self.modes[author] = changes
+
 
 class MemoryBackend(Backend):
     name = "memory"
@@ -361,7 +386,7 @@ class MemoryBackend(Backend):
     def dump(self) -> dict:
         """Everything stored, as plain data: two backends with equal dumps hold the same bytes."""
         with self.lock_all():
-            return {
+            dumped = {
                 "activities": {i: raw for i, (_, raw) in sorted(self.activities.data.items())},
                 "timelines": {k: list(v) for k, v in sorted(self.timelines.timelines.items()) if v},
                 "hidden": {k: sorted(v) for k, v in sorted(self.timelines.hidden.items()) if v},
@@ -377,6 +402,9 @@ class MemoryBackend(Backend):
                     k: dict(sorted(v.items())) for k, v in sorted(self.follows.unfollowed_of.items()) if v
                 },
             }
+            if self.follows.modes:  # only apps that pull authors have any
+                dumped["author_modes"] = dict(sorted(self.follows.modes.items()))
+            return dumped
 
     def lock_all(self) -> threading.RLock:
         return self.activities.lock

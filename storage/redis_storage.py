@@ -36,6 +36,7 @@ from pipeline.activity import Activity
 from pipeline.activity_state import ActivityState
 from pipeline.aggregated_activity import AggregatedActivity
 from pipeline.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
+from pipeline.author_modes import ModeChanges, decode_changes, encode_changes
 from pipeline.ids import sort_key_for, sort_key_of, time_for
 from storage.base import (
     REALTIME_KEEP,
@@ -49,6 +50,8 @@ from storage.base import (
     PageRequest,
     TimelineStorage,
     Unfollowed,
+    WindowEntry,
+    WindowQuery,
     counts_message,
     page_of_ids,
 )
@@ -455,6 +458,25 @@ class RedisTimelineStorage(TimelineStorage):
         states = self.activities.get_states(ids, activity_class)
         return [states[i] for i in ids if i in states]
 
+    def windows(self, queries: Sequence[WindowQuery]) -> list[list[WindowEntry]]:
+        """Every window and its hidden set in one pipeline (scores are activity times)."""
+        if not queries:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for query in queries:
+            top = "+inf" if query.until is None else f"({query.until}"
+            bottom = "-inf" if query.since is None else str(query.since)
+            if query.limit is None:
+                pipe.zrevrangebyscore(self.key(query.key), top, bottom)
+            else:
+                pipe.zrevrangebyscore(self.key(query.key), top, bottom, start=0, num=query.limit)
+            pipe.smembers(self.key(query.key) + ":hidden")
+        found = pipe.execute()
+        windows = []
+        for ids, hidden in zip(found[::2], found[1::2], strict=True):
+            windows.append([(i.decode(), i in hidden) for i in ids])
+        return windows
+
     def count(self, key: str) -> int:
         if not self.single_node:
             hidden = set(self.hidden_ids(key))
@@ -696,6 +718,32 @@ class RedisFollowStorage(FollowStorage):
 
     def _following(self, follower: str) -> str:
         return f"{self.prefix}following:{{{follower}}}"
+
+    @property
+    def _modes(self) -> str:
+        return f"{self.prefix}author_modes"
+
+    def author_modes(self) -> dict[str, ModeChanges]:
+        return {a.decode(): decode_changes(c.decode()) for a, c in self.client.hgetall(self._modes).items()}
+
+    def store_author_modes(self, author: str, changes: ModeChanges) -> None:
+        self.client.hset(self._modes, author, encode_changes(changes))
+
+    def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
+        if not followed:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for user in followed:
+            pipe.hget(self._followers(user), follower)
+            pipe.hget(self._unfollowed(user), follower)
+        found = pipe.execute()
+        states: dict[str, FollowState] = {}
+        for user, since, ended in zip(followed, found[::2], found[1::2], strict=True):
+            if since is not None:
+                states[user] = int(since)
+            elif ended is not None:
+                states[user] = _unfollowed(ended)
+        return states
 
     def state(self, follower: str, followed: str) -> FollowState:
         pipe = self.client.pipeline(transaction=False)

@@ -21,11 +21,20 @@ from typing import Any, ClassVar
 
 from pipeline.activity import Activity
 from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
+from pipeline.author_modes import AuthorModeEvent
 from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp, MarkSpec
 from pipeline.feeds import Feed, UserFeed
+from pipeline.ids import sort_key_for
 from pipeline.manager import Manager
 from pipeline.snapshot import snapshot
-from pipeline.steps import apply_follow, fanout_many, mark_batch, materialize_many, partition_for
+from pipeline.steps import (
+    apply_author_mode,
+    apply_follow,
+    fanout_many,
+    mark_batch,
+    materialize_many,
+    partition_for,
+)
 from storage.memory_storage import MemoryBackend
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -37,7 +46,7 @@ class Mark:
     spec: MarkSpec
 
 
-Event = ActivityEvent | FollowEvent | Mark
+Event = ActivityEvent | FollowEvent | Mark | AuthorModeEvent
 
 
 class ShortFeed(Feed):
@@ -96,12 +105,16 @@ def generate(
     churn: bool | None = None,
     prefix: str = "",
     trim: bool | None = None,
+    switches: int = 0,
 ) -> World:
     """Follows, adds (some LOW lane, some future-dated, some notifying), updates, removals,
     re-adds and marks, in publication order; each event one second after the last.
 
     churn: unfollows too. trim: feeds short enough to trim (with churn, the
     schedules keep the follows topic ahead of the activities topic).
+    switches: that many push/pull switches of random authors at random times
+    (before, among and after the activities they cover), anywhere in the
+    stream: a hybrid world, whose reads equal those of the same world without them.
     """
     rng = random.Random(seed)
     churn = rng.random() < 0.5 if churn is None else churn
@@ -155,7 +168,17 @@ def generate(
             user = rng.choice(names)
             read = rng.random() < 0.4
             out.append(Mark(user, MarkSpec("notification", None, True, read, now)))
+    for _ in range(switches):
+        when = START + timedelta(seconds=rng.randint(-700 * 60, events + 10 * 60))
+        switch = AuthorModeEvent(rng.choice(names), rng.random() < 0.6, sort_key_for(when))
+        out.insert(rng.randint(0, len(out)), switch)
     return World(names, out, TrimManager if trim else ChurnManager, follows_first=churn and trim)
+
+
+def without_switches(world: World) -> World:
+    """The same world fully pushed: what a hybrid world's reads must equal."""
+    events = [e for e in world.events if not isinstance(e, AuthorModeEvent)]
+    return World(world.users, events, world.manager_class, world.follows_first)
 
 
 def run_inline(world: World) -> Manager:
@@ -166,6 +189,8 @@ def run_inline(world: World) -> Manager:
             manager.driver.activity(event)
         elif isinstance(event, FollowEvent):
             manager.driver.follow(event)
+        elif isinstance(event, AuthorModeEvent):
+            manager.driver.author_mode(event)
         else:
             manager.driver.mark(event.user, event.spec)
     return manager
@@ -211,6 +236,8 @@ def run_pipeline(
             logs["activities", partition_for(event.activity.actor_id, partitions)].messages.append(event)
         elif isinstance(event, FollowEvent):
             logs["follows", partition_for(event.follower, partitions)].messages.append(event)
+        elif isinstance(event, AuthorModeEvent):  # keyed by the author on the follows topic
+            logs["follows", partition_for(event.author, partitions)].messages.append(event)
         else:
             batch = mark_batch(event.user, event.spec)
             logs["marks", partition_for(event.user, partitions)].messages.append(batch)
@@ -228,7 +255,10 @@ def run_pipeline(
                 emit(batches)
         elif topic == "follows":
             for event in messages:
-                emit(apply_follow(manager, event))
+                if isinstance(event, AuthorModeEvent):
+                    emit(apply_author_mode(manager, event, partitions))
+                else:
+                    emit(apply_follow(manager, event))
         elif topic == "marks":  # forwarded as they are to the user's feed-ops partition
             emit(messages)
         else:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.simulation.sim import first_difference, generate, run_inline, run_pipeline, stored, visible
+from tests.simulation.sim import (
+    first_difference,
+    generate,
+    run_inline,
+    run_pipeline,
+    stored,
+    visible,
+    without_switches,
+)
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -23,6 +31,27 @@ def test_any_schedule_stores_what_inline_mode_stores(world_seed, schedule_seed, 
     difference = first_difference(visible(oracle, world.users), visible(pipeline, world.users))
     assert difference is None, f"world {world_seed}, schedule {schedule_seed}: {difference}"
     assert stored(pipeline) == stored(oracle), f"world {world_seed}, schedule {schedule_seed}"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    world_seed=seeds,
+    schedule_seed=seeds,
+    events=st.integers(min_value=5, max_value=60),
+    switches=st.integers(min_value=1, max_value=4),
+)
+def test_hybrid_worlds_read_like_fully_pushed_ones_under_any_schedule(
+    world_seed, schedule_seed, events, switches
+):
+    """Authors switched to pull and back at any time, the switches met anywhere in the stream:
+    every feed reads as if every activity had been pushed (pipeline.hybrid)."""
+    world = generate(world_seed, events=events, switches=switches)
+    pushed = visible(run_inline(without_switches(world)), world.users)
+    difference = first_difference(pushed, visible(run_inline(world), world.users))
+    assert difference is None, f"inline, world {world_seed}: {difference}"
+    pipeline, _ = run_pipeline(world, schedule_seed)
+    difference = first_difference(pushed, visible(pipeline, world.users))
+    assert difference is None, f"world {world_seed}, schedule {schedule_seed}: {difference}"
 
 
 @settings(max_examples=40, deadline=None)
