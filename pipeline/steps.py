@@ -192,7 +192,13 @@ def fanout_many(
     )
     followers = dict(zip(actors, backend.follows.followers_many(actors), strict=True))
     if switches is not None and manager.pull_threshold is not None:
-        switches += _threshold_switches(manager, followers, modes)
+        counts = {actor: len(users) for actor, users in followers.items()}
+        unread = sorted({e.activity.actor_id for e, _, _ in live} - set(counts))
+        if unread:  # pulled authors whose followers were not read: counted, up to the threshold
+            counts.update(
+                zip(unread, backend.follows.follower_counts(unread, manager.pull_threshold), strict=True)
+            )
+        switches += _threshold_switches(manager, counts, modes)
     # Who unfollowed the actor after this activity was published still gets it, hidden:
     # in event order it reached their feeds before the unfollow hid it.
     asked = sorted(
@@ -250,7 +256,7 @@ def _target_batches(
 
 
 def _threshold_switches(
-    manager: Manager, followers: dict[str, list[str]], modes: dict[str, ModeChanges]
+    manager: Manager, counts: dict[str, int], modes: dict[str, ModeChanges]
 ) -> list[AuthorModeEvent]:
     """Mode changes the manager asks for, given each actor's follower count: taking effect
     SWITCH_LEAD from now, so every reader knows of the switch before it covers an activity."""
@@ -258,9 +264,9 @@ def _threshold_switches(
     from pipeline.ids import sort_key_for
 
     switches = []
-    for actor, users in sorted(followers.items()):
+    for actor, count in sorted(counts.items()):
         pulled = currently_pulled(modes.get(actor, ()))
-        wanted = manager.author_mode_for(actor, len(users), pulled)
+        wanted = manager.author_mode_for(actor, count, pulled)
         if wanted is not None and wanted != pulled:
             switches.append(AuthorModeEvent(actor, wanted, sort_key_for(datetime.now(UTC)) + SWITCH_LEAD))
     return switches

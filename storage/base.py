@@ -397,6 +397,11 @@ class FollowStorage(ABC):
     def following(self, user_id: str) -> list[str]:
         """Whom user_id follows, sorted."""
 
+    def follower_counts(self, user_ids: Sequence[str], at_most: int) -> list[int]:
+        """How many follow each user, counted up to at_most: what a threshold compares, for an
+        author whose followers the fanout did not read (pulled)."""
+        return [min(len(self.followers(user_id)), at_most) for user_id in user_ids]
+
     def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
         """The follower's pair state with each of followed, leaving out pairs never followed:
         what a hybrid read asks of its pulled authors, in one round trip where possible."""

@@ -657,6 +657,13 @@ class CassandraFollowStorage(FollowStorage):
         rows = self.statements.session.execute(select, (user_id,))
         return sorted(row[0] for row in rows if (row[1] or 0) > after)
 
+    def follower_counts(self, user_ids: Sequence[str], at_most: int) -> list[int]:
+        """Rows read up to at_most per user, all users at once: bounded by the threshold."""
+        select = self.statements("SELECT follower FROM {ks}.followers WHERE user_id = ? LIMIT ?")
+        session = self.statements.session
+        futures = [session.execute_async(select, (user_id, at_most)) for user_id in user_ids]
+        return [len(list(future.result())) for future in futures]
+
     def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
         """Both tables for every pair at once: one round trip's latency, not one per author."""
         session = self.statements.session

@@ -362,6 +362,10 @@ class MemoryFollowStorage(FollowStorage):
         with self.lock:
             return sorted(f for f, u in self.unfollowed_of.get(user_id, {}).items() if u.version > after)
 
+    def follower_counts(self, user_ids: Sequence[str], at_most: int) -> list[int]:
+        with self.lock:
+            return [min(len(self.followers_of.get(user_id, ())), at_most) for user_id in user_ids]
+
     def author_modes(self) -> dict[str, ModeChanges]:
         with self.lock:
             return dict(self.modes)

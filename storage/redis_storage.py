@@ -729,6 +729,12 @@ class RedisFollowStorage(FollowStorage):
     def store_author_modes(self, author: str, changes: ModeChanges) -> None:
         self.client.hset(self._modes, author, encode_changes(changes))
 
+    def follower_counts(self, user_ids: Sequence[str], at_most: int) -> list[int]:
+        pipe = self.client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.hlen(self._followers(user_id))
+        return [min(count, at_most) for count in pipe.execute()]
+
     def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
         if not followed:
             return {}
