@@ -201,12 +201,13 @@ class Feed(BaseFeed):
             cls.max_length is not None and cls.max_length <= user_feed.max_length
         )
 
-    def _pulled(self) -> list:
+    def _pulled(self) -> dict:
+        """Authors ever pulled that this feed may merge in (their follow state is asked later)."""
         if not self.merges_pulled(self.user_feed_class or UserFeed):
-            return []
-        from pipeline.hybrid import pulled_sources
+            return {}
+        from pipeline.hybrid import pulled_candidates
 
-        return pulled_sources(self.backend, self.user_id)
+        return pulled_candidates(self.backend, self.user_id)
 
     def get_page(self, page: PageRequest) -> list[Activity]:
         sources = self._pulled()
@@ -253,9 +254,9 @@ class Feed(BaseFeed):
     def count(self) -> int:
         sources = self._pulled()
         if sources:
-            from pipeline.hybrid import merged_live_ids
+            from pipeline.hybrid import merged_count
 
-            return len(merged_live_ids(self, sources, self.user_feed_class or UserFeed)[0])
+            return merged_count(self, sources, self.user_feed_class or UserFeed)
         return self.backend.timelines.count(self.key)
 
     def delete(self) -> None:

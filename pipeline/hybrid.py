@@ -16,21 +16,21 @@ pushed, so the page equals the one a fully pushed feed would give:
   id bounds, order, offset and limit apply as on any feed.
 
 Storage calls: the author modes (cached a second per process, see
-SWITCH_LEAD), the owner's follow state with each pulled author, every
-window at once, and the states of the window's ids: four round trips on
-Redis, whatever the number of pulled authors.
+SWITCH_LEAD), then the owner's follow state with each pulled author and the
+merged window (one script call on Redis), then the states of the entries
+the page shows: two round trips on Redis, whatever the number of pulled
+authors.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.activity import Activity
 from pipeline.author_modes import ModeChanges, pulled_ranges
-from pipeline.follow_state import FollowState, Unfollowed
+from pipeline.follow_state import Unfollowed
 from storage.base import PageRequest, WindowQuery, page_of_ids
 
 if TYPE_CHECKING:
@@ -67,63 +67,99 @@ def forget_author_modes(follows: FollowStorage) -> None:
         _cache.pop(id(follows), None)
 
 
-@dataclass(frozen=True)
-class PulledSource:
-    """A pulled author the feed's owner follows or followed, and the time ranges pulled."""
-
-    author: str
-    state: FollowState
-    ranges: tuple[tuple[int, int | None], ...]
-
-
-def pulled_sources(backend: Backend, user_id: str) -> list[PulledSource]:
-    """The pulled authors whose activities belong in user_id's flat feeds, shown or hidden."""
-    modes = author_modes(backend.follows)
-    ranges = {author: tuple(pulled_ranges(changes)) for author, changes in modes.items()}
-    authors = sorted(author for author, pulled in ranges.items() if pulled and author != user_id)
-    if not authors:
-        return []
-    states = backend.follows.follow_states(user_id, authors)
-    return [PulledSource(a, states[a], ranges[a]) for a in authors if a in states]
+def pulled_candidates(backend: Backend, user_id: str) -> dict[str, tuple[tuple[int, int | None], ...]]:
+    """Every author ever pulled (but the reader), with the time ranges pulled: whether the reader
+    follows or followed each is asked with the window (Timelines.pulled_window)."""
+    candidates = {}
+    for author, changes in author_modes(backend.follows).items():
+        if author != user_id and (ranges := tuple(pulled_ranges(changes))):
+            candidates[author] = ranges
+    return candidates
 
 
-def merged_live_ids(feed: Feed, sources: list[PulledSource], user_feed: type[Feed]) -> tuple[list[str], dict]:
-    """The live ids of the merged window, newest first, and their states."""
+def _window(
+    feed: Feed, candidates: dict, user_feed: type[Feed], fetch: int | None
+) -> tuple[list[str], dict, dict, bool]:
+    """The merged window's newest `fetch` entries (all of the window for None): their ids newest
+    first, their hidden flags, the states read so far, and whether the window goes on past them.
+
+    The newest n of a merge are the merge of each list's newest n, so a page
+    near the top reads that much of every list, not the whole window.
+    """
     backend, limit = feed.backend, feed.max_length
-    queries = [WindowQuery(feed.key, limit=limit)]
-    owners: list[PulledSource] = []
-    for source in sources:
-        key = user_feed.key_for(source.author)
-        for start, end in source.ranges:
-            queries.append(WindowQuery(key, start, end, limit))
-            owners.append(source)
-    found = backend.timelines.windows(queries)
-    hidden = dict(found[0])  # the owner's own entries keep their own flags
+    if fetch is None or (limit is not None and fetch >= limit):
+        fetch = limit
+    authors = [
+        (author, [WindowQuery(user_feed.key_for(author), s, e, fetch, hidden=False) for s, e in ranges])
+        for author, ranges in sorted(candidates.items())
+    ]
+    merged, relations = backend.timelines.pulled_window(
+        backend.follows, feed.user_id, WindowQuery(feed.key, limit=fetch), authors, fetch
+    )
+    hidden: dict[str, bool] = {}
     ended: dict[str, Unfollowed] = {}
-    for source, entries in zip(owners, found[1:], strict=True):
-        for activity_id, _ in entries:
-            if activity_id in hidden:
-                continue
-            if isinstance(source.state, Unfollowed):
-                hidden[activity_id] = True
-                ended[activity_id] = source.state
-            else:
-                hidden[activity_id] = False
-    newest = sorted(hidden, reverse=True)
-    # Entries of unfollowed authors added after the unfollow are left out: the window is
-    # within the first limit + len(ended) ids.
-    head = newest if limit is None else newest[: limit + len(ended)]
-    states = backend.activities.get_states(head, feed.activity_class)
-    if ended:
-        head = [i for i in head if not (i in ended and i in states and states[i].added >= ended[i].version)]
-    window = head if limit is None else head[:limit]
-    live = [i for i in window if not hidden[i] and i in states and not states[i].removed]
-    return live, states
+    for activity_id, own_hidden, author in merged:
+        if author is None:  # the owner's own entries keep their own flags
+            hidden[activity_id] = own_hidden
+        elif isinstance(state := relations[author], Unfollowed):
+            # Held a place if added before the unfollow, none at all if after: `added` decides.
+            hidden[activity_id] = True
+            ended[activity_id] = state
+        else:
+            hidden[activity_id] = False
+    newest = [entry[0] for entry in merged]
+    states: dict = {}
+    if ended:  # the window is within the first limit + len(ended) ids
+        head = newest if limit is None else newest[: limit + len(ended)]
+        asked = [i for i in head if i in ended]
+        states = backend.activities.get_states(asked, feed.activity_class)
+        late = {i for i in asked if i in states and states[i].added >= ended[i].version}
+        newest = [i for i in newest if i not in late]
+    partial = fetch != limit and len(merged) >= fetch  # cut short of the window: there may be more
+    return (newest if limit is None else newest[:limit]), hidden, states, partial
 
 
-def merged_page(
-    feed: Feed, page: PageRequest, sources: list[PulledSource], user_feed: type[Feed]
-) -> list[Activity]:
-    """The page of the merged feed: bounds, order, offset and limit over its live entries."""
-    live, states = merged_live_ids(feed, sources, user_feed)
-    return [states[i].activity for i in page_of_ids(live[::-1], page)]
+def merged_page(feed: Feed, page: PageRequest, candidates: dict, user_feed: type[Feed]) -> list[Activity]:
+    """The page of the merged feed: bounds, order, offset and limit over its live entries.
+
+    States are read in the page's order, a little more than the page needs at
+    a time (removed entries are skipped), so a 25-entry page decodes about 30
+    states, not the whole window.
+    """
+    need = None if page.limit is None else page.offset + page.limit
+    # The top of the window is enough for a newest-first page without a lower bound; if its
+    # entries run out (hidden, removed) before the page is full, the whole window is read.
+    near_top = need is not None and not page.ascending and page.bounds.lower is None
+    fetch = need + need // 2 + 8 if near_top else None
+    while True:
+        window, hidden, states, partial = _window(feed, candidates, user_feed, fetch)
+        live = _live_in_order(feed, window, hidden, states, page, need)
+        if not partial or (need is not None and len(live) >= need):
+            break
+        fetch = None
+    end = None if page.limit is None else page.offset + page.limit
+    return [states[i].activity for i in live[page.offset : end]]
+
+
+def _live_in_order(
+    feed: Feed, window: list[str], hidden: dict, states: dict, page: PageRequest, need
+) -> list[str]:
+    """The window's live, shown ids in the page's order and bounds, up to `need` of them."""
+    shown = [i for i in window if not hidden[i]][::-1]  # ascending, as page_of_ids wants
+    ordered = page_of_ids(shown, PageRequest(0, None, page.bounds, page.ascending))
+    step = len(ordered) if need is None else max(8, need + need // 4)
+    live: list[str] = []
+    position = 0
+    while position < len(ordered) and (need is None or len(live) < need):
+        part = ordered[position : position + step]
+        missing = [i for i in part if i not in states]
+        if missing:
+            states.update(feed.backend.activities.get_states(missing, feed.activity_class))
+        live += [i for i in part if i in states and not states[i].removed]
+        position += step
+    return live
+
+
+def merged_count(feed: Feed, candidates: dict, user_feed: type[Feed]) -> int:
+    """Live, shown entries of the merged window."""
+    return len(merged_page(feed, PageRequest(), candidates, user_feed))

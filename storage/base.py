@@ -75,6 +75,8 @@ class WindowQuery:
     since: int | None = None
     until: int | None = None
     limit: int | None = None
+    #: False: the timeline holds no hidden entries (a user feed), so their set is not read.
+    hidden: bool = True
 
     def id_bounds(self) -> tuple[str | None, str | None]:
         """The bounds as id prefixes: ids order as their times (pipeline.ids)."""
@@ -216,6 +218,40 @@ class TimelineStorage(ABC):
     def windows(self, queries: Sequence[WindowQuery]) -> list[list[WindowEntry]]:
         """Each query's entries, newest first, removed ones included (their states say so):
         one round trip for all where the backend allows."""
+
+    def pulled_window(
+        self,
+        follows: FollowStorage,
+        follower: str,
+        own: WindowQuery,
+        authors: Sequence[tuple[str, Sequence[WindowQuery]]],
+        cut: int | None,
+    ) -> tuple[list[tuple[str, bool, str | None]], dict[str, FollowState]]:
+        """A hybrid read's window in one go: the follower's state with each author, then the
+        merged window of its own timeline and the related authors' queries, cut at `cut` unless
+        an author was unfollowed (then whole: the caller decides which of its entries hold
+        places). Entries come as (id, hidden, author or None for the own timeline). Redis does
+        it all in one script call."""
+        states = follows.follow_states(follower, [author for author, _ in authors])
+        queries, origin = [own], [None]
+        for author, wanted in authors:
+            if author in states:
+                queries += wanted
+                origin += [author] * len(wanted)
+        ending = any(isinstance(state, Unfollowed) for state in states.values())
+        merged = self.merged_window(queries, None if ending else cut)
+        return [(i, hidden, origin[index]) for i, hidden, index in merged], states
+
+    def merged_window(self, queries: Sequence[WindowQuery], cut: int | None) -> list[tuple[str, bool, int]]:
+        """The union of the queries' windows, newest first, at most `cut` entries: each id once,
+        from the first query that holds it, as (id, hidden, index of that query). What a hybrid
+        read merges; Redis does it in one script call."""
+        merged: dict[str, tuple[bool, int]] = {}
+        for index, entries in enumerate(self.windows(queries)):
+            for activity_id, hidden in entries:
+                merged.setdefault(activity_id, (hidden, index))
+        newest = sorted(merged, reverse=True)[:cut]
+        return [(i, *merged[i]) for i in newest]
 
     @abstractmethod
     def count(self, key: str) -> int:

@@ -294,6 +294,145 @@ return {members, names, values, redis.call('HMGET', KEYS[3], 'unseen', 'unread',
 """
 
 
+# A follower's state with each of many authors (hybrid reads): KEYS are each author's followers
+# and unfollowed hashes, in pairs; ARGV[1] the follower. One reply per author: "f<since>",
+# "u<since>:<version>" or "": one call instead of two commands per author.
+FOLLOW_STATES = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  local since = redis.call('HGET', KEYS[i], ARGV[1])
+  if since then
+    out[#out + 1] = 'f' .. since
+  else
+    local ended = redis.call('HGET', KEYS[i + 1], ARGV[1])
+    out[#out + 1] = ended and ('u' .. ended) or ''
+  end
+end
+return out
+"""
+
+
+# The union of timeline windows, newest first, each id once (from the first key holding it):
+# a hybrid read's merge in one call. ARGV[1]: how many to return ('' all); then per key: since,
+# until (scores, '' unbounded, until exclusive), limit ('' none), '1' to read its hidden set.
+# Returns {ids, hidden flags as a string of 0/1, index of the key each came from}.
+MERGED_WINDOW = """
+local lists, hiddens, heads = {}, {}, {}
+for k = 1, #KEYS do
+  local base = 1 + (k - 1) * 4
+  local since, untl, limit = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
+  local top = untl == '' and '+inf' or ('(' .. untl)
+  local bottom = since == '' and '-inf' or since
+  if limit == '' then
+    lists[k] = redis.call('ZREVRANGEBYSCORE', KEYS[k], top, bottom)
+  else
+    lists[k] = redis.call('ZREVRANGEBYSCORE', KEYS[k], top, bottom, 'LIMIT', 0, tonumber(limit))
+  end
+  local hidden = {}
+  if ARGV[base + 4] == '1' then
+    for _, id in ipairs(redis.call('SMEMBERS', KEYS[k] .. ':hidden')) do hidden[id] = true end
+  end
+  hiddens[k] = hidden
+  heads[k] = 1
+end
+-- A k-way merge of lists sorted newest first, stopping at the cut: ids order as strings.
+local cut = ARGV[1] == '' and math.huge or tonumber(ARGV[1])
+local ids, flags, origins, seen = {}, {}, {}, {}
+while #ids < cut do
+  local best, from = nil, nil
+  for k = 1, #KEYS do
+    local id = lists[k][heads[k]]
+    if id and (best == nil or id > best) then best, from = id, k end
+  end
+  if best == nil then break end
+  for k = 1, #KEYS do  -- the same id at the head of other lists: taken once, from the first
+    if lists[k][heads[k]] == best then
+      if k < from then from = k end
+      heads[k] = heads[k] + 1
+    end
+  end
+  if not seen[best] then
+    seen[best] = true
+    ids[#ids + 1] = best
+    flags[#flags + 1] = hiddens[from][best] and '1' or '0'
+    origins[#origins + 1] = from - 1
+  end
+end
+return {ids, table.concat(flags), origins}
+"""
+
+
+# A hybrid read's window in one call (single Redis): the follower's state with each pulled
+# author (its followers and unfollowed hashes), then a k-way merge of the own timeline's window
+# and the related authors' user-feed windows. KEYS: own timeline, then per author its followers
+# hash, unfollowed hash and user feed. ARGV: follower, cut ('' all), own limit, then per author
+# the number of ranges and per range since, until, limit ('' unbounded). Returns {ids, hidden
+# flags as 0/1, origin (0 own, else the author's number), each author's state ("f<since>",
+# "u<since>:<version>" or "")}; an unfollowed author lifts the cut.
+PULLED_WINDOW = """
+local follower, cut, lists, origins_of, states = ARGV[1], ARGV[2], {}, {}, {}
+lists[1] = redis.call('ZREVRANGE', KEYS[1], 0, ARGV[3] == '' and -1 or tonumber(ARGV[3]) - 1)
+origins_of[1] = 0
+local hidden = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1] .. ':hidden')) do hidden[id] = true end
+local arg, ending = 4, false
+for a = 1, (#KEYS - 1) / 3 do
+  local base = 1 + (a - 1) * 3
+  local ranges = tonumber(ARGV[arg])
+  local state = ''
+  local since = redis.call('HGET', KEYS[base + 1], follower)
+  if since then
+    state = 'f' .. since
+  else
+    local ended = redis.call('HGET', KEYS[base + 2], follower)
+    if ended then state = 'u' .. ended; ending = true end
+  end
+  states[a] = state
+  for r = 1, ranges do
+    if state ~= '' then
+      local lo, hi, limit = ARGV[arg + 3 * r - 2], ARGV[arg + 3 * r - 1], ARGV[arg + 3 * r]
+      local top = hi == '' and '+inf' or ('(' .. hi)
+      local bottom = lo == '' and '-inf' or lo
+      local found
+      if limit == '' then
+        found = redis.call('ZREVRANGEBYSCORE', KEYS[base + 3], top, bottom)
+      else
+        found = redis.call('ZREVRANGEBYSCORE', KEYS[base + 3], top, bottom, 'LIMIT', 0, tonumber(limit))
+      end
+      lists[#lists + 1] = found
+      origins_of[#lists] = a
+    end
+  end
+  arg = arg + 1 + 3 * ranges
+end
+local wanted = (cut == '' or ending) and math.huge or tonumber(cut)
+local heads = {}
+for k = 1, #lists do heads[k] = 1 end
+local ids, flags, origins, seen = {}, {}, {}, {}
+while #ids < wanted do
+  local best, from = nil, nil
+  for k = 1, #lists do
+    local id = lists[k][heads[k]]
+    if id and (best == nil or id > best) then best, from = id, k end
+  end
+  if best == nil then break end
+  for k = 1, #lists do
+    if lists[k][heads[k]] == best then
+      if k < from then from = k end
+      heads[k] = heads[k] + 1
+    end
+  end
+  if not seen[best] then
+    seen[best] = true
+    ids[#ids + 1] = best
+    flags[#flags + 1] = (from == 1 and hidden[best]) and '1' or '0'
+    origins[#origins + 1] = origins_of[from]
+  end
+end
+return {ids, table.concat(flags), origins, states}
+"""
+
+
 CLUSTER_SCHEME = "redis+cluster://"
 
 
@@ -470,12 +609,66 @@ class RedisTimelineStorage(TimelineStorage):
                 pipe.zrevrangebyscore(self.key(query.key), top, bottom)
             else:
                 pipe.zrevrangebyscore(self.key(query.key), top, bottom, start=0, num=query.limit)
-            pipe.smembers(self.key(query.key) + ":hidden")
-        found = pipe.execute()
+            if query.hidden:
+                pipe.smembers(self.key(query.key) + ":hidden")
+        found = iter(pipe.execute())
         windows = []
-        for ids, hidden in zip(found[::2], found[1::2], strict=True):
+        for query in queries:
+            ids = next(found)
+            hidden = next(found) if query.hidden else ()
             windows.append([(i.decode(), i in hidden) for i in ids])
         return windows
+
+    def pulled_window(
+        self,
+        follows: FollowStorage,
+        follower: str,
+        own: WindowQuery,
+        authors: Sequence[tuple[str, Sequence[WindowQuery]]],
+        cut: int | None,
+    ) -> tuple[list[tuple[str, bool, str | None]], dict[str, FollowState]]:
+        if not self.single_node or not isinstance(follows, RedisFollowStorage) or own.since or own.until:
+            return super().pulled_window(follows, follower, own, authors, cut)
+        keys = [self.key(own.key)]
+        args: list = [follower, "" if cut is None else cut, "" if own.limit is None else own.limit]
+        for author, queries in authors:
+            keys += [follows._followers(author), follows._unfollowed(author), self.key(queries[0].key)]
+            args.append(len(queries))
+            for query in queries:
+                args += [
+                    "" if query.since is None else query.since,
+                    "" if query.until is None else query.until,
+                    "" if query.limit is None else query.limit,
+                ]
+        ids, flags, origins, found = self.scripts.call(self.client, PULLED_WINDOW, keys, args)
+        states: dict[str, FollowState] = {}
+        for (author, _), value in zip(authors, found, strict=True):
+            if value.startswith(b"f"):
+                states[author] = int(value[1:])
+            elif value:
+                states[author] = _unfollowed(value[1:])
+        names = [None, *(author for author, _ in authors)]
+        merged = [
+            (i.decode(), flag == 49, names[origin])
+            for i, flag, origin in zip(ids, flags, origins, strict=True)
+        ]
+        return merged, states
+
+    def merged_window(self, queries: Sequence[WindowQuery], cut: int | None) -> list[tuple[str, bool, int]]:
+        if not self.single_node:  # keys in many slots: the windows, merged here
+            return super().merged_window(queries, cut)
+        args: list = ["" if cut is None else cut]
+        for query in queries:
+            args += [
+                "" if query.since is None else query.since,
+                "" if query.until is None else query.until,
+                "" if query.limit is None else query.limit,
+                "1" if query.hidden else "0",
+            ]
+        ids, flags, origins = self.scripts.call(
+            self.client, MERGED_WINDOW, [self.key(q.key) for q in queries], args
+        )
+        return [(i.decode(), flag == 49, origin) for i, flag, origin in zip(ids, flags, origins, strict=True)]
 
     def count(self, key: str) -> int:
         if not self.single_node:
@@ -706,9 +899,11 @@ class RedisFollowStorage(FollowStorage):
     a hash of former follower -> ``<follow version>:<unfollow version>``;
     ``sf:following:{user}``: a set of whom the user follows."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, scripts: _Scripts | None = None) -> None:
         self.client = client
         self.prefix = prefix
+        self.scripts = scripts or _Scripts(client)
+        self.single_node = not isinstance(client, redis.RedisCluster)
 
     def _followers(self, followed: str) -> str:
         return f"{self.prefix}followers:{{{followed}}}"
@@ -738,6 +933,16 @@ class RedisFollowStorage(FollowStorage):
     def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
         if not followed:
             return {}
+        if self.single_node:  # one script call: the authors' hashes are all on this Redis
+            keys = [k for user in followed for k in (self._followers(user), self._unfollowed(user))]
+            found = self.scripts.call(self.client, FOLLOW_STATES, keys, [follower])
+            states: dict[str, FollowState] = {}
+            for user, value in zip(followed, found, strict=True):
+                if value.startswith(b"f"):
+                    states[user] = int(value[1:])
+                elif value:
+                    states[user] = _unfollowed(value[1:])
+            return states
         pipe = self.client.pipeline(transaction=False)
         for user in followed:
             pipe.hget(self._followers(user), follower)
@@ -932,7 +1137,7 @@ class RedisBackend(Backend):
         self.activities = RedisActivityStorage(client, forms, prefix, scripts)
         self.timelines = RedisTimelineStorage(client, self.activities, prefix, scripts)
         self.aggregated = RedisAggregatedStorage(client, forms, prefix, scripts)
-        self.follows = RedisFollowStorage(client, prefix)
+        self.follows = RedisFollowStorage(client, prefix, scripts)
         self.publisher = RedisCountsPublisher(client, prefix)
 
     @classmethod

@@ -11,7 +11,7 @@ from pipeline.kafka_runner import wait_until_drained
 from pipeline.producer import StreamfeedProducer
 from pipeline.snapshot import differences, snapshot
 from pipeline.topics import create_topics
-from pipeline.world import generate_world
+from pipeline.world import generate_world, with_pulled_authors
 from tests.e2e.conftest import storage_manager
 from tests.services import RedisInstance
 
@@ -64,6 +64,26 @@ def test_a_world_through_kafka_on_redis_cluster_equals_inline(stack, isolated, w
         publish(producer, phase)
         wait_until_drained(settings, timeout=180, workers=[worker])
     assert_same_feeds(world, settings)
+
+
+def test_a_hybrid_world_through_two_workers_reads_like_a_pushed_one(stack, isolated, worker_factory):
+    """Pulled authors and a switch to pull and back, as AuthorModeEvents on the follows topic,
+    through two workers (whose threshold also switches authors by count): every feed equals
+    inline mode's for the same world without switches."""
+    world = generate_world(users=60, events=900, seed=44)
+    hybrid = with_pulled_authors(world, authors=3)
+    settings = isolated("redis", partitions=4, pull_threshold=8)
+    create_topics(settings)
+    workers = [worker_factory(settings, f"worker{n}") for n in range(2)]
+    producer = StreamfeedProducer(settings)
+    for phase in hybrid.phases:
+        publish(producer, phase)
+        wait_until_drained(settings, timeout=180, workers=workers)
+    assert_same_feeds(world, settings)
+    modes = storage_manager(settings).backend.follows.author_modes()
+    switched = {author for author, changes in modes.items() if changes[-1][1]}
+    # The three pulled from the start, and those the workers switched by count, through Kafka.
+    assert len(switched) > 3, modes
 
 
 def test_two_workers_one_killed_mid_run_still_equal(stack, isolated, worker_factory):
