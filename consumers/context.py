@@ -14,7 +14,7 @@ from pipeline.events import FanoutBatch, FanoutPriority
 from pipeline.manager import Manager
 from pipeline.settings import Settings
 from pipeline.sizing import split_to_fit
-from pipeline.steps import partition_for
+from pipeline.steps import FanoutRest, fanout_rest, partition_for
 from pipeline.topics import TopicNames
 from schemas.catalog import AUTHOR_MODE_EVENT, FANOUT_BATCH
 from schemas.codec import AvroCodec
@@ -82,19 +82,31 @@ class PipelineContext:
         events, so a committed input offset always has its batches on feed-ops.
         """
 
-        def handle(item: Any) -> list[tuple[Any, int, bytes]]:
-            return [message for batch in plan(item) for message in self.encode_batch(batch)]
+        def encode(planned: list[Any]) -> list[Any]:
+            # A FanoutRest stays as it is: apply plans and sends it a page at a time.
+            return [
+                m
+                for item in planned
+                for m in ([item] if isinstance(item, FanoutRest) else self.encode_batch(item))
+            ]
 
-        def handle_all(items: list[Any]) -> list[list[tuple[Any, int, bytes]]]:
+        def handle(item: Any) -> list[Any]:
+            return encode(plan(item))
+
+        def handle_all(items: list[Any]) -> list[list[Any]]:
             assert plan_all is not None
-            return [[m for batch in plans for m in self.encode_batch(batch)] for plans in plan_all(items)]
+            return [encode(plans) for plans in plan_all(items)]
 
         async def apply(events: list[Any]) -> None:
             results = await self.runtime.process(
                 agent_name, events, decode, handle, handle_all if plan_all is not None else None
             )
-            futures = await self.send_batches([item for batches in results for item in batches])
+            planned = [item for batches in results for item in batches]
+            messages = [item for item in planned if not isinstance(item, FanoutRest)]
+            futures = await self.send_batches(messages)
             await asyncio.gather(*futures)  # a failed send raises: the batch is not acked
+            for rest in (item for item in planned if isinstance(item, FanoutRest)):
+                await self.send_rest(rest)
 
         async def planner(stream: Any) -> None:
             settings = self.settings
@@ -103,6 +115,16 @@ class PipelineContext:
             )
 
         return app.agent(self.topics[topic_name], name=agent_name)(planner)
+
+    async def send_rest(self, rest: FanoutRest | None) -> None:
+        """The rest of a big fanout, a page at a time: each page's batches are acknowledged before
+        the next page is read, so memory holds one page whatever the follower count."""
+        while rest is not None:
+            batches, rest = await self.runtime.storage(
+                lambda rest=rest: fanout_rest(self.manager, rest, self.partitions)
+            )
+            futures = await self.send_batches([m for batch in batches for m in self.encode_batch(batch)])
+            await asyncio.gather(*futures)
 
     async def send_batches(self, encoded: list[tuple[Any, int, bytes]]) -> list[Any]:
         """Publish encoded batches; returns their delivery futures."""

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 from pipeline.author_modes import AuthorModeEvent
 from pipeline.events import ActivityEvent, FanoutBatch, FollowEvent, MarkSpec
-from pipeline.steps import apply_author_mode, apply_follow, fanout_many, mark_batch, materialize
+from pipeline.steps import (
+    apply_author_mode,
+    apply_follow,
+    expand_rests,
+    fanout_many,
+    mark_batch,
+    materialize,
+)
 
 if TYPE_CHECKING:
     from pipeline.manager import Manager
@@ -35,7 +42,7 @@ class InlineDriver:
     def activity(self, event: ActivityEvent) -> None:
         with self.lock:
             switches: list[AuthorModeEvent] = []
-            for batch in fanout_many(self.manager, [event], 1, switches)[0]:
+            for batch in expand_rests(self.manager, fanout_many(self.manager, [event], 1, switches)[0], 1):
                 materialize(self.manager, batch)
             for switch in switches:
                 self.author_mode(switch)

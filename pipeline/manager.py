@@ -38,6 +38,9 @@ class Manager:
     follow_activity_limit: ClassVar[int] = 5_000
     #: Recipients per feed-ops message.
     fanout_chunk_size: ClassVar[int] = 100
+    #: Followers the fanout reads, plans and sends at a time: a worker's memory is bounded by
+    #: this, not by an author's follower count (pipeline.steps.FanoutRest).
+    follower_page_size: ClassVar[int] = 10_000
     activity_class: ClassVar[type[Activity]] = Activity
     #: Hybrid push/pull: an author with at least this many followers is switched to pull (their
     #: activities are merged into followers' flat feeds when read), and back to push below
@@ -79,6 +82,11 @@ class Manager:
     def get_user_follower_ids(self, user_id: str) -> dict[FanoutPriority, list[str]]:
         """Followers by fanout lane, as the fanout splits them (Stream Framework's name)."""
         return self.follower_lanes(str(user_id), self.backend.follows.followers(str(user_id)))
+
+    def streams_followers(self) -> bool:
+        """Whether the fanout may read followers a page at a time: not when the app answers
+        get_user_follower_ids from its own graph, whole."""
+        return type(self).get_user_follower_ids is Manager.get_user_follower_ids
 
     def follower_lanes_of(self, user_id: str, followers: list[str]) -> dict[FanoutPriority, list[str]]:
         """The fanout's lanes for an actor whose followers it has read (for a whole run at once);

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -190,9 +191,14 @@ def fanout_many(
     actors = sorted(
         {event.activity.actor_id for (event, _, _), sent in zip(live, to_followers, strict=True) if sent}
     )
-    followers = dict(zip(actors, backend.follows.followers_many(actors), strict=True))
+    if manager.streams_followers():  # a page of each actor's followers; FanoutRest plans the rest
+        pages = backend.follows.followers_pages_many(actors, manager.follower_page_size)
+    else:  # the app's own graph (get_user_follower_ids) decides, once per activity
+        pages = [(users, None) for users in backend.follows.followers_many(actors)]
+    followers = {actor: page for actor, (page, _) in zip(actors, pages, strict=True)}
+    cursors = {actor: cursor for actor, (_, cursor) in zip(actors, pages, strict=True) if cursor is not None}
     if switches is not None and manager.pull_threshold is not None:
-        counts = {actor: len(users) for actor, users in followers.items()}
+        counts = {actor: len(users) for actor, users in followers.items() if actor not in cursors}
         unread = sorted({e.activity.actor_id for e, _, _ in live} - set(counts))
         if unread:  # pulled authors whose followers were not read: counted, up to the threshold
             counts.update(
@@ -210,6 +216,7 @@ def fanout_many(
     )
     former = dict(zip(asked, backend.follows.former_followers_many(asked), strict=True))
     sending = iter(to_followers)
+    rests: dict[str, FanoutRest] = {}
     plans = []
     for plan in planned:
         if plan is None:
@@ -233,9 +240,61 @@ def fanout_many(
         batches = []
         for priority, recipients in lanes.items():
             lane = FanoutPriority(priority)
-            batches += _batches(manager, op, state, recipients, (), lane, partitions, event)
+            batches += _batches(manager, op, state, recipients, (), lane, partitions, event.published_at)
         plans.append(batches + _target_batches(manager, event, state, targets, partitions))
+        if actor in cursors:
+            rest = rests.setdefault(actor, FanoutRest(actor, cursors[actor], []))
+            rest.deliveries.append((op, state, event.priority, event.published_at))
+    if rests:  # after every event's first page: the caller plans and sends the rest page by page
+        plans[-1] = [*plans[-1], *rests.values()]
     return plans
+
+
+@dataclass
+class FanoutRest:
+    """Followers of an actor the fanout has not planned yet, from `cursor` on, and what they get.
+
+    An author with more followers than Manager.follower_page_size is fanned
+    out a page at a time: the caller plans a page with fanout_rest, sends its
+    batches, and only then reads the next, so a worker's memory stays flat
+    whatever the follower count. The input offset is committed after the
+    last page: a worker that dies mid-way plans every page again
+    (deliveries are idempotent).
+    """
+
+    actor: str
+    cursor: str
+    #: (op, state, the event's lane or None, published_at) per activity of the actor in the run.
+    deliveries: list[tuple[ActivityOp, ActivityState, FanoutPriority | None, datetime | None]]
+
+
+def fanout_rest(
+    manager: Manager, rest: FanoutRest, partitions: int
+) -> tuple[list[FanoutBatch], FanoutRest | None]:
+    """The next page of a fanout: its batches, and what is left after it (None: done)."""
+    page, cursor = manager.backend.follows.followers_page(rest.actor, rest.cursor, manager.follower_page_size)
+    batches = []
+    for op, state, priority, published_at in rest.deliveries:
+        lanes = {priority: page} if priority is not None else manager.follower_lanes_of(rest.actor, page)
+        for lane, recipients in lanes.items():
+            batches += _batches(
+                manager, op, state, recipients, (), FanoutPriority(lane), partitions, published_at
+            )
+    return batches, (None if cursor is None else FanoutRest(rest.actor, cursor, rest.deliveries))
+
+
+def expand_rests(
+    manager: Manager, planned: Sequence[FanoutBatch | FanoutRest | AuthorModeEvent], partitions: int
+) -> Iterator[FanoutBatch | AuthorModeEvent]:
+    """Every batch a plan stands for, a page at a time: for callers that apply batches at once
+    (inline mode, the simulation, tests), as a worker sends them."""
+    for item in planned:
+        rest = item if isinstance(item, FanoutRest) else None
+        if rest is None:
+            yield item
+        while rest is not None:
+            batches, rest = fanout_rest(manager, rest, partitions)
+            yield from batches
 
 
 def _target_batches(
@@ -306,9 +365,8 @@ def apply_author_mode(manager: Manager, event: AuthorModeEvent, partitions: int)
     batches = []
     for state in uncovered:
         recipients = sorted({*followers, *backend.follows.former_followers(event.author, state.added)})
-        replay = ActivityEvent(ActivityOp.ADD, state.activity, FanoutPriority.LOW, None)
         batches += _batches(
-            manager, ActivityOp.ADD, state, recipients, (), FanoutPriority.LOW, partitions, replay
+            manager, ActivityOp.ADD, state, recipients, (), FanoutPriority.LOW, partitions, None
         )
     return batches
 
@@ -341,7 +399,7 @@ def _batches(
     feeds: Sequence[str],
     priority: FanoutPriority,
     partitions: int,
-    event: ActivityEvent,
+    published_at: datetime | None,
 ) -> list[FanoutBatch]:
     by_partition: dict[int, list[str]] = defaultdict(list)
     for user_id in recipients:
@@ -353,7 +411,7 @@ def _batches(
             [state.activity],
             tuple(feeds),
             priority,
-            event.published_at,
+            published_at,
             version=state.version,
         )
         for _, users in sorted(by_partition.items())

@@ -420,6 +420,20 @@ class FollowStorage(ABC):
         """followers for each user (the actors of a fanout run); Redis answers in one round trip."""
         return [self.followers(user_id) for user_id in user_ids]
 
+    def followers_page(self, user_id: str, cursor: str | None, count: int) -> tuple[list[str], str | None]:
+        """About `count` followers of user_id from `cursor` on (None: the start), and the cursor of
+        the rest (None: no more): how the fanout streams an author's followers in pages, so its
+        memory stays flat whatever their number. Every follower there for the whole walk is
+        returned at least once; a page may repeat one (deliveries are idempotent)."""
+        followers = self.followers(user_id)
+        start = 0 if cursor is None else bisect.bisect_right(followers, cursor)
+        page = followers[start : start + count]
+        return page, (page[-1] if start + count < len(followers) else None)
+
+    def followers_pages_many(self, user_ids: Sequence[str], count: int) -> list[tuple[list[str], str | None]]:
+        """The first page of followers of each user (a fanout run's actors): one round trip on Redis."""
+        return [self.followers_page(user_id, None, count) for user_id in user_ids]
+
     def former_followers_many(self, asked: Sequence[tuple[str, int]]) -> list[list[str]]:
         """former_followers for each (user, after)."""
         return [self.former_followers(user_id, after) for user_id, after in asked]

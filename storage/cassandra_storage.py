@@ -630,6 +630,21 @@ class CassandraFollowStorage(FollowStorage):
         select = self.statements("SELECT follower FROM {ks}.followers WHERE user_id = ?")
         return [row[0] for row in self.statements.session.execute(select, (user_id,))]
 
+    def followers_page(self, user_id: str, cursor: str | None, count: int) -> tuple[list[str], str | None]:
+        """A slice of the partition in clustering order, after the last follower of the page
+        before: each page one bounded read."""
+        if cursor is None:
+            select = self.statements("SELECT follower FROM {ks}.followers WHERE user_id = ? LIMIT ?")
+            args: tuple = (user_id, count + 1)
+        else:
+            select = self.statements(
+                "SELECT follower FROM {ks}.followers WHERE user_id = ? AND follower > ? LIMIT ?"
+            )
+            args = (user_id, cursor, count + 1)
+        found = [row[0] for row in self.statements.session.execute(select, args)]
+        page = found[:count]
+        return page, (page[-1] if len(found) > count else None)
+
     def following(self, user_id: str) -> list[str]:
         select = self.statements("SELECT followed FROM {ks}.following WHERE user_id = ?")
         return [row[0] for row in self.statements.session.execute(select, (user_id,))]

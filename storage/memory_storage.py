@@ -348,6 +348,12 @@ class MemoryFollowStorage(FollowStorage):
         with self.lock:
             return sorted(self.followed_by.get(user_id, ()))
 
+    def followers_page(self, user_id: str, cursor: str | None, count: int) -> tuple[list[str], str | None]:
+        with self.lock:  # sorted, after the cursor (the last follower of the page before)
+            followers = sorted(f for f in self.followers_of.get(user_id, ()) if cursor is None or f > cursor)
+        page = followers[:count]
+        return page, (page[-1] if len(followers) > count else None)
+
     def follow_versions(self, followers: Sequence[str], followed: str) -> dict[str, int]:
         with self.lock:
             known = self.followers_of.get(followed, {})

@@ -991,6 +991,25 @@ class RedisFollowStorage(FollowStorage):
         values = self.client.hmget(self._followers(followed), list(followers))
         return {f: int(v) for f, v in zip(followers, values, strict=True) if v is not None}
 
+    def followers_page(self, user_id: str, cursor: str | None, count: int) -> tuple[list[str], str | None]:
+        """HSCAN: the cursor is Redis's own, so a page costs the same wherever it starts; a hash
+        small enough to be packed comes whole in one page."""
+        return self.followers_pages([(user_id, cursor)], count)[0]
+
+    def followers_pages_many(self, user_ids: Sequence[str], count: int) -> list[tuple[list[str], str | None]]:
+        return self.followers_pages([(user_id, None) for user_id in user_ids], count)
+
+    def followers_pages(
+        self, asked: Sequence[tuple[str, str | None]], count: int
+    ) -> list[tuple[list[str], str | None]]:
+        pipe = self.client.pipeline(transaction=False)
+        for user_id, cursor in asked:
+            pipe.hscan(self._followers(user_id), cursor=int(cursor or 0), count=count)
+        pages = []
+        for next_cursor, found in pipe.execute():
+            pages.append(([f.decode() for f in found], None if int(next_cursor) == 0 else str(next_cursor)))
+        return pages
+
     def followers_many(self, user_ids: Sequence[str]) -> list[list[str]]:
         if len(user_ids) < 2:
             return super().followers_many(user_ids)

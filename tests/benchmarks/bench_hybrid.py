@@ -91,12 +91,12 @@ def reading(manager: Manager, backend: RedisBackend, reads: int) -> dict[int, tu
     return figures
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--followers", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5, help="activities per publishing measurement")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     prefix = f"bench{uuid.uuid4().hex[:8]}:"
     backend = RedisBackend.from_url(get_settings().redis_url, prefix=prefix)
     manager = BenchManager(backend)

@@ -379,6 +379,26 @@ def test_follow_graph(backend, user):
     assert follows.followers(a) == [] and follows.following(c) == []
 
 
+def test_followers_come_in_pages_that_cover_them_all(backend, user):
+    """The fanout's paging: 700 followers (past Redis's packed-hash size) in pages of about 100."""
+    follows = backend.follows
+    star = f"{user}star"
+    everyone = sorted(f"{user}f{n:03d}" for n in range(700))
+    for follower in everyone:
+        follows.follow(follower, star)
+    (first, cursor), nobody = follows.followers_pages_many([star, f"{user}nobody"], 100)
+    assert nobody == ([], None)
+    seen, pages = list(first), 1
+    while cursor is not None:
+        page, cursor = follows.followers_page(star, cursor, 100)
+        seen += page
+        pages += 1
+        assert pages < 100, "paging does not end"
+    assert sorted(set(seen)) == everyone
+    assert pages > 1 and len(seen) < 2 * len(everyone)  # pages, few repeats if any
+    assert follows.followers_pages_many([f"{user}f000"], 100) == [([], None)]
+
+
 def test_update_reaches_every_holder_and_resurrects_nothing(backend, user):
     holder, remover = Feed(f"{user}h", backend=backend), Feed(f"{user}r", backend=backend)
     original = at(1, extra_context={"title": "old"})

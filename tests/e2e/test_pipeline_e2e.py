@@ -86,6 +86,20 @@ def test_a_hybrid_world_through_two_workers_reads_like_a_pushed_one(stack, isola
     assert len(switched) > 3, modes
 
 
+def test_fanouts_sent_a_page_of_followers_at_a_time_equal_inline(stack, isolated, worker_factory):
+    """A worker whose app pages followers by three: every fanout past three followers is sent
+    page by page (FanoutRest) before its offset is committed; feeds equal inline mode's."""
+    world = generate_world(users=80, events=700, seed=45)
+    settings = isolated("redis", partitions=3)
+    create_topics(settings)
+    worker = worker_factory(settings, app="tests.e2e.paged_app:manager")
+    producer = StreamfeedProducer(settings)
+    for phase in world.phases:
+        publish(producer, phase)
+        wait_until_drained(settings, timeout=180, workers=[worker])
+    assert_same_feeds(world, settings)
+
+
 def test_two_workers_one_killed_mid_run_still_equal(stack, isolated, worker_factory):
     world = generate_world(**BIG_WORLD)
     settings = isolated("redis", partitions=6)

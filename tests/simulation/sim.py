@@ -30,6 +30,7 @@ from pipeline.snapshot import snapshot
 from pipeline.steps import (
     apply_author_mode,
     apply_follow,
+    expand_rests,
     fanout_many,
     mark_batch,
     materialize_many,
@@ -72,6 +73,7 @@ class TrimManager(Manager):
     user_feed_class = ShortUserFeed
     extra_feed_classes: ClassVar = {"notification": SimNotifications}
     fanout_chunk_size = 2
+    follower_page_size = 2  # every fanout of more than two followers goes page by page
 
 
 class LongFeed(Feed):
@@ -250,9 +252,9 @@ def run_pipeline(
     def handle(topic: str, messages: list, output: bool = True) -> None:
         """Consume messages; output=False: the storage writes happen, the sends are lost."""
         emit = send if output else (lambda batches: None)
-        if topic == "activities":  # a run at once, as a worker's batch is
+        if topic == "activities":  # a run at once, as a worker's batch is (big fanouts page by page)
             for batches in fanout_many(manager, messages, partitions):
-                emit(batches)
+                emit(list(expand_rests(manager, batches, partitions)))
         elif topic == "follows":
             for event in messages:
                 if isinstance(event, AuthorModeEvent):

@@ -1,0 +1,162 @@
+"""Celebrity scale in one run: pushed fanout from 1,000 to 1,000,000 followers end to end, the
+worker's memory at each, Stream Framework beside it, then the pulled path (bench_hybrid).
+
+Run (stack up): .venv/bin/python -m tests.benchmarks.bench_celebrity [--followers 1000 10000 ...]
+    [--inserts 1000000] [--sf-python /tmp/sfpeer/sfvenv/bin/python --sf-script /tmp/sfpeer/sf_bench.py]
+
+For each follower count F: F followers of one author written straight to
+Redis, a fresh worker (flat feeds only, followers read a page of 10,000 at a
+time), then about --inserts feed inserts' worth of activities published as
+fast as the producer goes; feed inserts/s from the first publish until the
+group has committed everything, microseconds per insert, and the worker's
+peak resident memory (VmHWM). A plain redis-py ZADD pipeline is the ceiling,
+measured in the same run. With --sf-python, Stream Framework's harness
+(one author, F followers, Celery eager, Redis; see ../shared/peer) runs the
+same F.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.demo import kafka_settings
+from pipeline.kafka_runner import WorkerProcess, wait_until_drained
+from pipeline.producer import StreamfeedProducer
+from pipeline.topics import create_topics
+from storage.redis_storage import RedisBackend
+from tests.benchmarks.bench_pipeline import activity, ceiling
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def write_followers(backend: RedisBackend, author: str, count: int) -> None:
+    """The author's followers hash, written in pipelines: set-up, not what is measured."""
+    key = backend.follows._followers(author)
+    for start in range(0, count, 20_000):
+        backend.client.hset(key, mapping={f"f{n}": 0 for n in range(start, min(count, start + 20_000))})
+
+
+def remove_prefix(backend: RedisBackend, prefix: str) -> None:
+    batch = []
+    for key in backend.client.scan_iter(f"{prefix}*", count=10_000):
+        batch.append(key)
+        if len(batch) >= 10_000:
+            backend.client.unlink(*batch)
+            batch.clear()
+    if batch:
+        backend.client.unlink(*batch)
+
+
+def pushed(followers: int, inserts: int) -> dict:
+    settings = kafka_settings(partitions=4).model_copy(update={"worker_batch_size": 500})
+    backend = RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
+    activities = max(2, inserts // followers)
+    create_topics(settings)
+    write_followers(backend, "author0", followers)
+    try:
+        with tempfile.TemporaryDirectory(prefix="streamfeed-bench-") as logs:
+            worker = WorkerProcess(
+                settings, Path(logs) / "worker.log", "tests.benchmarks.bench_app:manager"
+            ).start()
+            try:
+                producer = StreamfeedProducer(settings)
+                producer.add_activity(
+                    activity(1, 0)
+                )  # warm up on another author: group joined, scripts loaded
+                producer.flush()
+                wait_until_drained(settings, timeout=120, workers=[worker])
+                start = time.perf_counter()
+                for n in range(1, activities + 1):
+                    producer.add_activity(activity(0, n))
+                producer.flush()
+                elapsed = time.perf_counter() - start
+                elapsed += wait_until_drained(settings, timeout=1800, workers=[worker], poll=0.05)
+                memory = peak_rss_mib(worker.process.pid)
+            finally:
+                worker.stop()
+        top = ceiling(backend.client, settings.redis_prefix, rounds=50)
+    finally:
+        remove_prefix(backend, settings.redis_prefix)
+        from pipeline.kafka_runner import remove_topics
+        from pipeline.topics import topic_specs
+
+        remove_topics(settings, [spec.name for spec in topic_specs(settings)])
+    done = activities * followers
+    return {
+        "followers": followers,
+        "activities": activities,
+        "inserts_per_s": done / elapsed,
+        "us_per_insert": elapsed / done * 1e6,
+        "worker_peak_mib": memory,
+        "ceiling": top,
+    }
+
+
+def stream_framework(python: str, script: str, followers: int, inserts: int) -> float | None:
+    activities = max(1, min(inserts, 200_000) // followers)
+    done = subprocess.run(
+        [python, script, "fanout", str(followers), str(activities)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={"SF_REDIS_DB": "4", "PATH": "/usr/bin:/bin"},
+    )
+    for line in done.stdout.splitlines():
+        figure = json.loads(line)
+        if figure.get("figure") == "fanout":
+            return figure["inserts_per_s"]
+    print(f"  Stream Framework failed at {followers:,}: {done.stderr[-300:]}")
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--followers", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--inserts", type=int, default=1_000_000, help="feed inserts per follower count")
+    parser.add_argument("--sf-python", help="python of a venv with Stream Framework (see ../shared/peer)")
+    parser.add_argument("--sf-script", default="/tmp/sfpeer/sf_bench.py")
+    parser.add_argument("--sf-max", type=int, default=100_000, help="largest F Stream Framework runs")
+    parser.add_argument("--skip-pulled", action="store_true", help="leave out the pulled-path figures")
+    args = parser.parse_args()
+    rows = []
+    for followers in args.followers:
+        row = pushed(followers, args.inserts)
+        if args.sf_python and followers <= args.sf_max:
+            row["sf"] = stream_framework(args.sf_python, args.sf_script, followers, args.inserts)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    base = rows[0]["us_per_insert"]
+    print("\npushed fanout, one author, end to end through Kafka and one worker (flat feeds, Redis):")
+    print(
+        "| followers | activities | feed inserts/s | us per insert (vs first) | worker peak RSS | "
+        "ZADD ceiling | Stream Framework | x SF |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        sf = row.get("sf")
+        sf_rate = "-" if sf is None else f"{sf:,.0f}"
+        times = "-" if sf is None else f"{row['inserts_per_s'] / sf:.1f}"
+        print(
+            f"| {row['followers']:,} | {row['activities']:,} | {row['inserts_per_s']:,.0f} | "
+            f"{row['us_per_insert']:.1f} ({row['us_per_insert'] / base - 1:+.0%}) | "
+            f"{row['worker_peak_mib']:.0f} MiB | {row['ceiling']:,.0f} | {sf_rate} | {times} |"
+        )
+    if not args.skip_pulled:
+        from tests.benchmarks import bench_hybrid
+
+        print()
+        bench_hybrid.main([])
+
+
+if __name__ == "__main__":
+    main()

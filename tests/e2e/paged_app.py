@@ -1,0 +1,13 @@
+"""The default app with a follower page of 3: every fanout of more than three followers is
+planned and sent a page at a time (pipeline.steps.FanoutRest), as a celebrity's is."""
+
+from __future__ import annotations
+
+from pipeline.manager import Manager
+
+
+class PagedManager(Manager):
+    follower_page_size = 3
+
+
+manager = PagedManager()

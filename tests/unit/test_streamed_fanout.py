@@ -1,0 +1,39 @@
+"""Fanout in pages of followers: the first page planned with the run, the rest a page at a time,
+and feeds the same as a fanout that read every follower at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pipeline.activity import Activity
+from pipeline.demo import run_inline
+from pipeline.events import ActivityEvent, ActivityOp
+from pipeline.manager import Manager
+from pipeline.snapshot import differences, snapshot
+from pipeline.steps import FanoutRest, expand_rests, fanout_activity
+from pipeline.world import generate_world
+from storage.memory_storage import MemoryBackend
+
+
+class PagedManager(Manager):
+    follower_page_size = 3
+
+
+def test_an_author_with_more_followers_than_a_page_is_planned_a_page_at_a_time():
+    manager = PagedManager(MemoryBackend())
+    fans = [f"fan{n:02d}" for n in range(10)]
+    for fan in fans:
+        manager.follow_user(fan, "star")
+    pin = Activity("star", "add", "pin1", None, datetime(2026, 3, 1, tzinfo=UTC), {})
+    planned = fanout_activity(manager, ActivityEvent(ActivityOp.ADD, pin), partitions=2)
+    first = [b for b in planned if not isinstance(b, FanoutRest)]
+    rests = [b for b in planned if isinstance(b, FanoutRest)]
+    assert len(rests) == 1 and sorted(r for b in first for r in b.recipients) == fans[:3]
+    batches = list(expand_rests(manager, planned, 2))
+    assert sorted(r for b in batches for r in b.recipients) == fans
+
+
+def test_paged_fanouts_give_the_feeds_of_whole_ones():
+    world = generate_world(users=25, events=400, seed=12)
+    whole = snapshot(run_inline(world), world.users)
+    assert differences(whole, snapshot(run_inline(world, manager_class=PagedManager), world.users)) == []
