@@ -214,7 +214,7 @@ def observe_recipients(metrics: WorkerMetrics | None) -> Callable[[list[Any]], l
 
     def record(batches: list[Any]) -> list[Any]:
         if metrics is not None:
-            metrics.fanout_recipients.observe(sum(len(batch.recipients) for batch in batches))
+            metrics.fanout_recipients.observe(sum(len(getattr(batch, "recipients", ())) for batch in batches))
         return batches
 
     return record

@@ -309,7 +309,7 @@ def _target_batches(
     batches = []
     for feed_name, user_ids in sorted(targets.items()):
         batches += _batches(
-            manager, op, state, user_ids, (feed_name,), FanoutPriority.HIGH, partitions, event
+            manager, op, state, user_ids, (feed_name,), FanoutPriority.HIGH, partitions, event.published_at
         )
     return batches
 

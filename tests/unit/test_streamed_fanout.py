@@ -37,3 +37,26 @@ def test_paged_fanouts_give_the_feeds_of_whole_ones():
     world = generate_world(users=25, events=400, seed=12)
     whole = snapshot(run_inline(world), world.users)
     assert differences(whole, snapshot(run_inline(world, manager_class=PagedManager), world.users)) == []
+
+
+def test_every_batch_a_world_plans_encodes_as_the_worker_sends_it():
+    """Inline mode never encodes batches; workers do: each planned batch must fit its schema."""
+    from pipeline.events import FanoutBatch, FollowEvent
+    from pipeline.steps import apply_follow, fanout_many
+    from schemas.catalog import FANOUT_BATCH
+    from schemas.codec import AvroCodec
+
+    codec, manager = AvroCodec(), PagedManager(MemoryBackend())
+    world = generate_world(users=15, events=200, seed=4)
+    planned: list = []
+    for event in world.events:
+        if isinstance(event, FollowEvent):
+            planned += apply_follow(manager, event)
+        else:
+            planned += expand_rests(manager, fanout_many(manager, [event], 3)[0], 3)
+    batches = [b for b in planned if isinstance(b, FanoutBatch)]
+    assert len(batches) > 100 and any(b.feeds for b in batches)  # targets too
+    for batch in batches:
+        assert FanoutBatch.from_record(
+            codec.decode(FANOUT_BATCH, codec.encode(FANOUT_BATCH, batch.to_record()))
+        )
