@@ -61,7 +61,8 @@ def feed_key(key_format: str, user_id: Any) -> str:
     return _feed_key(key_format, user_id)
 
 
-@lru_cache(maxsize=1 << 18)
+#: 65,536 keys (about 15 MiB): a worker's hot recipients, bounded whatever the follower counts.
+@lru_cache(maxsize=1 << 16)
 def _feed_key_of_text(key_format: str, user_id: str) -> str:
     return _feed_key(key_format, user_id)
 
