@@ -49,7 +49,7 @@ class InlineDriver:
 
     def author_mode(self, event: AuthorModeEvent) -> None:
         with self.lock:
-            for batch in apply_author_mode(self.manager, event, partitions=1):
+            for batch in expand_rests(self.manager, apply_author_mode(self.manager, event, partitions=1), 1):
                 materialize(self.manager, batch)
 
     def follow(self, event: FollowEvent) -> None:

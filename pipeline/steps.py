@@ -332,7 +332,9 @@ def _threshold_switches(
     return switches
 
 
-def apply_author_mode(manager: Manager, event: AuthorModeEvent, partitions: int) -> list[FanoutBatch]:
+def apply_author_mode(
+    manager: Manager, event: AuthorModeEvent, partitions: int
+) -> list[FanoutBatch | FanoutRest]:
     """Record an author's switch; a switch back to push also delivers what it uncovers.
 
     Activities the fanout already took as pulled but that the switch makes
@@ -362,13 +364,24 @@ def apply_author_mode(manager: Manager, event: AuthorModeEvent, partitions: int)
     ]
     if not uncovered:
         return []
-    followers = backend.follows.followers(event.author)
-    batches = []
+    # Former followers (few) at once; followers a page at a time, as a fanout reads them.
+    batches: list[FanoutBatch | FanoutRest] = []
     for state in uncovered:
-        recipients = sorted({*followers, *backend.follows.former_followers(event.author, state.added)})
-        batches += _batches(
-            manager, ActivityOp.ADD, state, recipients, (), FanoutPriority.LOW, partitions, None
-        )
+        ended = backend.follows.former_followers(event.author, state.added)
+        batches += _batches(manager, ActivityOp.ADD, state, ended, (), FanoutPriority.LOW, partitions, None)
+    deliveries = [(ActivityOp.ADD, state, FanoutPriority.LOW, None) for state in uncovered]
+    if not manager.streams_followers():
+        followers = backend.follows.followers(event.author)
+        for state in uncovered:
+            batches += _batches(
+                manager, ActivityOp.ADD, state, followers, (), FanoutPriority.LOW, partitions, None
+            )
+        return batches
+    page, cursor = backend.follows.followers_page(event.author, None, manager.follower_page_size)
+    for state in uncovered:
+        batches += _batches(manager, ActivityOp.ADD, state, page, (), FanoutPriority.LOW, partitions, None)
+    if cursor is not None:
+        batches.append(FanoutRest(event.author, cursor, deliveries))
     return batches
 
 

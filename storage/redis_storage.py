@@ -312,56 +312,6 @@ return out
 """
 
 
-# The union of timeline windows, newest first, each id once (from the first key holding it):
-# a hybrid read's merge in one call. ARGV[1]: how many to return ('' all); then per key: since,
-# until (scores, '' unbounded, until exclusive), limit ('' none), '1' to read its hidden set.
-# Returns {ids, hidden flags as a string of 0/1, index of the key each came from}.
-MERGED_WINDOW = """
-local lists, hiddens, heads = {}, {}, {}
-for k = 1, #KEYS do
-  local base = 1 + (k - 1) * 4
-  local since, untl, limit = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
-  local top = untl == '' and '+inf' or ('(' .. untl)
-  local bottom = since == '' and '-inf' or since
-  if limit == '' then
-    lists[k] = redis.call('ZREVRANGEBYSCORE', KEYS[k], top, bottom)
-  else
-    lists[k] = redis.call('ZREVRANGEBYSCORE', KEYS[k], top, bottom, 'LIMIT', 0, tonumber(limit))
-  end
-  local hidden = {}
-  if ARGV[base + 4] == '1' then
-    for _, id in ipairs(redis.call('SMEMBERS', KEYS[k] .. ':hidden')) do hidden[id] = true end
-  end
-  hiddens[k] = hidden
-  heads[k] = 1
-end
--- A k-way merge of lists sorted newest first, stopping at the cut: ids order as strings.
-local cut = ARGV[1] == '' and math.huge or tonumber(ARGV[1])
-local ids, flags, origins, seen = {}, {}, {}, {}
-while #ids < cut do
-  local best, from = nil, nil
-  for k = 1, #KEYS do
-    local id = lists[k][heads[k]]
-    if id and (best == nil or id > best) then best, from = id, k end
-  end
-  if best == nil then break end
-  for k = 1, #KEYS do  -- the same id at the head of other lists: taken once, from the first
-    if lists[k][heads[k]] == best then
-      if k < from then from = k end
-      heads[k] = heads[k] + 1
-    end
-  end
-  if not seen[best] then
-    seen[best] = true
-    ids[#ids + 1] = best
-    flags[#flags + 1] = hiddens[from][best] and '1' or '0'
-    origins[#origins + 1] = from - 1
-  end
-end
-return {ids, table.concat(flags), origins}
-"""
-
-
 # A hybrid read's window in one call (single Redis): the follower's state with each pulled
 # author (its followers and unfollowed hashes), then a k-way merge of the own timeline's window
 # and the related authors' user-feed windows. KEYS: own timeline, then per author its followers
@@ -653,22 +603,6 @@ class RedisTimelineStorage(TimelineStorage):
             for i, flag, origin in zip(ids, flags, origins, strict=True)
         ]
         return merged, states
-
-    def merged_window(self, queries: Sequence[WindowQuery], cut: int | None) -> list[tuple[str, bool, int]]:
-        if not self.single_node:  # keys in many slots: the windows, merged here
-            return super().merged_window(queries, cut)
-        args: list = ["" if cut is None else cut]
-        for query in queries:
-            args += [
-                "" if query.since is None else query.since,
-                "" if query.until is None else query.until,
-                "" if query.limit is None else query.limit,
-                "1" if query.hidden else "0",
-            ]
-        ids, flags, origins = self.scripts.call(
-            self.client, MERGED_WINDOW, [self.key(q.key) for q in queries], args
-        )
-        return [(i.decode(), flag == 49, origin) for i, flag, origin in zip(ids, flags, origins, strict=True)]
 
     def count(self, key: str) -> int:
         if not self.single_node:

@@ -258,7 +258,9 @@ def run_pipeline(
         elif topic == "follows":
             for event in messages:
                 if isinstance(event, AuthorModeEvent):
-                    emit(apply_author_mode(manager, event, partitions))
+                    emit(
+                        list(expand_rests(manager, apply_author_mode(manager, event, partitions), partitions))
+                    )
                 else:
                     emit(apply_follow(manager, event))
         elif topic == "marks":  # forwarded as they are to the user's feed-ops partition
