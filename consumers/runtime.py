@@ -50,6 +50,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.TimeoutError,
     redis.exceptions.BusyLoadingError,
     redis.exceptions.ReadOnlyError,  # a replica was promoted: the client reconnects
+    redis.exceptions.AskError,  # MOVED / ASK: slots moved in a failover; the slot map is reloaded
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
     NoHostAvailable,

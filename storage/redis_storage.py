@@ -24,6 +24,7 @@ per feed in a single pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -678,7 +679,15 @@ class _PerNodePipelines:
         pipe.evalsha(sha, numkeys, *keys_and_args)
 
     def execute(self) -> list:
-        results = {name: pipe.execute() for name, pipe in self.pipes.items()}
+        try:
+            results = {name: pipe.execute() for name, pipe in self.pipes.items()}
+        except (redis.exceptions.AskError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            # A failover moved slots (MOVED from a demoted master) or took a node away: these plain
+            # pipelines bypass the cluster client's own redirects, so learn the new slot map and let
+            # the caller's retry (consumers.runtime) send the whole batch again: it is idempotent.
+            with contextlib.suppress(redis.exceptions.RedisError):
+                self.cluster.nodes_manager.initialize()
+            raise
         return [results[name][index] for name, index in self.order]
 
 

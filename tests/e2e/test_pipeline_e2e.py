@@ -26,6 +26,15 @@ def publish(producer: StreamfeedProducer, events) -> None:
     producer.flush()
 
 
+def run_phases(world, settings, workers) -> None:
+    """Create the run's topics, then publish each phase and wait until the workers drained it."""
+    create_topics(settings)
+    producer = StreamfeedProducer(settings)
+    for phase in world.phases:
+        publish(producer, phase)
+        wait_until_drained(settings, timeout=180, workers=workers)
+
+
 def assert_same_feeds(world, settings) -> None:
     expected = snapshot(run_inline(world), world.users)
     actual = snapshot(storage_manager(settings), world.users)
@@ -40,12 +49,7 @@ def test_big_world_through_kafka_equals_inline(stack, isolated, worker_factory, 
     world = generate_world(**BIG_WORLD)
     assert len(world.users) >= 200 and len(world.events) >= 2000
     settings = isolated(storage)
-    create_topics(settings)
-    worker = worker_factory(settings)
-    producer = StreamfeedProducer(settings)
-    for phase in world.phases:
-        publish(producer, phase)
-        wait_until_drained(settings, timeout=180, workers=[worker])
+    run_phases(world, settings, [worker_factory(settings)])
     assert_same_feeds(world, settings)
 
 
@@ -57,12 +61,7 @@ def test_a_world_through_kafka_on_redis_cluster_equals_inline(stack, isolated, w
     services.redis_cluster().require()
     world = generate_world(users=120, events=1200, seed=33)
     settings = isolated("redis", redis_url=services.REDIS_CLUSTER_URL)
-    create_topics(settings)
-    worker = worker_factory(settings)
-    producer = StreamfeedProducer(settings)
-    for phase in world.phases:
-        publish(producer, phase)
-        wait_until_drained(settings, timeout=180, workers=[worker])
+    run_phases(world, settings, [worker_factory(settings)])
     assert_same_feeds(world, settings)
 
 
@@ -73,12 +72,7 @@ def test_a_hybrid_world_through_two_workers_reads_like_a_pushed_one(stack, isola
     world = generate_world(users=60, events=900, seed=44)
     hybrid = with_pulled_authors(world, authors=3)
     settings = isolated("redis", partitions=4, pull_threshold=8)
-    create_topics(settings)
-    workers = [worker_factory(settings, f"worker{n}") for n in range(2)]
-    producer = StreamfeedProducer(settings)
-    for phase in hybrid.phases:
-        publish(producer, phase)
-        wait_until_drained(settings, timeout=180, workers=workers)
+    run_phases(hybrid, settings, [worker_factory(settings, f"worker{n}") for n in range(2)])
     assert_same_feeds(world, settings)
     modes = storage_manager(settings).backend.follows.author_modes()
     switched = {author for author, changes in modes.items() if changes[-1][1]}
@@ -91,12 +85,7 @@ def test_fanouts_sent_a_page_of_followers_at_a_time_equal_inline(stack, isolated
     page by page (FanoutRest) before its offset is committed; feeds equal inline mode's."""
     world = generate_world(users=80, events=700, seed=45)
     settings = isolated("redis", partitions=3)
-    create_topics(settings)
-    worker = worker_factory(settings, app="tests.e2e.paged_app:manager")
-    producer = StreamfeedProducer(settings)
-    for phase in world.phases:
-        publish(producer, phase)
-        wait_until_drained(settings, timeout=180, workers=[worker])
+    run_phases(world, settings, [worker_factory(settings, app="tests.e2e.paged_app:manager")])
     assert_same_feeds(world, settings)
 
 
