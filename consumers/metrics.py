@@ -31,6 +31,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from pipeline.events import FanoutBatch
+
 log = logging.getLogger("streamfeed.worker")
 
 #: Seconds without an event-loop heartbeat after which /healthz says the worker is stuck.
@@ -214,7 +216,10 @@ def observe_recipients(metrics: WorkerMetrics | None) -> Callable[[list[Any]], l
 
     def record(batches: list[Any]) -> list[Any]:
         if metrics is not None:
-            metrics.fanout_recipients.observe(sum(len(getattr(batch, "recipients", ())) for batch in batches))
+            # Planned items may also be FanoutRest markers and mode switches: batches only.
+            metrics.fanout_recipients.observe(
+                sum(len(b.recipients) for b in batches if isinstance(b, FanoutBatch))
+            )
         return batches
 
     return record

@@ -295,24 +295,6 @@ return {members, names, values, redis.call('HMGET', KEYS[3], 'unseen', 'unread',
 """
 
 
-# A follower's state with each of many authors (hybrid reads): KEYS are each author's followers
-# and unfollowed hashes, in pairs; ARGV[1] the follower. One reply per author: "f<since>",
-# "u<since>:<version>" or "": one call instead of two commands per author.
-FOLLOW_STATES = """
-local out = {}
-for i = 1, #KEYS, 2 do
-  local since = redis.call('HGET', KEYS[i], ARGV[1])
-  if since then
-    out[#out + 1] = 'f' .. since
-  else
-    local ended = redis.call('HGET', KEYS[i + 1], ARGV[1])
-    out[#out + 1] = ended and ('u' .. ended) or ''
-  end
-end
-return out
-"""
-
-
 # A hybrid read's window in one call (single Redis): the follower's state with each pulled
 # author (its followers and unfollowed hashes), then a k-way merge of the own timeline's window
 # and the related authors' user-feed windows. KEYS: own timeline, then per author its followers
@@ -842,11 +824,9 @@ class RedisFollowStorage(FollowStorage):
     a hash of former follower -> ``<follow version>:<unfollow version>``;
     ``sf:following:{user}``: a set of whom the user follows."""
 
-    def __init__(self, client: redis.Redis, prefix: str, scripts: _Scripts | None = None) -> None:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
-        self.scripts = scripts or _Scripts(client)
-        self.single_node = not isinstance(client, redis.RedisCluster)
 
     def _followers(self, followed: str) -> str:
         return f"{self.prefix}followers:{{{followed}}}"
@@ -876,16 +856,6 @@ class RedisFollowStorage(FollowStorage):
     def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
         if not followed:
             return {}
-        if self.single_node:  # one script call: the authors' hashes are all on this Redis
-            keys = [k for user in followed for k in (self._followers(user), self._unfollowed(user))]
-            found = self.scripts.call(self.client, FOLLOW_STATES, keys, [follower])
-            states: dict[str, FollowState] = {}
-            for user, value in zip(followed, found, strict=True):
-                if value.startswith(b"f"):
-                    states[user] = int(value[1:])
-                elif value:
-                    states[user] = _unfollowed(value[1:])
-            return states
         pipe = self.client.pipeline(transaction=False)
         for user in followed:
             pipe.hget(self._followers(user), follower)
@@ -1099,7 +1069,7 @@ class RedisBackend(Backend):
         self.activities = RedisActivityStorage(client, forms, prefix, scripts)
         self.timelines = RedisTimelineStorage(client, self.activities, prefix, scripts)
         self.aggregated = RedisAggregatedStorage(client, forms, prefix, scripts)
-        self.follows = RedisFollowStorage(client, prefix, scripts)
+        self.follows = RedisFollowStorage(client, prefix)
         self.publisher = RedisCountsPublisher(client, prefix)
 
     @classmethod

@@ -21,15 +21,14 @@ import argparse
 import json
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from pipeline.demo import kafka_settings
-from pipeline.kafka_runner import WorkerProcess, wait_until_drained
+from pipeline.kafka_runner import WorkerProcess
 from pipeline.producer import StreamfeedProducer
 from pipeline.topics import create_topics
 from storage.redis_storage import RedisBackend
-from tests.benchmarks.bench_pipeline import activity, ceiling
+from tests.benchmarks.bench_pipeline import activity, ceiling, timed_publish
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -69,18 +68,11 @@ def pushed(followers: int, inserts: int) -> dict:
                 settings, Path(logs) / "worker.log", "tests.benchmarks.bench_app:manager"
             ).start()
             try:
-                producer = StreamfeedProducer(settings)
-                producer.add_activity(
-                    activity(1, 0)
-                )  # warm up on another author: group joined, scripts loaded
-                producer.flush()
-                wait_until_drained(settings, timeout=120, workers=[worker])
-                start = time.perf_counter()
-                for n in range(1, activities + 1):
-                    producer.add_activity(activity(0, n))
-                producer.flush()
-                elapsed = time.perf_counter() - start
-                elapsed += wait_until_drained(settings, timeout=1800, workers=[worker], poll=0.05)
+                batch = [activity(0, n) for n in range(1, activities + 1)]
+                # Warmed up on another author, so the measured author's followers are all unwritten.
+                elapsed = timed_publish(
+                    StreamfeedProducer(settings), settings, worker, activity(1, 0), batch, 1800
+                )
                 memory = peak_rss_mib(worker.process.pid)
             finally:
                 worker.stop()
