@@ -56,15 +56,37 @@ def feed_key(key_format: str, user_id: Any) -> str:
     The tag ``{user}`` puts all of one user's feeds in one Redis Cluster slot,
     so a user's writes batch together; other backends treat it as text.
     """
-    if type(user_id) is str:  # the fanout's case, thousands a batch: checked once, remembered
-        return _feed_key_of_text(key_format, user_id)
-    return _feed_key(key_format, user_id)
+    return feed_keys(key_format, (user_id,))[0]
 
 
-#: 65,536 keys (about 15 MiB): a worker's hot recipients, bounded whatever the follower counts.
-@lru_cache(maxsize=1 << 16)
-def _feed_key_of_text(key_format: str, user_id: str) -> str:
-    return _feed_key(key_format, user_id)
+#: Keys remembered per key format (about 15 MiB): a worker's hot recipients, bounded whatever
+#: the follower counts.
+KEY_CACHE_SIZE = 1 << 16
+
+_keys_by_format: dict[str, dict[str, str]] = {}
+
+
+def feed_keys(key_format: str, user_ids: Iterable[Any]) -> list[str]:
+    """feed_key for each user, for a batch's thousand recipients: one dict lookup per known user.
+
+    The materializer keys every recipient of every batch; a function call and
+    an lru_cache lookup per user was a twentieth of a worker's time. The
+    memo is dropped whole when full: refilling it costs what a miss does.
+    """
+    memo = _keys_by_format.get(key_format)
+    if memo is None or len(memo) > KEY_CACHE_SIZE:
+        memo = _keys_by_format[key_format] = {}
+    known = memo.get
+    keys = []
+    for user_id in user_ids:
+        if type(user_id) is not str:  # checked (and refused or keyed) every time: never remembered
+            keys.append(_feed_key(key_format, user_id))
+            continue
+        key = known(user_id)
+        if key is None:
+            key = memo[user_id] = _feed_key(key_format, user_id)
+        keys.append(key)
+    return keys
 
 
 def _feed_key(key_format: str, user_id: Any) -> str:
@@ -156,6 +178,10 @@ class BaseFeed:
     @classmethod
     def key_for(cls, user_id: Any) -> str:
         return feed_key(cls.key_format, user_id)
+
+    @classmethod
+    def keys_for(cls, user_ids: Iterable[Any]) -> list[str]:
+        return feed_keys(cls.key_format, user_ids)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key}>"
@@ -278,7 +304,7 @@ class Feed(BaseFeed):
     ) -> None:
         """The fanout write: the same activities into many users' feeds as one batch."""
         backend = backend or get_backend(cls.backend_name)
-        keys = [cls.key_for(u) for u in user_ids]
+        keys = cls.keys_for(user_ids)
         backend.timelines.add_batches([(keys, list(states))], cls.max_length, hidden)
 
     @classmethod
@@ -287,14 +313,14 @@ class Feed(BaseFeed):
     ) -> None:
         """Show the current state (updated or removed) where these feeds hold the activities."""
         backend = backend or get_backend(cls.backend_name)
-        backend.timelines.refresh([cls.key_for(u) for u in user_ids], list(states))
+        backend.timelines.refresh(cls.keys_for(user_ids), list(states))
 
     @classmethod
     def remove_from_many_users(
         cls, user_ids: Iterable[Any], activity_ids: Sequence[str], backend: Backend | None = None
     ) -> None:
         backend = backend or get_backend(cls.backend_name)
-        backend.timelines.remove_from_many([cls.key_for(u) for u in user_ids], list(activity_ids))
+        backend.timelines.remove_from_many(cls.keys_for(user_ids), list(activity_ids))
 
 
 def direct_states(activities: Iterable[Activity]) -> list[ActivityState]:

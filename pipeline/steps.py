@@ -597,15 +597,30 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
         batch_states = [states[a.id] for a in batch.activities if a.id in states]
         if not batch_states:
             continue
+        if len(batch_states) == 1 and not batch.feeds:  # a fanout's batch: one activity, followers
+            state = batch_states[0]
+            followers = relations.get(state.activity.actor_id, {})
+            shown, hidden = _followers_entitled(batch.recipients, state, followers)
+            entitled = None
+            for feed_class in manager.feeds_named(batch.feeds):
+                if issubclass(feed_class, AggregatedFeed):
+                    entitled = entitled or _stamped(shown, hidden, state, followers)
+                    _deliver_aggregated(feed_class, entitled, per_user, fresh)
+                elif issubclass(feed_class, Feed):
+                    if modes and feed_class.name in pulling and _pulled(modes, state):
+                        continue  # merged in at read: not written here
+                    for users, is_hidden in ((shown, False), (hidden, True)):
+                        if users:
+                            flat[feed_class, is_hidden].append((users, [state]))
+                    if shown and feed_class.realtime:
+                        fresh.append((feed_class, shown, (state.id,)))
+                else:
+                    raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
+            continue
         entitled = list(_recipients(batch, batch_states, relations))
         for feed_class in manager.feeds_named(batch.feeds):
             if issubclass(feed_class, AggregatedFeed):
-                for user_id, deliveries in entitled:
-                    per_user[user_id].append((feed_class, deliveries))
-                    if feed_class.realtime:
-                        shown = tuple(d.state.id for d in deliveries if not d.hidden)
-                        if shown:
-                            fresh.append((feed_class, [user_id], shown))
+                _deliver_aggregated(feed_class, entitled, per_user, fresh)
             elif issubclass(feed_class, Feed):
                 same: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
                 receiving = entitled
@@ -617,17 +632,66 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                         if (kept := [d for d in deliveries if not _pulled(modes, d.state)])
                     ]
                 for user_id, deliveries in receiving:
-                    for hidden in (False, True):
-                        ids_key = tuple(d.state.id for d in deliveries if d.hidden is hidden)
+                    for is_hidden in (False, True):
+                        ids_key = tuple(d.state.id for d in deliveries if d.hidden is is_hidden)
                         if ids_key:
-                            same[ids_key, hidden].append(user_id)
-                for (ids_key, hidden), users in same.items():
-                    flat[feed_class, hidden].append((users, [states[i] for i in ids_key]))
-                    if feed_class.realtime and not hidden:
+                            same[ids_key, is_hidden].append(user_id)
+                for (ids_key, is_hidden), users in same.items():
+                    flat[feed_class, is_hidden].append((users, [states[i] for i in ids_key]))
+                    if feed_class.realtime and not is_hidden:
                         fresh.append((feed_class, users, ids_key))
             else:
                 raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
     flush()
+
+
+def _deliver_aggregated(
+    feed_class: type[AggregatedFeed],
+    entitled: list[tuple[str, list[Delivery]]],
+    per_user: dict[str, list[tuple[type[AggregatedFeed], list[Delivery]]]],
+    fresh: list[tuple[type[BaseFeed], list[str], tuple[str, ...]]],
+) -> None:
+    """Queue each user's deliveries to an aggregated feed (read-merge-written per user at flush)."""
+    for user_id, deliveries in entitled:
+        per_user[user_id].append((feed_class, deliveries))
+        if feed_class.realtime:
+            shown = tuple(d.state.id for d in deliveries if not d.hidden)
+            if shown:
+                fresh.append((feed_class, [user_id], shown))
+
+
+def _followers_entitled(
+    recipients: list[str], state: ActivityState, relations: dict[str, FollowState]
+) -> tuple[list[str], list[str]]:
+    """_recipients for one activity, without a Delivery per user: (shown, hidden) recipients.
+
+    The fanout's batches carry one activity to up to a thousand followers,
+    and flat feeds need only who is shown and who holds it hidden.
+    """
+    if not relations:
+        return [], []
+    shown = [user_id for user_id in recipients if type(relations.get(user_id)) is int]
+    if len(shown) == len(recipients):
+        return shown, []
+    added = state.added
+    hidden = [
+        user_id
+        for user_id in recipients
+        if type(relation := relations.get(user_id)) is Unfollowed and added < relation.version
+    ]
+    return shown, hidden
+
+
+def _stamped(
+    shown: list[str], hidden: list[str], state: ActivityState, relations: dict[str, FollowState]
+) -> list[tuple[str, list[Delivery]]]:
+    """The Delivery of each entitled recipient, stamped as _recipients stamps them."""
+    added = state.added
+    stamped = [(user_id, [Delivery(state, max(added, relations[user_id]))]) for user_id in shown]
+    for user_id in hidden:
+        relation = relations[user_id]
+        stamped.append((user_id, [Delivery(state, max(added, relation.since), hidden=True)]))
+    return stamped
 
 
 def _pulled(modes: dict[str, ModeChanges], state: ActivityState) -> bool:
@@ -636,7 +700,7 @@ def _pulled(modes: dict[str, ModeChanges], state: ActivityState) -> bool:
 
 
 def _recipients(
-    batch: FanoutBatch, states: list[ActivityState], relations: dict[tuple[str, str], FollowState]
+    batch: FanoutBatch, states: list[ActivityState], relations: dict[str, dict[str, FollowState]]
 ) -> Iterator[tuple[str, list[Delivery]]]:
     """Each recipient still entitled to the batch, with its deliveries stamped.
 
@@ -650,7 +714,7 @@ def _recipients(
             if batch.feeds:  # a `to` target: no follow needed
                 deliveries.append(Delivery(state, state.added))
                 continue
-            relation = relations.get((user_id, state.activity.actor_id))
+            relation = relations.get(state.activity.actor_id, {}).get(user_id)
             if isinstance(relation, int):
                 deliveries.append(Delivery(state, max(state.added, relation)))
             elif isinstance(relation, Unfollowed) and state.added < relation.version:
@@ -659,26 +723,21 @@ def _recipients(
             yield user_id, deliveries
 
 
-def _follow_states(manager: Manager, batches: Sequence[FanoutBatch]) -> dict[tuple[str, str], FollowState]:
-    """(follower, actor) -> the pair's state for every follower delivery of the run: two storage
+def _follow_states(manager: Manager, batches: Sequence[FanoutBatch]) -> dict[str, dict[str, FollowState]]:
+    """actor -> follower -> the pair's state, for every follower delivery of the run: two storage
     calls for the whole run (follows, then unfollows of the rest), whatever the actors."""
     wanted: dict[str, set[str]] = defaultdict(set)
     for batch in batches:
         if batch.op is ActivityOp.ADD and not batch.feeds and batch.mark is None:
             for activity in batch.activities:
                 wanted[activity.actor_id].update(batch.recipients)
-    found: dict[tuple[str, str], FollowState] = {}
     follows = manager.backend.follows
-    actors = sorted(wanted)
-    rests = []
-    versions_of = follows.follow_versions_many([(sorted(wanted[a]), a) for a in actors])
-    for actor, versions in zip(actors, versions_of, strict=True):
-        for user, version in versions.items():
-            found[(user, actor)] = version
-        rests.append((sorted(wanted[actor] - set(versions)), actor))
-    for (_, actor), ended in zip(rests, follows.unfollows_many(rests), strict=True):
-        for user, unfollowed in ended.items():
-            found[(user, actor)] = unfollowed
+    actors = list(wanted)
+    versions = follows.follow_versions_many([(list(wanted[a]), a) for a in actors])
+    found: dict[str, dict[str, FollowState]] = {a: dict(v) for a, v in zip(actors, versions, strict=True)}
+    rests = [(list(wanted[a].difference(found[a])), a) for a in actors]
+    for actor, ended in zip(actors, follows.unfollows_many(rests), strict=True):
+        found[actor].update(ended)
     return found
 
 

@@ -71,7 +71,7 @@ def pushed(followers: int, inserts: int) -> dict:
                 batch = [activity(0, n) for n in range(1, activities + 1)]
                 # Warmed up on another author, so the measured author's followers are all unwritten.
                 elapsed = timed_publish(
-                    StreamfeedProducer(settings), settings, worker, activity(1, 0), batch, 1800
+                    StreamfeedProducer(settings), settings, [worker], activity(1, 0), batch, 1800
                 )
                 memory = peak_rss_mib(worker.process.pid)
             finally:

@@ -63,20 +63,20 @@ def ceiling(client: redis.Redis, prefix: str, rounds: int = 100) -> float:
 
 
 def timed_publish(
-    producer, settings, worker, warm_up: Activity, activities: list[Activity], timeout: float
+    producer, settings, workers: list, warm_up: Activity, activities: list[Activity], timeout: float
 ) -> float:
     """Warm the worker up with one activity (group joined, scripts loaded), then publish the
     activities as fast as the producer goes; seconds from the first publish until the group
     has committed everything."""
     producer.add_activity(warm_up)
     producer.flush()
-    wait_until_drained(settings, timeout=120, workers=[worker])
+    wait_until_drained(settings, timeout=120, workers=workers)
     start = time.perf_counter()
     for item in activities:
         producer.add_activity(item)
     producer.flush()
     published = time.perf_counter() - start
-    return published + wait_until_drained(settings, timeout=timeout, workers=[worker], poll=0.05)
+    return published + wait_until_drained(settings, timeout=timeout, workers=workers, poll=0.05)
 
 
 def last_written_followers(followers: list[str], partitions: int) -> list[str]:
@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--activities", type=int, default=600, help="activities in the throughput run")
     parser.add_argument("--rate", type=float, default=20.0, help="activities per second in the latency run")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the partitions")
     args = parser.parse_args()
     settings = kafka_settings(partitions=4).model_copy(update={"worker_batch_size": 500})
     backend = RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
@@ -150,16 +151,20 @@ def main() -> None:
         for n in range(FOLLOWERS):
             backend.follows.follow(f"a{author}f{n}", f"author{author}")
     with tempfile.TemporaryDirectory(prefix="streamfeed-bench-") as logs:
-        worker = WorkerProcess(
-            settings, Path(logs) / "worker.log", "tests.benchmarks.bench_app:manager"
-        ).start()
+        workers = [
+            WorkerProcess(settings, Path(logs) / f"worker{n}.log", "tests.benchmarks.bench_app:manager").start()
+            for n in range(args.workers)
+        ]
         try:
             producer = StreamfeedProducer(settings)
             batch = [activity(n % AUTHORS, n) for n in range(1, args.activities + 1)]
-            elapsed = timed_publish(producer, settings, worker, activity(0, 0), batch, timeout=600)
+            elapsed = timed_publish(producer, settings, workers, activity(0, 0), batch, timeout=600)
             inserts = args.activities * FOLLOWERS / elapsed
             top = ceiling(backend.client, settings.redis_prefix)
-            print(f"throughput: {args.activities} activities x {FOLLOWERS:,} followers in {elapsed:.1f}s")
+            print(
+                f"throughput: {args.activities} activities x {FOLLOWERS:,} followers in {elapsed:.1f}s, "
+                f"{args.workers} worker(s)"
+            )
             print(f"  end to end:                   {inserts:>10,.0f} feed inserts/s")
             print(f"  plain redis-py ZADD pipeline: {top:>10,.0f} inserts/s (ceiling, same run)")
             print(f"  ratio: {inserts / top:.0%} of the ceiling (target 50%)")
@@ -172,7 +177,8 @@ def main() -> None:
             p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
             print(f"  p50 {p50:.0f} ms, p99 {p99:.0f} ms (target p99 < 250 ms)")
         finally:
-            worker.stop()
+            for worker in workers:
+                worker.stop()
             keys = list(backend.client.scan_iter(f"{settings.redis_prefix}*", count=5000))
             for start in range(0, len(keys), 5000):
                 backend.client.delete(*keys[start : start + 5000])
