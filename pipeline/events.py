@@ -200,6 +200,9 @@ class FanoutBatch:
     mark: MarkSpec | None = None
     #: Version of the event that caused the batch.
     version: int = 0
+    #: A follow's copy of history: written to pulling feeds too (pipeline.hybrid merges only the
+    #: fanout's deliveries at read; a copy is what shows again what an unfollow hid).
+    history: bool = False
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -212,6 +215,7 @@ class FanoutBatch:
             "published_at": self.published_at,
             "mark": None if self.mark is None else self.mark.to_record(),
             "version": self.version,
+            "history": self.history,
         }
 
     @classmethod
@@ -227,4 +231,5 @@ class FanoutBatch:
             record.get("remove_actor"),
             None if record.get("mark") is None else MarkSpec.from_record(record["mark"]),
             record.get("version") or 0,
+            bool(record.get("history")),
         )

@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from aiokafka.partitioner import murmur2
@@ -48,15 +47,37 @@ if TYPE_CHECKING:
 COPY_CHUNK = 500
 
 
-#: 65,536 ids (about 15 MiB): bounded, so a fanout to a million followers does not grow the worker.
-@lru_cache(maxsize=1 << 16)
-def partition_for(user_id: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives key user_id: co-partitioning by user.
+#: Partitions remembered per partition count: 65,536 ids (about 15 MiB), bounded, so a fanout to
+#: a million followers does not grow the worker.
+PARTITION_CACHE_SIZE = 1 << 16
 
-    Cached: a fanout hashes every follower of every activity, and the same
-    followers come back activity after activity (murmur2 in Python was a
-    tenth of a worker's time in the 1,000-follower benchmark)."""
-    return (murmur2(user_id.encode()) & 0x7FFFFFFF) % partitions
+_partitions_by_count: dict[int, dict[str, int]] = {}
+
+
+def partition_for(user_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives key user_id: co-partitioning by user."""
+    return by_partition([user_id], partitions).popitem()[0]
+
+
+def by_partition(user_ids: Iterable[str], partitions: int) -> dict[int, list[str]]:
+    """The users grouped by partition_for, each group in the order given.
+
+    Remembered: a fanout hashes every follower of every activity, and the
+    same followers come back activity after activity (murmur2 in Python was
+    a tenth of a worker's time in the 1,000-follower benchmark). The memo is
+    dropped whole when full: refilling it costs what a miss does.
+    """
+    memo = _partitions_by_count.get(partitions)
+    if memo is None or len(memo) > PARTITION_CACHE_SIZE:
+        memo = _partitions_by_count[partitions] = {}
+    known = memo.get
+    groups: dict[int, list[str]] = defaultdict(list)
+    for user_id in user_ids:
+        partition = known(user_id)
+        if partition is None:
+            partition = memo[user_id] = (murmur2(user_id.encode()) & 0x7FFFFFFF) % partitions
+        groups[partition].append(user_id)
+    return groups
 
 
 def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -415,9 +436,6 @@ def _batches(
     partitions: int,
     published_at: datetime | None,
 ) -> list[FanoutBatch]:
-    by_partition: dict[int, list[str]] = defaultdict(list)
-    for user_id in recipients:
-        by_partition[partition_for(user_id, partitions)].append(user_id)
     return [
         FanoutBatch(
             op,
@@ -428,7 +446,7 @@ def _batches(
             published_at,
             version=state.version,
         )
-        for _, users in sorted(by_partition.items())
+        for _, users in sorted(by_partition(recipients, partitions).items())
         for chunk in chunks(sorted(users), manager.fanout_chunk_size)
     ]
 
@@ -474,7 +492,9 @@ def copy_batches(
     )
     history = [s.activity for s in reversed(entries[-limit:])]
     return [
-        FanoutBatch(ActivityOp.ADD, [follower], list(chunk), (), FanoutPriority.HIGH, version=version)
+        FanoutBatch(
+            ActivityOp.ADD, [follower], list(chunk), (), FanoutPriority.HIGH, version=version, history=True
+        )
         for chunk in chunks(history, COPY_CHUNK)
     ]
 
@@ -569,7 +589,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
 
     def flush() -> None:
         for (feed_class, hidden), items in flat.items():
-            keys = [([feed_class.key_for(u) for u in users], sts) for users, sts in items]
+            keys = [(feed_class.keys_for(users), sts) for users, sts in items]
             backend.timelines.add_batches(keys, feed_class.max_length, hidden)
         flat.clear()
         if per_user:
@@ -577,14 +597,13 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                 feed_class.deliver_to_many(backend, work)
             per_user.clear()
         if fresh:  # after the writes: a listener told of an entry finds it when it reads
-            listening = backend.publisher.listening(sorted({u for _, users, _ in fresh for u in users}))
+            listening = backend.publisher.listening(list(set().union(*(users for _, users, _ in fresh))))
             if listening:
                 backend.publisher.publish_entries(
                     [
                         NewEntries(u, feed_class.key_for(u), feed_class.name, shown)
                         for feed_class, users, shown in fresh
-                        for u in users
-                        if u in listening
+                        for u in sorted(listening.intersection(users))
                     ]
                 )
             fresh.clear()
@@ -607,7 +626,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                     entitled = entitled or _stamped(shown, hidden, state, followers)
                     _deliver_aggregated(feed_class, entitled, per_user, fresh)
                 elif issubclass(feed_class, Feed):
-                    if modes and feed_class.name in pulling and _pulled(modes, state):
+                    if modes and not batch.history and feed_class.name in pulling and _pulled(modes, state):
                         continue  # merged in at read: not written here
                     for users, is_hidden in ((shown, False), (hidden, True)):
                         if users:
@@ -624,7 +643,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
             elif issubclass(feed_class, Feed):
                 same: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
                 receiving = entitled
-                if modes and not batch.feeds and feed_class.name in pulling:
+                if modes and not batch.feeds and not batch.history and feed_class.name in pulling:
                     # Pulled authors' activities are merged in at read: not written here.
                     receiving = [
                         (user_id, kept)

@@ -68,24 +68,28 @@ ADD_AND_TRIM = """
 local max_length, hidden = tonumber(ARGV[1]), ARGV[2] == '1'
 local ids = {}
 for i = 4, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+-- Few feeds hold hidden entries: one EXISTS over all the hidden sets usually answers for every key.
+local any_hidden = hidden
+if not hidden then
+  local hidden_keys = {}
+  for i, key in ipairs(KEYS) do hidden_keys[i] = key .. ':hidden' end
+  any_hidden = redis.call('EXISTS', unpack(hidden_keys)) > 0
+end
 for _, key in ipairs(KEYS) do
   local added = redis.call('ZADD', key, unpack(ARGV, 3))
-  local hidden_key = key .. ':hidden'
-  local has_hidden = hidden or redis.call('EXISTS', hidden_key) == 1
+  local hidden_key = any_hidden and key .. ':hidden'
+  local has_hidden = hidden or (any_hidden and redis.call('EXISTS', hidden_key) == 1)
   if hidden then
     redis.call('SADD', hidden_key, unpack(ids))
   elseif has_hidden then
     redis.call('SREM', hidden_key, unpack(ids))
   end
   -- Only an add grows the set: a feed is never longer than max_length after a write.
-  if added > 0 and max_length >= 0 then
-    local over = redis.call('ZCARD', key) - max_length
-    if over > 0 then
-      if has_hidden then
-        redis.call('SREM', hidden_key, unpack(redis.call('ZRANGE', key, 0, over - 1)))
-      end
-      redis.call('ZREMRANGEBYRANK', key, 0, over - 1)
+  if added > 0 and max_length >= 0 and redis.call('ZCARD', key) > max_length then
+    if has_hidden then
+      redis.call('SREM', hidden_key, unpack(redis.call('ZRANGE', key, 0, -(max_length + 1))))
     end
+    redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
   end
 end
 return #KEYS

@@ -151,9 +151,9 @@ def main() -> None:
         for n in range(FOLLOWERS):
             backend.follows.follow(f"a{author}f{n}", f"author{author}")
     with tempfile.TemporaryDirectory(prefix="streamfeed-bench-") as logs:
+        app = "tests.benchmarks.bench_app:manager"
         workers = [
-            WorkerProcess(settings, Path(logs) / f"worker{n}.log", "tests.benchmarks.bench_app:manager").start()
-            for n in range(args.workers)
+            WorkerProcess(settings, Path(logs) / f"worker{n}.log", app).start() for n in range(args.workers)
         ]
         try:
             producer = StreamfeedProducer(settings)

@@ -57,6 +57,7 @@ RECORDS = {
         "published_at": None,
         "mark": None,
         "version": 0,
+        "history": True,
     },
     STORED_AGGREGATED_ACTIVITY: {
         "group": "love-2026-11-26",

@@ -166,3 +166,25 @@ def test_a_feed_longer_than_the_user_feed_stays_pushed():
     assert sum(map(len, flat_entries(merged).values())) == sum(
         map(len, flat_entries(run_inline(world, manager_class=ShortUserFeedManager)).values())
     )
+
+
+def test_following_a_pulled_author_again_shows_what_the_unfollow_hid_as_a_pushed_follow_does():
+    """Found by the simulation: the follow came before the switch reached the pipeline, so its copy
+    wrote the activity into the feed; the unfollow hid it there; the second follow's copy was
+    skipped as pulled, and the feed's own hidden flag won over the merge. Copies are written to
+    pulling feeds too (FanoutBatch.history), as a pushed follow writes them."""
+    hybrid, pushed = Manager(MemoryBackend()), Manager(MemoryBackend())
+    for manager in (hybrid, pushed):
+        manager.feed_classes = {"normal": Feed}
+    pin = activity("star", 1)
+    for manager in (hybrid, pushed):
+        manager.add_user_activity("star", pin)
+        manager.follow_user("fan", "star")
+    hybrid.pull_author("star", at=pin.time - timedelta(minutes=5))  # met after the follow
+    for manager in (hybrid, pushed):
+        manager.unfollow_user("fan", "star")
+        assert manager.get_feed("normal", "fan")[:] == []
+        manager.follow_user("fan", "star")
+    assert [a.id for a in pushed.get_feed("normal", "fan")[:]] == [pin.id]
+    assert [a.id for a in hybrid.get_feed("normal", "fan")[:]] == [pin.id]
+    assert hybrid.get_feed("normal", "fan").count() == 1
