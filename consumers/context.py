@@ -19,6 +19,11 @@ from pipeline.topics import TopicNames
 from schemas.catalog import AUTHOR_MODE_EVENT, FANOUT_BATCH
 from schemas.codec import AvroCodec
 
+#: Events planned in one storage round by the fanout and follows agents: a batch of 500 events
+#: by an author with a thousand followers is half a million deliveries, and planning them all
+#: before sending any kept the materializers idle meanwhile.
+PLANNING_RUN = 50
+
 
 @dataclass
 class PipelineContext:
@@ -98,14 +103,22 @@ class PipelineContext:
             return [encode(plans) for plans in plan_all(items)]
 
         async def apply(events: list[Any]) -> None:
-            results = await self.runtime.process(
-                agent_name, events, decode, handle, handle_all if plan_all is not None else None
-            )
-            planned = [item for batches in results for item in batches]
-            messages = [item for item in planned if not isinstance(item, FanoutRest)]
-            futures = await self.send_batches(messages)
+            # Planned and sent a run at a time, acknowledged together: the materializers start on
+            # the first run's batches while the next is planned.
+            futures, rests = [], []
+            for start in range(0, len(events), PLANNING_RUN):
+                results = await self.runtime.process(
+                    agent_name,
+                    events[start : start + PLANNING_RUN],
+                    decode,
+                    handle,
+                    handle_all if plan_all is not None else None,
+                )
+                planned = [item for batches in results for item in batches]
+                futures += await self.send_batches([i for i in planned if not isinstance(i, FanoutRest)])
+                rests += [item for item in planned if isinstance(item, FanoutRest)]
             await asyncio.gather(*futures)  # a failed send raises: the batch is not acked
-            for rest in (item for item in planned if isinstance(item, FanoutRest)):
+            for rest in rests:
                 await self.send_rest(rest)
 
         async def planner(stream: Any) -> None:

@@ -85,11 +85,16 @@ for _, key in ipairs(KEYS) do
     redis.call('SREM', hidden_key, unpack(ids))
   end
   -- Only an add grows the set: a feed is never longer than max_length after a write.
-  if added > 0 and max_length >= 0 and redis.call('ZCARD', key) > max_length then
+  if added > 0 and max_length >= 0 then
     if has_hidden then
-      redis.call('SREM', hidden_key, unpack(redis.call('ZRANGE', key, 0, -(max_length + 1))))
+      local dropped = redis.call('ZRANGE', key, 0, -(max_length + 1))
+      if #dropped > 0 then
+        redis.call('SREM', hidden_key, unpack(dropped))
+        redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
+      end
+    else
+      redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
     end
-    redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
   end
 end
 return #KEYS

@@ -56,7 +56,7 @@ def remove_prefix(backend: RedisBackend, prefix: str) -> None:
         backend.client.unlink(*batch)
 
 
-def pushed(followers: int, inserts: int) -> dict:
+def pushed(followers: int, inserts: int, processes: int = 1) -> dict:
     settings = kafka_settings(partitions=4).model_copy(update={"worker_batch_size": 500})
     backend = RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
     activities = max(2, inserts // followers)
@@ -64,18 +64,20 @@ def pushed(followers: int, inserts: int) -> dict:
     write_followers(backend, "author0", followers)
     try:
         with tempfile.TemporaryDirectory(prefix="streamfeed-bench-") as logs:
-            worker = WorkerProcess(
-                settings, Path(logs) / "worker.log", "tests.benchmarks.bench_app:manager"
-            ).start()
+            app = "tests.benchmarks.bench_app:manager"
+            workers = [
+                WorkerProcess(settings, Path(logs) / f"worker{n}.log", app).start() for n in range(processes)
+            ]
             try:
                 batch = [activity(0, n) for n in range(1, activities + 1)]
                 # Warmed up on another author, so the measured author's followers are all unwritten.
                 elapsed = timed_publish(
-                    StreamfeedProducer(settings), settings, [worker], activity(1, 0), batch, 1800
+                    StreamfeedProducer(settings), settings, workers, activity(1, 0), batch, 1800
                 )
-                memory = peak_rss_mib(worker.process.pid)
+                memory = max(peak_rss_mib(worker.process.pid) for worker in workers)
             finally:
-                worker.stop()
+                for worker in workers:
+                    worker.stop()
         top = ceiling(backend.client, settings.redis_prefix, rounds=50)
     finally:
         remove_prefix(backend, settings.redis_prefix)
@@ -119,21 +121,25 @@ def main() -> None:
     parser.add_argument("--sf-script", default="/tmp/sfpeer/sf_bench.py")
     parser.add_argument("--sf-max", type=int, default=100_000, help="largest F Stream Framework runs")
     parser.add_argument("--skip-pulled", action="store_true", help="leave out the pulled-path figures")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the partitions")
     args = parser.parse_args()
     rows = []
     for followers in args.followers:
-        row = pushed(followers, args.inserts)
+        row = pushed(followers, args.inserts, args.workers)
         if args.sf_python and followers <= args.sf_max:
             row["sf"] = stream_framework(args.sf_python, args.sf_script, followers, args.inserts)
         rows.append(row)
         print(json.dumps(row), flush=True)
     base = rows[0]["us_per_insert"]
-    print("\npushed fanout, one author, end to end through Kafka and one worker (flat feeds, Redis):")
+    print(
+        f"\npushed fanout, one author, end to end through Kafka and {args.workers} worker process(es) "
+        "(flat feeds, Redis):"
+    )
     print(
         "| followers | activities | feed inserts/s | us per insert (vs first) | worker peak RSS | "
-        "ZADD ceiling | Stream Framework | x SF |"
+        "ZADD ceiling | of ceiling | Stream Framework | x SF |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         sf = row.get("sf")
         sf_rate = "-" if sf is None else f"{sf:,.0f}"
@@ -141,7 +147,8 @@ def main() -> None:
         print(
             f"| {row['followers']:,} | {row['activities']:,} | {row['inserts_per_s']:,.0f} | "
             f"{row['us_per_insert']:.1f} ({row['us_per_insert'] / base - 1:+.0%}) | "
-            f"{row['worker_peak_mib']:.0f} MiB | {row['ceiling']:,.0f} | {sf_rate} | {times} |"
+            f"{row['worker_peak_mib']:.0f} MiB | {row['ceiling']:,.0f} | "
+            f"{row['inserts_per_s'] / row['ceiling']:.0%} | {sf_rate} | {times} |"
         )
     if not args.skip_pulled:
         from tests.benchmarks import bench_hybrid

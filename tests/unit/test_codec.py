@@ -191,6 +191,25 @@ def test_compiled_codec_agrees_with_fastavro_byte_for_byte(record):
     assert codec.decode(ACTIVITY, ours) == schemaless_reader(BytesIO(ours[10:]), schema, None)
 
 
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(max_size=100), max_size=70), st.lists(st.text(max_size=40), max_size=3))
+def test_string_arrays_agree_with_fastavro_byte_for_byte(recipients, feeds):
+    """Recipient lists have their own inlined codec: short, long (two-byte lengths) and non-ASCII."""
+    codec = AvroCodec()
+    record = dict(RECORDS[FANOUT_BATCH], recipients=recipients, feeds=feeds)
+    ours = codec.encode(FANOUT_BATCH, record)
+    buffer = BytesIO()
+    schemaless_writer(buffer, default_catalog().schema(FANOUT_BATCH), record)
+    assert ours[10:] == buffer.getvalue()
+    decoded = codec.decode(FANOUT_BATCH, ours)
+    assert decoded["recipients"] == recipients and decoded["feeds"] == feeds
+
+
+def test_a_bad_recipient_is_named_by_its_index():
+    with pytest.raises(SerializationException, match=r"recipients\[1\]: expected string, got int"):
+        AvroCodec().encode(FANOUT_BATCH, dict(RECORDS[FANOUT_BATCH], recipients=["a", 7]))
+
+
 @settings(max_examples=500)
 @given(st.binary(max_size=200))
 def test_random_bytes_raise_serialization_exception_only(data):
