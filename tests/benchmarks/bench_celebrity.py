@@ -28,7 +28,7 @@ from pipeline.kafka_runner import WorkerProcess
 from pipeline.producer import StreamfeedProducer
 from pipeline.topics import create_topics
 from storage.redis_storage import RedisBackend
-from tests.benchmarks.bench_pipeline import activity, ceiling, timed_publish
+from tests.benchmarks.bench_pipeline import CpuAccount, activity, ceiling, timed_publish
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -71,8 +71,9 @@ def pushed(followers: int, inserts: int, processes: int = 1) -> dict:
             try:
                 batch = [activity(0, n) for n in range(1, activities + 1)]
                 # Warmed up on another author, so the measured author's followers are all unwritten.
+                cpu = CpuAccount(workers, backend.client)
                 elapsed = timed_publish(
-                    StreamfeedProducer(settings), settings, workers, activity(1, 0), batch, 1800
+                    StreamfeedProducer(settings), settings, workers, activity(1, 0), batch, 1800, cpu
                 )
                 memory = max(peak_rss_mib(worker.process.pid) for worker in workers)
             finally:
@@ -93,6 +94,7 @@ def pushed(followers: int, inserts: int, processes: int = 1) -> dict:
         "us_per_insert": elapsed / done * 1e6,
         "worker_peak_mib": memory,
         "ceiling": top,
+        "cpu": cpu.per_insert(done),
     }
 
 
@@ -150,6 +152,8 @@ def main() -> None:
             f"{row['worker_peak_mib']:.0f} MiB | {row['ceiling']:,.0f} | "
             f"{row['inserts_per_s'] / row['ceiling']:.0%} | {sf_rate} | {times} |"
         )
+    for row in rows:
+        print(f"F = {row['followers']:,}: {row['cpu']}")
     if not args.skip_pulled:
         from tests.benchmarks import bench_hybrid
 
