@@ -144,23 +144,38 @@ def worker(
         str, typer.Option("--app", "-A", help="The Manager to run, as module:attribute.")
     ] = "pipeline.default_app:manager",
     loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Worker processes to run (one uses about one core); 0: one per core. With a "
+            "metrics port P, process n serves it on P + n.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the pipeline's agents (fanout, follows, materializers) in one consumer group member.
 
     Waits for Kafka and storage if they are not up yet; exits 75 after a
     storage outage longer than STREAMFEED_WORKER_RETRY_DEADLINE and 70 on an
-    unexpected error, in both cases without committing (restart it).
+    unexpected error, in both cases without committing (restart it). With --processes N, a
+    pool of N such members that ends (with the member's code) when one ends on its own.
     """
+    from pipeline.kafka_runner import die_with_parent_if_asked
+    from pipeline.settings import get_settings
+    from pipeline.worker_pool import processes_for, run_pool
+
+    die_with_parent_if_asked()
+    if (count := processes_for(processes)) > 1:
+        member = ["--app", app_path, "--loglevel", loglevel, "--processes", "1"]
+        raise typer.Exit(run_pool(member, count, get_settings().metrics_port))
+
     import faulthandler
     import logging
 
     from consumers.app import build_worker_app
     from consumers.metrics import WorkerMetrics, serve_http
     from consumers.worker import Readiness, StreamfeedWorker, kafka_reachable, topics_present, wait_for
-    from pipeline.kafka_runner import die_with_parent_if_asked
-    from pipeline.settings import get_settings
 
-    die_with_parent_if_asked()
     # A crash in a C extension (librdkafka, the Cassandra driver, hiredis) leaves
     # Python's stack of every thread in the worker's log instead of nothing.
     faulthandler.enable(all_threads=True)

@@ -62,18 +62,26 @@ class WorkerProcess:
     """
 
     def __init__(
-        self, settings: Settings, log_path: Path, app_path: str | None = None, cwd: Path | None = None
+        self,
+        settings: Settings,
+        log_path: Path,
+        app_path: str | None = None,
+        cwd: Path | None = None,
+        processes: int = 1,
     ) -> None:
         self.settings = settings
         self.log_path = log_path
         self.app_path = app_path
         self.cwd = cwd
+        self.processes = processes
         self.process: subprocess.Popen | None = None
 
     def start(self) -> WorkerProcess:
         command = [sys.executable, "-m", "pipeline.cli", "worker", "--loglevel", "info"]
         if self.app_path:
             command += ["--app", self.app_path]
+        if self.processes != 1:
+            command += ["--processes", str(self.processes)]
         env = {**os.environ, **settings_env(self.settings), PARENT_ENV: str(os.getpid())}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")

@@ -210,13 +210,18 @@ def fanout_many(
         not (skip_followers and pulled_at(modes.get(event.activity.actor_id, ()), state.activity.sort_key))
         for event, state, _ in live
     ]
+    _announce_pulled(
+        manager,
+        [
+            state
+            for (event, state, _), sent in zip(live, to_followers, strict=True)
+            if not sent and event.op is ActivityOp.ADD and not state.removed
+        ],
+    )
     actors = sorted(
         {event.activity.actor_id for (event, _, _), sent in zip(live, to_followers, strict=True) if sent}
     )
-    if manager.streams_followers():  # a page of each actor's followers; FanoutRest plans the rest
-        pages = backend.follows.followers_pages_many(actors, manager.follower_page_size)
-    else:  # the app's own graph (get_user_follower_ids) decides, once per activity
-        pages = [(users, None) for users in backend.follows.followers_many(actors)]
+    pages = _first_follower_pages(manager, actors)
     followers = {actor: page for actor, (page, _) in zip(actors, pages, strict=True)}
     cursors = {actor: cursor for actor, (_, cursor) in zip(actors, pages, strict=True) if cursor is not None}
     if switches is not None and manager.pull_threshold is not None:
@@ -391,19 +396,41 @@ def apply_author_mode(
         ended = backend.follows.former_followers(event.author, state.added)
         batches += _batches(manager, ActivityOp.ADD, state, ended, (), FanoutPriority.LOW, partitions, None)
     deliveries = [(ActivityOp.ADD, state, FanoutPriority.LOW, None) for state in uncovered]
-    if not manager.streams_followers():
-        followers = backend.follows.followers(event.author)
-        for state in uncovered:
-            batches += _batches(
-                manager, ActivityOp.ADD, state, followers, (), FanoutPriority.LOW, partitions, None
-            )
-        return batches
-    page, cursor = backend.follows.followers_page(event.author, None, manager.follower_page_size)
+    [(page, cursor)] = _first_follower_pages(manager, [event.author])
     for state in uncovered:
         batches += _batches(manager, ActivityOp.ADD, state, page, (), FanoutPriority.LOW, partitions, None)
     if cursor is not None:
         batches.append(FanoutRest(event.author, cursor, deliveries))
     return batches
+
+
+def _announce_pulled(manager: Manager, states: list[ActivityState]) -> None:
+    """Realtime `entries` events for pulled activities that no materializer writes (every follower
+    feed pulls them): to the author's followers with a realtime client, who are few whatever the
+    follower count. Sent once the user feed holds them, where the merged read finds them."""
+    feeds = [manager.feed_classes[name] for name in manager.pulling_feed_names()]
+    feeds = [feed_class for feed_class in feeds if feed_class.realtime]
+    backend = manager.backend
+    listening = backend.publisher.listeners() if states and feeds else []
+    if not listening:
+        return
+    by_actor: dict[str, list[str]] = defaultdict(list)
+    for state in states:
+        by_actor[state.activity.actor_id].append(state.id)
+    entries = []
+    for actor, ids in sorted(by_actor.items()):
+        for user_id in sorted(backend.follows.follow_versions(listening, actor)):
+            entries += [NewEntries(user_id, c.key_for(user_id), c.name, tuple(ids)) for c in feeds]
+    backend.publisher.publish_entries(entries)
+
+
+def _first_follower_pages(manager: Manager, actors: list[str]) -> list[tuple[list[str], str | None]]:
+    """Each actor's followers to plan now, and the cursor of the rest (FanoutRest) or None."""
+    follows = manager.backend.follows
+    if manager.streams_followers():  # a page of each actor's followers
+        return follows.followers_pages_many(actors, manager.follower_page_size)
+    # The app's own graph (get_user_follower_ids) decides, whole, once per activity.
+    return [(users, None) for users in follows.followers_many(actors)]
 
 
 def _write_user_feeds(manager: Manager, ops: list[tuple[ActivityOp, ActivityState]]) -> None:
@@ -627,7 +654,9 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                     _deliver_aggregated(feed_class, entitled, per_user, fresh)
                 elif issubclass(feed_class, Feed):
                     if modes and not batch.history and feed_class.name in pulling and _pulled(modes, state):
-                        continue  # merged in at read: not written here
+                        if shown and feed_class.realtime:  # merged in at read: not written, but new
+                            fresh.append((feed_class, shown, (state.id,)))
+                        continue
                     for users, is_hidden in ((shown, False), (hidden, True)):
                         if users:
                             flat[feed_class, is_hidden].append((users, [state]))

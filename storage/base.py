@@ -501,6 +501,11 @@ class CountsPublisher(ABC):
         telling every recipient of a fanout would cost a write per recipient."""
         return set()
 
+    def listeners(self) -> list[str]:
+        """Every user with a realtime client now: few next to a big author's followers, so the
+        fanout asks which of them follow an author whose activities no materializer writes."""
+        return []
+
     def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
         """The user's events after id `after` (None: only new ones), waiting up to timeout for one."""
         import time

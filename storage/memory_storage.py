@@ -274,7 +274,7 @@ class MemoryCountsPublisher(CountsPublisher):
         self.logs: dict[str, list[tuple[int, dict]]] = defaultdict(list)
         self.sequence = 0
         self.changed = threading.Condition()
-        self.listeners: dict[str, float] = {}
+        self.listeners_until: dict[str, float] = {}
 
     def subscribe(self, callback: Callable[[dict], None]) -> None:
         self.subscribers.append(callback)
@@ -287,12 +287,17 @@ class MemoryCountsPublisher(CountsPublisher):
 
     def listen(self, user_id: str, seconds: float) -> None:
         with self.changed:
-            self.listeners[user_id] = time.monotonic() + seconds
+            self.listeners_until[user_id] = time.monotonic() + seconds
 
     def listening(self, user_ids: Sequence[str]) -> set[str]:
         now = time.monotonic()
         with self.changed:
-            return {u for u in user_ids if self.listeners.get(u, 0) > now}
+            return {u for u in user_ids if self.listeners_until.get(u, 0) > now}
+
+    def listeners(self) -> list[str]:
+        now = time.monotonic()
+        with self.changed:
+            return sorted(u for u, until in self.listeners_until.items() if until > now)
 
     def publish_entries(self, entries: Sequence[NewEntries]) -> None:
         if entries:

@@ -1052,6 +1052,10 @@ class RedisCountsPublisher(CountsPublisher):
         scores = self.client.zmscore(self.listeners_key(), list(user_ids))
         return {u for u, score in zip(user_ids, scores, strict=True) if score is not None and score > now}
 
+    def listeners(self) -> list[str]:
+        now = time.time() * 1000
+        return sorted(u.decode() for u in self.client.zrangebyscore(self.listeners_key(), f"({now}", "+inf"))
+
     def publish_entries(self, entries: Sequence[NewEntries]) -> None:
         if not entries:
             return

@@ -607,13 +607,14 @@ def test_new_entries_are_kept_only_for_users_listening(backend, user):
     publisher = backend.publisher
     if isinstance(publisher, NullCountsPublisher):  # no realtime channel: nobody listens
         publisher.listen(user, 60)
-        assert publisher.listening([user]) == set()
+        assert publisher.listening([user]) == set() and publisher.listeners() == []
         return
     assert publisher.listening([user, f"{user}b"]) == set()
     publisher.listen(user, 60)
     publisher.listen(f"{user}gone", 0.05)
     time.sleep(0.1)
     assert publisher.listening([user, f"{user}b", f"{user}gone"]) == {user}
+    assert user in publisher.listeners() and f"{user}gone" not in publisher.listeners()
     publisher.publish_entries([NewEntries(user, f"feed:{{{user}}}", "normal", ("1", "2"))])
     kept = publisher.read(user, "0", 0.1)
     assert [(data["type"], data["activity_ids"]) for _, data in kept] == [("entries", ["1", "2"])]

@@ -65,10 +65,12 @@ def worker_factory(request):
 
     started: list[WorkerProcess] = []
 
-    def start(settings, name: str = "worker", app: str | None = None, cwd=None) -> WorkerProcess:
+    def start(
+        settings, name: str = "worker", app: str | None = None, cwd=None, processes: int = 1
+    ) -> WorkerProcess:
         log = LOG_DIR / f"{request.node.name}-{name}-{len(started)}.log"
         log.unlink(missing_ok=True)
-        worker = WorkerProcess(settings, log, app, cwd).start()
+        worker = WorkerProcess(settings, log, app, cwd, processes).start()
         started.append(worker)
         return worker
 

@@ -188,3 +188,36 @@ def test_following_a_pulled_author_again_shows_what_the_unfollow_hid_as_a_pushed
     assert [a.id for a in pushed.get_feed("normal", "fan")[:]] == [pin.id]
     assert [a.id for a in hybrid.get_feed("normal", "fan")[:]] == [pin.id]
     assert hybrid.get_feed("normal", "fan").count() == 1
+
+
+@pytest.mark.parametrize("with_aggregated", [False, True])
+def test_a_pulled_activity_tells_listening_followers_of_its_new_entry(with_aggregated):
+    """Flat feeds only: the fanout sends followers nothing and announces it to those listening;
+    with an aggregated feed (pushed) the batch goes out and the materializer announces the flat
+    entry it does not write."""
+    from pipeline.aggregated_feeds import AggregatedFeed
+
+    manager = Manager(MemoryBackend())
+    manager.feed_classes = {"normal": Feed, **({"aggregated": AggregatedFeed} if with_aggregated else {})}
+    for fan in ("fan", "quiet", "gone"):
+        manager.follow_user(fan, "star")
+    manager.unfollow_user("gone", "star")
+    manager.pull_author("star", at=datetime.now(UTC))
+    publisher = manager.backend.publisher
+    for user in ("fan", "gone", "stranger"):
+        publisher.listen(user, 60)
+    pin = activity("star", 1)
+    manager.add_user_activity("star", pin)
+    assert pin.id not in manager.backend.timelines.timelines.get("feed:{fan}", {})  # pulled
+    flat = [m for _, m in publisher.read("fan", "0", 0) if m["type"] == "entries" and m["name"] == "normal"]
+    assert flat == [
+        {
+            "type": "entries",
+            "user_id": "fan",
+            "feed": "feed:{fan}",
+            "name": "normal",
+            "activity_ids": [pin.id],
+        }
+    ]
+    for user in ("quiet", "gone", "stranger"):  # not listening, not following any more, never
+        assert not [m for _, m in publisher.read(user, "0", 0) if m.get("name") == "normal"]
