@@ -5,14 +5,15 @@ Run (stack up): .venv/bin/python -m tests.benchmarks.bench_celebrity [--follower
     [--inserts 1000000] [--sf-python /tmp/sfpeer/sfvenv/bin/python --sf-script /tmp/sfpeer/sf_bench.py]
 
 For each follower count F: F followers of one author written straight to
-Redis, a fresh worker (flat feeds only, followers read a page of 10,000 at a
-time), then about --inserts feed inserts' worth of activities published as
-fast as the producer goes; feed inserts/s from the first publish until the
-group has committed everything, microseconds per insert, and the worker's
-peak resident memory (VmHWM). A plain redis-py ZADD pipeline is the ceiling,
-measured in the same run. With --sf-python, Stream Framework's harness
-(one author, F followers, Celery eager, Redis; see ../shared/peer) runs the
-same F.
+Redis, fresh workers (--workers processes; flat feeds only, followers read a
+page of 10,000 at a time), then about --inserts feed inserts' worth of
+activities published as fast as the producer goes; feed inserts/s from the
+first publish until Redis has run every insert (and, in the JSON rows,
+until the group has committed everything), microseconds per insert, the
+largest worker's peak resident memory (VmHWM) and where the CPU went. A
+plain redis-py ZADD pipeline is the ceiling, measured in the same run. With
+--sf-python, Stream Framework's harness (one author, F followers, Celery
+eager, Redis; see ../shared/peer) runs the same F.
 """
 
 from __future__ import annotations
@@ -72,8 +73,10 @@ def pushed(followers: int, inserts: int, processes: int = 1) -> dict:
                 batch = [activity(0, n) for n in range(1, activities + 1)]
                 # Warmed up on another author, so the measured author's followers are all unwritten.
                 cpu = CpuAccount(workers, backend.client)
-                elapsed = timed_publish(
-                    StreamfeedProducer(settings), settings, workers, activity(1, 0), batch, 1800, cpu
+                producer = StreamfeedProducer(settings)
+                done = activities * followers
+                timing = timed_publish(
+                    producer, settings, workers, activity(1, 0), batch, done, backend.client, 1800, cpu
                 )
                 memory = max(peak_rss_mib(worker.process.pid) for worker in workers)
             finally:
@@ -86,12 +89,12 @@ def pushed(followers: int, inserts: int, processes: int = 1) -> dict:
         from pipeline.topics import topic_specs
 
         remove_topics(settings, [spec.name for spec in topic_specs(settings)])
-    done = activities * followers
     return {
         "followers": followers,
         "activities": activities,
-        "inserts_per_s": done / elapsed,
-        "us_per_insert": elapsed / done * 1e6,
+        "inserts_per_s": done / timing.applied,
+        "us_per_insert": timing.applied / done * 1e6,
+        "committed_per_s": done / timing.committed,
         "worker_peak_mib": memory,
         "ceiling": top,
         "cpu": cpu.per_insert(done),
