@@ -59,11 +59,11 @@ def run_pool(member_args: Sequence[str], count: int, metrics_port: int | None) -
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while True:
-            codes = [member.poll() for member in members]
-            if stopping and all(code is not None for code in codes):
+            if stopping:  # told to stop: each member gets STOP_TIMEOUT to commit, then is killed
+                _wait_all(members)
                 return 0
-            exited = [code for code in codes if code is not None]
-            if exited and not stopping:  # one member ended on its own: the pool ends with it
+            exited = [code for member in members if (code := member.poll()) is not None]
+            if exited:  # one member ended on its own: the pool ends with it
                 stop(signal.SIGTERM, None)
                 _wait_all(members)
                 code = next((code for code in exited if code != 0), 0)
