@@ -10,11 +10,12 @@ prepared once. Tables are created and extended by ``streamfeed schema sync``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cassandra import ConsistencyLevel
+from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, tuple_factory
@@ -103,6 +104,24 @@ def connect_cluster(hosts: list[str], port: int) -> Cluster:
     return Cluster(hosts, port=port, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
 
 
+#: Seconds to wait for a cluster's nodes to agree on the schema after DDL.
+SCHEMA_AGREEMENT_WAIT = 30
+
+
+def _ddl(session: Session, statement: str, attempts: int = 10) -> None:
+    """Run DDL that names a keyspace a node may not know yet (another worker, starting at the
+    same moment, created it through another node): wait for schema agreement and try again."""
+    for attempt in range(attempts):
+        try:
+            session.execute(statement)
+            return
+        except InvalidRequest as error:
+            if "doesn't exist" not in str(error) or attempt == attempts - 1:
+                raise
+            session.cluster.control_connection.wait_for_schema_agreement(wait_time=SCHEMA_AGREEMENT_WAIT)
+            time.sleep(0.5)
+
+
 def sync_schema(
     session: Session, keyspace: str, replication_factor: int = 1, adopt: bool = False
 ) -> list[str]:
@@ -133,6 +152,9 @@ def sync_schema(
                 f"keyspace {keyspace} holds tables of something else ({', '.join(sorted(tables)[:5])}); "
                 "choose another STREAMFEED_CASSANDRA_KEYSPACE, or add ours to it with --adopt"
             )
+    # On a cluster another worker may have just created the keyspace through another node: the
+    # nodes that run the statements below must know it first.
+    session.cluster.control_connection.wait_for_schema_agreement(wait_time=SCHEMA_AGREEMENT_WAIT)
     for table, (columns, key) in TABLES.items():
         present = {
             row[0]
@@ -143,12 +165,12 @@ def sync_schema(
         }
         if not present:
             definition = ", ".join(f"{name} {kind}" for name, kind in columns.items())
-            session.execute(f"CREATE TABLE IF NOT EXISTS {keyspace}.{table} ({definition}, {key})")
+            _ddl(session, f"CREATE TABLE IF NOT EXISTS {keyspace}.{table} ({definition}, {key})")
             done.append(f"created table {keyspace}.{table}")
             continue
         for name, kind in columns.items():
             if name not in present:
-                session.execute(f"ALTER TABLE {keyspace}.{table} ADD {name} {kind}")
+                _ddl(session, f"ALTER TABLE {keyspace}.{table} ADD {name} {kind}")
                 done.append(f"added column {keyspace}.{table}.{name}")
     return done
 
