@@ -29,6 +29,7 @@ from schemas.codec import AvroCodec
 log = logging.getLogger("streamfeed.worker")
 
 METADATA_MAX_AGE_MS = 10_000
+PRODUCER_BATCH_BYTES = 512 * 1024
 
 
 def build_app(manager: Manager, settings: Settings | None = None) -> faust.App:
@@ -54,6 +55,10 @@ def build_worker_app(
         # Faust wants a directory for table state even with none: never the current directory.
         datadir=settings.worker_data_dir or _scratch_dir(settings.app_id),
         producer_max_request_size=settings.message_max_bytes,
+        producer_linger=settings.worker_linger,
+        # One produce batch per partition holds many feed-ops messages; Kafka's default (16 KiB)
+        # held a handful of 1,000-follower batches, so each send loop wrote many small requests.
+        producer_max_batch_size=min(PRODUCER_BATCH_BYTES, settings.message_max_bytes),
         # A worker whose metadata missed the topics (a broker restarting as it joined) is
         # assigned nothing until the metadata expires: 10 s, not aiokafka's 5 minutes.
         consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,

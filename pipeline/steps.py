@@ -616,7 +616,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
 
     def flush() -> None:
         for (feed_class, hidden), items in flat.items():
-            keys = [(feed_class.keys_for(users), sts) for users, sts in items]
+            keys = [(feed_class.keys_for(users), sts) for users, sts in _coalesced(items)]
             backend.timelines.add_batches(keys, feed_class.max_length, hidden)
         flat.clear()
         if per_user:
@@ -691,6 +691,27 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
             else:
                 raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
     flush()
+
+
+def _coalesced(
+    items: list[tuple[list[str], list[ActivityState]]],
+) -> list[tuple[tuple[str, ...], list[ActivityState]]]:
+    """Adds to the same users merged into one: (users, states) per distinct user list.
+
+    An author's activities in one run reach the same followers in the same
+    pages, so a burst (or a backlog caught up after a stop) becomes one
+    write per feed with every activity instead of one per activity. Adding
+    current states commutes, and trimming to max_length once after adding
+    them all keeps what trimming after each add would keep.
+    """
+    merged: dict[tuple[str, ...], dict[str, ActivityState]] = {}
+    for users, states in items:
+        into = merged.get(key := tuple(users))
+        if into is None:
+            into = merged[key] = {}
+        for state in states:
+            into[state.id] = state
+    return [(users, list(states.values())) for users, states in merged.items()]
 
 
 def _deliver_aggregated(

@@ -29,7 +29,7 @@ from pipeline.kafka_runner import WorkerProcess
 from pipeline.producer import StreamfeedProducer
 from pipeline.topics import create_topics
 from storage.redis_storage import RedisBackend
-from tests.benchmarks.bench_pipeline import CpuAccount, activity, ceiling, timed_publish
+from tests.benchmarks.bench_pipeline import CpuAccount, activity, ceiling, last_entries, timed_publish
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -75,8 +75,9 @@ def pushed(followers: int, inserts: int, processes: int = 1) -> dict:
                 cpu = CpuAccount(workers, backend.client)
                 producer = StreamfeedProducer(settings)
                 done = activities * followers
+                expected = last_entries(backend, {"author0": [f"f{n}" for n in range(followers)]}, batch)
                 timing = timed_publish(
-                    producer, settings, workers, activity(1, 0), batch, done, backend.client, 1800, cpu
+                    producer, settings, workers, activity(1, 0), batch, expected, backend.client, 1800, cpu
                 )
                 memory = max(peak_rss_mib(worker.process.pid) for worker in workers)
             finally:

@@ -207,6 +207,43 @@ def test_materialize_many_equals_one_by_one():
     assert snapshot(expected, world.users) == snapshot(grouped, world.users)
 
 
+def test_a_run_writes_an_authors_burst_to_each_feed_once_and_trims_as_one_by_one_would():
+    """Coalescing: one add per feed for every activity of the run, the same feeds as applying
+    the batches one at a time (max_length 2 keeps the two newest either way)."""
+    from pipeline.feeds import Feed
+    from pipeline.steps import materialize_many
+
+    class Short(Feed):
+        max_length = 2
+
+    class ShortManager(Manager):
+        feed_classes = {"normal": Short}  # noqa: RUF012
+
+    one_by_one, coalesced = ShortManager(MemoryBackend()), ShortManager(MemoryBackend())
+    for m in (one_by_one, coalesced):
+        m.follow_many_users("fan", ["star"])
+        m.follow_user("fan2", "star")
+    pins = [act("star", f"p{n}", n) for n in (3, 1, 4, 2)]
+    runs = {}
+    for m in (one_by_one, coalesced):
+        runs[m] = [b for p in pins for b in fanout_activity(m, ActivityEvent(ActivityOp.ADD, p), partitions=1)]
+    assert len(runs[coalesced]) == 4
+    for batch in runs[one_by_one]:
+        materialize(one_by_one, batch)
+    writes = []
+    add_batches = coalesced.backend.timelines.add_batches
+    coalesced.backend.timelines.add_batches = lambda batches, *a, **k: (
+        writes.append([(list(keys), sorted(s.id for s in states)) for keys, states in batches]),
+        add_batches(batches, *a, **k),
+    )
+    materialize_many(coalesced, runs[coalesced])
+    assert writes == [[(Short.keys_for(["fan", "fan2"]), sorted(p.id for p in pins))]]
+    for user in ("fan", "fan2"):
+        newest = [p.id for p in sorted(pins, key=lambda p: p.time, reverse=True)[:2]]
+        assert ids(coalesced.get_feeds(user)["normal"]) == newest
+        assert ids(one_by_one.get_feeds(user)["normal"]) == newest
+
+
 def test_late_deliveries_lose_to_removals_and_unfollows(manager):
     """Orders the pipeline can produce across topics, applied by hand: the removal wins."""
     pin = act("star", "p1")
