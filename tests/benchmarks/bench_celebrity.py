@@ -39,11 +39,15 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def write_followers(backend: RedisBackend, author: str, count: int) -> None:
+def follower_names(count: int, prefix: str = "") -> list[str]:
+    return [f"{prefix}f{n}" for n in range(count)]
+
+
+def write_followers(backend: RedisBackend, author: str, followers: list[str]) -> None:
     """The author's followers hash, written in pipelines: set-up, not what is measured."""
     key = backend.follows._followers(author)
-    for start in range(0, count, 20_000):
-        backend.client.hset(key, mapping={f"f{n}": 0 for n in range(start, min(count, start + 20_000))})
+    for start in range(0, len(followers), 20_000):
+        backend.client.hset(key, mapping=dict.fromkeys(followers[start : start + 20_000], 0))
 
 
 def remove_prefix(backend: RedisBackend, prefix: str) -> None:
@@ -57,12 +61,18 @@ def remove_prefix(backend: RedisBackend, prefix: str) -> None:
         backend.client.unlink(*batch)
 
 
-def pushed(followers: int, inserts: int, processes: int = 1) -> dict:
+def pushed(followers: int, inserts: int, processes: int = 1, spread: bool = False) -> dict:
+    """One author's activities to its F followers; spread: each activity by an author of its own
+    with F followers of its own, so no two activities share a recipient (nothing for a run to
+    merge: one write per insert, the cost of a diverse graph)."""
     settings = kafka_settings(partitions=4).model_copy(update={"worker_batch_size": 500})
     backend = RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix)
     activities = max(2, inserts // followers)
     create_topics(settings)
-    write_followers(backend, "author0", followers)
+    authors = range(activities) if spread else range(1)
+    graph = {f"author{a}": follower_names(followers, f"a{a}" if spread else "") for a in authors}
+    for author, names in graph.items():
+        write_followers(backend, author, names)
     try:
         with tempfile.TemporaryDirectory(prefix="streamfeed-bench-") as logs:
             app = "tests.benchmarks.bench_app:manager"
@@ -70,14 +80,15 @@ def pushed(followers: int, inserts: int, processes: int = 1) -> dict:
                 WorkerProcess(settings, Path(logs) / f"worker{n}.log", app).start() for n in range(processes)
             ]
             try:
-                batch = [activity(0, n) for n in range(1, activities + 1)]
+                batch = [activity(n - 1 if spread else 0, n) for n in range(1, activities + 1)]
                 # Warmed up on another author, so the measured author's followers are all unwritten.
                 cpu = CpuAccount(workers, backend.client)
                 producer = StreamfeedProducer(settings)
                 done = activities * followers
-                expected = last_entries(backend, {"author0": [f"f{n}" for n in range(followers)]}, batch)
+                expected = last_entries(backend, graph, batch)
+                warm_up = activity(10**9, 0)  # an author with no followers
                 timing = timed_publish(
-                    producer, settings, workers, activity(1, 0), batch, expected, backend.client, 1800, cpu
+                    producer, settings, workers, warm_up, batch, expected, backend.client, 1800, cpu
                 )
                 memory = max(peak_rss_mib(worker.process.pid) for worker in workers)
             finally:
@@ -92,6 +103,7 @@ def pushed(followers: int, inserts: int, processes: int = 1) -> dict:
         remove_topics(settings, [spec.name for spec in topic_specs(settings)])
     return {
         "followers": followers,
+        "spread": spread,
         "activities": activities,
         "inserts_per_s": done / timing.applied,
         "us_per_insert": timing.applied / done * 1e6,
@@ -121,43 +133,57 @@ def stream_framework(python: str, script: str, followers: int, inserts: int) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--followers", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--followers", type=int, nargs="*", default=[1_000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--inserts", type=int, default=1_000_000, help="feed inserts per follower count")
     parser.add_argument("--sf-python", help="python of a venv with Stream Framework (see ../shared/peer)")
     parser.add_argument("--sf-script", default="/tmp/sfpeer/sf_bench.py")
     parser.add_argument("--sf-max", type=int, default=100_000, help="largest F Stream Framework runs")
     parser.add_argument("--skip-pulled", action="store_true", help="leave out the pulled-path figures")
     parser.add_argument("--workers", type=int, default=1, help="worker processes sharing the partitions")
+    parser.add_argument(
+        "--spread",
+        type=int,
+        nargs="*",
+        default=[1_000],
+        help="follower counts also run with every activity by an author of its own (nothing to merge)",
+    )
     args = parser.parse_args()
     rows = []
-    for followers in args.followers:
-        row = pushed(followers, args.inserts, args.workers)
+    sf_rates: dict[int, float | None] = {}
+    runs = [(f, False) for f in args.followers] + [(f, True) for f in args.spread]
+    for followers, spread in runs:
+        row = pushed(followers, args.inserts, args.workers, spread)
         if args.sf_python and followers <= args.sf_max:
-            row["sf"] = stream_framework(args.sf_python, args.sf_script, followers, args.inserts)
+            if followers not in sf_rates:  # its cost per activity is the same for any author
+                sf_rates[followers] = stream_framework(
+                    args.sf_python, args.sf_script, followers, args.inserts
+                )
+            row["sf"] = sf_rates[followers]
         rows.append(row)
         print(json.dumps(row), flush=True)
     base = rows[0]["us_per_insert"]
     print(
-        f"\npushed fanout, one author, end to end through Kafka and {args.workers} worker process(es) "
-        "(flat feeds, Redis):"
+        f"\npushed fanout end to end through Kafka and {args.workers} worker process(es) (flat feeds, "
+        "Redis); one author, or (spread) every activity by an author of its own:"
     )
     print(
-        "| followers | activities | feed inserts/s | us per insert (vs first) | worker peak RSS | "
+        "| followers | authors | activities | feed inserts/s | us per insert (vs first) | worker peak RSS | "
         "ZADD ceiling | of ceiling | Stream Framework | x SF |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         sf = row.get("sf")
         sf_rate = "-" if sf is None else f"{sf:,.0f}"
         times = "-" if sf is None else f"{row['inserts_per_s'] / sf:.1f}"
+        authors = f"{row['activities']:,} (spread)" if row["spread"] else "1"
         print(
-            f"| {row['followers']:,} | {row['activities']:,} | {row['inserts_per_s']:,.0f} | "
+            f"| {row['followers']:,} | {authors} | {row['activities']:,} | {row['inserts_per_s']:,.0f} | "
             f"{row['us_per_insert']:.1f} ({row['us_per_insert'] / base - 1:+.0%}) | "
             f"{row['worker_peak_mib']:.0f} MiB | {row['ceiling']:,.0f} | "
             f"{row['inserts_per_s'] / row['ceiling']:.0%} | {sf_rate} | {times} |"
         )
     for row in rows:
-        print(f"F = {row['followers']:,}: {row['cpu']}")
+        print(f"F = {row['followers']:,}{' spread' if row['spread'] else ''}: {row['cpu']}")
     if not args.skip_pulled:
         from tests.benchmarks import bench_hybrid
 
