@@ -30,7 +30,7 @@ _INT64 = range(-(2**63), 2**63)
 #: The one rule for user ids (actors, followers, followed users, `to` targets):
 #: a user id becomes part of storage keys and a Redis Cluster hash tag.
 USER_ID_RULE = "1-200 letters, digits or _.:@-"
-_USER_ID = re.compile(r"[A-Za-z0-9_.:@\-]{1,200}\Z")
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:@\-]{1,200}\Z")
 
 
 def check_user_id(field: str, value: Any) -> str:
@@ -42,7 +42,7 @@ def check_user_id(field: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValidationError(field, value, f"must be a user id ({USER_ID_RULE})")
     text = str(value)
-    if not _USER_ID.match(text):
+    if not USER_ID_PATTERN.match(text):
         raise ValidationError(field, value, f"is not a valid user id: use {USER_ID_RULE}")
     return text
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from pipeline.activity import USER_ID_RULE, Activity, check_user_id
+from pipeline.activity import USER_ID_PATTERN, USER_ID_RULE, Activity, check_user_id
 from pipeline.activity_state import ActivityState
 from pipeline.exceptions import ValidationError
 from storage.base import NO_BOUNDS, Backend, Bounds, PageRequest
@@ -76,7 +76,8 @@ def feed_keys(key_format: str, user_ids: Iterable[Any]) -> list[str]:
     memo = _keys_by_format.get(key_format)
     if memo is None or len(memo) > KEY_CACHE_SIZE:
         memo = _keys_by_format[key_format] = {}
-    known = memo.get
+    known, valid = memo.get, USER_ID_PATTERN.match
+    head, tail = _key_parts(key_format)
     keys = []
     for user_id in user_ids:
         if type(user_id) is not str:  # checked (and refused or keyed) every time: never remembered
@@ -84,9 +85,19 @@ def feed_keys(key_format: str, user_ids: Iterable[Any]) -> list[str]:
             continue
         key = known(user_id)
         if key is None:
-            key = memo[user_id] = _feed_key(key_format, user_id)
+            # A miss is the common case in a big graph: the key is built here, without the
+            # general check's calls (a quarter of the cost); a bad id takes the path that refuses.
+            key = head + "{" + user_id + "}" + tail if valid(user_id) else _feed_key(key_format, user_id)
+            memo[user_id] = key
         keys.append(key)
     return keys
+
+
+@lru_cache(maxsize=256)
+def _key_parts(key_format: str) -> tuple[str, str]:
+    """What comes before and after the user id in a valid key_format's keys."""
+    head, tail = _checked_key_format(key_format).format(user_id="\0").split("\0")
+    return head, tail
 
 
 def _feed_key(key_format: str, user_id: Any) -> str:

@@ -20,6 +20,15 @@ def test_by_partition_groups_users_in_their_order_by_kafkas_partition():
     assert by_partition(users, 3) != groups  # remembered per partition count
 
 
+def test_the_c_partition_function_equals_kafkas_murmur2_in_python():
+    keys = [f"user{n}" for n in range(2_000)] + ["", "ünïcødé-名前", "x" * 1_000, "a:b|c{d}"]
+    for partitions in (1, 3, 8, 64):
+        assert [steps.kafka_partition(k.encode(), partitions) for k in keys] == [
+            steps._python_partition(k.encode(), partitions) for k in keys
+        ]
+    assert steps.kafka_partition is not steps._python_partition  # the C one is what runs here
+
+
 def test_feed_keys_equal_feed_key_and_refuse_bad_ids_every_time():
     users = ["alice", "bob", "alice", "42"]
     assert (
@@ -40,6 +49,20 @@ def test_feed_keys_equal_feed_key_and_refuse_bad_ids_every_time():
             assert "has space" in str(error)
         else:
             raise AssertionError("a user id with a space made a key")
+
+
+def test_keys_built_on_a_miss_equal_the_general_format(monkeypatch):
+    monkeypatch.setattr(feeds, "_keys_by_format", {})
+    users = ["u1", "a.b@c:d-e_f", "9" * 200]
+    for key_format in ("feed:{user_id}", "{{literal}}:{user_id}:tail", "{user_id}"):
+        assert feed_keys(key_format, users) == [key_format.format(user_id="{" + u + "}") for u in users]
+    for bad in ("", "x" * 201, "new\nline", "brace}"):
+        try:
+            feed_keys("feed:{user_id}", [bad])
+        except FeedKeyError:
+            pass
+        else:
+            raise AssertionError(f"{bad!r} made a key")
 
 
 def test_memos_stay_bounded(monkeypatch):

@@ -226,7 +226,8 @@ def test_a_run_writes_an_authors_burst_to_each_feed_once_and_trims_as_one_by_one
     pins = [act("star", f"p{n}", n) for n in (3, 1, 4, 2)]
     runs = {}
     for m in (one_by_one, coalesced):
-        runs[m] = [b for p in pins for b in fanout_activity(m, ActivityEvent(ActivityOp.ADD, p), partitions=1)]
+        events = [ActivityEvent(ActivityOp.ADD, p) for p in pins]
+        runs[m] = [b for e in events for b in fanout_activity(m, e, partitions=1)]
     assert len(runs[coalesced]) == 4
     for batch in runs[one_by_one]:
         materialize(one_by_one, batch)
