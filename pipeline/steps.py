@@ -814,7 +814,7 @@ def _follow_states(manager: Manager, batches: Sequence[FanoutBatch]) -> dict[str
     follows = manager.backend.follows
     actors = list(wanted)
     versions = follows.follow_versions_many([(list(wanted[a]), a) for a in actors])
-    found: dict[str, dict[str, FollowState]] = {a: dict(v) for a, v in zip(actors, versions, strict=True)}
+    found: dict[str, dict[str, FollowState]] = dict(zip(actors, versions, strict=True))  # fresh dicts
     rests = [(list(wanted[a].difference(found[a])), a) for a in actors]
     for actor, ended in zip(actors, follows.unfollows_many(rests), strict=True):
         found[actor].update(ended)

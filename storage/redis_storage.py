@@ -1049,6 +1049,11 @@ class RedisCountsPublisher(CountsPublisher):
         if not user_ids:
             return set()
         now = time.time() * 1000
+        # Listeners are usually far fewer than a fanout's recipients: all of them, if there are
+        # no more than the users asked about, cost one small reply instead of a score per user.
+        online = self.client.zrangebyscore(self.listeners_key(), f"({now}", "+inf", 0, len(user_ids) + 1)
+        if len(online) <= len(user_ids):
+            return {u.decode() for u in online}.intersection(user_ids)
         scores = self.client.zmscore(self.listeners_key(), list(user_ids))
         return {u for u, score in zip(user_ids, scores, strict=True) if score is not None and score > now}
 

@@ -615,6 +615,14 @@ def test_new_entries_are_kept_only_for_users_listening(backend, user):
     time.sleep(0.1)
     assert publisher.listening([user, f"{user}b", f"{user}gone"]) == {user}
     assert user in publisher.listeners() and f"{user}gone" not in publisher.listeners()
+    for n in range(4):  # more listeners than users asked about: still exactly those listening
+        publisher.listen(f"{user}x{n}", 60)
+    assert publisher.listening([f"{user}x1", f"{user}b"]) == {f"{user}x1"}
+    assert publisher.listening([f"{user}x0", user, f"{user}x3", f"{user}gone"]) == {
+        f"{user}x0",
+        user,
+        f"{user}x3",
+    }
     publisher.publish_entries([NewEntries(user, f"feed:{{{user}}}", "normal", ("1", "2"))])
     kept = publisher.read(user, "0", 0.1)
     assert [(data["type"], data["activity_ids"]) for _, data in kept] == [("entries", ["1", "2"])]
