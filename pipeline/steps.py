@@ -67,7 +67,9 @@ kafka_partition: Callable[[bytes, int], int] = getattr(confluent_kafka, "murmur2
 
 def partition_for(user_id: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives key user_id: co-partitioning by user."""
-    return by_partition([user_id], partitions).popitem()[0]
+    memo = _partitions_by_count.get(partitions)
+    partition = None if memo is None else memo.get(user_id)
+    return kafka_partition(user_id.encode(), partitions) if partition is None else partition
 
 
 def by_partition(user_ids: Iterable[str], partitions: int) -> dict[int, list[str]]:

@@ -5,7 +5,8 @@ shares a topic's partitions among every member of the group, so more cores
 are used by more processes, not threads. The pool is crash-only like each
 worker: if one process exits on its own (a storage outage, exit 75; a bug,
 exit 70), the others are stopped and the pool exits with that code, for the
-service manager to restart the whole pool. SIGTERM or SIGINT stops every
+service manager to restart the whole pool; a member that stopped cleanly
+without the pool being told to (someone sent it SIGTERM) makes it exit 70. SIGTERM or SIGINT stops every
 process cleanly (each commits what it processed) and exits 0.
 """
 
@@ -18,6 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from consumers.runtime import CRASH_STATUS
 from pipeline.kafka_runner import PARENT_ENV
 
 #: Seconds a member gets to finish and commit after SIGTERM before it is killed.
@@ -67,6 +69,9 @@ def run_pool(member_args: Sequence[str], count: int, metrics_port: int | None) -
                 stop(signal.SIGTERM, None)
                 _wait_all(members)
                 code = next((code for code in exited if code != 0), 0)
+                if code == 0:  # stopped cleanly, but nobody asked the pool: not a success
+                    print("streamfeed worker pool: a member stopped on its own", file=sys.stderr)
+                    return CRASH_STATUS
                 return 128 - code if code < 0 else code  # killed by signal n: 128 + n, as a shell says
             time.sleep(0.2)
     finally:

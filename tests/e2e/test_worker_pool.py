@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from consumers.runtime import CRASH_STATUS
 from pipeline.status import group_status
 from pipeline.world import generate_world
 from tests.e2e.test_pipeline_e2e import assert_same_feeds, run_phases
@@ -72,3 +73,11 @@ def test_a_pool_shares_the_partitions_and_stops_and_fails_as_one(stack, isolated
     while not gone(second) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert gone(second)
+
+    # One member stopped cleanly by someone else: the pool was not asked to stop, so it fails.
+    pool = worker_factory(settings, processes=2)
+    first, second = wait_for(lambda: len(m := members_of(pool.process.pid)) == 2 and m)
+    wait_for(lambda: len(group_status(settings).members) == 2, timeout=90)
+    os.kill(second, signal.SIGTERM)
+    assert pool.process.wait(60) == CRASH_STATUS
+    wait_for(lambda: gone(first), timeout=10)
