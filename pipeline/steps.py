@@ -648,6 +648,16 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                 )
             fresh.clear()
 
+    def pulls_into(feed_class: type[Feed], batch: FanoutBatch) -> bool:
+        """Whether the batch's pulled activities skip this feed (merged in at read instead): a
+        follower delivery, not a follow's copy of history, to a feed class that pulls."""
+        return bool(modes) and not batch.feeds and not batch.history and feed_class.name in pulling
+
+    def queue_flat(feed_class: type[Feed], users: list[str], adds: list[ActivityState], hidden: bool) -> None:
+        flat[feed_class, hidden].append((users, adds))
+        if feed_class.realtime and not hidden:
+            fresh.append((feed_class, users, tuple(state.id for state in adds)))
+
     for batch in batches:
         if batch.mark is not None or batch.remove_actor is not None or batch.op is not ActivityOp.ADD:
             flush()
@@ -666,15 +676,13 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                     entitled = entitled or _stamped(shown, hidden, state, followers)
                     _deliver_aggregated(feed_class, entitled, per_user, fresh)
                 elif issubclass(feed_class, Feed):
-                    if modes and not batch.history and feed_class.name in pulling and _pulled(modes, state):
+                    if pulls_into(feed_class, batch) and _pulled(modes, state):
                         if shown and feed_class.realtime:  # merged in at read: not written, but new
                             fresh.append((feed_class, shown, (state.id,)))
                         continue
                     for users, is_hidden in ((shown, False), (hidden, True)):
                         if users:
-                            flat[feed_class, is_hidden].append((users, [state]))
-                    if shown and feed_class.realtime:
-                        fresh.append((feed_class, shown, (state.id,)))
+                            queue_flat(feed_class, users, [state], is_hidden)
                 else:
                     raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
             continue
@@ -685,7 +693,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
             elif issubclass(feed_class, Feed):
                 same: dict[tuple[tuple[str, ...], bool], list[str]] = defaultdict(list)
                 receiving = entitled
-                if modes and not batch.feeds and not batch.history and feed_class.name in pulling:
+                if pulls_into(feed_class, batch):
                     # Pulled authors' activities are merged in at read: not written here.
                     receiving = [
                         (user_id, kept)
@@ -698,9 +706,7 @@ def materialize_many(manager: Manager, batches: Sequence[FanoutBatch]) -> None:
                         if ids_key:
                             same[ids_key, is_hidden].append(user_id)
                 for (ids_key, is_hidden), users in same.items():
-                    flat[feed_class, is_hidden].append((users, [states[i] for i in ids_key]))
-                    if feed_class.realtime and not is_hidden:
-                        fresh.append((feed_class, users, ids_key))
+                    queue_flat(feed_class, users, [states[i] for i in ids_key], is_hidden)
             else:
                 raise TypeError(f"{feed_class.__name__} is neither a flat nor an aggregated feed")
     flush()
