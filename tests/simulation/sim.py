@@ -268,11 +268,12 @@ def run_pipeline(
         else:
             materialize_many(manager, messages)
 
-    def follows_behind(log: Log) -> bool:
-        """Whether a follow event published before this log's next activity is unconsumed."""
+    def follows_behind(log: Log, position: int | None = None) -> bool:
+        """Whether a follow event published before this log's activity at position (by default
+        its next) is unconsumed."""
         if not world.follows_first or log.name.split("[")[0] != "activities":
             return False
-        upcoming = published[id(log.messages[log.position])]
+        upcoming = published[id(log.messages[log.position if position is None else position])]
         return any(
             published[id(f.messages[f.position])] < upcoming
             for (topic, _), f in logs.items()
@@ -288,6 +289,11 @@ def run_pipeline(
         key = rng.choice(busy)
         log = logs[key]
         take = log.messages[log.position : log.position + rng.randint(1, 4)]
+        # Keeping the follows ahead holds for every activity taken, not only the first: a batch
+        # reaching past a pending unfollow is the order README's Known limits leaves out.
+        take = take[
+            : next((n for n in range(1, len(take)) if follows_behind(log, log.position + n)), len(take))
+        ]
         if rng.random() < crash_rate:  # dies part-way: some of the batch applied, nothing committed
             cut = rng.randint(0, len(take))
             handle(key[0], take[:cut])
