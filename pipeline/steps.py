@@ -725,9 +725,7 @@ def _coalesced(
     """
     merged: dict[tuple[str, ...], dict[str, ActivityState]] = {}
     for users, states in items:
-        into = merged.get(key := tuple(users))
-        if into is None:
-            into = merged[key] = {}
+        into = merged.setdefault(tuple(users), {})
         for state in states:
             into[state.id] = state
     return [(users, list(states.values())) for users, states in merged.items()]

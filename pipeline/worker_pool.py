@@ -6,8 +6,9 @@ are used by more processes, not threads. The pool is crash-only like each
 worker: if one process exits on its own (a storage outage, exit 75; a bug,
 exit 70), the others are stopped and the pool exits with that code, for the
 service manager to restart the whole pool; a member that stopped cleanly
-without the pool being told to (someone sent it SIGTERM) makes it exit 70. SIGTERM or SIGINT stops every
-process cleanly (each commits what it processed) and exits 0.
+without the pool being told to (someone sent it SIGTERM) makes it exit 70.
+SIGTERM or SIGINT stops every process cleanly (each commits what it
+processed) and exits 0.
 """
 
 from __future__ import annotations
