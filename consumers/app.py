@@ -16,15 +16,16 @@ import time
 
 import faust
 
-from consumers import fanout, follows, marks, materialize
-from consumers.context import PipelineContext
-from consumers.dead_letters import DeadLetters
-from consumers.metrics import TimedBackend, WorkerMetrics
-from consumers.runtime import AgentRuntime
-from pipeline.manager import Manager
-from pipeline.settings import Settings, get_settings
-from pipeline.topics import TopicNames
-from schemas.codec import AvroCodec
+from streamfeed.app.manager import Manager
+from streamfeed.consumers import fanout, follows, marks, materialize
+from streamfeed.consumers.context import PipelineContext
+from streamfeed.consumers.dead_letters import DeadLetters
+from streamfeed.consumers.metrics import TimedBackend, WorkerMetrics
+from streamfeed.consumers.runtime import AgentRuntime
+from streamfeed.kafka.lag import partition_lags
+from streamfeed.kafka.topics import TopicNames
+from streamfeed.schemas.codec import AvroCodec
+from streamfeed.settings import Settings, get_settings
 
 log = logging.getLogger("streamfeed.worker")
 
@@ -168,7 +169,6 @@ async def _group_lag(settings: Settings, metrics: WorkerMetrics | None = None) -
     Not what this process has seen: that is wrong after a restart or a
     rebalance, and says nothing about the partitions other workers hold.
     """
-    from pipeline.kafka_runner import partition_lags
 
     try:
         lags = await asyncio.to_thread(partition_lags, settings, min(3.0, settings.stats_interval / 2))

@@ -7,17 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumers.runtime import AgentRuntime
-from consumers.worker import Readiness
-from pipeline.author_modes import AuthorModeEvent
-from pipeline.events import FanoutBatch, FanoutPriority
-from pipeline.manager import Manager
-from pipeline.settings import Settings
-from pipeline.sizing import split_to_fit
-from pipeline.steps import FanoutRest, fanout_rest, partition_for
-from pipeline.topics import TopicNames
-from schemas.catalog import AUTHOR_MODE_EVENT, FANOUT_BATCH
-from schemas.codec import AvroCodec
+from streamfeed.app.manager import Manager
+from streamfeed.app.steps import FanoutRest, fanout_rest, partition_for
+from streamfeed.consumers.runtime import AgentRuntime
+from streamfeed.consumers.worker import Readiness
+from streamfeed.domain.author_modes import AuthorModeEvent
+from streamfeed.domain.events import FanoutBatch, FanoutPriority
+from streamfeed.kafka.sizing import split_to_fit
+from streamfeed.kafka.topics import TopicNames
+from streamfeed.schemas.catalog import AUTHOR_MODE_EVENT, FANOUT_BATCH
+from streamfeed.schemas.codec import AvroCodec
+from streamfeed.settings import Settings
 
 #: Events planned in one storage round by the fanout and follows agents: a batch of 500 events
 #: by an author with a thousand followers is half a million deliveries, and planning them all

@@ -11,8 +11,8 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.catalog import DEAD_LETTER
-from schemas.codec import AvroCodec
+from streamfeed.schemas.catalog import DEAD_LETTER
+from streamfeed.schemas.codec import AvroCodec
 
 log = logging.getLogger(__name__)
 

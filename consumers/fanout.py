@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumers.context import PipelineContext
-from consumers.metrics import observe_recipients
-from pipeline.author_modes import AuthorModeEvent
-from pipeline.events import ActivityEvent, FanoutBatch
-from pipeline.steps import fanout_many
-from schemas.catalog import ACTIVITY_EVENT
+from streamfeed.app.steps import fanout_many
+from streamfeed.consumers.context import PipelineContext
+from streamfeed.consumers.metrics import observe_recipients
+from streamfeed.domain.author_modes import AuthorModeEvent
+from streamfeed.domain.events import ActivityEvent, FanoutBatch
+from streamfeed.schemas.catalog import ACTIVITY_EVENT
 
 
 def register(app: Any, ctx: PipelineContext) -> Any:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumers.context import PipelineContext
-from pipeline.author_modes import AuthorModeEvent
-from pipeline.events import FollowEvent
-from pipeline.steps import apply_author_mode, apply_follow
-from schemas.catalog import AUTHOR_MODE_EVENT, FOLLOW_EVENT
+from streamfeed.app.steps import apply_author_mode, apply_follow
+from streamfeed.consumers.context import PipelineContext
+from streamfeed.domain.author_modes import AuthorModeEvent
+from streamfeed.domain.events import FollowEvent
+from streamfeed.schemas.catalog import AUTHOR_MODE_EVENT, FOLLOW_EVENT
 
 
 def register(app: Any, ctx: PipelineContext) -> Any:

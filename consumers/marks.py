@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumers.context import PipelineContext
-from pipeline.events import FanoutBatch
-from pipeline.exceptions import ValidationError
-from schemas.catalog import FANOUT_BATCH
+from streamfeed.consumers.context import PipelineContext
+from streamfeed.domain.events import FanoutBatch
+from streamfeed.domain.exceptions import ValidationError
+from streamfeed.schemas.catalog import FANOUT_BATCH
 
 
 def register(app: Any, ctx: PipelineContext) -> Any:

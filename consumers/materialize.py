@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from consumers.context import PipelineContext
-from pipeline.events import FanoutBatch
-from pipeline.steps import materialize, materialize_many
-from schemas.catalog import FANOUT_BATCH
+from streamfeed.app.steps import materialize, materialize_many
+from streamfeed.consumers.context import PipelineContext
+from streamfeed.domain.events import FanoutBatch
+from streamfeed.schemas.catalog import FANOUT_BATCH
 
 
 def register(app: Any, ctx: PipelineContext, topic_name: str, agent_name: str) -> Any:

@@ -31,7 +31,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from pipeline.events import FanoutBatch
+from streamfeed.domain.events import FanoutBatch
 
 log = logging.getLogger("streamfeed.worker")
 

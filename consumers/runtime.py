@@ -38,9 +38,9 @@ from cassandra import (
 from cassandra.cluster import NoHostAvailable
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from consumers.dead_letters import DeadLetters
-from consumers.log_throttle import ThrottledLog
-from pipeline.exceptions import BadInput, SerializationException, StreamfeedError
+from streamfeed.consumers.dead_letters import DeadLetters
+from streamfeed.consumers.log_throttle import ThrottledLog
+from streamfeed.domain.exceptions import BadInput, SerializationException, StreamfeedError
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import faust
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
-from consumers.log_throttle import ThrottledLog, throttle_kafka_client_logs
-from consumers.runtime import TRANSIENT_ERRORS, AgentRuntime
-from pipeline.settings import Settings
+from streamfeed.consumers.log_throttle import ThrottledLog, throttle_kafka_client_logs
+from streamfeed.consumers.runtime import TRANSIENT_ERRORS, AgentRuntime
+from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.kafka.topics import topic_specs
+from streamfeed.settings import Settings
 
 log = logging.getLogger("streamfeed.worker")
 
@@ -42,8 +46,6 @@ class Readiness:
 
 def kafka_reachable(bootstrap: str, timeout: float = 5.0) -> None:
     """Raise ConnectionError unless a broker answers a metadata request within the timeout."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
 
     with AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}) as admin:
         try:
@@ -52,7 +54,7 @@ def kafka_reachable(bootstrap: str, timeout: float = 5.0) -> None:
             raise ConnectionError(f"Kafka at {bootstrap}: {error.args[0].str()}") from None
 
 
-class TopicsMissing(ConnectionError):
+class TopicsMissing(StreamfeedError, ConnectionError):
     """The pipeline's topics are not (yet) in the broker's metadata: waited for, like an outage."""
 
 
@@ -63,9 +65,6 @@ def topics_present(settings: Settings, timeout: float = 5.0) -> None:
     nothing and only looks again when its metadata expires (minutes): it
     waits here instead, saying which topics are missing.
     """
-    from confluent_kafka.admin import AdminClient
-
-    from pipeline.topics import topic_specs
 
     with AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0}) as admin:
         existing = admin.list_topics(timeout=timeout).topics

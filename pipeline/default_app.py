@@ -5,6 +5,6 @@ activities reach notification feeds through their `to` field. Storage is
 the STREAMFEED_STORAGE setting.
 """
 
-from pipeline.manager import Manager
+from streamfeed.app.manager import Manager
 
 manager = Manager()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline.activity import Activity
-from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.feeds import BaseFeed
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.aggregated_activity import AggregatedActivity
+from streamfeed.feeds.flat import BaseFeed
 
 
 def describe_activity(activity: Activity) -> str:

@@ -19,11 +19,12 @@ import struct
 from io import BytesIO
 from typing import Any
 
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import schemaless_reader
 
-from schemas.catalog import ParsedSchema, SchemaCatalog, default_catalog
-from schemas.compiled import Decoder, Encoder, SchemaCompiler
-from schemas.errors import SerializationException
+from streamfeed.schemas.catalog import ParsedSchema, SchemaCatalog, default_catalog
+from streamfeed.schemas.compiled import Decoder, Encoder, SchemaCompiler
+from streamfeed.schemas.errors import SerializationException
 
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 SINGLE_OBJECT_HEADER = len(SINGLE_OBJECT_MARKER) + 8
@@ -43,8 +44,6 @@ class AvroCodec:
     def __init__(self, catalog: SchemaCatalog | None = None, registry: Any = None) -> None:
         self.catalog = catalog or default_catalog()
         if isinstance(registry, str):
-            from confluent_kafka.schema_registry import SchemaRegistryClient
-
             registry = SchemaRegistryClient.new_client({"url": registry})
         self.registry = registry
         self._registered: dict[tuple[str, str], bytes] = {}
@@ -74,8 +73,6 @@ class AvroCodec:
         subject = subject or name
         header = self._registered.get((subject, name))
         if header is None:
-            from confluent_kafka.schema_registry import Schema
-
             schema_id = self.registry.register_schema(subject, Schema(self.catalog.schema_json(name), "AVRO"))
             header = struct.pack(">bI", CONFLUENT_MAGIC, schema_id)
             self._registered[(subject, name)] = header

@@ -11,7 +11,7 @@ from typing import Any
 
 from faust.serializers import codecs
 
-from schemas.codec import AvroCodec
+from streamfeed.schemas.codec import AvroCodec
 
 
 class FaustAvroCodec(codecs.Codec):

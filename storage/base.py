@@ -10,16 +10,17 @@ the state of applying it once: the pipeline replays and retries freely.
 from __future__ import annotations
 
 import bisect
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.activity import Activity
-from pipeline.activity_state import ActivityState
-from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregation import AggregatedView, AggregatedWrite, FeedMeta
-from pipeline.author_modes import ModeChanges
-from pipeline.follow_state import FollowState, Unfollowed, next_follow_state
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.activity_state import ActivityState
+from streamfeed.domain.aggregated_activity import AggregatedActivity
+from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta
+from streamfeed.domain.author_modes import ModeChanges
+from streamfeed.domain.follow_state import FollowState, Unfollowed, next_follow_state
 
 #: How long a removed activity's state is kept by default (seconds): the feed-ops
 #: retention (7 days) plus a day. A delivery later than this could bring it back.
@@ -508,7 +509,6 @@ class CountsPublisher(ABC):
 
     def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
         """The user's events after id `after` (None: only new ones), waiting up to timeout for one."""
-        import time
 
         time.sleep(timeout)  # no log kept by this publisher
         return []

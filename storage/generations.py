@@ -19,7 +19,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from storage.base import Backend
+from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.storage.base import Backend
 
 #: The generation of data written before generations existed.
 DEFAULT_GENERATION = ""
@@ -28,7 +29,7 @@ DEFAULT_GENERATION = ""
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 
 
-class GenerationError(ValueError):
+class GenerationError(StreamfeedError, ValueError):
     """A generation name that cannot be used, or an operation that would lose the live feeds."""
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from storage.base import Backend
-from storage.generations import (
+from streamfeed.storage.base import Backend
+from streamfeed.storage.generations import (
     DEFAULT_GENERATION,
     CassandraGenerations,
     GenerationalBackend,
@@ -31,16 +31,16 @@ BACKEND_NAMES = ("memory", "redis", "redis:<server>", "cassandra")
 
 def create_backend(name: str, generation: str = DEFAULT_GENERATION, settings: Any = None) -> Backend:
     """A new backend of that name for one generation, connected as the settings say."""
-    from pipeline.settings import get_settings
+    from streamfeed.settings import get_settings
 
     settings = settings or get_settings()
     check_generation_name(generation)
     if name == "memory":
-        from storage.memory_storage import MemoryBackend
+        from streamfeed.storage.memory import MemoryBackend
 
         return MemoryBackend()
     if name == "redis" or name.startswith("redis:"):
-        from storage.redis_storage import RedisBackend
+        from streamfeed.storage.redis import RedisBackend
 
         url = settings.redis_url
         if name.startswith("redis:"):
@@ -51,7 +51,7 @@ def create_backend(name: str, generation: str = DEFAULT_GENERATION, settings: An
             url = settings.redis_servers[server]
         return RedisBackend.from_url(url, prefix=redis_generation_prefix(settings.redis_prefix, generation))
     if name == "cassandra":
-        from storage.cassandra_storage import CassandraBackend
+        from streamfeed.storage.cassandra import CassandraBackend
 
         keyspace = cassandra_generation_keyspace(settings.cassandra_keyspace, generation)
         return CassandraBackend.connect(settings, keyspace)
@@ -60,7 +60,7 @@ def create_backend(name: str, generation: str = DEFAULT_GENERATION, settings: An
 
 def generation_store(default: Backend) -> GenerationStore:
     """Where the live pointer of a backend's generations is kept: beside its default generation."""
-    from storage.memory_storage import MemoryBackend
+    from streamfeed.storage.memory import MemoryBackend
 
     if isinstance(default, MemoryBackend):
         return MemoryGenerations()
@@ -71,7 +71,7 @@ def generation_store(default: Backend) -> GenerationStore:
 
 def create_generational_backend(name: str, settings: Any = None) -> GenerationalBackend:
     """A backend that follows the live generation of the named backend."""
-    from pipeline.settings import get_settings
+    from streamfeed.settings import get_settings
 
     settings = settings or get_settings()
     removed_ttl = settings.removed_ttl
@@ -93,7 +93,7 @@ def get_backend(name: str | None = None) -> Backend:
     It follows the live generation, unless STREAMFEED_GENERATION pins one
     (a rebuild's workers write the generation they build).
     """
-    from pipeline.settings import get_settings
+    from streamfeed.settings import get_settings
 
     settings = get_settings()
     if name is None:
@@ -127,8 +127,8 @@ def close_all() -> None:
 
 def drop_generation(backend: GenerationalBackend, name: str) -> str:
     """Delete a generation's data and forget it; refuses the live one. Returns what was done."""
-    from storage.generations import drop_redis_generation, shown
-    from storage.memory_storage import MemoryBackend
+    from streamfeed.storage.generations import drop_redis_generation, shown
+    from streamfeed.storage.memory import MemoryBackend
 
     backend.store.forget(name)  # raises for the live generation, before anything is deleted
     data = backend.backend_of(name)
@@ -141,7 +141,7 @@ def drop_generation(backend: GenerationalBackend, name: str) -> str:
             data.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
             data.close()
             return f"dropped generation {shown(name)} (keyspace {keyspace})"
-        from storage.cassandra_storage import TABLES
+        from streamfeed.storage.cassandra import TABLES
 
         for table in TABLES:
             data.session.execute(f"TRUNCATE {keyspace}.{table}")

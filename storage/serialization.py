@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.activity import Activity
-from pipeline.activity_state import ActivityState
-from pipeline.aggregated_activity import AggregatedActivity, Member
-from pipeline.exceptions import SerializationException
-from pipeline.ids import sort_key_of
-from schemas.catalog import ACTIVITY, STORED_ACTIVITY, STORED_AGGREGATED_ACTIVITY
-from schemas.codec import AvroCodec
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.activity_state import ActivityState
+from streamfeed.domain.aggregated_activity import AggregatedActivity, Member
+from streamfeed.domain.exceptions import SerializationException
+from streamfeed.domain.ids import sort_key_of
+from streamfeed.schemas.catalog import ACTIVITY, STORED_ACTIVITY, STORED_AGGREGATED_ACTIVITY
+from streamfeed.schemas.codec import AvroCodec
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

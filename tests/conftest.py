@@ -18,7 +18,7 @@ REPORTED: list[Figures] = []
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     services.kafka().require()
-    from pipeline.settings import get_settings
+    from streamfeed.settings import get_settings
 
     return get_settings().kafka_bootstrap
 
@@ -37,7 +37,7 @@ def redis_client():
     services.redis().require()
     import redis
 
-    from pipeline.settings import get_settings
+    from streamfeed.settings import get_settings
 
     client = redis.Redis.from_url(get_settings().redis_url)
     yield client
@@ -49,7 +49,7 @@ def cassandra_session():
     services.cassandra().require()
     from cassandra.cluster import Cluster
 
-    from pipeline.settings import get_settings
+    from streamfeed.settings import get_settings
 
     settings = get_settings()
     cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra_port)

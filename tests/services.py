@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from pipeline.settings import get_settings
+from streamfeed.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def start_api_server(
 
     port = env["STREAMFEED_API_PORT"]
     with log_path.open("wb") as log:
-        command = [sys.executable, "-m", "pipeline.cli", "serve", *args]
+        command = [sys.executable, "-m", "streamfeed.cli", "serve", *args]
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while True:

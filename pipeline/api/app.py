@@ -22,17 +22,17 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline.activity import check_user_id
-from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
-from pipeline.api.auth import Authenticator, Caller, current_caller
-from pipeline.api.body_limit import BodyLimit
-from pipeline.api.problems import Problem, handle_problem, problem_response
-from pipeline.api.views import activity_json, group_json
-from pipeline.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp, MarkSpec
-from pipeline.exceptions import StreamfeedError, ValidationError
-from pipeline.json_events import ActivityLine, Scalar, event_from_line
-from pipeline.manager import Manager
-from pipeline.steps import parse_targets
+from streamfeed.api.auth import Authenticator, Caller, current_caller
+from streamfeed.api.body_limit import BodyLimit
+from streamfeed.api.problems import Problem, handle_problem, problem_response
+from streamfeed.api.views import activity_json, group_json
+from streamfeed.app.manager import Manager
+from streamfeed.domain.activity import check_user_id
+from streamfeed.domain.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp, MarkSpec
+from streamfeed.domain.exceptions import StreamfeedError, ValidationError
+from streamfeed.domain.json_events import ActivityLine, Scalar, event_from_line
+from streamfeed.domain.targets import parse_targets
+from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
 
 #: The most entries a page may ask for.
 MAX_PAGE = 100

@@ -8,12 +8,13 @@ or bad credentials) or 403 (someone else's data), never data.
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 
 import jwt
 from fastapi import Header, Query, Request
 
-from pipeline.api.problems import Problem
+from streamfeed.api.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,6 @@ class Authenticator:
 
     def token_for(self, user_id: str, seconds: int = 3600) -> str:
         """A user token (the demo page's sign-in): only where tokens are enabled."""
-        import time
 
         if not self.jwt_key:
             raise Problem(404, "Not found", "user tokens are not enabled (STREAMFEED_API_JWT_KEY)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.api.problems import problem_response
+from streamfeed.api.problems import problem_response
 
 Scope = dict[str, Any]
 

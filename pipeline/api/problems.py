@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from streamfeed.domain.exceptions import StreamfeedError
+
 MEDIA_TYPE = "application/problem+json"
 
 
-class Problem(Exception):
+class Problem(StreamfeedError):
     def __init__(self, status: int, title: str, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
         self.status = status

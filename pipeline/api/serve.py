@@ -11,22 +11,19 @@ import os
 
 from fastapi import FastAPI
 
+from streamfeed.api.app import create_app
+from streamfeed.bootstrap import load_manager, with_kafka
+from streamfeed.settings import get_settings
+
 APP_ENV = "STREAMFEED_SERVE_APP"
 KAFKA_ENV = "STREAMFEED_SERVE_KAFKA"
 
 
 def build_app(app_path: str, kafka: bool) -> FastAPI:
-    from pipeline.api.app import create_app
-    from pipeline.cli import load_manager
-    from pipeline.settings import get_settings
-
     settings = get_settings()
     manager = load_manager(app_path)
     if kafka:
-        from pipeline.drivers import KafkaDriver
-        from pipeline.producer import StreamfeedProducer
-
-        manager.driver = KafkaDriver(StreamfeedProducer(settings, manager=manager))
+        with_kafka(manager, settings)
     return create_app(
         manager,
         settings.api_jwt_key,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.activity import Activity
-from pipeline.aggregated_activity import AggregatedActivity
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.aggregated_activity import AggregatedActivity
 
 
 def activity_json(activity: Activity) -> dict[str, Any]:

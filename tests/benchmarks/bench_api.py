@@ -41,9 +41,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def build_world(readers: int, entries: int) -> list[str]:
     """Every reader's flat feed holding the same `entries` activities, written as the fanout
     writes them (one batch per activity); a read-only benchmark needs no follow graph."""
-    from pipeline.activity import Activity
-    from pipeline.activity_state import ActivityState, version_of
-    from pipeline.manager import Manager
+    from streamfeed.app.manager import Manager
+    from streamfeed.domain.activity import Activity
+    from streamfeed.domain.activity_state import ActivityState, version_of
 
     manager = Manager()
     feed_class = manager.feed_classes["normal"]
@@ -59,7 +59,7 @@ def build_world(readers: int, entries: int) -> list[str]:
 
 
 def storage_reads(readers: list[str], reads: int) -> tuple[float, float]:
-    from pipeline.manager import Manager
+    from streamfeed.app.manager import Manager
 
     manager = Manager()
     samples = []
@@ -102,8 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     prefix = f"bench-api:{uuid.uuid4().hex[:6]}:"
     os.environ.update({"STREAMFEED_STORAGE": "redis", "STREAMFEED_REDIS_PREFIX": prefix})
-    from pipeline.settings import get_settings
-    from storage.redis_storage import redis_client
+    from streamfeed.settings import get_settings
+    from streamfeed.storage.redis import redis_client
 
     vegeta()  # built before anything is timed
     client = redis_client(get_settings().redis_url)

@@ -6,8 +6,8 @@ read-merge-write per recipient and are measured by the end-to-end tests.
 
 from typing import ClassVar
 
-from pipeline.feeds import BaseFeed, Feed
-from pipeline.manager import Manager
+from streamfeed.app.manager import Manager
+from streamfeed.feeds.flat import BaseFeed, Feed
 
 
 class FlatOnlyManager(Manager):

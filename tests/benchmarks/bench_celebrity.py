@@ -24,11 +24,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pipeline.demo import kafka_settings
-from pipeline.kafka_runner import WorkerProcess
-from pipeline.producer import StreamfeedProducer
-from pipeline.topics import create_topics
-from storage.redis_storage import RedisBackend
+from streamfeed.consumers.processes import WorkerProcess
+from streamfeed.demo.run import kafka_settings
+from streamfeed.kafka.producer import StreamfeedProducer
+from streamfeed.kafka.topics import create_topics
+from streamfeed.storage.redis import RedisBackend
 from tests.benchmarks.bench_pipeline import CpuAccount, activity, ceiling, last_entries, timed_publish
 
 
@@ -97,8 +97,8 @@ def pushed(followers: int, inserts: int, processes: int = 1, spread: bool = Fals
         top = ceiling(backend.client, settings.redis_prefix, rounds=50)
     finally:
         remove_prefix(backend, settings.redis_prefix)
-        from pipeline.kafka_runner import remove_topics
-        from pipeline.topics import topic_specs
+        from streamfeed.kafka.topics import topic_specs
+        from streamfeed.ops.teardown import remove_topics
 
         remove_topics(settings, [spec.name for spec in topic_specs(settings)])
     return {

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pipeline.activity import Activity
-from schemas.catalog import ACTIVITY_EVENT
-from schemas.codec import AvroCodec
+from streamfeed.domain.activity import Activity
+from streamfeed.schemas.catalog import ACTIVITY_EVENT
+from streamfeed.schemas.codec import AvroCodec
 
 
 def typical_event() -> dict:

@@ -19,12 +19,12 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from pipeline.activity import Activity
-from pipeline.feeds import Feed
-from pipeline.hybrid import author_modes
-from pipeline.manager import Manager
-from pipeline.settings import get_settings
-from storage.redis_storage import RedisBackend
+from streamfeed.app.manager import Manager
+from streamfeed.domain.activity import Activity
+from streamfeed.feeds.flat import Feed
+from streamfeed.feeds.hybrid import author_modes
+from streamfeed.settings import get_settings
+from streamfeed.storage.redis import RedisBackend
 from tests.benchmarks.bench_storage import percentile
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from pipeline.activity import Activity
-from pipeline.manager import Manager
-from pipeline.settings import get_settings
-from storage.redis_storage import RedisBackend
+from streamfeed.app.manager import Manager
+from streamfeed.domain.activity import Activity
+from streamfeed.settings import get_settings
+from streamfeed.storage.redis import RedisBackend
 
 
 def main() -> None:

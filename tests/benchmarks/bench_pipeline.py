@@ -31,14 +31,14 @@ from pathlib import Path
 
 import redis
 
-from pipeline.activity import Activity
-from pipeline.demo import kafka_settings
-from pipeline.feeds import Feed
-from pipeline.kafka_runner import WorkerProcess, wait_until_drained
-from pipeline.producer import StreamfeedProducer
-from pipeline.steps import partition_for
-from pipeline.topics import create_topics
-from storage.redis_storage import RedisBackend
+from streamfeed.app.steps import partition_for
+from streamfeed.consumers.processes import WorkerProcess, wait_until_drained
+from streamfeed.demo.run import kafka_settings
+from streamfeed.domain.activity import Activity
+from streamfeed.feeds.flat import Feed
+from streamfeed.kafka.producer import StreamfeedProducer
+from streamfeed.kafka.topics import create_topics
+from streamfeed.storage.redis import RedisBackend
 from tests.benchmarks.bench_storage import percentile
 
 FOLLOWERS = 1_000

@@ -22,14 +22,15 @@ from pathlib import Path
 
 import redis
 
-from pipeline.activity import Activity
-from pipeline.demo import kafka_settings
-from pipeline.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
-from pipeline.kafka_runner import WorkerProcess, remove_run, wait_until_drained
-from pipeline.producer import StreamfeedProducer
-from pipeline.rebuild import run_rebuild
-from pipeline.topics import create_topics
-from pipeline.world import START, World
+from streamfeed.consumers.processes import WorkerProcess, wait_until_drained
+from streamfeed.demo.run import kafka_settings
+from streamfeed.demo.world import START, World
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
+from streamfeed.kafka.producer import StreamfeedProducer
+from streamfeed.kafka.topics import create_topics
+from streamfeed.ops.rebuild import run_rebuild
+from streamfeed.ops.teardown import remove_run
 
 
 def uniform_world(users: int, events: int, seed: int) -> World:

@@ -27,9 +27,9 @@ from collections.abc import Callable
 
 import hiredis
 
-from pipeline.activity_state import ActivityState
-from pipeline.demo import kafka_settings
-from storage.redis_storage import RedisBackend
+from streamfeed.demo.run import kafka_settings
+from streamfeed.domain.activity_state import ActivityState
+from streamfeed.storage.redis import RedisBackend
 from tests.benchmarks.bench_pipeline import activity
 
 MAX_LENGTH = 100

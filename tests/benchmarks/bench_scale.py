@@ -22,11 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.demo import kafka_settings
-from pipeline.kafka_runner import WorkerProcess, remove_run, wait_until_drained
-from pipeline.producer import StreamfeedProducer
-from pipeline.status import group_status
-from pipeline.topics import create_topics
+from streamfeed.consumers.processes import WorkerProcess, wait_until_drained
+from streamfeed.demo.run import kafka_settings
+from streamfeed.kafka.producer import StreamfeedProducer
+from streamfeed.kafka.topics import create_topics
+from streamfeed.ops.status import group_status
+from streamfeed.ops.teardown import remove_run
 from tests.benchmarks.bench_rebuild import uniform_world
 
 PARTITIONS = 8

@@ -19,11 +19,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from pipeline.activity import Activity
-from pipeline.feeds import Feed
-from pipeline.settings import get_settings
-from storage.cassandra_storage import CassandraBackend
-from storage.redis_storage import RedisBackend
+from streamfeed.domain.activity import Activity
+from streamfeed.feeds.flat import Feed
+from streamfeed.settings import get_settings
+from streamfeed.storage.cassandra import CassandraBackend
+from streamfeed.storage.redis import RedisBackend
 
 FANOUT = 1_000
 PAGE_FEEDS = 20

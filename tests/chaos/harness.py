@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.demo import run_inline
-from pipeline.kafka_runner import WorkerProcess, group_lag, remove_run
-from pipeline.manager import Manager
-from pipeline.settings import Settings
-from pipeline.snapshot import differences, snapshot
-from pipeline.world import World
+from streamfeed.app.manager import Manager
+from streamfeed.consumers.processes import WorkerProcess
+from streamfeed.demo.run import run_inline
+from streamfeed.demo.snapshot import differences, snapshot
+from streamfeed.demo.world import World
+from streamfeed.kafka.lag import group_lag
+from streamfeed.ops.teardown import remove_run
+from streamfeed.settings import Settings
 from tests.e2e.conftest import isolated_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,10 +150,10 @@ def drain(settings: Settings, supervisor: Supervisor, timeout: float, restart: b
 def reader(settings: Settings) -> Manager:
     """A Manager on the storage the workers wrote."""
     if settings.storage == "redis":
-        from storage.redis_storage import RedisBackend
+        from streamfeed.storage.redis import RedisBackend
 
         return Manager(RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix))
-    from storage.cassandra_storage import CassandraBackend
+    from streamfeed.storage.cassandra import CassandraBackend
 
     return Manager(CassandraBackend.connect(settings))
 
@@ -195,7 +197,7 @@ def publish_world(
     nothing. `pace` seconds between events spreads the run over time, so
     disruptions hit it mid-way.
     """
-    from pipeline.producer import StreamfeedProducer
+    from streamfeed.kafka.producer import StreamfeedProducer
 
     failed: list[tuple[str, bytes | None, bytes | None]] = []
 

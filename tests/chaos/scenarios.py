@@ -15,14 +15,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline.activity import Activity
-from pipeline.dead_letters import read_dead_letters
-from pipeline.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
-from pipeline.rebuild import committed_offsets
-from pipeline.topics import TopicNames, create_topics
-from pipeline.world import World, generate_world
-from schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
-from schemas.codec import AvroCodec
+from streamfeed.demo.world import World, generate_world
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
+from streamfeed.kafka.topics import TopicNames, create_topics
+from streamfeed.ops.dead_letters import read_dead_letters
+from streamfeed.ops.rebuild import committed_offsets
+from streamfeed.schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
+from streamfeed.schemas.codec import AvroCodec
 from tests.chaos.harness import (
     Figures,
     Supervisor,
@@ -298,7 +298,7 @@ def bad_records(count: int = 10_000, events: int = 2000, seed: int = 36) -> Figu
     bad = [bad_record(BAD_KINDS[n % len(BAD_KINDS)], n, names, codec) for n in range(count)]
 
     def disrupt(supervisor: Supervisor, figures: Figures) -> None:
-        from pipeline.producer import StreamfeedProducer
+        from streamfeed.kafka.producer import StreamfeedProducer
 
         producer = StreamfeedProducer(settings)
         for topic, key, value in bad:

@@ -7,8 +7,8 @@ tests/cluster sets them; ``python -m tests.cluster`` runs them bigger.
 
 from __future__ import annotations
 
-from pipeline.topics import TopicNames
-from pipeline.world import generate_world
+from streamfeed.demo.world import generate_world
+from streamfeed.kafka.topics import TopicNames
 from tests.chaos.harness import Figures, Supervisor, chaos_settings, lag_or_none
 from tests.chaos.scenarios import _run, applying
 from tests.cluster.stack import (

@@ -20,8 +20,8 @@ KEYSPACE = f"sf_contract_{os.getpid()}"
 @pytest.fixture(scope="session")
 def cassandra_backend_session():
     services.cassandra().require()
-    from pipeline.settings import get_settings
-    from storage.cassandra_storage import CassandraBackend
+    from streamfeed.settings import get_settings
+    from streamfeed.storage.cassandra import CassandraBackend
 
     settings = get_settings().model_copy(update={"counts_redis_url": None})
     backend = CassandraBackend.connect(settings, keyspace=KEYSPACE)
@@ -33,13 +33,13 @@ def cassandra_backend_session():
 @pytest.fixture(params=["memory", "redis", "redis-cluster", "cassandra"])
 def backend(request):
     if request.param == "memory":
-        from storage.memory_storage import MemoryBackend
+        from streamfeed.storage.memory import MemoryBackend
 
         yield MemoryBackend()
     elif request.param == "redis":
         services.redis().require()
-        from pipeline.settings import get_settings
-        from storage.redis_storage import RedisBackend
+        from streamfeed.settings import get_settings
+        from streamfeed.storage.redis import RedisBackend
 
         prefix = f"test:{uuid.uuid4().hex[:8]}:"
         backend = RedisBackend.from_url(get_settings().redis_url, prefix=prefix)
@@ -50,7 +50,7 @@ def backend(request):
         backend.close()
     elif request.param == "redis-cluster":
         services.redis_cluster().require()
-        from storage.redis_storage import RedisBackend
+        from streamfeed.storage.redis import RedisBackend
 
         prefix = f"test:{uuid.uuid4().hex[:8]}:"
         backend = RedisBackend.from_url(services.REDIS_CLUSTER_URL, prefix=prefix)

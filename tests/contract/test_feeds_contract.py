@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.activity_state import ActivityState
-from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
-from pipeline.aggregation import AggregatedWrite
-from pipeline.feeds import Feed, FeedKeyError, direct_states
-from storage.base import Bounds, PageRequest, Unfollowed
-from storage.serialization import CorruptStoredData
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.activity_state import ActivityState
+from streamfeed.domain.aggregated_activity import AggregatedActivity
+from streamfeed.domain.aggregation import AggregatedWrite
+from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
+from streamfeed.feeds.flat import Feed, FeedKeyError, direct_states
+from streamfeed.storage.base import Bounds, PageRequest, Unfollowed
+from streamfeed.storage.serialization import CorruptStoredData
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -551,7 +551,7 @@ def test_huge_slice_bounds_read_to_the_end_on_every_backend(backend, user):
 
 
 def test_realtime_events_are_kept_for_clients_that_reconnect(backend, user):
-    from storage.cassandra_storage import NullCountsPublisher
+    from streamfeed.storage.cassandra import NullCountsPublisher
 
     publisher = backend.publisher
     if isinstance(publisher, NullCountsPublisher):  # no realtime channel configured: nothing kept
@@ -570,7 +570,7 @@ def test_deliveries_to_many_users_at_once_equal_one_user_at_a_time(backend, user
     """A fanout's aggregated writes go out together (one pipelined round trip on Redis, side by
     side on Cassandra): each user's feed ends exactly as delivering to that user alone makes it,
     counts and the bodies of removed members included."""
-    from pipeline.aggregation import Delivery
+    from streamfeed.domain.aggregation import Delivery
 
     def state(activity: Activity, removed: bool = False) -> ActivityState:
         version = int(activity.time.timestamp() * 1e6)
@@ -601,8 +601,8 @@ def test_deliveries_to_many_users_at_once_equal_one_user_at_a_time(backend, user
 
 
 def test_new_entries_are_kept_only_for_users_listening(backend, user):
-    from storage.base import NewEntries
-    from storage.cassandra_storage import NullCountsPublisher
+    from streamfeed.storage.base import NewEntries
+    from streamfeed.storage.cassandra import NullCountsPublisher
 
     publisher = backend.publisher
     if isinstance(publisher, NullCountsPublisher):  # no realtime channel: nobody listens

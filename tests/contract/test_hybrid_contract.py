@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from pipeline.demo import run_inline
-from pipeline.snapshot import differences, snapshot
-from pipeline.world import generate_world, with_pulled_authors
+from streamfeed.demo.run import run_inline
+from streamfeed.demo.snapshot import differences, snapshot
+from streamfeed.demo.world import generate_world, with_pulled_authors
 from tests import services
 
 pytestmark = pytest.mark.integration
@@ -24,11 +24,11 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(params=["redis", "redis-cluster", "cassandra"])
 def fresh_backend(request):
     """Empty storage of each kind: the world's user ids and the author modes are its own."""
-    from pipeline.settings import get_settings
+    from streamfeed.settings import get_settings
 
     if request.param == "cassandra":
         services.cassandra().require()
-        from storage.cassandra_storage import CassandraBackend
+        from streamfeed.storage.cassandra import CassandraBackend
 
         keyspace = f"sf_hybrid_{uuid.uuid4().hex[:10]}"
         settings = get_settings().model_copy(update={"counts_redis_url": None})
@@ -37,7 +37,7 @@ def fresh_backend(request):
         backend.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
         backend.close()
         return
-    from storage.redis_storage import RedisBackend
+    from streamfeed.storage.redis import RedisBackend
 
     if request.param == "redis":
         services.redis().require()

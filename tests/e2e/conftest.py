@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.kafka_runner import remove_run
+from streamfeed.ops.teardown import remove_run
 
 LOG_DIR = Path(__file__).resolve().parents[2] / ".e2e-logs"
 
 
 def isolated_settings(storage: str, partitions: int = 4, label: str = "e2e", **overrides):
     """Settings of a run isolated from every other: its own topics, group, Redis keys, keyspace."""
-    from pipeline.settings import get_settings
+    from streamfeed.settings import get_settings
 
     run = f"{label}{uuid.uuid4().hex[:8]}"
     return get_settings().model_copy(
@@ -33,13 +33,13 @@ def isolated_settings(storage: str, partitions: int = 4, label: str = "e2e", **o
 
 def storage_manager(settings):
     """A Manager reading what the workers wrote, from the same storage."""
-    from pipeline.manager import Manager
+    from streamfeed.app.manager import Manager
 
     if settings.storage == "redis":
-        from storage.redis_storage import RedisBackend
+        from streamfeed.storage.redis import RedisBackend
 
         return Manager(RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix))
-    from storage.cassandra_storage import CassandraBackend
+    from streamfeed.storage.cassandra import CassandraBackend
 
     return Manager(CassandraBackend.connect(settings))
 
@@ -61,7 +61,7 @@ def isolated():
 
 @pytest.fixture
 def worker_factory(request):
-    from pipeline.kafka_runner import WorkerProcess
+    from streamfeed.consumers.processes import WorkerProcess
 
     started: list[WorkerProcess] = []
 

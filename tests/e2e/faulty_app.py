@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.manager import Manager
+from streamfeed.app.manager import Manager
 
 
 class FaultyManager(Manager):

@@ -3,7 +3,7 @@ planned and sent a page at a time (pipeline.steps.FanoutRest), as a celebrity's 
 
 from __future__ import annotations
 
-from pipeline.manager import Manager
+from streamfeed.app.manager import Manager
 
 
 class PagedManager(Manager):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.manager import Manager
-from pipeline.verbs import Verb, register
+from streamfeed.app.manager import Manager
+from streamfeed.domain.verbs import Verb, register
 
 
 @register

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.kafka_runner import settings_env, wait_until_drained
-from pipeline.producer import StreamfeedProducer
-from pipeline.topics import TopicNames, create_topics
-from schemas.catalog import ACTIVITY_EVENT
+from streamfeed.consumers.processes import settings_env, wait_until_drained
+from streamfeed.domain.activity import Activity
+from streamfeed.kafka.producer import StreamfeedProducer
+from streamfeed.kafka.topics import TopicNames, create_topics
+from streamfeed.schemas.catalog import ACTIVITY_EVENT
 from tests.e2e.conftest import storage_manager
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ def cli(settings, *args: str) -> str:
 
     env = {**os.environ, **settings_env(settings)}
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "streamfeed.cli", *args], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -87,7 +87,7 @@ def test_dead_letters_are_listed_and_replayed_after_the_fix(stack, isolated, wor
     replayed = cli(settings, "dead-letters", "replay", "--reason", "UnknownVerb")
     assert replayed.strip() == "replayed 1 dead letters to their original topics"
     wait_until_drained(settings, workers=[fixed])
-    from pipeline import verbs
+    from streamfeed import verbs
 
     # The reader needs the fix too (it decodes the verb); registered in copies of the
     # registry, so the verb is unknown again for every later test.

@@ -11,8 +11,8 @@ import httpx
 import jwt
 import pytest
 
-from pipeline.kafka_runner import PARENT_ENV, settings_env, wait_until_drained
-from pipeline.topics import create_topics
+from streamfeed.consumers.processes import PARENT_ENV, settings_env, wait_until_drained
+from streamfeed.kafka.topics import create_topics
 from tests.services import free_port, start_api_server
 
 pytestmark = pytest.mark.integration

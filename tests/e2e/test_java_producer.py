@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from fastavro import json_writer
 
-from pipeline.events import ActivityEvent
-from pipeline.kafka_runner import wait_until_drained
-from pipeline.steps import partition_for
-from pipeline.topics import TopicNames, create_topics
-from pipeline.world import generate_world
-from schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT, SCHEMA_DIR, default_catalog
+from streamfeed.app.steps import partition_for
+from streamfeed.consumers.processes import wait_until_drained
+from streamfeed.demo.world import generate_world
+from streamfeed.domain.events import ActivityEvent
+from streamfeed.kafka.topics import TopicNames, create_topics
+from streamfeed.schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT, SCHEMA_DIR, default_catalog
 from tests.e2e.test_pipeline_e2e import assert_same_feeds
 
 pytestmark = pytest.mark.integration

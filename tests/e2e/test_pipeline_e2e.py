@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from pipeline.demo import run_inline
-from pipeline.kafka_runner import wait_until_drained
-from pipeline.producer import StreamfeedProducer
-from pipeline.snapshot import differences, snapshot
-from pipeline.topics import create_topics
-from pipeline.world import generate_world, with_pulled_authors
+from streamfeed.consumers.processes import wait_until_drained
+from streamfeed.demo.run import run_inline
+from streamfeed.demo.snapshot import differences, snapshot
+from streamfeed.demo.world import generate_world, with_pulled_authors
+from streamfeed.kafka.producer import StreamfeedProducer
+from streamfeed.kafka.topics import create_topics
 from tests.e2e.conftest import storage_manager
 from tests.services import RedisInstance
 
@@ -117,9 +117,9 @@ def test_two_workers_one_killed_mid_run_still_equal(stack, isolated, worker_fact
 def read_dead_letters(settings, expected: int, timeout: float = 60.0) -> list[dict]:
     from confluent_kafka import Consumer
 
-    from pipeline.topics import TopicNames
-    from schemas.catalog import DEAD_LETTER
-    from schemas.codec import AvroCodec
+    from streamfeed.kafka.topics import TopicNames
+    from streamfeed.schemas.catalog import DEAD_LETTER
+    from streamfeed.schemas.codec import AvroCodec
 
     codec = AvroCodec()
     consumer = Consumer(
@@ -148,9 +148,9 @@ def read_dead_letters(settings, expected: int, timeout: float = 60.0) -> list[di
 
 
 def test_garbage_goes_to_dead_letters_and_valid_records_to_feeds(stack, isolated, worker_factory):
-    from pipeline.topics import TopicNames
-    from schemas.catalog import ACTIVITY_EVENT
-    from schemas.codec import AvroCodec
+    from streamfeed.kafka.topics import TopicNames
+    from streamfeed.schemas.catalog import ACTIVITY_EVENT
+    from streamfeed.schemas.codec import AvroCodec
 
     world = generate_world(users=40, events=400, seed=4)
     settings = isolated("redis")
@@ -267,7 +267,7 @@ def test_an_unexpected_error_stops_the_worker_without_committing(
     """Crash-only: the batch is not acked, a restarted worker applies it once."""
     from datetime import UTC, datetime
 
-    from pipeline.activity import Activity
+    from streamfeed.domain.activity import Activity
 
     settings = isolated("redis", partitions=2)
     create_topics(settings)

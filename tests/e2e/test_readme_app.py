@@ -11,16 +11,16 @@ import textwrap
 
 import pytest
 
-from pipeline.kafka_runner import settings_env, wait_until_drained
+from streamfeed.consumers.processes import settings_env, wait_until_drained
 
 pytestmark = pytest.mark.integration
 
 APP = textwrap.dedent(
     """
-    from pipeline.aggregated_feeds import AggregatedFeed
-    from pipeline.feeds import Feed
-    from pipeline.manager import Manager
-    from pipeline.verbs import Verb, register
+    from streamfeed.feeds.aggregated import AggregatedFeed
+    from streamfeed.feeds.flat import Feed
+    from streamfeed.app.manager import Manager
+    from streamfeed.domain.verbs import Verb, register
 
 
     @register
@@ -63,7 +63,7 @@ def test_an_app_module_a_worker_a_file_and_feed_show(stack, isolated, worker_fac
 
     def streamfeed(*args: str) -> str:
         run = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", *args],
+            [sys.executable, "-m", "streamfeed.cli", *args],
             cwd=tmp_path,
             env=env,
             capture_output=True,

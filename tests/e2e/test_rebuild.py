@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.events import MarkSpec
-from pipeline.kafka_runner import settings_env, wait_until_drained
-from pipeline.producer import StreamfeedProducer
-from pipeline.rebuild import committed_offsets, high_waters, rebuild_settings, run_rebuild
-from pipeline.snapshot import snapshot
-from pipeline.topics import TopicNames, create_topics
-from pipeline.world import generate_world
-from storage.registry import create_generational_backend
+from streamfeed.consumers.processes import settings_env, wait_until_drained
+from streamfeed.demo.snapshot import snapshot
+from streamfeed.demo.world import generate_world
+from streamfeed.domain.events import MarkSpec
+from streamfeed.kafka.producer import StreamfeedProducer
+from streamfeed.kafka.topics import TopicNames, create_topics
+from streamfeed.ops.rebuild import committed_offsets, high_waters, rebuild_settings, run_rebuild
+from streamfeed.storage.registry import create_generational_backend
 from tests.e2e.conftest import storage_manager
 
 pytestmark = pytest.mark.integration
@@ -54,10 +54,10 @@ def records_since(settings, offsets: dict) -> list[set[str]]:
     """The activity ids of each record appended to these topic partitions after the offsets."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from pipeline.activity import Activity
-    from pipeline.events import FanoutBatch
-    from schemas.catalog import FANOUT_BATCH
-    from schemas.codec import AvroCodec
+    from streamfeed.domain.activity import Activity
+    from streamfeed.domain.events import FanoutBatch
+    from streamfeed.schemas.catalog import FANOUT_BATCH
+    from streamfeed.schemas.codec import AvroCodec
 
     codec = AvroCodec()
     ends = high_waters(settings, sorted({topic for topic, _ in offsets}))
@@ -118,7 +118,7 @@ def test_rebuild_equals_the_live_generation_byte_for_byte_and_touches_nothing_li
 
     # Interrupted: SIGKILL the rebuild command once it has applied something, then run it again.
     env = {**os.environ, **settings_env(live)}
-    command = [sys.executable, "-m", "pipeline.cli", "rebuild", "--generation", "g2"]
+    command = [sys.executable, "-m", "streamfeed.cli", "rebuild", "--generation", "g2"]
     interrupted = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL)
     rebuilding = rebuild_settings(live, "g2")
     inputs = names.inputs
@@ -130,7 +130,7 @@ def test_rebuild_equals_the_live_generation_byte_for_byte_and_touches_nothing_li
     interrupted.wait(10)
 
     # Resumed while live traffic flows: late activities, applied by the live worker meanwhile.
-    from pipeline.activity import Activity
+    from streamfeed.domain.activity import Activity
 
     later = datetime(2026, 12, 1, tzinfo=UTC)
     late = [
@@ -186,7 +186,7 @@ def test_rebuild_equals_the_live_generation_byte_for_byte_and_touches_nothing_li
 
     backend = create_generational_backend("redis", live)
     try:
-        from pipeline.manager import Manager
+        from streamfeed.app.manager import Manager
 
         backend.store.switch("g2")
         time.sleep(backend.ttl)
@@ -202,9 +202,9 @@ def test_rebuild_from_a_time_equals_a_run_started_then_and_readers_switch_cleanl
     import threading
     from datetime import UTC, datetime
 
-    from pipeline.demo import run_inline
-    from pipeline.manager import Manager
-    from pipeline.world import World
+    from streamfeed.app.manager import Manager
+    from streamfeed.demo.run import run_inline
+    from streamfeed.demo.world import World
 
     world = generate_world(users=80, events=600, seed=43)
     live = isolated("redis", partitions=4)
@@ -271,8 +271,8 @@ def test_rebuild_from_a_time_equals_a_run_started_then_and_readers_switch_cleanl
 def test_rebuild_user_restores_one_users_deleted_feeds_through_the_live_workers(
     stack, isolated, worker_factory, redis_client
 ):
-    from pipeline.events import ActivityEvent
-    from pipeline.rebuild import rebuild_user
+    from streamfeed.domain.events import ActivityEvent
+    from streamfeed.ops.rebuild import rebuild_user
 
     world = generate_world(users=60, events=600, seed=47)
     live = isolated("redis", partitions=4)
@@ -300,7 +300,7 @@ def test_rebuild_user_restores_one_users_deleted_feeds_through_the_live_workers(
 
     def rebuild_during_traffic(graph: bool, round_: int) -> list:
         """rebuild --user while users the user does not follow keep publishing."""
-        from pipeline.activity import Activity
+        from streamfeed.domain.activity import Activity
 
         traffic = [
             Activity(u, "add", f"other{round_}-{n}", "board1", later + timedelta(minutes=n))

@@ -27,8 +27,8 @@ def test_a_worker_dies_when_its_parent_is_killed(stack, isolated, tmp_path):
         f"""
         import sys, time
         from pathlib import Path
-        from pipeline.kafka_runner import WorkerProcess
-        from pipeline.settings import Settings
+        from streamfeed.consumers.processes import WorkerProcess
+        from streamfeed.settings import Settings
         settings = Settings.model_validate_json({settings.model_dump_json()!r})
         worker = WorkerProcess(settings, Path({str(tmp_path / "worker.log")!r})).start()
         print(worker.process.pid, flush=True)
@@ -49,12 +49,12 @@ def test_a_worker_dies_when_its_parent_is_killed(stack, isolated, tmp_path):
 def test_sigterm_during_a_storage_outage_stops_the_worker_at_once_without_losing_the_batch(
     stack, isolated, worker_factory, tmp_path
 ):
-    from pipeline.demo import run_inline
-    from pipeline.kafka_runner import wait_until_drained
-    from pipeline.producer import StreamfeedProducer
-    from pipeline.snapshot import differences, snapshot
-    from pipeline.topics import create_topics
-    from pipeline.world import generate_world
+    from streamfeed.consumers.processes import wait_until_drained
+    from streamfeed.demo.run import run_inline
+    from streamfeed.demo.snapshot import differences, snapshot
+    from streamfeed.demo.world import generate_world
+    from streamfeed.kafka.producer import StreamfeedProducer
+    from streamfeed.kafka.topics import create_topics
     from tests.e2e.conftest import storage_manager
     from tests.services import RedisInstance, free_port
 

@@ -12,10 +12,10 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.kafka_runner import settings_env, wait_until_drained
-from pipeline.producer import StreamfeedProducer
-from pipeline.topics import create_topics
-from pipeline.world import generate_world
+from streamfeed.consumers.processes import settings_env, wait_until_drained
+from streamfeed.demo.world import generate_world
+from streamfeed.kafka.producer import StreamfeedProducer
+from streamfeed.kafka.topics import create_topics
 from tests.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -89,7 +89,11 @@ def test_readiness_liveness_and_moving_series(stack, isolated, worker_factory):
     # `streamfeed status`: the member, what it holds, the lag per topic, the dead letters.
     env = {**os.environ, **settings_env(settings)}
     run = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "status"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "streamfeed.cli", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from consumers.runtime import CRASH_STATUS
-from pipeline.status import group_status
-from pipeline.world import generate_world
+from streamfeed.consumers.runtime import CRASH_STATUS
+from streamfeed.demo.world import generate_world
+from streamfeed.ops.status import group_status
 from tests.e2e.test_pipeline_e2e import assert_same_feeds, run_phases
 from tests.e2e.test_worker_metrics import get, wait_for
 from tests.services import free_port

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.manager import Manager
-from pipeline.settings import get_settings
-from storage.generations import GenerationalBackend, GenerationError
-from storage.registry import drop_generation, generation_store
+from streamfeed.app.manager import Manager
+from streamfeed.domain.activity import Activity
+from streamfeed.settings import get_settings
+from streamfeed.storage.generations import GenerationalBackend, GenerationError
+from streamfeed.storage.registry import drop_generation, generation_store
 
 pytestmark = pytest.mark.integration
 
@@ -22,16 +22,16 @@ def pin(n: int) -> Activity:
 
 
 def open_redis(prefix: str):
-    from storage.generations import redis_generation_prefix
-    from storage.redis_storage import RedisBackend
+    from streamfeed.storage.generations import redis_generation_prefix
+    from streamfeed.storage.redis import RedisBackend
 
     url = get_settings().redis_url
     return lambda name: RedisBackend.from_url(url, prefix=redis_generation_prefix(prefix, name))
 
 
 def open_cassandra(keyspace: str):
-    from storage.cassandra_storage import CassandraBackend
-    from storage.generations import cassandra_generation_keyspace
+    from streamfeed.storage.cassandra import CassandraBackend
+    from streamfeed.storage.generations import cassandra_generation_keyspace
 
     settings = get_settings().model_copy(update={"counts_redis_url": None})
     return lambda name: CassandraBackend.connect(settings, cassandra_generation_keyspace(keyspace, name))
@@ -64,7 +64,7 @@ def backends(request, unique_name):
         if keys:
             default.client.delete(*keys)
     else:
-        from storage.generations import cassandra_generation_keyspace
+        from streamfeed.storage.generations import cassandra_generation_keyspace
 
         for keyspace in {default.keyspace, cassandra_generation_keyspace(default.keyspace, live)}:
             default.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.feeds import Feed
-from pipeline.settings import Settings
-from storage import registry
+from streamfeed.domain.activity import Activity
+from streamfeed.feeds.flat import Feed
+from streamfeed.settings import Settings
+from streamfeed.storage import registry
 
 pytestmark = pytest.mark.integration
 
@@ -14,7 +14,7 @@ def test_feed_class_picks_its_named_server(redis_client, monkeypatch, unique_nam
     settings = Settings(
         redis_servers={"analytics": "redis://127.0.0.1:6379/3"}, redis_prefix=f"{unique_name}:"
     )
-    monkeypatch.setattr("pipeline.settings.get_settings", lambda: settings)
+    monkeypatch.setattr("streamfeed.settings.get_settings", lambda: settings)
 
     class AnalyticsFeed(Feed):
         key_format = "analytics:{user_id}"

@@ -6,13 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.activity_state import ActivityState
-from pipeline.aggregated_feeds import NotificationFeed
-from pipeline.aggregation import Delivery
-from pipeline.manager import Manager
-from pipeline.settings import get_settings
-from storage.redis_storage import RedisBackend
+from streamfeed.app.manager import Manager
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.activity_state import ActivityState
+from streamfeed.domain.aggregation import Delivery
+from streamfeed.feeds.aggregated import NotificationFeed
+from streamfeed.settings import get_settings
+from streamfeed.storage.redis import RedisBackend
 
 pytestmark = pytest.mark.integration
 

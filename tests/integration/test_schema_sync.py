@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from storage.cassandra_storage import TABLES, sync_schema
+from streamfeed.storage.cassandra import TABLES, sync_schema
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ def columns(session, keyspace, table):
 
 def test_cli_sync_twice_then_adds_a_missing_column(cassandra_session, unique_name):
     env = {**os.environ, "STREAMFEED_CASSANDRA_KEYSPACE": unique_name}
-    command = [sys.executable, "-m", "pipeline.cli", "schema", "sync"]
+    command = [sys.executable, "-m", "streamfeed.cli", "schema", "sync"]
     try:
         first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert first.returncode == 0, first.stderr
@@ -51,7 +51,7 @@ def test_a_keyspace_of_something_else_is_refused(cassandra_session, unique_name)
     try:
         cassandra_session.execute(f"CREATE TABLE {unique_name}.invoices (id text PRIMARY KEY)")
         env = {**os.environ, "STREAMFEED_CASSANDRA_KEYSPACE": unique_name}
-        command = [sys.executable, "-m", "pipeline.cli", "schema", "sync"]
+        command = [sys.executable, "-m", "streamfeed.cli", "schema", "sync"]
         run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert run.returncode == 2
         assert f"keyspace {unique_name} holds tables of something else (invoices)" in run.stderr
@@ -67,7 +67,7 @@ def test_a_keyspace_of_something_else_is_refused(cassandra_session, unique_name)
 @pytest.mark.parametrize("keyspace", ["Fx_ks", "fx-ks", "fx ks", "fx.ks", "k" * 49])
 def test_a_bad_keyspace_name_is_a_usage_error(keyspace):
     env = {**os.environ, "STREAMFEED_CASSANDRA_KEYSPACE": keyspace}
-    command = [sys.executable, "-m", "pipeline.cli", "schema", "sync"]
+    command = [sys.executable, "-m", "streamfeed.cli", "schema", "sync"]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "STREAMFEED_CASSANDRA_KEYSPACE" in run.stderr and "lower-case" in run.stderr

@@ -3,8 +3,8 @@
 import pytest
 from confluent_kafka.admin import ConfigResource, NewTopic
 
-from pipeline.settings import get_settings
-from pipeline.topics import CoPartitioningError, TopicNames, create_topics
+from streamfeed.kafka.topics import CoPartitioningError, TopicNames, create_topics
+from streamfeed.settings import get_settings
 
 pytestmark = pytest.mark.integration
 

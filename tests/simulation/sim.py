@@ -19,24 +19,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from pipeline.activity import Activity
-from pipeline.aggregated_feeds import AggregatedFeed, NotificationFeed
-from pipeline.author_modes import AuthorModeEvent
-from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp, MarkSpec
-from pipeline.feeds import Feed, UserFeed
-from pipeline.ids import sort_key_for
-from pipeline.manager import Manager
-from pipeline.snapshot import snapshot
-from pipeline.steps import (
+from streamfeed.app.manager import Manager
+from streamfeed.app.steps import (
     apply_author_mode,
     apply_follow,
     expand_rests,
     fanout_many,
-    mark_batch,
     materialize_many,
     partition_for,
 )
-from storage.memory_storage import MemoryBackend
+from streamfeed.demo.snapshot import snapshot
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.author_modes import AuthorModeEvent
+from streamfeed.domain.events import (
+    ActivityEvent,
+    ActivityOp,
+    FanoutPriority,
+    FollowEvent,
+    FollowOp,
+    MarkSpec,
+    mark_batch,
+)
+from streamfeed.domain.ids import sort_key_for
+from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
+from streamfeed.feeds.flat import Feed, UserFeed
+from streamfeed.storage.memory import MemoryBackend
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.settings import get_settings
+from streamfeed.settings import get_settings
 from tests.simulation.sim import first_difference, generate, run_inline, run_pipeline, visible
 
 pytestmark = pytest.mark.integration
@@ -14,7 +14,7 @@ SCHEDULES = [(world, world * 31 + 7) for world in (3, 8, 21, 34, 55, 89)]
 
 @pytest.mark.parametrize(("world_seed", "schedule_seed"), SCHEDULES)
 def test_redis_converges_like_inline(redis_client, unique_name, world_seed, schedule_seed):
-    from storage.redis_storage import RedisBackend
+    from streamfeed.storage.redis import RedisBackend
 
     backend = RedisBackend.from_url(get_settings().redis_url, prefix=f"{unique_name}:")
     try:
@@ -30,7 +30,7 @@ def test_redis_converges_like_inline(redis_client, unique_name, world_seed, sche
 
 
 def test_cassandra_converges_like_inline(cassandra_session, unique_name):
-    from storage.cassandra_storage import CassandraBackend
+    from streamfeed.storage.cassandra import CassandraBackend
 
     backend = CassandraBackend.connect(get_settings(), keyspace=unique_name)
     try:

@@ -2,9 +2,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.activity import Activity, DehydratedActivity
-from pipeline.exceptions import ActivityNotFound, UnknownVerb, ValidationError
-from pipeline.verbs import Add, Love
+from streamfeed.domain.activity import Activity, DehydratedActivity
+from streamfeed.domain.exceptions import ActivityNotFound, UnknownVerb, ValidationError
+from streamfeed.domain.verbs import Add, Love
 
 T = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
 

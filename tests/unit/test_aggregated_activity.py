@@ -2,10 +2,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.aggregated_activity import AggregatedActivity
-from pipeline.exceptions import ActivityNotFound, DuplicateActivityException
-from pipeline.verbs import Add, Love
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.aggregated_activity import AggregatedActivity
+from streamfeed.domain.exceptions import ActivityNotFound, DuplicateActivityException
+from streamfeed.domain.verbs import Add, Love
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from pipeline.author_modes import (
+from streamfeed.domain.author_modes import (
     AuthorModeEvent,
     currently_pulled,
     decode_changes,
@@ -15,9 +15,9 @@ from pipeline.author_modes import (
     pulled_ranges,
     with_change,
 )
-from pipeline.exceptions import ValidationError
-from schemas.catalog import AUTHOR_MODE_EVENT, FOLLOW_EVENT
-from schemas.codec import AvroCodec
+from streamfeed.domain.exceptions import ValidationError
+from streamfeed.schemas.catalog import AUTHOR_MODE_EVENT, FOLLOW_EVENT
+from streamfeed.schemas.codec import AvroCodec
 
 SWITCHES = [(10, True), (20, False), (30, True), (20, False)]
 

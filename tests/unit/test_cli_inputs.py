@@ -17,9 +17,9 @@ GOOD_FOLLOW = {"type": "follow", "follower": "bob", "followed": "ann"}
 
 APP = textwrap.dedent(
     """
-    from pipeline.feeds import Feed
-    from pipeline.manager import Manager
-    from pipeline.verbs import Verb, register
+    from streamfeed.feeds.flat import Feed
+    from streamfeed.app.manager import Manager
+    from streamfeed.domain.verbs import Verb, register
 
 
     @register
@@ -47,7 +47,7 @@ def streamfeed(*args: str, cwd: Path, stdin: bytes | None = None, **env: str) ->
     environment = {**os.environ, "STREAMFEED_STORAGE": "memory", **env}
     environment.pop("PYTHONPATH", None)  # the app must be found from the working directory alone
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, "-m", "streamfeed.cli", *args],
         cwd=cwd,
         env=environment,
         input=stdin,

@@ -11,9 +11,9 @@ from fastavro import schemaless_reader, schemaless_writer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.activity import Activity
-from pipeline.exceptions import SerializationException
-from schemas.catalog import (
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.exceptions import SerializationException
+from streamfeed.schemas.catalog import (
     ACTIVITY,
     ACTIVITY_EVENT,
     DEAD_LETTER,
@@ -25,7 +25,7 @@ from schemas.catalog import (
     default_catalog,
     schema_fingerprint,
 )
-from schemas.codec import AvroCodec
+from streamfeed.schemas.codec import AvroCodec
 
 V2 = Path(__file__).resolve().parent.parent / "fixtures" / "schemas_v2"
 T = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=UTC)
@@ -277,7 +277,7 @@ def test_encoding_errors_name_the_path():
 
 
 def test_faust_codec_carries_the_same_bytes():
-    from schemas.faust_codec import avro_codec
+    from streamfeed.schemas.faust_codec import avro_codec
 
     faust_codec = avro_codec(FOLLOW_EVENT)
     data = faust_codec.dumps(RECORDS[FOLLOW_EVENT])

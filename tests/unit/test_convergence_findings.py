@@ -12,13 +12,20 @@ from typing import ClassVar
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.aggregators import RecentVerbAggregator
-from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp
-from pipeline.exceptions import ValidationError
-from pipeline.manager import Manager
-from pipeline.steps import apply_follow, fanout_activity, mark_batch, materialize_many
-from storage.memory_storage import MemoryBackend
+from streamfeed.app.manager import Manager
+from streamfeed.app.steps import apply_follow, fanout_activity, materialize_many
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.aggregators import RecentVerbAggregator
+from streamfeed.domain.events import (
+    ActivityEvent,
+    ActivityOp,
+    FanoutPriority,
+    FollowEvent,
+    FollowOp,
+    mark_batch,
+)
+from streamfeed.domain.exceptions import ValidationError
+from streamfeed.storage.memory import MemoryBackend
 from tests.simulation.sim import TrimManager, run_inline, run_pipeline, stored
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

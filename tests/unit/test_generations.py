@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.manager import Manager
-from storage.generations import (
+from streamfeed.app.manager import Manager
+from streamfeed.domain.activity import Activity
+from streamfeed.storage.generations import (
     GenerationalBackend,
     GenerationError,
     MemoryGenerations,
     check_generation_name,
     redis_generation_prefix,
 )
-from storage.memory_storage import MemoryBackend
+from streamfeed.storage.memory import MemoryBackend
 
 
 def generational(clock):

@@ -3,10 +3,10 @@ bounded whatever the follower counts."""
 
 from aiokafka.partitioner import murmur2
 
-import pipeline.feeds as feeds
-import pipeline.steps as steps
-from pipeline.feeds import Feed, FeedKeyError, feed_key, feed_keys
-from pipeline.steps import by_partition, partition_for
+import streamfeed.app.steps.partitioning as steps
+import streamfeed.feeds.flat as feeds
+from streamfeed.app.steps.partitioning import by_partition, partition_for
+from streamfeed.feeds.flat import Feed, FeedKeyError, feed_key, feed_keys
 
 
 def test_by_partition_groups_users_in_their_order_by_kafkas_partition():

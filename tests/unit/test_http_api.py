@@ -10,9 +10,9 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.api.app import create_app
-from pipeline.manager import Manager
-from storage.memory_storage import MemoryBackend
+from streamfeed.api.app import create_app
+from streamfeed.app.manager import Manager
+from streamfeed.storage.memory import MemoryBackend
 
 KEY = "test-signing-key-0123456789abcdef"
 SERVICE = "service-key-0123456789"

@@ -9,9 +9,9 @@ import jwt
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from pipeline.api.app import create_app
-from pipeline.manager import Manager
-from storage.memory_storage import MemoryBackend
+from streamfeed.api.app import create_app
+from streamfeed.app.manager import Manager
+from streamfeed.storage.memory import MemoryBackend
 
 KEY = "fuzz-signing-key-0123456789abcdef0123"
 SERVICE = "fuzz-service-key-0123456789"

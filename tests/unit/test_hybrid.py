@@ -14,16 +14,16 @@ from typing import ClassVar
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.author_modes import AuthorModeEvent
-from pipeline.demo import run_inline
-from pipeline.events import ActivityEvent, ActivityOp
-from pipeline.feeds import Feed, UserFeed
-from pipeline.manager import Manager
-from pipeline.snapshot import differences, snapshot
-from pipeline.steps import fanout_many
-from pipeline.world import World, generate_world, with_pulled_authors
-from storage.memory_storage import MemoryBackend
+from streamfeed.app.manager import Manager
+from streamfeed.app.steps import fanout_many
+from streamfeed.demo.run import run_inline
+from streamfeed.demo.snapshot import differences, snapshot
+from streamfeed.demo.world import World, generate_world, with_pulled_authors
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.author_modes import AuthorModeEvent
+from streamfeed.domain.events import ActivityEvent, ActivityOp
+from streamfeed.feeds.flat import Feed, UserFeed
+from streamfeed.storage.memory import MemoryBackend
 
 
 def scattered(world: World, seed: int) -> World:
@@ -195,7 +195,7 @@ def test_a_pulled_activity_tells_listening_followers_of_its_new_entry(with_aggre
     """Flat feeds only: the fanout sends followers nothing and announces it to those listening;
     with an aggregated feed (pushed) the batch goes out and the materializer announces the flat
     entry it does not write."""
-    from pipeline.aggregated_feeds import AggregatedFeed
+    from streamfeed.feeds.aggregated import AggregatedFeed
 
     manager = Manager(MemoryBackend())
     manager.feed_classes = {"normal": Feed, **({"aggregated": AggregatedFeed} if with_aggregated else {})}

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.activity import Activity
-from pipeline.ids import (
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.ids import (
     ID_LENGTH,
     MAX_SORT_KEY,
     MAX_TIME,

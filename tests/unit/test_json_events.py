@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
-from pipeline.json_events import JsonEventError, parse_json_event
+from streamfeed.domain.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
+from streamfeed.domain.json_events import JsonEventError, parse_json_event
 
 
 def test_activity_and_follow_lines():
@@ -72,15 +72,15 @@ def test_bad_lines_say_why(line, reason):
 
 def test_the_published_json_schema_is_the_models():
     """schemas/events.schema.json is what other languages validate against: kept in step."""
-    from pipeline.json_events import dump_json_schema
-    from schemas.catalog import SCHEMA_DIR
+    from streamfeed.domain.json_events import dump_json_schema
+    from streamfeed.schemas.catalog import SCHEMA_DIR
 
     committed = (SCHEMA_DIR / "events.schema.json").read_text()
     assert committed == dump_json_schema(), "regenerate: python -c 'from pipeline.json_events import ...'"
 
 
 def test_the_example_file_is_valid(tmp_path):
-    from schemas.catalog import SCHEMA_DIR
+    from streamfeed.schemas.catalog import SCHEMA_DIR
 
     lines = (SCHEMA_DIR / "examples" / "events.jsonl").read_text().splitlines()
     events = [parse_json_event(line) for line in lines if line.strip()]

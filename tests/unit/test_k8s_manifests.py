@@ -15,8 +15,8 @@ import pytest
 import yaml
 from jsonschema import validate
 
-from pipeline.settings import Settings
-from pipeline.topics import TopicNames
+from streamfeed.kafka.topics import TopicNames
+from streamfeed.settings import Settings
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 

@@ -1,49 +1,65 @@
-"""Lower layers never import upper ones: checked on the source, so a new import cannot slip in."""
+"""The layers hold: import-linter's contracts (pyproject.toml) pass on the package as it ships,
+and fail on a copy with a violation planted, so the check itself is known to bite."""
 
 from __future__ import annotations
 
-import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DOMAIN = [
-    "activity",
-    "activity_state",
-    "ids",
-    "verbs",
-    "aggregated_activity",
-    "aggregators",
-    "aggregation",
-    "exceptions",
-    "events",
-    "follow_state",
-]
-IO = ("storage", "consumers", "faust", "confluent_kafka", "aiokafka", "redis", "cassandra", "mode")
+from tests.linktree import ROOT, build_link_tree, package_dirs
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
-def imported(path: Path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
+def lint_imports(root: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    tree = build_link_tree(tmp_path / "tree", root)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", str(root / "pyproject.toml")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("module", DOMAIN)
-def test_the_domain_imports_no_storage_kafka_or_faust(module):
-    names = imported(ROOT / "pipeline" / f"{module}.py")
-    bad = sorted(n for n in names if n.split(".")[0] in IO)
-    assert not bad, f"pipeline/{module}.py imports {bad}"
-    upper = sorted(n for n in names if n.startswith("pipeline.") and n.split(".")[1] not in DOMAIN)
-    assert not upper, f"pipeline/{module}.py imports {upper}, outside the domain"
+def copy_of_the_package(dest: Path) -> Path:
+    for folder in {path.relative_to(ROOT).parts[0] for path in package_dirs().values()}:
+        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    return dest
 
 
-def test_schemas_import_nothing_of_the_other_layers():
-    for path in sorted((ROOT / "schemas").glob("*.py")):
-        names = imported(path)
-        bad = sorted(n for n in names if n.split(".")[0] in ("pipeline", "storage", "consumers"))
-        assert not bad, f"{path.name} imports {bad}"
+def test_the_package_keeps_every_contract(tmp_path: Path) -> None:
+    result = lint_imports(ROOT, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "planted", "contract"),
+    [
+        ("storage/planted.py", "from streamfeed.feeds.flat import Feed\n", "streamfeed's layers"),
+        ("pipeline/domain/planted.py", "import confluent_kafka\n", "the domain and settings reach no"),
+        ("pipeline/app/planted.py", "import redis\n", "feeds and the application import no"),
+        ("pipeline/feeds/hybrid.py", "from streamfeed.feeds.registry import default_feed_classes\n", "feeds:"),
+    ],
+)
+def test_a_planted_violation_breaks_its_contract(
+    tmp_path: Path, module: str, planted: str, contract: str
+) -> None:
+    root = copy_of_the_package(tmp_path / "copy")
+    target = root / module
+    before = target.read_text() if target.exists() else '"""A planted violation."""\n'
+    target.write_text(f"{before}\n{planted}")
+    result = lint_imports(root, tmp_path)
+    assert result.returncode != 0, result.stdout
+    broken = result.stdout.split("Broken contracts")[-1]
+    assert contract in broken, result.stdout
+    assert Path(module).stem in broken

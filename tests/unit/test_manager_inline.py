@@ -4,15 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.demo import run_inline
-from pipeline.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp
-from pipeline.exceptions import ValidationError
-from pipeline.manager import Manager
-from pipeline.snapshot import snapshot
-from pipeline.steps import apply_follow, fanout_activity, materialize, partition_for
-from pipeline.world import generate_world
-from storage.memory_storage import MemoryBackend
+from streamfeed.app.manager import Manager
+from streamfeed.app.steps import apply_follow, fanout_activity, materialize, partition_for
+from streamfeed.demo.run import run_inline
+from streamfeed.demo.snapshot import snapshot
+from streamfeed.demo.world import generate_world
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.events import ActivityEvent, ActivityOp, FanoutPriority, FollowEvent, FollowOp
+from streamfeed.domain.exceptions import ValidationError
+from streamfeed.storage.memory import MemoryBackend
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -188,7 +188,7 @@ def test_batch_import_goes_through_low_priority_fanout(manager):
 
 
 def test_materialize_many_equals_one_by_one():
-    from pipeline.steps import materialize_many
+    from streamfeed.app.steps import materialize_many
 
     world = generate_world(users=25, events=250, seed=8)
     expected = run_inline(world)
@@ -210,8 +210,8 @@ def test_materialize_many_equals_one_by_one():
 def test_a_run_writes_an_authors_burst_to_each_feed_once_and_trims_as_one_by_one_would():
     """Coalescing: one add per feed for every activity of the run, the same feeds as applying
     the batches one at a time (max_length 2 keeps the two newest either way)."""
-    from pipeline.feeds import Feed
-    from pipeline.steps import materialize_many
+    from streamfeed.app.steps import materialize_many
+    from streamfeed.feeds.flat import Feed
 
     class Short(Feed):
         max_length = 2

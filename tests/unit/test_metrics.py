@@ -2,12 +2,12 @@
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumers.metrics import TimedBackend, WorkerMetrics
-from consumers.runtime import Stats
-from consumers.worker import Readiness
-from pipeline.activity import Activity
-from pipeline.manager import Manager
-from storage.memory_storage import MemoryBackend
+from streamfeed.app.manager import Manager
+from streamfeed.consumers.metrics import TimedBackend, WorkerMetrics
+from streamfeed.consumers.runtime import Stats
+from streamfeed.consumers.worker import Readiness
+from streamfeed.domain.activity import Activity
+from streamfeed.storage.memory import MemoryBackend
 
 
 def samples(metrics: WorkerMetrics) -> dict[tuple[str, tuple], float]:

@@ -2,12 +2,12 @@
 
 import pytest
 
-from pipeline.activity import Activity
-from pipeline.exceptions import ValidationError
-from pipeline.manager import Manager
-from pipeline.producer import StreamfeedProducer
-from pipeline.settings import get_settings
-from storage.memory_storage import MemoryBackend
+from streamfeed.app.manager import Manager
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.exceptions import ValidationError
+from streamfeed.kafka.producer import StreamfeedProducer
+from streamfeed.settings import get_settings
+from streamfeed.storage.memory import MemoryBackend
 
 
 @pytest.fixture

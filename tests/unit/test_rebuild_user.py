@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.demo import run_inline
-from pipeline.events import ActivityEvent
-from pipeline.snapshot import snapshot
-from pipeline.steps import plan_user_rebuild
-from pipeline.world import generate_world
+from streamfeed.app.steps import plan_user_rebuild
+from streamfeed.demo.run import run_inline
+from streamfeed.demo.snapshot import snapshot
+from streamfeed.demo.world import generate_world
+from streamfeed.domain.events import ActivityEvent
 
 
 def forget_feeds(manager, user_id: str) -> None:

@@ -17,7 +17,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import to_parsing_canonical_form
 from fastavro.utils import generate_many
 
-from schemas.catalog import NAMESPACE, SCHEMA_DIR, default_catalog
+from streamfeed.schemas.catalog import NAMESPACE, SCHEMA_DIR, default_catalog
 
 HISTORY = sorted((SCHEMA_DIR / "history").glob(f"{NAMESPACE}.*.json"))
 

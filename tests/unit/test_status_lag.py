@@ -1,6 +1,6 @@
 """`streamfeed status` lag per topic, from high-water marks and committed offsets."""
 
-from pipeline.status import topic_lag
+from streamfeed.ops.status import topic_lag
 
 NONE = -1001  # what Kafka answers for a partition the group never committed
 

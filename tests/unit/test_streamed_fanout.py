@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipeline.activity import Activity
-from pipeline.demo import run_inline
-from pipeline.events import ActivityEvent, ActivityOp
-from pipeline.manager import Manager
-from pipeline.snapshot import differences, snapshot
-from pipeline.steps import FanoutRest, expand_rests, fanout_activity
-from pipeline.world import generate_world
-from storage.memory_storage import MemoryBackend
+from streamfeed.app.manager import Manager
+from streamfeed.app.steps import FanoutRest, expand_rests, fanout_activity
+from streamfeed.demo.run import run_inline
+from streamfeed.demo.snapshot import differences, snapshot
+from streamfeed.demo.world import generate_world
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.events import ActivityEvent, ActivityOp
+from streamfeed.storage.memory import MemoryBackend
 
 
 class PagedManager(Manager):
@@ -41,10 +41,10 @@ def test_paged_fanouts_give_the_feeds_of_whole_ones():
 
 def test_every_batch_a_world_plans_encodes_as_the_worker_sends_it():
     """Inline mode never encodes batches; workers do: each planned batch must fit its schema."""
-    from pipeline.events import FanoutBatch, FollowEvent
-    from pipeline.steps import apply_follow, fanout_many
-    from schemas.catalog import FANOUT_BATCH
-    from schemas.codec import AvroCodec
+    from streamfeed.app.steps import apply_follow, fanout_many
+    from streamfeed.domain.events import FanoutBatch, FollowEvent
+    from streamfeed.schemas.catalog import FANOUT_BATCH
+    from streamfeed.schemas.codec import AvroCodec
 
     codec, manager = AvroCodec(), PagedManager(MemoryBackend())
     world = generate_world(users=15, events=200, seed=4)

@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline.exceptions import UnknownVerb, ValidationError, VerbConflict
-from pipeline.verbs import (
+from streamfeed.domain.exceptions import UnknownVerb, ValidationError, VerbConflict
+from streamfeed.domain.verbs import (
     Add,
     Comment,
     Follow,

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from consumers.log_throttle import ThrottledLog, ThrottleFilter
-from pipeline.activity import Activity
-from pipeline.events import ActivityOp, FanoutBatch, FanoutPriority
-from pipeline.exceptions import ValidationError
-from pipeline.settings import Settings
-from pipeline.sizing import split_to_fit
-from schemas.catalog import FANOUT_BATCH
-from schemas.codec import AvroCodec
+from streamfeed.consumers.log_throttle import ThrottledLog, ThrottleFilter
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.events import ActivityOp, FanoutBatch, FanoutPriority
+from streamfeed.domain.exceptions import ValidationError
+from streamfeed.kafka.sizing import split_to_fit
+from streamfeed.schemas.catalog import FANOUT_BATCH
+from streamfeed.schemas.codec import AvroCodec
+from streamfeed.settings import Settings
 
 codec = AvroCodec()
 
@@ -122,7 +122,7 @@ def test_settings_refuse_feed_ops_messages_the_broker_would_refuse():
 
 
 def test_wait_for_waits_out_outages_and_says_so_once_per_interval(caplog, monkeypatch):
-    from consumers import worker
+    from streamfeed.consumers import worker
 
     monkeypatch.setattr(worker.time, "sleep", lambda seconds: None)
     attempts = iter([ConnectionError("refused")] * 5 + ["connected"])
@@ -142,7 +142,7 @@ def test_wait_for_waits_out_outages_and_says_so_once_per_interval(caplog, monkey
 
 
 def test_wait_for_does_not_wait_out_what_waiting_cannot_fix():
-    from consumers import worker
+    from streamfeed.consumers import worker
 
     def attempt():
         raise ImportError("no module named myapp")

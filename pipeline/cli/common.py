@@ -1,0 +1,34 @@
+"""What several commands share: options, and loading the user's app as a usage error."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from streamfeed.app.manager import Manager
+from streamfeed.bootstrap import DEFAULT_APP, AppNotFound, load_manager
+
+__all__ = ["DEFAULT_APP", "AppOption", "Storage", "StorageOption", "load_app"]
+
+
+class Storage(StrEnum):
+    memory = "memory"
+    redis = "redis"
+    cassandra = "cassandra"
+
+
+StorageOption = Annotated[str | None, typer.Option(help="memory, redis or cassandra (default: setting).")]
+AppOption = Annotated[
+    str,
+    typer.Option("--app", "-A", help="Your Manager, as module:attribute: its feeds and verbs are checked."),
+]
+
+
+def load_app(path: str) -> Manager:
+    """The Manager --app names; a wrong path is a usage error (exit 2, one line), not a traceback."""
+    try:
+        return load_manager(path)
+    except AppNotFound as error:
+        raise typer.BadParameter(str(error), param_hint="--app") from None

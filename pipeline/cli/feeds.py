@@ -1,0 +1,59 @@
+"""`streamfeed feed`: read one user's feed from storage, as the app declares it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from streamfeed.cli.common import Storage, load_app
+from streamfeed.domain.activity import check_user_id
+from streamfeed.domain.exceptions import ValidationError
+from streamfeed.domain.ids import sort_key_of
+from streamfeed.render import render_feed
+from streamfeed.settings import get_settings
+from streamfeed.storage.registry import get_backend
+
+app = typer.Typer(help="Read feeds from storage.", no_args_is_help=True)
+
+
+@app.command("show")
+def feed_show(
+    group: Annotated[
+        str, typer.Argument(help="Feed name: normal, user, aggregated, notification, or your app's.")
+    ],
+    user: Annotated[str, typer.Argument(help="User id.")],
+    limit: Annotated[int, typer.Option(help="How many entries.", min=1, max=1000)] = 25,
+    before: Annotated[str | None, typer.Option(help="Only entries older than this activity id.")] = None,
+    storage: Annotated[
+        Storage | None, typer.Option(help="Storage to read (default: the STREAMFEED_STORAGE setting).")
+    ] = None,
+    app_path: Annotated[
+        str, typer.Option("--app", "-A", help="Your Manager, as module:attribute: its feeds are shown.")
+    ] = "streamfeed.default_app:manager",
+) -> None:
+    """Print one user's feed, newest first."""
+
+    manager = load_app(app_path)
+    classes = manager.all_feed_classes()
+    if group not in classes:
+        raise typer.BadParameter(f"unknown feed {group!r}; one of {', '.join(classes)}", param_hint="GROUP")
+    try:
+        check_user_id("user", user)
+    except ValidationError as error:
+        raise typer.BadParameter(str(error), param_hint="USER") from None
+    if before is not None:
+        try:
+            sort_key_of(before)
+        except ValueError:
+            raise typer.BadParameter(f"{before!r} is not an activity id", param_hint="--before") from None
+    name = storage.value if storage is not None else get_settings().storage
+    if name == "memory":
+        typer.echo(
+            "note: memory storage holds only what this process wrote; set STREAMFEED_STORAGE "
+            "(or --storage) to read redis or cassandra",
+            err=True,
+        )
+    feed = classes[group](user, backend=get_backend(name))
+    query = feed.filter(activity_id__lt=before) if before else feed
+    typer.echo(render_feed(feed, query[:limit]))

@@ -1,0 +1,106 @@
+"""`streamfeed produce`: JSON lines in, Avro records out, each bad line reported by number."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from streamfeed.cli.common import AppOption, load_app
+from streamfeed.domain.events import ActivityEvent
+from streamfeed.domain.json_events import parse_json_event
+from streamfeed.domain.targets import parse_targets
+from streamfeed.kafka.producer import DeliveryError, StreamfeedProducer
+from streamfeed.schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
+from streamfeed.schemas.codec import AvroCodec
+from streamfeed.settings import get_settings
+
+
+def produce(
+    source: Annotated[
+        typer.FileBinaryRead, typer.Argument(help="JSON lines file, or - for standard input.")
+    ] = "-",
+    dry_run: Annotated[bool, typer.Option(help="Check every line (and encode it); publish nothing.")] = False,
+    atomic: Annotated[
+        bool, typer.Option(help="All or nothing: publish only if every line passes the checks.")
+    ] = False,
+    app_path: AppOption = "streamfeed.default_app:manager",
+) -> None:
+    """Publish events from JSON lines (format: README, "Publishing events"; JSON Schema:
+    schemas/events.schema.json). A bad line is reported with its number and skipped; every
+    good line is published (with --atomic, none unless all pass). Exit status 1 if any line was
+    refused."""
+
+    manager = load_app(app_path)
+    settings = get_settings()
+    checker = _EventChecker(manager, settings)
+    if atomic and not dry_run:  # check everything before connecting; publish only a clean file
+        lines = list(source)
+        _, refused = _produce_lines(lines, checker, None)
+        if refused:
+            typer.echo(f"0 published, {refused} rejected: nothing published (--atomic)")
+            raise typer.Exit(1)
+        source = lines
+    producer = None
+    if not dry_run:
+        producer = StreamfeedProducer(settings)
+    published, rejected = _produce_lines(source, checker, producer)
+    if producer is not None:
+        try:
+            producer.flush()
+        except DeliveryError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+    verb = "valid" if dry_run else "published"
+    typer.echo(f"{published} {verb}, {rejected} rejected")
+    if rejected:
+        raise typer.Exit(1)
+
+
+def _produce_lines(lines: Any, checker: Any, producer: Any) -> tuple[int, int]:
+    """Check each line (and publish it when given a producer); report refusals by line number."""
+
+    published = rejected = 0
+    for number, raw in enumerate(lines, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            rejected += 1
+            typer.echo(
+                f"line {number}: not UTF-8 (byte {raw[error.start]:#04x} at {error.start + 1})", err=True
+            )
+            continue
+        if not text.strip():
+            continue
+        try:
+            event = parse_json_event(text.rstrip("\r\n"))
+            checker.check(event)
+            if producer is not None:
+                producer.send_event(event)
+        except Exception as error:  # every refusal of one line is reported, and the others go on
+            rejected += 1
+            typer.echo(f"line {number}: {error}", err=True)
+            continue
+        published += 1
+    return published, rejected
+
+
+class _EventChecker:
+    """What a worker would refuse, found before publishing: `to` feeds of the app, and the
+    encoded size against the topics' message limit."""
+
+    def __init__(self, manager: Any, settings: Any) -> None:
+
+        self.manager = manager
+        self.limit = settings.message_max_bytes
+        self.codec = AvroCodec()
+
+    def check(self, event: Any) -> None:
+
+        if isinstance(event, ActivityEvent):
+            parse_targets(self.manager, [event.activity])
+            size = len(self.codec.encode(ACTIVITY_EVENT, event.to_record()))
+        else:
+            size = len(self.codec.encode(FOLLOW_EVENT, event.to_record()))
+        if size > self.limit:
+            raise ValueError(f"encodes to {size:,} bytes, over the topics' limit of {self.limit:,}")

@@ -1,0 +1,48 @@
+"""Feeds as plain data, to compare two runs of the same world exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from streamfeed.app.manager import Manager
+from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
+
+
+def snapshot(manager: Manager, users: Iterable[str]) -> dict[tuple[str, str], Any]:
+    """Every feed of every user: ids for flat feeds, group contents and counts for aggregated ones."""
+    result: dict[tuple[str, str], Any] = {}
+    for user in users:
+        for name in manager.all_feed_classes():
+            feed = manager.get_feed(name, user)
+            if isinstance(feed, AggregatedFeed):
+                groups = [
+                    (
+                        g.group,
+                        [a.id for a in g.activities],
+                        g.minimized_activities,
+                        g.is_seen(),
+                        g.is_read(),
+                    )
+                    for g in feed[:]
+                ]
+                counts = (
+                    (feed.count_unseen(), feed.count_unread()) if isinstance(feed, NotificationFeed) else None
+                )
+                result[(name, user)] = (groups, counts)
+            else:
+                result[(name, user)] = [a.id for a in feed[:]]
+    return result
+
+
+def differences(expected: dict, actual: dict, limit: int = 10) -> list[str]:
+    """Human-readable differences between two snapshots, at most limit of them."""
+    found = []
+    for key in sorted(set(expected) | set(actual)):
+        if expected.get(key) != actual.get(key):
+            found.append(
+                f"{key[0]} feed of {key[1]}: expected {expected.get(key)!r}, got {actual.get(key)!r}"
+            )
+            if len(found) >= limit:
+                break
+    return found

@@ -1,0 +1,297 @@
+"""Pure planning of aggregated-feed writes: existing groups + change -> what to store.
+
+These functions read nothing and write nothing, so the Faust materializer
+and inline mode run exactly the same merge, and tests need no storage. Each
+returns an AggregatedWrite (groups to upsert, groups to delete, feed meta).
+
+Every change is a function of sets, so the result does not depend on the
+order changes arrive in: a delivery sets one member of a group to the
+activity's current state (live or removed, shown or hidden) with a
+deterministic arrival stamp; a removal or an unfollow only flags members;
+marks only move forward. A group with no live member keeps its place
+(dormant: stored and counted by max_length, not shown or counted), exactly
+as a flat feed keeps the slot of a removed activity, so which groups
+max_length keeps is a function of what was delivered, not of when removals
+and unfollows arrived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from streamfeed.domain.activity_state import ActivityState
+from streamfeed.domain.aggregated_activity import AggregatedActivity
+from streamfeed.domain.aggregators import BaseAggregator
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """What an aggregated feed stores besides its groups: counts, and the feed-wide marks.
+
+    seen_all and read_all are the latest mark_all of the feed; a group created
+    later (a late delivery) starts from them, so marking everything seen
+    covers what was delivered before the mark whenever it is materialized.
+    """
+
+    unseen: int = 0
+    unread: int = 0
+    seen_all: datetime | None = None
+    read_all: datetime | None = None
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return self.unseen, self.unread
+
+
+@dataclass(frozen=True)
+class AggregatedWrite:
+    """What storage must change in one aggregated feed, applied together."""
+
+    upserts: Sequence[AggregatedActivity] = ()
+    deletes: Sequence[str] = ()
+    meta: FeedMeta | None = None  # for notification feeds: counts and marks
+
+    @property
+    def counts(self) -> tuple[int, int] | None:
+        return None if self.meta is None else self.meta.counts
+
+    @property
+    def empty(self) -> bool:
+        return not self.upserts and not self.deletes and self.meta is None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An activity's current state reaching a feed, stamped with when it reached it.
+
+    hidden: its actor was unfollowed after it was published; it takes its
+    place in the feed as it would have before the unfollow, but is not shown.
+    """
+
+    state: ActivityState
+    stamp: int
+    hidden: bool = False
+
+
+def _unseen_unread(group: AggregatedActivity) -> tuple[int, int]:
+    """What a group adds to the counts: a dormant group is not shown, so it adds nothing."""
+    if not group.has_live:
+        return 0, 0
+    return int(not group.is_seen()), int(not group.is_read())
+
+
+def notification_counts(groups: Iterable[AggregatedActivity]) -> tuple[int, int]:
+    """(unseen, unread): groups not seen, groups not read, since their newest arrival."""
+    unseen = unread = 0
+    for group in groups:
+        group_unseen, group_unread = _unseen_unread(group)
+        unseen += group_unseen
+        unread += group_unread
+    return unseen, unread
+
+
+def group_rank(group: AggregatedActivity) -> str:
+    """A group's place in its feed: its newest member's id, so groups order like flat feeds.
+
+    Removed and hidden members count: a group keeps its place when they go.
+    """
+    return max(group.members) if group.members else ""
+
+
+@dataclass(frozen=True)
+class AggregatedView:
+    """The part of an aggregated feed a write needs, so a write never reads the whole feed.
+
+    ranks covers every group (cheap: names and ranks only); groups holds the
+    groups loaded in full: at least every group the write touches and every
+    group max_length could push out. meta holds the stored counts, which a
+    write adjusts by the difference it makes instead of recounting.
+    """
+
+    groups: Mapping[str, AggregatedActivity]
+    ranks: Sequence[tuple[str, str]]
+    meta: FeedMeta = FeedMeta()
+
+    @classmethod
+    def of(cls, groups: Iterable[AggregatedActivity], meta: FeedMeta | None = None) -> AggregatedView:
+        """A view of a whole feed given as its groups; counts computed when not given."""
+        groups = list(groups)
+        ranked = sorted(((group_rank(g), g.group) for g in groups), reverse=True)
+        if meta is None:
+            meta = FeedMeta(*notification_counts(groups))
+        return cls({g.group: g for g in groups}, ranked, meta)
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return self.meta.counts
+
+    def tail_start(self, max_length: int | None, touched: int) -> int | None:
+        """Index in ranks from which groups may be pushed out by a write touching `touched` groups."""
+        if max_length is None:
+            return None
+        return max(0, max_length - touched)
+
+
+def _finish(
+    view: AggregatedView,
+    upserts: dict[str, AggregatedActivity],
+    deletes: set[str],
+    max_length: int | None,
+    with_counts: bool,
+    meta: FeedMeta | None = None,
+) -> AggregatedWrite:
+    """Drop groups left with no member, apply max_length (over every group, dormant ones
+    too), adjust the counts."""
+    existing = {name: rank for rank, name in view.ranks}
+    for name, group in list(upserts.items()):
+        if not group.members:
+            del upserts[name]
+            if name in existing:
+                deletes.add(name)
+    ranks = {name: rank for name, rank in existing.items() if name not in deletes}
+    ranks.update((name, group_rank(group)) for name, group in upserts.items())
+    if max_length is not None and len(ranks) > max_length:
+        ordered = sorted(ranks, key=lambda name: (ranks[name], name), reverse=True)
+        for name in ordered[max_length:]:
+            upserts.pop(name, None)
+            if name in existing:
+                deletes.add(name)
+    if not with_counts:
+        return AggregatedWrite(list(upserts.values()), sorted(deletes), None)
+    base = meta or view.meta
+    unseen, unread = base.unseen, base.unread
+    for name in (set(upserts) | deletes) & set(existing):
+        old_unseen, old_unread = _unseen_unread(view.groups[name])
+        unseen -= old_unseen
+        unread -= old_unread
+    for group in upserts.values():
+        new_unseen, new_unread = _unseen_unread(group)
+        unseen += new_unseen
+        unread += new_unread
+    new_meta = replace(base, unseen=unseen, unread=unread)
+    if not upserts and not deletes and new_meta == view.meta:
+        return AggregatedWrite((), (), None)
+    return AggregatedWrite(list(upserts.values()), sorted(deletes), new_meta)
+
+
+def _working_copy(
+    view: AggregatedView, upserts: dict[str, AggregatedActivity], name: str
+) -> AggregatedActivity | None:
+    if name in upserts:
+        return upserts[name]
+    if name in view.groups:
+        upserts[name] = view.groups[name].copy()
+        return upserts[name]
+    return None
+
+
+def plan_deliver(
+    aggregator: BaseAggregator,
+    view: AggregatedView,
+    deliveries: Iterable[Delivery],
+    max_length: int | None,
+    with_counts: bool = False,
+) -> AggregatedWrite:
+    """Set each delivered activity's member to its current state; new groups start from the marks.
+
+    A delivery of a removed or hidden activity still creates its group
+    (dormant): applied in event order it would have arrived live first.
+    """
+    upserts: dict[str, AggregatedActivity] = {}
+    for delivery in sorted(deliveries, key=lambda d: d.state.id):
+        activity = delivery.state.activity
+        name = aggregator.get_group(activity)
+        group = _working_copy(view, upserts, name)
+        if group is None:
+            group = aggregator.aggregated_activity_class(
+                name, seen_at=view.meta.seen_all, read_at=view.meta.read_all
+            )
+            upserts[name] = group
+        group.put(activity, delivery.stamp, delivery.state.removed, delivery.hidden)
+    _keep_changed(view, upserts)
+    return _finish(view, upserts, set(), max_length, with_counts)
+
+
+def plan_refresh(
+    aggregator: BaseAggregator,
+    view: AggregatedView,
+    states: Iterable[ActivityState],
+    with_counts: bool = False,
+) -> AggregatedWrite:
+    """Set members the feed holds to their current state: removed, or live with the newest body.
+
+    What a REMOVE or UPDATE does; it never adds a member, so it reaches only
+    the feeds that hold the activity, and commutes with deliveries.
+    """
+    upserts: dict[str, AggregatedActivity] = {}
+    for state in states:
+        name = aggregator.get_group(state.activity)
+        held = upserts.get(name) or view.groups.get(name)
+        if held is None or state.id not in held.members:
+            continue
+        group = _working_copy(view, upserts, name)
+        member = group.members[state.id]
+        group.put(state.activity, member.stamp, state.removed, member.hidden)
+    _keep_changed(view, upserts)
+    return _finish(view, upserts, set(), None, with_counts)
+
+
+def plan_hide_actor(
+    view: AggregatedView, actor_id: str, before: int | None = None, with_counts: bool = False
+) -> AggregatedWrite:
+    """Hide every member by actor_id (an unfollow at version `before`), keeping their places;
+    members that arrived at or after it are dropped. Needs the whole feed in view."""
+    upserts: dict[str, AggregatedActivity] = {}
+    for name, group in view.groups.items():
+        if any(m.actor == actor_id and not m.hidden for m in group.members.values()):
+            updated = group.copy()
+            updated.hide_actor(actor_id, before)
+            upserts[name] = updated
+    return _finish(view, upserts, set(), None, with_counts)
+
+
+def plan_mark(
+    view: AggregatedView, groups: Iterable[str] | None, seen: bool, read: bool, when: datetime
+) -> AggregatedWrite:
+    """Mark the named groups (or all, with None) seen and/or read; reading implies seeing.
+
+    Marking all also moves the feed's own marks, which groups created later
+    (late deliveries) start from. Marks only move forward.
+    """
+    names = None if groups is None else set(groups)
+    upserts: dict[str, AggregatedActivity] = {}
+    for group in view.groups.values():
+        if names is not None and group.group not in names:
+            continue
+        updated = group.copy()
+        if seen or read:
+            updated.update_seen_at(when)
+        if read:
+            updated.update_read_at(when)
+        upserts[group.group] = updated
+    _keep_changed(view, upserts)
+    meta = view.meta
+    if names is None:
+        seen_all = _later(meta.seen_all, when) if (seen or read) else meta.seen_all
+        read_all = _later(meta.read_all, when) if read else meta.read_all
+        meta = replace(meta, seen_all=seen_all, read_all=read_all)
+    return _finish(view, upserts, set(), None, True, meta)
+
+
+def _later(current: datetime | None, when: datetime) -> datetime:
+    return when if current is None or when > current else current
+
+
+def _keep_changed(view: AggregatedView, upserts: dict[str, AggregatedActivity]) -> None:
+    """Drop upserts equal to what is stored, so an idempotent replay writes nothing."""
+    for name in [n for n, g in upserts.items() if view.groups.get(n) == g and _same_bodies(view, n, g)]:
+        del upserts[name]
+
+
+def _same_bodies(view: AggregatedView, name: str, group: AggregatedActivity) -> bool:
+    old = view.groups[name]
+    return all(
+        a.extra_context == b.extra_context for a, b in zip(old.activities, group.activities, strict=True)
+    )

@@ -1,0 +1,230 @@
+"""Aggregated and notification feeds: groups of activities, merged on write.
+
+A write reads the feed's groups, plans the change with the pure functions of
+pipeline.aggregation, and writes the result in one storage call. That is
+safe without locks because one process owns each user's feeds (the
+materializer partition that the user hashes to, or inline mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.activity_state import ActivityState
+from streamfeed.domain.aggregated_activity import AggregatedActivity
+from streamfeed.domain.aggregation import (
+    AggregatedView,
+    AggregatedWrite,
+    Delivery,
+    notification_counts,
+    plan_deliver,
+    plan_hide_actor,
+    plan_mark,
+    plan_refresh,
+)
+from streamfeed.domain.aggregators import BaseAggregator, NotificationAggregator, RecentVerbAggregator
+from streamfeed.domain.events import MarkSpec
+from streamfeed.feeds.flat import BaseFeed, direct_states
+from streamfeed.storage.base import Backend, PageRequest
+
+
+class AggregatedFeed(BaseFeed):
+    """Groups ranked by their newest activity; max_length counts groups."""
+
+    name = "aggregated"
+    key_format = "aggregated:{user_id}"
+    max_length = 100
+    aggregator_class: ClassVar[type[BaseAggregator]] = RecentVerbAggregator
+    aggregated_activity_class: ClassVar[type[AggregatedActivity]] = AggregatedActivity
+    #: Whether writes keep unseen and unread counts (notification feeds do).
+    track_counts: ClassVar[bool] = False
+    #: Where marks go when the feed came from a manager: published, applied by the user's owner.
+    mark_sink: Callable[[str, MarkSpec], None] | None = None
+
+    def get_aggregator(self) -> BaseAggregator:
+        return self.aggregator_class(self.aggregated_activity_class)
+
+    def get_page(self, page: PageRequest) -> list[AggregatedActivity]:
+        if page.bounds.lower or page.bounds.upper or page.ascending:
+            groups = [g for g in self._all() if g.has_live]
+            groups = [g for g in groups if page.bounds.admits(g.last_activity.id)]
+            if page.ascending:
+                groups.reverse()
+            end = None if page.limit is None else page.offset + page.limit
+            return groups[page.offset : end]
+        return self.backend.aggregated.get_page(
+            self.key, page.offset, page.limit, self.activity_class, self.aggregated_activity_class
+        )
+
+    def _all(self) -> list[AggregatedActivity]:
+        return self.backend.aggregated.get_all(self.key, self.activity_class, self.aggregated_activity_class)
+
+    def _full_view(self) -> AggregatedView:
+        groups = self._all()
+        ranks = self.backend.aggregated.get_ranks(self.key)
+        return AggregatedView({g.group: g for g in groups}, ranks, self.backend.aggregated.meta(self.key))
+
+    def _view_for(self, activities: Sequence[Activity], max_length: int | None) -> AggregatedView:
+        """The groups these activities belong to, plus those max_length could push out."""
+        return self.backend.aggregated.load_view(
+            *self._view_request(activities, max_length), self.activity_class, self.aggregated_activity_class
+        )
+
+    def _view_request(
+        self, activities: Sequence[Activity], max_length: int | None
+    ) -> tuple[str, list[str], int | None]:
+        aggregator = self.get_aggregator()
+        names = sorted({aggregator.get_group(a) for a in activities})
+        tail = None if max_length is None else max(0, max_length - len(names))
+        return self.key, names, tail
+
+    def _apply(self, change: AggregatedWrite) -> None:
+        type(self)._apply_many(self.backend, [(self, change)])
+
+    @classmethod
+    def _apply_many(cls, backend: Backend, changes: Sequence[tuple[AggregatedFeed, AggregatedWrite]]) -> None:
+        changes = [(feed, change) for feed, change in changes if not change.empty]
+        if not changes:
+            return
+        missing = sorted({i for _, c in changes for group in c.upserts for i in group.missing_bodies()})
+        if missing:  # a shown member was removed: show the next newest, from activity storage
+            found = backend.activities.get_many(missing, cls.activity_class)
+            for _, change in changes:
+                for group in change.upserts:
+                    group.fill(found[i] for i in group.missing_bodies() if i in found)
+        backend.aggregated.write_many([(feed.key, change) for feed, change in changes])
+        counted = [(f.user_id, f.key, *c.counts) for f, c in changes if c.counts is not None]
+        if counted:
+            backend.publisher.publish_many(counted)
+
+    # -- the pipeline's writes: every one sets members to the activity's current state -----
+
+    def deliver(self, deliveries: Sequence[Delivery]) -> None:
+        """Activities reaching this feed (a fanout, a follow's copy, a `to` target)."""
+        type(self).deliver_to_many(self.backend, [(self.user_id, deliveries)])
+
+    @classmethod
+    def deliver_to_many(cls, backend: Backend, work: Sequence[tuple[str, Sequence[Delivery]]]) -> None:
+        """Deliveries to many users' feeds of this class (one entry per user): every view read
+        in one storage call and every change written in one, which Redis pipelines; a fanout's
+        cost is then its round trips, not one pair per recipient."""
+        feeds = [(cls(user_id, backend), list(deliveries)) for user_id, deliveries in work]
+        requests = [feed._view_request([d.state.activity for d in ds], cls.max_length) for feed, ds in feeds]
+        views = backend.aggregated.load_views(requests, cls.activity_class, cls.aggregated_activity_class)
+        cls._apply_many(
+            backend,
+            [
+                (feed, plan_deliver(feed.get_aggregator(), view, ds, cls.max_length, cls.track_counts))
+                for (feed, ds), view in zip(feeds, views, strict=True)
+            ],
+        )
+
+    def refresh(self, states: Sequence[ActivityState]) -> None:
+        """Show the current state (updated or removed) of activities this feed holds."""
+        states = list(states)
+        view = self._view_for([s.activity for s in states], None)
+        self._apply(plan_refresh(self.get_aggregator(), view, states, self.track_counts))
+
+    def hide_actor(self, actor_id: str, before: int | None = None) -> None:
+        """Hide every activity by actor_id (an unfollow at version `before`): they keep their
+        places, unshown, until a new follow's copy shows them again or max_length pushes them
+        out. Those that reached the feed at or after the unfollow never belonged: taken out."""
+        self._apply(plan_hide_actor(self._full_view(), actor_id, before, self.track_counts))
+
+    # -- Stream Framework's direct API ------------------------------------------------
+
+    def add(self, activity: Activity) -> None:
+        self.add_many([activity])
+
+    def add_many(self, activities: Sequence[Activity]) -> None:
+        """Add directly, stamped with each activity's own time (the pipeline uses deliver)."""
+        states = direct_states(activities)
+        self.backend.activities.apply(states)
+        self.deliver([Delivery(s, s.added) for s in states])
+
+    def remove(self, activity: Activity | str) -> None:
+        self.remove_many([activity])
+
+    def remove_many(self, activities: Iterable[Activity | str]) -> None:
+        """Hide activities in this feed only (to remove one everywhere, use the manager)."""
+        wanted = {a if isinstance(a, str) else a.id for a in activities}
+        view = self._full_view()
+        held = [
+            ActivityState(a, 0, 0, removed=True)
+            for g in view.groups.values()
+            for a in g.activities
+            if a.id in wanted
+        ]
+        self._apply(plan_refresh(self.get_aggregator(), view, held, self.track_counts))
+
+    def update_many(self, activities: Sequence[Activity]) -> None:
+        """Show new versions (new extra_context) of activities the feed holds."""
+        self.refresh([ActivityState(a, a.sort_key, a.sort_key) for a in activities])
+
+    def count(self) -> int:
+        return self.backend.aggregated.count(self.key)
+
+    def delete(self) -> None:
+        self.backend.aggregated.delete(self.key)
+
+    def trim(self, length: int | None = None) -> None:
+        length = self.max_length if length is None else length
+        view = self._full_view()
+        if length is not None and len(view.ranks) > length:
+            dropped = [name for _, name in view.ranks[length:]]
+            kept = [view.groups[name] for _, name in view.ranks[:length] if name in view.groups]
+            meta = None
+            if self.track_counts:
+                unseen, unread = notification_counts(kept)
+                meta = replace(view.meta, unseen=unseen, unread=unread)
+            self._apply(AggregatedWrite((), dropped, meta))
+
+
+class NotificationFeed(AggregatedFeed):
+    """An aggregated feed with seen and read state and denormalized counts."""
+
+    name = "notification"
+    key_format = "notification:{user_id}"
+    aggregator_class = NotificationAggregator
+    track_counts = True
+
+    def count_unseen(self) -> int:
+        """Groups not seen since their last update: one storage lookup."""
+        return self.backend.aggregated.counts(self.key)[0]
+
+    def count_unread(self) -> int:
+        return self.backend.aggregated.counts(self.key)[1]
+
+    def mark_all(self, seen: bool = True, read: bool | None = None, when: datetime | None = None) -> None:
+        """Mark every group seen (and read, if read=True; reading implies seeing).
+
+        From a manager's feed this publishes the mark (the user's
+        materializer applies it: one writer per feed); otherwise it applies it.
+        """
+        self._mark(None, seen, bool(read), when)
+
+    def mark_activities(
+        self,
+        groups: Iterable[str | AggregatedActivity],
+        seen: bool = True,
+        read: bool = False,
+        when: datetime | None = None,
+    ) -> None:
+        """Mark the given groups (by group key or object)."""
+        names = tuple(g if isinstance(g, str) else g.group for g in groups)
+        self._mark(names, seen, read, when)
+
+    def _mark(self, groups: tuple[str, ...] | None, seen: bool, read: bool, when: datetime | None) -> None:
+        spec = MarkSpec(self.name, groups, seen, read, when or datetime.now(UTC))
+        if self.mark_sink is not None:
+            self.mark_sink(self.user_id, spec)
+        else:
+            self.apply_mark(spec)
+
+    def apply_mark(self, spec: MarkSpec) -> None:
+        """Apply a mark to storage: only the user's materializer (or inline mode) calls this."""
+        self._apply(plan_mark(self._full_view(), spec.groups, spec.seen, spec.read, spec.time))

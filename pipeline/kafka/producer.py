@@ -1,0 +1,215 @@
+"""The Python producer for other services: activities and follows as Avro on Kafka.
+
+Idempotent (enable.idempotence: no duplicates from the client's own retries),
+keyed as the pipeline expects (actor for activities, follower for follows),
+partitioned with murmur2 like Java clients so producers in any language
+agree on where a key lives. Delivery failures go to on_delivery if given;
+otherwise flush() raises them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from streamfeed.domain.activity import Activity, check_user_id
+from streamfeed.domain.author_modes import AuthorModeEvent
+from streamfeed.domain.events import (
+    ActivityEvent,
+    ActivityOp,
+    FanoutBatch,
+    FanoutPriority,
+    FollowEvent,
+    FollowOp,
+    MarkSpec,
+    mark_batch,
+)
+from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.domain.targets import parse_targets
+from streamfeed.kafka.sizing import split_to_fit
+from streamfeed.kafka.topics import TopicNames
+from streamfeed.schemas.catalog import ACTIVITY_EVENT, AUTHOR_MODE_EVENT, FANOUT_BATCH, FOLLOW_EVENT
+from streamfeed.schemas.codec import AvroCodec
+from streamfeed.settings import Settings, get_settings
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+class DeliveryError(StreamfeedError):
+    """Records the broker did not acknowledge, with the reasons."""
+
+    def __init__(self, failures: list[str]) -> None:
+        self.failures = failures
+        shown = "; ".join(failures[:5])
+        super().__init__(f"{len(failures)} records not delivered: {shown}")
+
+
+class StreamfeedProducer:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        codec: AvroCodec | None = None,
+        on_delivery: DeliveryCallback | None = None,
+        config: dict[str, Any] | None = None,
+        manager: Any = None,
+    ) -> None:
+        """manager: the app's Manager, if this process has it: `to` targets are then checked
+        against its feeds here, as the worker will, instead of becoming dead letters there."""
+        self.settings = settings or get_settings()
+        self.manager = manager
+        self.codec = codec or AvroCodec(registry=self.settings.schema_registry_url)
+        self.topics = TopicNames.from_settings(self.settings)
+        self.on_delivery = on_delivery
+        self.failures: list[str] = []
+        self.producer = Producer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "partitioner": "murmur2_random",
+                "linger.ms": 5,
+                # The topics' max.message.bytes, set by `streamfeed topics create`.
+                "message.max.bytes": self.settings.message_max_bytes,
+                **(config or {}),
+            }
+        )
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if self.on_delivery is not None:
+            self.on_delivery(error, message)
+        elif error is not None:
+            self.failures.append(f"{message.topic()} key {message.key()!r}: {error.str()}")
+
+    def _produce(self, topic: str, key: str | bytes | None, value: bytes | None) -> None:
+        if isinstance(key, str):
+            key = key.encode()
+        while True:
+            try:
+                self.producer.produce(topic, key=key, value=value, on_delivery=self._delivered)
+                break
+            except BufferError:  # local queue full: serve callbacks until there is room
+                self.producer.poll(0.1)
+        self.producer.poll(0)
+
+    # -- events -------------------------------------------------------------------------
+
+    def send_activity_event(self, event: ActivityEvent) -> None:
+        if self.manager is not None:
+            parse_targets(self.manager, [event.activity])  # ValidationError names the bad entry
+        if event.published_at is None and event.version is None:  # the version storage orders by
+            event = dataclasses.replace(event, published_at=datetime.now(UTC))
+        value = self.codec.encode(
+            ACTIVITY_EVENT, event.to_record(), subject=f"{self.topics.activities}-value"
+        )
+        self._produce(self.topics.activities, event.activity.actor_id, value)
+
+    def send_follow_event(self, event: FollowEvent) -> None:
+        value = self.codec.encode(FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value")
+        self._produce(self.topics.follows, event.follower, value)
+
+    def send_author_mode(self, event: AuthorModeEvent) -> None:
+        """A push/pull switch rides the follows topic keyed by the author: the author's partition
+        applies it (pipeline.author_modes). Its registry subject is topic-and-record, as a
+        second record type on a topic needs."""
+        subject = f"{self.topics.follows}-{AUTHOR_MODE_EVENT}"
+        value = self.codec.encode(AUTHOR_MODE_EVENT, event.to_record(), subject=subject)
+        self._produce(self.topics.follows, event.author, value)
+
+    def send_mark(self, user_id: str, spec: MarkSpec) -> None:
+        """Seen/read marks go to the marks topic (key: the user), kept like activities and follows
+        so a rebuild replays them; a worker forwards each to the user's feed-ops partition, where
+        the user's materializer applies it in turn with deliveries: one writer per feed."""
+
+        value = self.codec.encode(FANOUT_BATCH, mark_batch(user_id, spec).to_record())
+        self._produce(self.topics.marks, user_id, value)
+
+    def send_batches(self, user_id: str, batches: list[FanoutBatch]) -> None:
+        """Feed-ops batches for one user (key: the user, so the user's partition), split by size."""
+
+        for batch in batches:
+            for value in split_to_fit(
+                batch,
+                lambda piece: self.codec.encode(FANOUT_BATCH, piece.to_record()),
+                self.settings.feed_ops_max_bytes,
+            ):
+                self._produce(self.topics.feed_ops_high, user_id, value)
+
+    def send_event(self, event: ActivityEvent | FollowEvent | AuthorModeEvent) -> None:
+        """Publish any kind of event to its topic."""
+        if isinstance(event, ActivityEvent):
+            self.send_activity_event(event)
+        elif isinstance(event, AuthorModeEvent):
+            self.send_author_mode(event)
+        else:
+            self.send_follow_event(event)
+
+    def _activity(self, op: ActivityOp, activity: Activity, priority: FanoutPriority | None) -> None:
+        self.send_activity_event(ActivityEvent(op, activity, priority, datetime.now(UTC)))
+
+    def add_activity(self, activity: Activity, priority: FanoutPriority | None = None) -> None:
+        self._activity(ActivityOp.ADD, activity, priority)
+
+    def remove_activity(self, activity: Activity) -> None:
+        self._activity(ActivityOp.REMOVE, activity, None)
+
+    def update_activity(self, activity: Activity) -> None:
+        self._activity(ActivityOp.UPDATE, activity, None)
+
+    def add_activities(self, activities: Iterable[Activity]) -> None:
+        for activity in activities:
+            self.add_activity(activity)
+
+    def remove_activities(self, activities: Iterable[Activity]) -> None:
+        for activity in activities:
+            self.remove_activity(activity)
+
+    def _follow(
+        self, op: FollowOp, follower: Any, followed: Any, limit: int | None, time: datetime | None
+    ) -> None:
+        record = {
+            "op": op.value,
+            "follower": check_user_id("follower", follower),
+            "followed": check_user_id("followed", followed),
+            "activity_copy_limit": limit,
+            "time": time or datetime.now(UTC),
+        }
+        self.send_follow_event(FollowEvent.from_record(record))
+
+    def follow(
+        self,
+        follower: Any,
+        followed: Any,
+        activity_copy_limit: int | None = None,
+        time: datetime | None = None,
+    ) -> None:
+        self._follow(FollowOp.FOLLOW, follower, followed, activity_copy_limit, time)
+
+    def unfollow(self, follower: Any, followed: Any, time: datetime | None = None) -> None:
+        self._follow(FollowOp.UNFOLLOW, follower, followed, None, time)
+
+    def follow_many(
+        self, follower: Any, targets: Iterable[Any], activity_copy_limit: int | None = None
+    ) -> None:
+        for target in targets:
+            self.follow(follower, target, activity_copy_limit)
+
+    def unfollow_many(self, follower: Any, targets: Iterable[Any]) -> None:
+        for target in targets:
+            self.unfollow(follower, target)
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        """Publish bytes as they are: dead-letter replay, and tests that feed the pipeline bad input."""
+        self._produce(topic, key, value)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait for every record to be acknowledged; raise DeliveryError for those that failed."""
+        remaining = self.producer.flush(timeout)
+        if remaining:
+            self.failures.append(f"{remaining} records still queued after {timeout}s")
+        if self.failures:
+            failures, self.failures = self.failures, []
+            raise DeliveryError(failures)

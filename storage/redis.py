@@ -1,0 +1,1102 @@
+"""Redis storage: timelines as sorted sets of ids, activities stored once, groups in hashes.
+
+Layout (every key of a user's feeds carries the user's hash tag, from the feed
+key, so they share a Redis Cluster slot):
+
+- ``sf:<feed key>``: sorted set, member the activity id, score its sort key
+  (time in microseconds, exact in a double). Equal scores order by member,
+  and ids order by time then digest, so Redis orders a feed exactly as the
+  other backends do.
+- ``sf:activity:<id>``: the activity's stored bytes, written once however
+  many feeds hold it; a page is hydrated with one MGET.
+- ``sf:<feed key>:hidden``: a set of the timeline's hidden entries (their
+  actor was unfollowed; they keep their places, readers skip them).
+- ``sf:<feed key>:groups`` / ``:ranks`` / ``:order`` / ``:counts`` /
+  ``:dormant``: an aggregated feed's groups (bytes by group), each group's
+  position member, the positions (a sorted set with equal scores ordered by
+  ``<newest activity id>|<group>``), unseen/unread counts, and the groups
+  with no live member (kept for their places, not shown).
+
+Adding to a timeline and trimming it happen in one Lua script per feed, so a
+reader never sees it over max_length; a fanout batch sends one script call
+per feed in a single pipeline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.activity_state import ActivityState
+from streamfeed.domain.aggregated_activity import AggregatedActivity
+from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
+from streamfeed.domain.author_modes import ModeChanges, decode_changes, encode_changes
+from streamfeed.domain.ids import sort_key_for, sort_key_of, time_for
+from streamfeed.storage.base import (
+    REALTIME_KEEP,
+    ActivityStorage,
+    AggregatedStorage,
+    Backend,
+    CountsPublisher,
+    FollowState,
+    FollowStorage,
+    NewEntries,
+    PageRequest,
+    TimelineStorage,
+    Unfollowed,
+    WindowEntry,
+    WindowQuery,
+    counts_message,
+    page_of_ids,
+)
+from streamfeed.storage.serialization import StoredForms
+
+#: Feeds per script call of a fanout batch: bounds how long one call holds Redis.
+MAX_KEYS_PER_CALL = 1_000
+
+# One call for a whole fanout batch: every timeline in KEYS gets the same
+# (score, member) pairs, then is trimmed. Atomic per call, so no reader sees a
+# timeline over max_length, and far cheaper than a script call per feed.
+ADD_AND_TRIM = """
+local max_length, hidden = tonumber(ARGV[1]), ARGV[2] == '1'
+local ids = {}
+for i = 4, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+-- Few feeds hold hidden entries: one EXISTS over all the hidden sets usually answers for every key.
+local any_hidden = hidden
+if not hidden then
+  local hidden_keys = {}
+  for i, key in ipairs(KEYS) do hidden_keys[i] = key .. ':hidden' end
+  any_hidden = redis.call('EXISTS', unpack(hidden_keys)) > 0
+end
+for _, key in ipairs(KEYS) do
+  local added = redis.call('ZADD', key, unpack(ARGV, 3))
+  local hidden_key = any_hidden and key .. ':hidden'
+  local has_hidden = hidden or (any_hidden and redis.call('EXISTS', hidden_key) == 1)
+  if hidden then
+    redis.call('SADD', hidden_key, unpack(ids))
+  elseif has_hidden then
+    redis.call('SREM', hidden_key, unpack(ids))
+  end
+  -- Only an add grows the set: a feed is never longer than max_length after a write.
+  if added > 0 and max_length >= 0 then
+    if has_hidden then
+      local dropped = redis.call('ZRANGE', key, 0, -(max_length + 1))
+      if #dropped > 0 then
+        redis.call('SREM', hidden_key, unpack(dropped))
+        redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
+      end
+    else
+      redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
+    end
+  end
+end
+return #KEYS
+"""
+
+TRIM = """
+local max_length = tonumber(ARGV[1])
+if redis.call('ZCARD', KEYS[1]) > max_length then
+  local hidden_key = KEYS[1] .. ':hidden'
+  if redis.call('EXISTS', hidden_key) == 1 then
+    redis.call('SREM', hidden_key, unpack(redis.call('ZRANGE', KEYS[1], 0, -(max_length + 1))))
+  end
+  return redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(max_length + 1))
+end
+return 0
+"""
+
+# Hide entries the timeline holds; ids it does not hold are ignored.
+HIDE = """
+local count = 0
+for _, id in ipairs(ARGV) do
+  if redis.call('ZSCORE', KEYS[1], id) then
+    redis.call('SADD', KEYS[1] .. ':hidden', id)
+    count = count + 1
+  end
+end
+return count
+"""
+
+# Activity states: each value starts with its version (16 hex digits, so string
+# order is number order) and L (live) or R (removed). A state replaces the stored
+# one only if its version is higher: any arrival order keeps the newest.
+# KEYS: state keys; ARGV: per key the value and a TTL in seconds (0: none).
+APPLY_STATES = """
+for i, key in ipairs(KEYS) do
+  local new, ttl = ARGV[2 * i - 1], tonumber(ARGV[2 * i])
+  local old = redis.call('GET', key)
+  if (not old) or string.sub(old, 1, 16) < string.sub(new, 1, 16) then
+    if ttl > 0 then redis.call('SET', key, new, 'EX', ttl) else redis.call('SET', key, new) end
+  end
+end
+return #KEYS
+"""
+
+# A page of live activities: between optional id bounds, in order, after offset,
+# at most limit. Entries whose activity is removed (or gone) or that are hidden
+# are skipped, so the offset counts what readers see. Walks the sorted set in chunks; scores narrow
+# bounded ranges. Reads activity keys it was not given: single Redis only.
+PAGE = """
+local key = KEYS[1]
+local descending = ARGV[1] == '1'
+local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local low, low_inclusive, low_score = ARGV[4], ARGV[5] == '1', ARGV[6]
+local high, high_inclusive, high_score = ARGV[7], ARGV[8] == '1', ARGV[9]
+local prefix = ARGV[10]
+local hidden_key = key .. ':hidden'
+local any_hidden = redis.call('EXISTS', hidden_key) == 1
+local ids, values = {}, {}
+if limit == 0 then return {ids, values} end
+local bounded = low ~= '' or high ~= ''
+local min_score, max_score = '-inf', '+inf'
+if low ~= '' then min_score = low_score end
+if high ~= '' then max_score = high_score end
+local chunk = 64
+if limit > 0 then chunk = math.max(chunk, offset + limit) end
+local start, skipped = 0, 0
+while true do
+  local batch
+  if bounded then
+    if descending then
+      batch = redis.call('ZREVRANGEBYSCORE', key, max_score, min_score, 'LIMIT', start, chunk)
+    else
+      batch = redis.call('ZRANGEBYSCORE', key, min_score, max_score, 'LIMIT', start, chunk)
+    end
+  elseif descending then
+    batch = redis.call('ZREVRANGE', key, start, start + chunk - 1)
+  else
+    batch = redis.call('ZRANGE', key, start, start + chunk - 1)
+  end
+  for _, id in ipairs(batch) do
+    local ok = true
+    if low ~= '' then
+      if low_inclusive then ok = id >= low else ok = id > low end
+    end
+    if ok and high ~= '' then
+      if high_inclusive then ok = id <= high else ok = id < high end
+    end
+    if ok and any_hidden and redis.call('SISMEMBER', hidden_key, id) == 1 then ok = false end
+    if ok then
+      local value = redis.call('GET', prefix .. id)
+      if value and string.sub(value, 17, 17) == 'L' then
+        if skipped < offset then
+          skipped = skipped + 1
+        else
+          ids[#ids + 1] = id
+          values[#values + 1] = value
+          if limit > 0 and #ids >= limit then return {ids, values} end
+        end
+      end
+    end
+  end
+  if #batch < chunk then return {ids, values} end
+  start = start + chunk
+end
+"""
+
+# Live entries of a timeline: one call, reading each entry's activity state.
+COUNT_LIVE = """
+local count = 0
+local hidden_key = KEYS[1] .. ':hidden'
+local any_hidden = redis.call('EXISTS', hidden_key) == 1
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if not (any_hidden and redis.call('SISMEMBER', hidden_key, id) == 1) then
+    local value = redis.call('GET', ARGV[1] .. id)
+    if value and string.sub(value, 17, 17) == 'L' then count = count + 1 end
+  end
+end
+return count
+"""
+
+# KEYS: groups, ranks, order, counts, dormant. ARGV: upsert count, then (group, rank
+# member, bytes, '1' shown or '0' dormant) per upsert, then groups to delete, and
+# finally the meta: unseen, unread, seen_all, read_all ('' for none; unseen 'clear'
+# deletes the meta).
+AGGREGATED_WRITE = """
+local groups, ranks, order, counts, dormant = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local upserts = tonumber(ARGV[1])
+local i = 2
+for _ = 1, upserts do
+  local group, member, data, shown = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local old = redis.call('HGET', ranks, group)
+  if old and old ~= member then redis.call('ZREM', order, old) end
+  redis.call('ZADD', order, 0, member)
+  redis.call('HSET', ranks, group, member)
+  redis.call('HSET', groups, group, data)
+  if shown == '1' then redis.call('SREM', dormant, group) else redis.call('SADD', dormant, group) end
+  i = i + 4
+end
+local last = #ARGV - 4
+while i <= last do
+  local group = ARGV[i]
+  local old = redis.call('HGET', ranks, group)
+  if old then redis.call('ZREM', order, old) end
+  redis.call('HDEL', ranks, group)
+  redis.call('HDEL', groups, group)
+  redis.call('SREM', dormant, group)
+  i = i + 1
+end
+local unseen, unread, seen_all, read_all = ARGV[#ARGV - 3], ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
+if unseen == 'clear' then
+  redis.call('DEL', counts)
+elseif unseen ~= '' then
+  redis.call('HSET', counts, 'unseen', unseen, 'unread', unread)
+  if seen_all ~= '' then redis.call('HSET', counts, 'seen_all', seen_all) end
+  if read_all ~= '' then redis.call('HSET', counts, 'read_all', read_all) end
+end
+return 1
+"""
+
+# KEYS: order, groups, dormant. ARGV: offset, limit (-1 for all), '1' to include dormant
+# groups. One round trip a page; dormant groups are skipped before the offset counts.
+AGGREGATED_PAGE = """
+local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local skip_dormant = ARGV[3] ~= '1' and redis.call('SCARD', KEYS[3]) > 0
+local members
+if skip_dormant then
+  members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+else
+  local stop = -1
+  if limit >= 0 then stop = offset + limit - 1 end
+  members = redis.call('ZREVRANGE', KEYS[1], offset, stop)
+  offset = 0
+end
+local names, skipped = {}, 0
+for _, member in ipairs(members) do
+  local name = string.sub(member, string.find(member, '|', 1, true) + 1)
+  if not (skip_dormant and redis.call('SISMEMBER', KEYS[3], name) == 1) then
+    if skipped < offset then
+      skipped = skipped + 1
+    else
+      names[#names + 1] = name
+      if limit >= 0 and #names >= limit then break end
+    end
+  end
+end
+if #names == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(names))
+"""
+
+
+# KEYS: order, groups, counts. ARGV: tail start (-1 for none), then group names.
+# Returns every rank member, the named and tail groups' bytes, and the counts:
+# everything an aggregated write needs, in one round trip.
+AGGREGATED_VIEW = """
+local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
+local names, seen = {}, {}
+for i = 2, #ARGV do
+  if not seen[ARGV[i]] then names[#names + 1] = ARGV[i]; seen[ARGV[i]] = true end
+end
+local tail = tonumber(ARGV[1])
+if tail >= 0 then
+  for index = tail + 1, #members do
+    local member = members[index]
+    local name = string.sub(member, string.find(member, '|', 1, true) + 1)
+    if not seen[name] then names[#names + 1] = name; seen[name] = true end
+  end
+end
+local values = {}
+if #names > 0 then values = redis.call('HMGET', KEYS[2], unpack(names)) end
+return {members, names, values, redis.call('HMGET', KEYS[3], 'unseen', 'unread', 'seen_all', 'read_all')}
+"""
+
+
+# A hybrid read's window in one call (single Redis): the follower's state with each pulled
+# author (its followers and unfollowed hashes), then a k-way merge of the own timeline's window
+# and the related authors' user-feed windows. KEYS: own timeline, then per author its followers
+# hash, unfollowed hash and user feed. ARGV: follower, cut ('' all), own limit, then per author
+# the number of ranges and per range since, until, limit ('' unbounded). Returns {ids, hidden
+# flags as 0/1, origin (0 own, else the author's number), each author's state ("f<since>",
+# "u<since>:<version>" or "")}; an unfollowed author lifts the cut.
+PULLED_WINDOW = """
+local follower, cut, lists, origins_of, states = ARGV[1], ARGV[2], {}, {}, {}
+lists[1] = redis.call('ZREVRANGE', KEYS[1], 0, ARGV[3] == '' and -1 or tonumber(ARGV[3]) - 1)
+origins_of[1] = 0
+local hidden = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1] .. ':hidden')) do hidden[id] = true end
+local arg, ending = 4, false
+for a = 1, (#KEYS - 1) / 3 do
+  local base = 1 + (a - 1) * 3
+  local ranges = tonumber(ARGV[arg])
+  local state = ''
+  local since = redis.call('HGET', KEYS[base + 1], follower)
+  if since then
+    state = 'f' .. since
+  else
+    local ended = redis.call('HGET', KEYS[base + 2], follower)
+    if ended then state = 'u' .. ended; ending = true end
+  end
+  states[a] = state
+  for r = 1, ranges do
+    if state ~= '' then
+      local lo, hi, limit = ARGV[arg + 3 * r - 2], ARGV[arg + 3 * r - 1], ARGV[arg + 3 * r]
+      local top = hi == '' and '+inf' or ('(' .. hi)
+      local bottom = lo == '' and '-inf' or lo
+      local found
+      if limit == '' then
+        found = redis.call('ZREVRANGEBYSCORE', KEYS[base + 3], top, bottom)
+      else
+        found = redis.call('ZREVRANGEBYSCORE', KEYS[base + 3], top, bottom, 'LIMIT', 0, tonumber(limit))
+      end
+      lists[#lists + 1] = found
+      origins_of[#lists] = a
+    end
+  end
+  arg = arg + 1 + 3 * ranges
+end
+local wanted = (cut == '' or ending) and math.huge or tonumber(cut)
+local heads = {}
+for k = 1, #lists do heads[k] = 1 end
+local ids, flags, origins, seen = {}, {}, {}, {}
+while #ids < wanted do
+  local best, from = nil, nil
+  for k = 1, #lists do
+    local id = lists[k][heads[k]]
+    if id and (best == nil or id > best) then best, from = id, k end
+  end
+  if best == nil then break end
+  for k = 1, #lists do
+    if lists[k][heads[k]] == best then
+      if k < from then from = k end
+      heads[k] = heads[k] + 1
+    end
+  end
+  if not seen[best] then
+    seen[best] = true
+    ids[#ids + 1] = best
+    flags[#flags + 1] = (from == 1 and hidden[best]) and '1' or '0'
+    origins[#origins + 1] = origins_of[from]
+  end
+end
+return {ids, table.concat(flags), origins, states}
+"""
+
+
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+def redis_client(url: str) -> redis.Redis | redis.RedisCluster:
+    """A client for a Redis URL; ``redis+cluster://host:port`` (any node) means a Redis Cluster."""
+    if url.startswith(CLUSTER_SCHEME):
+        plain = "redis://" + url[len(CLUSTER_SCHEME) :]
+        return redis.RedisCluster.from_url(plain, socket_timeout=10, health_check_interval=30)
+    return redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
+
+
+def _state_value(forms: StoredForms, state: ActivityState) -> bytes:
+    flag = b"R" if state.removed else b"L"
+    return f"{state.version:016x}".encode() + flag + forms.state_bytes(state)
+
+
+class RedisActivityStorage(ActivityStorage):
+    """``sf:activity:<id>``: version, live/removed flag, then the state's stored bytes."""
+
+    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str, scripts: _Scripts) -> None:
+        self.client = client
+        self.forms = forms
+        self.prefix = prefix
+        self.scripts = scripts
+        self.single_node = not isinstance(client, redis.RedisCluster)
+
+    def key(self, activity_id: str) -> str:
+        return f"{self.prefix}activity:{activity_id}"
+
+    def apply(self, states: Sequence[ActivityState]) -> None:
+        if not states:
+            return
+        calls = []
+        for state in states:
+            ttl = self.removed_ttl if state.removed else 0
+            calls.append(([self.key(state.id)], [_state_value(self.forms, state), ttl]))
+        if self.single_node:
+            keys = [k for ks, _ in calls for k in ks]
+            args = [a for _, a_s in calls for a in a_s]
+            self.scripts.call(self.client, APPLY_STATES, keys, args)
+            return
+
+        def batch(pipe: redis.client.Pipeline) -> None:
+            for keys, args in calls:
+                self.scripts.call(pipe, APPLY_STATES, keys, args)
+
+        self.scripts.run_pipeline(batch)
+
+    def decode(self, activity_id: str, raw: bytes, activity_class: type[Activity]) -> ActivityState:
+        return self.forms.state(raw[17:], activity_class, f"redis key {self.key(activity_id)}")
+
+    def get_states(
+        self, activity_ids: Sequence[str], activity_class: type[Activity] = Activity
+    ) -> dict[str, ActivityState]:
+        if not activity_ids:
+            return {}
+        keys = [self.key(i) for i in activity_ids]
+        # Activity keys hash to every slot of a cluster: one MGET per node there.
+        values = self.client.mget(keys) if self.single_node else self.client.mget_nonatomic(keys)
+        return {
+            i: self.decode(i, raw, activity_class)
+            for i, raw in zip(activity_ids, values, strict=True)
+            if raw is not None
+        }
+
+
+class RedisTimelineStorage(TimelineStorage):
+    def __init__(
+        self, client: redis.Redis, activities: RedisActivityStorage, prefix: str, scripts: _Scripts
+    ) -> None:
+        self.client = client
+        self.activities = activities
+        self.prefix = prefix
+        self.scripts = scripts
+        #: One Redis, not a cluster: a page may read activity keys in the same script.
+        self.single_node = not isinstance(client, redis.RedisCluster)
+
+    def key(self, feed_key: str) -> str:
+        return self.prefix + feed_key
+
+    def _key_groups(self, keys: list[str]) -> list[list[str]]:
+        """Keys that one script call may touch: all on one Redis, one slot in a cluster."""
+        if self.single_node:
+            return [keys[i : i + MAX_KEYS_PER_CALL] for i in range(0, len(keys), MAX_KEYS_PER_CALL)]
+        by_slot: dict[int, list[str]] = {}
+        for key in keys:
+            by_slot.setdefault(self.client.keyslot(key), []).append(key)
+        return list(by_slot.values())
+
+    def add_batches(
+        self,
+        batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]],
+        max_length: int | None,
+        hidden: bool = False,
+    ) -> None:
+        """All batches in one pipeline: one script call per key group (states are stored already)."""
+        calls = []
+        for keys, states in batches:
+            if not keys or not states:
+                continue
+            args: list = [-1 if max_length is None else max_length, "1" if hidden else "0"]
+            for state in states:
+                args += (state.activity.sort_key, state.id)
+            for group in self._key_groups([self.prefix + key for key in keys]):
+                calls.append((group, args))
+        if not calls:
+            return
+
+        def batch(pipe: redis.client.Pipeline) -> None:
+            for group, args in calls:
+                self.scripts.call(pipe, ADD_AND_TRIM, group, args)
+
+        self.scripts.run_pipeline(batch)
+
+    def hide(self, key: str, activity_ids: Sequence[str]) -> None:
+        if activity_ids:
+            self.scripts.call(self.client, HIDE, [self.key(key)], list(activity_ids))
+
+    def hidden_ids(self, key: str) -> list[str]:
+        return sorted(m.decode() for m in self.client.smembers(self.key(key) + ":hidden"))
+
+    def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
+        if not activity_ids or not keys:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrem(self.key(key), *activity_ids)
+            pipe.srem(self.key(key) + ":hidden", *activity_ids)
+        pipe.execute()
+
+    def _page(self, key: str, page: PageRequest) -> tuple[list[bytes], list[bytes]]:
+        args = [
+            "0" if page.ascending else "1",
+            page.offset,
+            -1 if page.limit is None else page.limit,
+        ]
+        for bound in (page.bounds.lower, page.bounds.upper):
+            if bound is None:
+                args += ["", "0", "0"]
+            else:
+                args += [bound[0], "1" if bound[1] else "0", _score_of(bound[0])]
+        args.append(self.activities.key(""))
+        ids, values = self.scripts.call(self.client, PAGE, [self.key(key)], args)
+        return ids, values
+
+    def get_page(
+        self, key: str, page: PageRequest, activity_class: type[Activity] = Activity
+    ) -> list[Activity]:
+        if not self.single_node:  # a cluster: ids, then states, filtered here
+            hidden = set(self.hidden_ids(key))
+            live = [s for s in self.entries(key, activity_class) if not s.removed and s.id not in hidden]
+            by_id = {s.id: s.activity for s in live}
+            return [by_id[i] for i in page_of_ids([s.id for s in live], page)]
+        raw_ids, values = self._page(key, page)
+        return [
+            self.activities.decode(i.decode(), raw, activity_class).activity
+            for i, raw in zip(raw_ids, values, strict=True)
+        ]
+
+    def entries(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
+        ids = [i.decode() for i in self.client.zrange(self.key(key), 0, -1)]
+        states = self.activities.get_states(ids, activity_class)
+        return [states[i] for i in ids if i in states]
+
+    def windows(self, queries: Sequence[WindowQuery]) -> list[list[WindowEntry]]:
+        """Every window and its hidden set in one pipeline (scores are activity times)."""
+        if not queries:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for query in queries:
+            top = "+inf" if query.until is None else f"({query.until}"
+            bottom = "-inf" if query.since is None else str(query.since)
+            if query.limit is None:
+                pipe.zrevrangebyscore(self.key(query.key), top, bottom)
+            else:
+                pipe.zrevrangebyscore(self.key(query.key), top, bottom, start=0, num=query.limit)
+            if query.hidden:
+                pipe.smembers(self.key(query.key) + ":hidden")
+        found = iter(pipe.execute())
+        windows = []
+        for query in queries:
+            ids = next(found)
+            hidden = next(found) if query.hidden else ()
+            windows.append([(i.decode(), i in hidden) for i in ids])
+        return windows
+
+    def pulled_window(
+        self,
+        follows: FollowStorage,
+        follower: str,
+        own: WindowQuery,
+        authors: Sequence[tuple[str, Sequence[WindowQuery]]],
+        cut: int | None,
+    ) -> tuple[list[tuple[str, bool, str | None]], dict[str, FollowState]]:
+        if not self.single_node or not isinstance(follows, RedisFollowStorage) or own.since or own.until:
+            return super().pulled_window(follows, follower, own, authors, cut)
+        keys = [self.key(own.key)]
+        args: list = [follower, "" if cut is None else cut, "" if own.limit is None else own.limit]
+        for author, queries in authors:
+            keys += [follows._followers(author), follows._unfollowed(author), self.key(queries[0].key)]
+            args.append(len(queries))
+            for query in queries:
+                args += [
+                    "" if query.since is None else query.since,
+                    "" if query.until is None else query.until,
+                    "" if query.limit is None else query.limit,
+                ]
+        ids, flags, origins, found = self.scripts.call(self.client, PULLED_WINDOW, keys, args)
+        states: dict[str, FollowState] = {}
+        for (author, _), value in zip(authors, found, strict=True):
+            if value.startswith(b"f"):
+                states[author] = int(value[1:])
+            elif value:
+                states[author] = _unfollowed(value[1:])
+        names = [None, *(author for author, _ in authors)]
+        merged = [
+            (i.decode(), flag == 49, names[origin])
+            for i, flag, origin in zip(ids, flags, origins, strict=True)
+        ]
+        return merged, states
+
+    def count(self, key: str) -> int:
+        if not self.single_node:
+            hidden = set(self.hidden_ids(key))
+            return sum(not s.removed and s.id not in hidden for s in self.entries(key))
+        return self.scripts.call(self.client, COUNT_LIVE, [self.key(key)], [self.activities.key("")])
+
+    def delete(self, key: str) -> None:
+        self.client.delete(self.key(key), self.key(key) + ":hidden")
+
+    def trim(self, key: str, max_length: int) -> None:
+        self.scripts.call(self.client, TRIM, [self.key(key)], [max_length])
+
+
+class _Scripts:
+    """Lua scripts by source, loaded once and called by SHA.
+
+    redis-py's Script objects check for and load their scripts on every
+    pipeline execute: an extra round trip per batch on the hot path. Here a
+    script is loaded up front and reloaded only when Redis says it lost it
+    (a restart or SCRIPT FLUSH), then the whole call is retried once.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.shas: dict[str, str] = {}
+
+    def sha(self, source: str) -> str:
+        sha = self.shas.get(source)
+        if sha is None:
+            sha = self.shas[source] = self.client.script_load(source)
+        return sha
+
+    def call(self, client: Any, source: str, keys: Sequence[str], args: Sequence) -> Any:
+        try:
+            return client.evalsha(self.sha(source), len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self.shas.clear()
+            return self.client.evalsha(self.sha(source), len(keys), *keys, *args)
+
+    def run_pipeline(self, fill: Callable[[redis.client.Pipeline], None]) -> list:
+        for attempt in (1, 2):
+            if isinstance(self.client, redis.RedisCluster):
+                pipe: Any = _PerNodePipelines(self.client)
+            else:
+                pipe = self.client.pipeline(transaction=False)
+            fill(pipe)
+            try:
+                return pipe.execute()
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self.shas.clear()
+        raise AssertionError("unreachable")
+
+
+class _PerNodePipelines:
+    """Script calls batched per cluster node: redis-py's cluster pipeline refuses EVALSHA, so
+    each call goes into a plain pipeline to the node that owns its first key's slot (every key
+    of one call shares a slot), and each node's batch is one round trip."""
+
+    def __init__(self, cluster: redis.RedisCluster) -> None:
+        self.cluster = cluster
+        self.pipes: dict[str, Any] = {}
+        self.order: list[tuple[str, int]] = []
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> None:
+        node = self.cluster.get_node_from_key(keys_and_args[0])
+        pipe = self.pipes.get(node.name)
+        if pipe is None:
+            pipe = self.pipes[node.name] = self.cluster.get_redis_connection(node).pipeline(transaction=False)
+        self.order.append((node.name, len(pipe)))
+        pipe.evalsha(sha, numkeys, *keys_and_args)
+
+    def execute(self) -> list:
+        try:
+            results = {name: pipe.execute() for name, pipe in self.pipes.items()}
+        except (redis.exceptions.AskError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            # A failover moved slots (MOVED from a demoted master) or took a node away: these plain
+            # pipelines bypass the cluster client's own redirects, so learn the new slot map and let
+            # the caller's retry (consumers.runtime) send the whole batch again: it is idempotent.
+            with contextlib.suppress(redis.exceptions.RedisError):
+                self.cluster.nodes_manager.initialize()
+            raise
+        return [results[name][index] for name, index in self.order]
+
+
+def _split_member(member: bytes) -> tuple[str, str]:
+    rank, _, group = member.decode().partition("|")
+    return rank, group
+
+
+def _score_of(activity_id: str) -> str:
+    """The score a bound id would have; a malformed id still bounds sensibly."""
+    try:
+        return str(sort_key_of(activity_id))
+    except ValueError:
+        return "-inf" if activity_id < "0" else "+inf"
+
+
+def _micros(when: datetime | None) -> str:
+    return "" if when is None else str(sort_key_for(when))
+
+
+def _meta(values: Sequence[bytes | None]) -> FeedMeta:
+    unseen, unread, seen_all, read_all = values
+    return FeedMeta(
+        int(unseen or 0),
+        int(unread or 0),
+        None if seen_all is None else time_for(int(seen_all)),
+        None if read_all is None else time_for(int(read_all)),
+    )
+
+
+class RedisAggregatedStorage(AggregatedStorage):
+    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str, scripts: _Scripts) -> None:
+        self.client = client
+        self.forms = forms
+        self.prefix = prefix
+        self.scripts = scripts
+
+    def keys(self, key: str) -> list[str]:
+        base = self.prefix + key
+        return [f"{base}:groups", f"{base}:ranks", f"{base}:order", f"{base}:counts", f"{base}:dormant"]
+
+    def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
+        return self._page(key, 0, None, activity_class, aggregated_class, dormant=True)
+
+    def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
+        return self._page(key, offset, limit, activity_class, aggregated_class, dormant=False)
+
+    def _page(self, key, offset, limit, activity_class, aggregated_class, dormant: bool):
+        groups, _, order, _, dormant_key = self.keys(key)
+        if limit == 0:
+            return []
+        args = [offset, -1 if limit is None else limit, "1" if dormant else "0"]
+        values = self.scripts.call(self.client, AGGREGATED_PAGE, [order, groups, dormant_key], args)
+        return [
+            self.forms.aggregated(raw, activity_class, aggregated_class, f"redis key {groups}")
+            for raw in values
+            if raw is not None
+        ]
+
+    def get_ranks(self, key: str) -> list[tuple[str, str]]:
+        return [_split_member(m) for m in self.client.zrevrange(self.keys(key)[2], 0, -1)]
+
+    def get_groups(self, key, names, activity_class=Activity, aggregated_class=AggregatedActivity):
+        return self.load_view(key, names, None, activity_class, aggregated_class).groups
+
+    def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
+        keys, args = self._view_call(key, names, tail_start)
+        found = self.scripts.call(self.client, AGGREGATED_VIEW, keys, args)
+        return self._view(key, found, activity_class, aggregated_class)
+
+    def load_views(self, requests, activity_class=Activity, aggregated_class=AggregatedActivity):
+        if len(requests) < 2:
+            return super().load_views(requests, activity_class, aggregated_class)
+        calls = [self._view_call(key, names, tail) for key, names, tail in requests]
+
+        def fill(pipe: Any) -> None:
+            for keys, args in calls:
+                self.scripts.call(pipe, AGGREGATED_VIEW, keys, args)
+
+        results = self.scripts.run_pipeline(fill)
+        return [
+            self._view(key, found, activity_class, aggregated_class)
+            for (key, _, _), found in zip(requests, results, strict=True)
+        ]
+
+    def _view_call(self, key: str, names: Sequence[str], tail_start: int | None) -> tuple[list[str], list]:
+        groups_key, _, order, counts_key, _ = self.keys(key)
+        return [order, groups_key, counts_key], [-1 if tail_start is None else tail_start, *names]
+
+    def _view(self, key: str, found: list, activity_class, aggregated_class) -> AggregatedView:
+        groups_key = self.keys(key)[0]
+        members, names, values, counts = found
+        groups = {
+            name.decode(): self.forms.aggregated(
+                raw, activity_class, aggregated_class, f"redis key {groups_key}"
+            )
+            for name, raw in zip(names, values, strict=True)
+            if raw is not None
+        }
+        return AggregatedView(groups, [_split_member(m) for m in members], _meta(counts))
+
+    def write(self, key: str, change: AggregatedWrite) -> None:
+        self.scripts.call(self.client, AGGREGATED_WRITE, self.keys(key), self._write_args(change))
+
+    def write_many(self, changes: Sequence[tuple[str, AggregatedWrite]]) -> None:
+        if len(changes) < 2:
+            super().write_many(changes)
+            return
+        calls = [(self.keys(key), self._write_args(change)) for key, change in changes]
+
+        def fill(pipe: Any) -> None:
+            for keys, args in calls:
+                self.scripts.call(pipe, AGGREGATED_WRITE, keys, args)
+
+        self.scripts.run_pipeline(fill)
+
+    def _write_args(self, change: AggregatedWrite) -> list:
+        args: list = [len(change.upserts)]
+        for group in change.upserts:
+            args += [
+                group.group,
+                f"{group_rank(group)}|{group.group}",
+                self.forms.aggregated_bytes(group),
+                "1" if group.has_live else "0",
+            ]
+        args += list(change.deletes)
+        meta = change.meta
+        if meta is None:
+            args += ["", "", "", ""]
+        elif meta == FeedMeta():
+            args += ["clear", "", "", ""]
+        else:
+            args += [meta.unseen, meta.unread, _micros(meta.seen_all), _micros(meta.read_all)]
+        return args
+
+    def count(self, key: str) -> int:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zcard(self.keys(key)[2])
+        pipe.scard(self.keys(key)[4])
+        groups, dormant = pipe.execute()
+        return groups - dormant
+
+    def meta(self, key: str) -> FeedMeta:
+        return _meta(self.client.hmget(self.keys(key)[3], "unseen", "unread", "seen_all", "read_all"))
+
+    def delete(self, key: str) -> None:
+        self.client.delete(*self.keys(key))
+
+
+class RedisFollowStorage(FollowStorage):
+    """``sf:followers:{user}``: a hash of follower -> follow version; ``sf:unfollowed:{user}``:
+    a hash of former follower -> ``<follow version>:<unfollow version>``;
+    ``sf:following:{user}``: a set of whom the user follows."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def _followers(self, followed: str) -> str:
+        return f"{self.prefix}followers:{{{followed}}}"
+
+    def _unfollowed(self, followed: str) -> str:
+        return f"{self.prefix}unfollowed:{{{followed}}}"
+
+    def _following(self, follower: str) -> str:
+        return f"{self.prefix}following:{{{follower}}}"
+
+    @property
+    def _modes(self) -> str:
+        return f"{self.prefix}author_modes"
+
+    def author_modes(self) -> dict[str, ModeChanges]:
+        return {a.decode(): decode_changes(c.decode()) for a, c in self.client.hgetall(self._modes).items()}
+
+    def store_author_modes(self, author: str, changes: ModeChanges) -> None:
+        self.client.hset(self._modes, author, encode_changes(changes))
+
+    def follower_counts(self, user_ids: Sequence[str], at_most: int) -> list[int]:
+        pipe = self.client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.hlen(self._followers(user_id))
+        return [min(count, at_most) for count in pipe.execute()]
+
+    def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
+        if not followed:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for user in followed:
+            pipe.hget(self._followers(user), follower)
+            pipe.hget(self._unfollowed(user), follower)
+        found = pipe.execute()
+        states: dict[str, FollowState] = {}
+        for user, since, ended in zip(followed, found[::2], found[1::2], strict=True):
+            if since is not None:
+                states[user] = int(since)
+            elif ended is not None:
+                states[user] = _unfollowed(ended)
+        return states
+
+    def state(self, follower: str, followed: str) -> FollowState:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(self._followers(followed), follower)
+        pipe.hget(self._unfollowed(followed), follower)
+        since, ended = pipe.execute()
+        if since is not None:
+            return int(since)
+        return None if ended is None else _unfollowed(ended)
+
+    def _store(self, follower: str, followed: str, old: FollowState, new: FollowState) -> None:
+        if new is None:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        if isinstance(new, Unfollowed):
+            pipe.hset(self._unfollowed(followed), follower, f"{new.since}:{new.version}")
+            pipe.hdel(self._followers(followed), follower)
+            pipe.srem(self._following(follower), followed)
+        else:
+            pipe.hset(self._followers(followed), follower, new)
+            pipe.hdel(self._unfollowed(followed), follower)
+            pipe.sadd(self._following(follower), followed)
+        pipe.execute()
+
+    def followers(self, user_id: str) -> list[str]:
+        return sorted(m.decode() for m in self.client.hkeys(self._followers(user_id)))
+
+    def following(self, user_id: str) -> list[str]:
+        return sorted(m.decode() for m in self.client.smembers(self._following(user_id)))
+
+    def follow_versions(self, followers: Sequence[str], followed: str) -> dict[str, int]:
+        if not followers:
+            return {}
+        values = self.client.hmget(self._followers(followed), list(followers))
+        return {f: int(v) for f, v in zip(followers, values, strict=True) if v is not None}
+
+    def followers_page(self, user_id: str, cursor: str | None, count: int) -> tuple[list[str], str | None]:
+        """HSCAN: the cursor is Redis's own, so a page costs the same wherever it starts; a hash
+        small enough to be packed comes whole in one page."""
+        return self.followers_pages([(user_id, cursor)], count)[0]
+
+    def followers_pages_many(self, user_ids: Sequence[str], count: int) -> list[tuple[list[str], str | None]]:
+        return self.followers_pages([(user_id, None) for user_id in user_ids], count)
+
+    def followers_pages(
+        self, asked: Sequence[tuple[str, str | None]], count: int
+    ) -> list[tuple[list[str], str | None]]:
+        pipe = self.client.pipeline(transaction=False)
+        for user_id, cursor in asked:
+            pipe.hscan(self._followers(user_id), cursor=int(cursor or 0), count=count)
+        pages = []
+        for next_cursor, found in pipe.execute():
+            pages.append(([f.decode() for f in found], None if int(next_cursor) == 0 else str(next_cursor)))
+        return pages
+
+    def followers_many(self, user_ids: Sequence[str]) -> list[list[str]]:
+        if len(user_ids) < 2:
+            return super().followers_many(user_ids)
+        pipe = self.client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.hkeys(self._followers(user_id))
+        return [sorted(m.decode() for m in found) for found in pipe.execute()]
+
+    def former_followers_many(self, asked: Sequence[tuple[str, int]]) -> list[list[str]]:
+        if len(asked) < 2:
+            return super().former_followers_many(asked)
+        pipe = self.client.pipeline(transaction=False)
+        for user_id, _ in asked:
+            pipe.hgetall(self._unfollowed(user_id))
+        return [
+            sorted(f.decode() for f, v in ended.items() if _unfollowed(v).version > after)
+            for (_, after), ended in zip(asked, pipe.execute(), strict=True)
+        ]
+
+    def follow_versions_many(self, queries: Sequence[tuple[Sequence[str], str]]) -> list[dict[str, int]]:
+        values = self._hmget_many(self._followers, queries)
+        return [
+            {f: int(v) for f, v in zip(followers, found, strict=True) if v is not None}
+            for (followers, _), found in zip(queries, values, strict=True)
+        ]
+
+    def unfollows_many(self, queries: Sequence[tuple[Sequence[str], str]]) -> list[dict[str, Unfollowed]]:
+        values = self._hmget_many(self._unfollowed, queries)
+        return [
+            {f: _unfollowed(v) for f, v in zip(followers, found, strict=True) if v is not None}
+            for (followers, _), found in zip(queries, values, strict=True)
+        ]
+
+    def _hmget_many(self, key_of: Callable[[str], str], queries: Sequence[tuple[Sequence[str], str]]) -> list:
+        asked = [(followers, followed) for followers, followed in queries if followers]
+        if not asked:
+            return [[] for _ in queries]
+        pipe = self.client.pipeline(transaction=False)
+        for followers, followed in asked:
+            pipe.hmget(key_of(followed), list(followers))
+        found = iter(pipe.execute())
+        return [next(found) if followers else [] for followers, _ in queries]
+
+    def unfollows(self, followers: Sequence[str], followed: str) -> dict[str, Unfollowed]:
+        if not followers:
+            return {}
+        values = self.client.hmget(self._unfollowed(followed), list(followers))
+        return {f: _unfollowed(v) for f, v in zip(followers, values, strict=True) if v is not None}
+
+    def former_followers(self, user_id: str, after: int) -> list[str]:
+        ended = self.client.hgetall(self._unfollowed(user_id))
+        return sorted(f.decode() for f, v in ended.items() if _unfollowed(v).version > after)
+
+
+def _unfollowed(value: bytes) -> Unfollowed:
+    since, _, version = value.decode().partition(":")
+    return Unfollowed(int(since), int(version))
+
+
+class RedisCountsPublisher(CountsPublisher):
+    """Count changes are PUBLISHed on ``<prefix>notifications:<user id>`` as a JSON object
+    ``{"user_id": ..., "feed": <feed key>, "unseen": n, "unread": n}``; every event (counts and
+    new entries) is also appended to the user's stream ``<prefix>realtime:{<user id>}``, which
+    the HTTP API reads (XREAD) and resumes from."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def channel(self, user_id: str) -> str:
+        return f"{self.prefix}notifications:{user_id}"
+
+    def stream(self, user_id: str) -> str:
+        """The user's kept events (a Redis stream), for clients that reconnect."""
+        return f"{self.prefix}realtime:{{{user_id}}}"
+
+    def _append(self, pipe: Any, user_id: str, message: dict) -> None:
+        pipe.xadd(self.stream(user_id), {"data": json.dumps(message)}, maxlen=REALTIME_KEEP, approximate=True)
+
+    def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
+        message = counts_message(user_id, feed_key, unseen, unread)
+        pipe = self.client.pipeline(transaction=False)
+        self._append(pipe, user_id, {"type": "counts", **message})
+        pipe.execute()
+        # Apart: a cluster pipeline refuses PUBLISH.
+        self.client.publish(self.channel(user_id), json.dumps(message))
+
+    def publish_many(self, changes: Sequence[tuple[str, str, int, int]]) -> None:
+        if len(changes) < 2 or isinstance(self.client, redis.RedisCluster):
+            super().publish_many(changes)
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for user_id, feed_key, unseen, unread in changes:
+            message = counts_message(user_id, feed_key, unseen, unread)
+            self._append(pipe, user_id, {"type": "counts", **message})
+            pipe.publish(self.channel(user_id), json.dumps(message))
+        pipe.execute()
+
+    def listeners_key(self) -> str:
+        """Users with a realtime client, scored by when that lapses (milliseconds)."""
+        return f"{self.prefix}realtime:listening"
+
+    def listen(self, user_id: str, seconds: float) -> None:
+        now = time.time() * 1000
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.listeners_key(), {user_id: now + seconds * 1000})
+        pipe.zremrangebyscore(self.listeners_key(), "-inf", now)
+        pipe.execute()
+
+    def listening(self, user_ids: Sequence[str]) -> set[str]:
+        if not user_ids:
+            return set()
+        now = time.time() * 1000
+        # Listeners are usually far fewer than a fanout's recipients: all of them, if there are
+        # no more than the users asked about, cost one small reply instead of a score per user.
+        online = self.client.zrangebyscore(self.listeners_key(), f"({now}", "+inf", 0, len(user_ids) + 1)
+        if len(online) <= len(user_ids):
+            return {u.decode() for u in online}.intersection(user_ids)
+        scores = self.client.zmscore(self.listeners_key(), list(user_ids))
+        return {u for u, score in zip(user_ids, scores, strict=True) if score is not None and score > now}
+
+    def listeners(self) -> list[str]:
+        now = time.time() * 1000
+        return sorted(u.decode() for u in self.client.zrangebyscore(self.listeners_key(), f"({now}", "+inf"))
+
+    def publish_entries(self, entries: Sequence[NewEntries]) -> None:
+        if not entries:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for entry in entries:
+            self._append(pipe, entry.user_id, entry.message())
+        pipe.execute()
+
+    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
+        found = self.client.xread(
+            {self.stream(user_id): after or "$"}, count=100, block=max(1, int(timeout * 1000))
+        )
+        return [
+            (entry_id.decode(), json.loads(fields[b"data"]))
+            for _, entries in found
+            for entry_id, fields in entries
+        ]
+
+
+class RedisBackend(Backend):
+    name = "redis"
+
+    def __init__(self, client: redis.Redis, prefix: str = "sf:", forms: StoredForms | None = None) -> None:
+        forms = forms or StoredForms()
+        self.client = client
+        self.prefix = prefix
+        scripts = _Scripts(client)  # one SHA cache per connection, for every storage
+        self.activities = RedisActivityStorage(client, forms, prefix, scripts)
+        self.timelines = RedisTimelineStorage(client, self.activities, prefix, scripts)
+        self.aggregated = RedisAggregatedStorage(client, forms, prefix, scripts)
+        self.follows = RedisFollowStorage(client, prefix)
+        self.publisher = RedisCountsPublisher(client, prefix)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "sf:") -> RedisBackend:
+        return cls(redis_client(url), prefix)
+
+    def close(self) -> None:
+        self.client.close()
