@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 import time
+from typing import Any, cast
 
 import faust
 
@@ -26,6 +27,7 @@ from streamfeed.kafka.lag import partition_lags
 from streamfeed.kafka.topics import TopicNames
 from streamfeed.schemas.codec import AvroCodec
 from streamfeed.settings import Settings, get_settings
+from streamfeed.storage.base import Backend
 
 log = logging.getLogger("streamfeed.worker")
 
@@ -48,7 +50,8 @@ def build_worker_app(
     """
     settings = settings or get_settings()
     if metrics is not None:
-        manager.backend = TimedBackend(manager.backend, metrics.storage_seconds)
+        # A proxy with the Backend's interface, timing each storage call.
+        manager.backend = cast(Backend, TimedBackend(manager.backend, metrics.storage_seconds))
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -114,13 +117,13 @@ def build_worker_app(
     materialize.register(app, ctx, names.feed_ops_low, "materialize_low")
     _register_stats(app, ctx)
 
-    @app.on_partitions_assigned.connect
-    async def on_assigned(app: faust.App, assigned: set, **kwargs: object) -> None:
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal type is stricter than its call
+    async def on_assigned(app: faust.App, assigned: set[Any], **kwargs: object) -> None:
         ctx.readiness.serving()
         log.info("serving %d partitions", len(assigned))
 
-    @app.on_partitions_revoked.connect
-    async def on_revoked(app: faust.App, revoked: set, **kwargs: object) -> None:
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # as above
+    async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: object) -> None:
         ctx.readiness.waiting("rebalancing")
 
     log.info(
@@ -142,7 +145,7 @@ def _scratch_dir(app_id: str) -> str:
 
 
 def _register_stats(app: faust.App, ctx: PipelineContext) -> None:
-    last = {"time": time.monotonic(), "counts": {}}
+    last: dict[str, Any] = {"time": time.monotonic(), "counts": {}}
 
     @app.timer(ctx.settings.stats_interval)
     async def report_throughput() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,8 +78,8 @@ class PipelineContext:
         topic_name: str,
         agent_name: str,
         decode: Callable[[bytes], Any],
-        plan: Callable[[Any], list[FanoutBatch]],
-        plan_all: Callable[[list[Any]], list[list[FanoutBatch]]] | None = None,
+        plan: Callable[[Any], Sequence[Any]],
+        plan_all: Callable[[list[Any]], Sequence[Sequence[Any]]] | None = None,
     ) -> Any:
         """An agent that turns each input event into feed-ops batches (fanout and follows);
         plan_all, if given, plans a whole batch of events at once.
@@ -87,7 +88,7 @@ class PipelineContext:
         events, so a committed input offset always has its batches on feed-ops.
         """
 
-        def encode(planned: list[Any]) -> list[Any]:
+        def encode(planned: Sequence[Any]) -> list[Any]:
             # A FanoutRest stays as it is: apply plans and sends it a page at a time.
             return [
                 m
@@ -134,7 +135,7 @@ class PipelineContext:
         the next page is read, so memory holds one page whatever the follower count."""
         while rest is not None:
             batches, rest = await self.runtime.storage(
-                lambda rest=rest: fanout_rest(self.manager, rest, self.partitions)
+                functools.partial(fanout_rest, self.manager, rest, self.partitions)
             )
             futures = await self.send_batches([m for batch in batches for m in self.encode_batch(batch)])
             await asyncio.gather(*futures)

@@ -9,7 +9,7 @@ from streamfeed.app.steps import fanout_many
 from streamfeed.consumers.context import PipelineContext
 from streamfeed.consumers.metrics import observe_recipients
 from streamfeed.domain.author_modes import AuthorModeEvent
-from streamfeed.domain.events import ActivityEvent, FanoutBatch
+from streamfeed.domain.events import ActivityEvent
 from streamfeed.schemas.catalog import ACTIVITY_EVENT
 
 
@@ -20,7 +20,7 @@ def register(app: Any, ctx: PipelineContext) -> Any:
     def decode(value: bytes) -> ActivityEvent:
         return ActivityEvent.from_record(codec.decode(ACTIVITY_EVENT, value), manager.activity_class)
 
-    def plan_all(events: list[ActivityEvent]) -> list[list[FanoutBatch | AuthorModeEvent]]:
+    def plan_all(events: list[ActivityEvent]) -> list[list[Any]]:
         switches: list[AuthorModeEvent] = []
         plans: list[list[Any]] = [
             recipients(p) for p in fanout_many(manager, events, ctx.partitions, switches)

@@ -20,7 +20,7 @@ def register(app: Any, ctx: PipelineContext) -> Any:
             return AuthorModeEvent.from_record(codec.decode(AUTHOR_MODE_EVENT, value))
         return FollowEvent.from_record(codec.decode(FOLLOW_EVENT, value))
 
-    def plan(event: FollowEvent | AuthorModeEvent) -> list:
+    def plan(event: FollowEvent | AuthorModeEvent) -> list[Any]:
         if isinstance(event, AuthorModeEvent):
             return apply_author_mode(manager, event, ctx.partitions)
         return apply_follow(manager, event)

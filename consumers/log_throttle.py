@@ -83,6 +83,7 @@ def _expected_at_start(record: logging.LogRecord) -> bool:
     return (
         record.name == "aiokafka.cluster"
         and record.msg == "Topic %s not found in cluster metadata"
+        and isinstance(record.args, tuple)
         and str(record.args[0] if record.args else "").endswith("__assignor-__leader")
     )
 

@@ -80,7 +80,7 @@ def run_pool(member_args: Sequence[str], count: int, metrics_port: int | None) -
             signal.signal(sig, handler)
 
 
-def _wait_all(members: Sequence[subprocess.Popen]) -> None:
+def _wait_all(members: Sequence[subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + STOP_TIMEOUT
     for member in members:
         try:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaException
 
@@ -76,7 +77,7 @@ class WorkerProcess:
         self.app_path = app_path
         self.cwd = cwd
         self.processes = processes
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         command = [sys.executable, "-m", "streamfeed.cli", "worker", "--loglevel", "info"]
@@ -97,7 +98,7 @@ class WorkerProcess:
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM and wait: a clean shutdown commits what was processed."""
-        if self.running:
+        if self.process is not None and self.running:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
@@ -106,7 +107,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown at all, as a crashed machine."""
-        if self.running:
+        if self.process is not None and self.running:
             self.process.kill()
             self.process.wait(10)
 
@@ -120,7 +121,7 @@ class WorkerProcess:
 def wait_until_drained(
     settings: Settings,
     timeout: float = 120.0,
-    workers: list | None = None,
+    workers: list[Any] | None = None,
     poll: float = 0.5,
     confirmations: int = 2,
 ) -> float:
@@ -133,6 +134,7 @@ def wait_until_drained(
     clean = 0
     first_clean = 0.0
     while True:
+        lag: int | str | None
         try:
             lag = group_lag(settings)
         except KafkaException as error:  # a leader moving (a broker restarted): not drained, ask again

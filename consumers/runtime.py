@@ -17,6 +17,7 @@ batch, so nothing is committed that was not applied and the restarted worker
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -168,7 +169,8 @@ class AgentRuntime:
             async for attempt in retrying:
                 with attempt:
                     result = await asyncio.to_thread(work)
-                if attempt.retry_state.outcome.failed:  # a transient error: tenacity sleeps, tries again
+                outcome = attempt.retry_state.outcome
+                if outcome is not None and outcome.failed:  # a transient error: tenacity sleeps, tries again
                     continue
                 if attempt.retry_state.attempt_number > 1:
                     log.info("storage is back after %.1fs", attempt.retry_state.seconds_since_start)
@@ -240,7 +242,7 @@ class AgentRuntime:
             results = []
             for event, item in decoded:
                 try:
-                    results.append(await self.storage(lambda item=item: handle(item)))
+                    results.append(await self.storage(functools.partial(handle, item)))
                 except BAD_INPUT as bad:
                     pending.append(await self.dead_letters.send(event.message, bad))
         if pending:

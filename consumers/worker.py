@@ -73,6 +73,10 @@ def topics_present(settings: Settings, timeout: float = 5.0) -> None:
         raise TopicsMissing(f"topics {', '.join(missing)} do not exist: run `streamfeed topics create`")
 
 
+#: What a starting worker waits out: an outage, or topics not created yet.
+WAITED_OUT: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, TopicsMissing)
+
+
 def wait_for(
     what: str,
     attempt: Callable[[], T],
@@ -92,7 +96,7 @@ def wait_for(
     while True:
         try:
             result = attempt()
-        except (*TRANSIENT_ERRORS, TopicsMissing) as error:
+        except WAITED_OUT as error:
             waited = time.monotonic() - start
             if give_up_after is not None and waited > give_up_after:
                 raise

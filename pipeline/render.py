@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.aggregated_activity import AggregatedActivity
@@ -29,7 +30,7 @@ def describe_group(group: AggregatedActivity) -> str:
     return f"{group.updated_at:%Y-%m-%d %H:%M}  {who} {verbs} {what}{seen}"
 
 
-def render_feed(feed: BaseFeed, entries: Sequence) -> str:
+def render_feed(feed: BaseFeed, entries: Sequence[Any]) -> str:
     lines = [f"{feed.key} ({feed.count()} entries)"]
     for entry in entries:
         if isinstance(entry, AggregatedActivity):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastavro.schema import fingerprint, load_schema, parse_schema, to_parsing_canonical_form
 
@@ -50,7 +50,7 @@ class SchemaCatalog:
         self._writers: dict[bytes, ParsedSchema] = {}
         for path in sorted(directory.glob(f"{NAMESPACE}.*.avsc")):
             name = path.name.removesuffix(".avsc")
-            schema = load_schema(path)
+            schema = cast(ParsedSchema, load_schema(str(path)))
             self._current[name] = schema
             self._fingerprints[name] = self.add_writer_schema(schema)
         for path in sorted((directory / "history").glob(f"{NAMESPACE}.*.json")):
@@ -73,13 +73,11 @@ class SchemaCatalog:
         """The schema with its references inlined, as a registry or another language wants it."""
         return to_parsing_canonical_form(self.schema(name))
 
-    def add_writer_schema(self, schema: ParsedSchema | str | dict) -> bytes:
+    def add_writer_schema(self, schema: ParsedSchema | str) -> bytes:
         """Make data written with this schema readable; returns its fingerprint."""
-        if isinstance(schema, str):
-            schema = json.loads(schema)
-        if "__fastavro_parsed" not in schema:
-            schema = parse_schema(schema, _write_hint=False)
-        parsed = schema
+        parsed: ParsedSchema = json.loads(schema) if isinstance(schema, str) else schema
+        if "__fastavro_parsed" not in parsed:
+            parsed = cast(ParsedSchema, parse_schema(parsed, _write_hint=False))
         key = schema_fingerprint(parsed)
         self._writers.setdefault(key, parsed)
         return key

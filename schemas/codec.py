@@ -19,7 +19,6 @@ import struct
 from io import BytesIO
 from typing import Any
 
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import schemaless_reader
 
 from streamfeed.schemas.catalog import ParsedSchema, SchemaCatalog, default_catalog
@@ -44,6 +43,9 @@ class AvroCodec:
     def __init__(self, catalog: SchemaCatalog | None = None, registry: Any = None) -> None:
         self.catalog = catalog or default_catalog()
         if isinstance(registry, str):
+            # Only with a registry URL set: the registry client's imports take a third of a second.
+            from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: PLC0415
+
             registry = SchemaRegistryClient.new_client({"url": registry})
         self.registry = registry
         self._registered: dict[tuple[str, str], bytes] = {}
@@ -73,6 +75,8 @@ class AvroCodec:
         subject = subject or name
         header = self._registered.get((subject, name))
         if header is None:
+            from confluent_kafka.schema_registry import Schema  # noqa: PLC0415 (as above)
+
             schema_id = self.registry.register_schema(subject, Schema(self.catalog.schema_json(name), "AVRO"))
             header = struct.pack(">bI", CONFLUENT_MAGIC, schema_id)
             self._registered[(subject, name)] = header
@@ -121,8 +125,10 @@ class AvroCodec:
             except Exception as exc:  # the registry client raises its own error types
                 raise SerializationException(f"schema id {schema_id} not in registry: {exc}") from exc
             key = self.catalog.add_writer_schema(text)
-            schema = self.catalog.writer_schema(key)
-            self._registry_schemas[schema_id] = schema
+            found = self.catalog.writer_schema(key)
+            if found is None:  # add_writer_schema just stored it
+                raise SerializationException(f"schema id {schema_id}: not kept by the catalog")
+            schema = self._registry_schemas[schema_id] = found
         return schema
 
     def is_record(self, name: str, data: bytes) -> bool:
@@ -177,4 +183,5 @@ class AvroCodec:
         if end != len(data):
             left = len(data) - end
             raise SerializationException(f"cannot decode {name}: {left} bytes after the record")
-        return record
+        decoded: dict[str, Any] = record
+        return decoded

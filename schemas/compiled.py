@@ -6,7 +6,7 @@ extra_context value tries each branch in turn). The records on streamfeed's
 topics are small and of a handful of known schemas, so each schema is turned
 once into a tree of small functions that do only that schema's work. This is
 the fast path for the common case, writer schema equal to reader schema;
-schema resolution between versions stays with fastavro (schemas.codec).
+schema resolution between versions stays with fastavro (streamfeed.schemas.codec).
 
 Values follow fastavro's conventions, so both paths give the same records:
 records and maps are dicts, enums their symbol, timestamp-micros an aware
@@ -282,7 +282,8 @@ def _type_name(schema: Any) -> str:
         return schema
     if isinstance(schema, list):
         return "union"
-    return schema["type"]
+    name: str = schema["type"]
+    return name
 
 
 class SchemaCompiler:
@@ -319,7 +320,7 @@ class SchemaCompiler:
             return self._fixed(schema)
         return self.compile(kind)
 
-    def _record(self, schema: dict) -> tuple[Encoder, Decoder]:
+    def _record(self, schema: dict[Any, Any]) -> tuple[Encoder, Decoder]:
         """Generates straight-line code for the record: no per-field loop or tuple unpacking.
 
         Recursive records need their own functions before their fields are
@@ -377,7 +378,7 @@ class SchemaCompiler:
         self._cache[name] = cell[0]
         return cell[0]
 
-    def _enum(self, schema: dict) -> tuple[Encoder, Decoder]:
+    def _enum(self, schema: dict[Any, Any]) -> tuple[Encoder, Decoder]:
         symbols = list(schema["symbols"])
         index = {symbol: i for i, symbol in enumerate(symbols)}
 
@@ -396,7 +397,7 @@ class SchemaCompiler:
         self._cache[schema["name"]] = (encode, decode)
         return encode, decode
 
-    def _fixed(self, schema: dict) -> tuple[Encoder, Decoder]:
+    def _fixed(self, schema: dict[Any, Any]) -> tuple[Encoder, Decoder]:
         size = schema["size"]
 
         def encode(value: Any, out: bytearray) -> None:
@@ -423,7 +424,7 @@ class SchemaCompiler:
             raise SerializationException(f"block of {count} items exceeds the message")
         return count, pos
 
-    def _array(self, schema: dict) -> tuple[Encoder, Decoder]:
+    def _array(self, schema: dict[Any, Any]) -> tuple[Encoder, Decoder]:
         item_encode, item_decode = self.compile(schema["items"])
         blocks = self._blocks
         if item_encode is _encode_string:
@@ -441,8 +442,8 @@ class SchemaCompiler:
                         raise exc.at(f"[{i}]") from None
             out.append(0)
 
-        def decode(data: bytes, pos: int) -> tuple[list, int]:
-            items: list = []
+        def decode(data: bytes, pos: int) -> tuple[list[Any], int]:
+            items: list[Any] = []
             count, pos = blocks(data, pos)
             while count:
                 for _ in range(count):
@@ -475,8 +476,8 @@ class SchemaCompiler:
                     out += raw
             out.append(0)
 
-        def decode(data: bytes, pos: int) -> tuple[list, int]:
-            items: list = []
+        def decode(data: bytes, pos: int) -> tuple[list[Any], int]:
+            items: list[Any] = []
             append = items.append
             count, pos = blocks(data, pos)
             while count:
@@ -497,7 +498,7 @@ class SchemaCompiler:
 
         return encode, decode
 
-    def _map(self, schema: dict) -> tuple[Encoder, Decoder]:
+    def _map(self, schema: dict[Any, Any]) -> tuple[Encoder, Decoder]:
         value_encode, value_decode = self.compile(schema["values"])
         blocks = self._blocks
 
@@ -514,8 +515,8 @@ class SchemaCompiler:
                         raise exc.at(f"[{key!r}]") from None
             out.append(0)
 
-        def decode(data: bytes, pos: int) -> tuple[dict, int]:
-            result: dict = {}
+        def decode(data: bytes, pos: int) -> tuple[dict[Any, Any], int]:
+            result: dict[Any, Any] = {}
             count, pos = blocks(data, pos)
             while count:
                 for _ in range(count):
@@ -528,8 +529,8 @@ class SchemaCompiler:
         if isinstance(values, list) and values and values[0] == "string":
             # Free-form string maps (extra_context) are mostly short strings: decode key
             # and value inline, falling back to the union decoder for other branches.
-            def decode_strings(data: bytes, pos: int) -> tuple[dict, int]:
-                result: dict = {}
+            def decode_strings(data: bytes, pos: int) -> tuple[dict[Any, Any], int]:
+                result: dict[Any, Any] = {}
                 count, pos = blocks(data, pos)
                 while count:
                     for _ in range(count):
@@ -556,7 +557,7 @@ class SchemaCompiler:
             return encode, decode_strings
         return encode, decode
 
-    def _union(self, branches: list) -> tuple[Encoder, Decoder]:
+    def _union(self, branches: list[Any]) -> tuple[Encoder, Decoder]:
         compiled = [self.compile(branch) for branch in branches]
         kinds = [_type_name(self.named[b] if isinstance(b, str) and b in self.named else b) for b in branches]
         decoders = [decoder for _, decoder in compiled]

@@ -1,6 +1,6 @@
 """The errors the codec raises, at the bottom of the layers so nothing above is imported.
 
-pipeline.exceptions re-exports both: StreamfeedError is the family every
+streamfeed.domain.exceptions re-exports both: StreamfeedError is the family every
 streamfeed error belongs to, SerializationException the codec's.
 """
 

@@ -1,7 +1,7 @@
 """The storage contracts every backend (memory, Redis, Cassandra) fulfils identically.
 
 Feeds talk only to these. A timeline holds activity ids ordered by id, which
-is time order with ties broken by the id's digest (pipeline.ids); an
+is time order with ties broken by the id's digest (streamfeed.domain.ids); an
 aggregated timeline holds groups ordered by their newest activity. Every
 write is keyed by activity id or group, so applying it twice leaves exactly
 the state of applying it once: the pipeline replays and retries freely.
@@ -14,6 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.activity_state import ActivityState
@@ -80,7 +81,7 @@ class WindowQuery:
     hidden: bool = True
 
     def id_bounds(self) -> tuple[str | None, str | None]:
-        """The bounds as id prefixes: ids order as their times (pipeline.ids)."""
+        """The bounds as id prefixes: ids order as their times (streamfeed.domain.ids)."""
         return (
             None if self.since is None else f"{self.since:014x}",
             None if self.until is None else f"{self.until:014x}",
@@ -234,7 +235,7 @@ class TimelineStorage(ABC):
         places). Entries come as (id, hidden, author or None for the own timeline). Redis does
         it all in one script call."""
         states = follows.follow_states(follower, [author for author, _ in authors])
-        queries, origin = [own], [None]
+        queries, origin = [own], [cast(str | None, None)]
         for author, wanted in authors:
             if author in states:
                 queries += wanted
@@ -461,8 +462,8 @@ class FollowStorage(ABC):
 
     @abstractmethod
     def author_modes(self) -> dict[str, ModeChanges]:
-        """Every author that was ever switched to pull, with its mode changes (pipeline.author_modes).
-        Few authors: a read asks for all of them at once."""
+        """Every author that was ever switched to pull, with its mode changes
+        (streamfeed.domain.author_modes). Few authors: a read asks for all of them at once."""
 
     @abstractmethod
     def store_author_modes(self, author: str, changes: ModeChanges) -> None:
@@ -507,7 +508,7 @@ class CountsPublisher(ABC):
         fanout asks which of them follow an author whose activities no materializer writes."""
         return []
 
-    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
+    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict[Any, Any]]]:
         """The user's events after id `after` (None: only new ones), waiting up to timeout for one."""
 
         time.sleep(timeout)  # no log kept by this publisher
@@ -523,7 +524,7 @@ class NewEntries:
     name: str  # the feed class's name ("normal", "aggregated", ...)
     activity_ids: tuple[str, ...]
 
-    def message(self) -> dict:
+    def message(self) -> dict[Any, Any]:
         return {
             "type": "entries",
             "user_id": self.user_id,
@@ -533,7 +534,7 @@ class NewEntries:
         }
 
 
-def counts_message(user_id: str, feed_key: str, unseen: int, unread: int) -> dict:
+def counts_message(user_id: str, feed_key: str, unseen: int, unread: int) -> dict[Any, Any]:
     """A count change as it is PUBLISHed (the format Stream Framework users know)."""
     return {"user_id": user_id, "feed": feed_key, "unseen": unseen, "unread": unread}
 

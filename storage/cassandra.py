@@ -10,6 +10,7 @@ prepared once. Tables are created and extended by ``streamfeed schema sync``
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,17 +27,16 @@ from streamfeed.domain.aggregated_activity import AggregatedActivity
 from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
 from streamfeed.domain.author_modes import ModeChanges, decode_changes, encode_changes
 from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.domain.follow_state import FollowState, Unfollowed
 from streamfeed.domain.ids import sort_key_for, time_for
 from streamfeed.storage.base import (
     ActivityStorage,
     AggregatedStorage,
     Backend,
     CountsPublisher,
-    FollowState,
     FollowStorage,
     PageRequest,
     TimelineStorage,
-    Unfollowed,
     WindowEntry,
     WindowQuery,
 )
@@ -237,13 +237,15 @@ class CassandraActivityStorage(ActivityStorage):
         return found
 
 
-def _state(forms: StoredForms, row: Sequence, activity_class: type[Activity], where: str) -> ActivityState:
+def _state(
+    forms: StoredForms, row: Sequence[Any], activity_class: type[Activity], where: str
+) -> ActivityState:
     """A state from (id, activity bytes, version, added, removed)."""
     activity = forms.activity(row[1], activity_class, where)
     return ActivityState(activity, row[2] or 0, row[3] or 0, bool(row[4]))
 
 
-def _run_all(session: Session, statement: Any, rows: Sequence[tuple]) -> None:
+def _run_all(session: Session, statement: Any, rows: Sequence[tuple[Any, ...]]) -> None:
     if rows:
         execute_concurrent_with_args(session, statement, rows, raise_on_first_error=True)
 
@@ -391,7 +393,7 @@ class CassandraTimelineStorage(TimelineStorage):
         states = [_state(self.forms, r, activity_class, f"timeline {key} row {r[0]}") for r in rows]
         return states[::-1]
 
-    def _select(self, key: str, page: PageRequest, fetch: int | None) -> list:
+    def _select(self, key: str, page: PageRequest, fetch: int | None) -> list[Any]:
         lower, upper = page.bounds.lower, page.bounds.upper
         cql = (
             "SELECT activity_id, activity, removed, hidden FROM {ks}.timeline WHERE feed_id = ?"
@@ -406,7 +408,7 @@ class CassandraTimelineStorage(TimelineStorage):
             args.append(fetch)
         return list(self.statements.session.execute(self.statements(cql), args))
 
-    def _live_rows(self, key: str, page: PageRequest) -> list:
+    def _live_rows(self, key: str, page: PageRequest) -> list[Any]:
         """The page's rows, skipping removed and hidden ones: one partition read, a second only
         when many entries of the range are removed or hidden."""
         if page.limit == 0:
@@ -449,7 +451,7 @@ class CassandraTimelineStorage(TimelineStorage):
 _executor: ThreadPoolExecutor | None = None
 
 
-def _side_by_side(tasks: Sequence[Callable[[], Any]]) -> list:
+def _side_by_side(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
     """Run blocking storage calls in threads, return their results in order, and raise the
     first error only once every call has ended: a retry never overlaps a write still running."""
     global _executor
@@ -474,13 +476,33 @@ class CassandraAggregatedStorage(AggregatedStorage):
         self.statements = statements
         self.forms = forms
 
-    def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def get_all(
+        self,
+        key: str,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedActivity]:
         return self._page(key, 0, None, activity_class, aggregated_class, dormant=True)
 
-    def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def get_page(
+        self,
+        key: str,
+        offset: int,
+        limit: int | None,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedActivity]:
         return self._page(key, offset, limit, activity_class, aggregated_class, dormant=False)
 
-    def _page(self, key, offset, limit, activity_class, aggregated_class, dormant: bool):
+    def _page(
+        self,
+        key: str,
+        offset: int,
+        limit: int | None,
+        activity_class: type[Activity],
+        aggregated_class: type[AggregatedActivity],
+        dormant: bool,
+    ) -> list[AggregatedActivity]:
         select = self.statements(
             "SELECT group_key, rank, data, dormant FROM {ks}.aggregated WHERE feed_id = ?"
         )
@@ -501,16 +523,31 @@ class CassandraAggregatedStorage(AggregatedStorage):
         rows = [(r[0], r[1]) for r in self.statements.session.execute(select, (key,)) if r[1] is not None]
         return sorted(rows, reverse=True)
 
-    def load_views(self, requests, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def load_views(
+        self,
+        requests: Sequence[tuple[str, Sequence[str], int | None]],
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedView]:
         # Each view is a few queries; many recipients' views wait on the network side by side.
         return _side_by_side(
-            [lambda r=r: self.load_view(*r, activity_class, aggregated_class) for r in requests]
+            [
+                functools.partial(self.load_view, key, names, tail, activity_class, aggregated_class)
+                for key, names, tail in requests
+            ]
         )
 
     def write_many(self, changes: Sequence[tuple[str, AggregatedWrite]]) -> None:
-        _side_by_side([lambda c=c: self.write(*c) for c in changes])
+        _side_by_side([functools.partial(self.write, key, change) for key, change in changes])
 
-    def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def load_view(
+        self,
+        key: str,
+        names: Sequence[str],
+        tail_start: int | None,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> AggregatedView:
         """Ranks and counts (static columns) in one partition read, then the groups needed."""
         select = self.statements(
             "SELECT rank, group_key, unseen, unread, seen_all, read_all "
@@ -525,7 +562,13 @@ class CassandraAggregatedStorage(AggregatedStorage):
         groups = self.get_groups(key, sorted(wanted), activity_class, aggregated_class)
         return AggregatedView(groups, ranks, meta)
 
-    def get_groups(self, key, names, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def get_groups(
+        self,
+        key: str,
+        names: Sequence[str],
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> dict[str, AggregatedActivity]:
         if not names:
             return {}
         select = self.statements(
@@ -581,7 +624,7 @@ class CassandraAggregatedStorage(AggregatedStorage):
         )
 
 
-def _meta(row: Sequence) -> FeedMeta:
+def _meta(row: Sequence[Any]) -> FeedMeta:
     unseen, unread, seen_all, read_all = row
     return FeedMeta(
         unseen or 0,
@@ -659,7 +702,7 @@ class CassandraFollowStorage(FollowStorage):
         before: each page one bounded read."""
         if cursor is None:
             select = self.statements("SELECT follower FROM {ks}.followers WHERE user_id = ? LIMIT ?")
-            args: tuple = (user_id, count + 1)
+            args: tuple[Any, ...] = (user_id, count + 1)
         else:
             select = self.statements(
                 "SELECT follower FROM {ks}.followers WHERE user_id = ? AND follower > ? LIMIT ?"

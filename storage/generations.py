@@ -18,9 +18,17 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Any
 
 from streamfeed.domain.exceptions import StreamfeedError
-from streamfeed.storage.base import Backend
+from streamfeed.storage.base import (
+    ActivityStorage,
+    AggregatedStorage,
+    Backend,
+    CountsPublisher,
+    FollowStorage,
+    TimelineStorage,
+)
 
 #: The generation of data written before generations existed.
 DEFAULT_GENERATION = ""
@@ -180,23 +188,23 @@ class GenerationalBackend(Backend):
         return self.current().name
 
     @property
-    def activities(self):  # type: ignore[override]
+    def activities(self) -> ActivityStorage:  # type: ignore[override]
         return self.current().activities
 
     @property
-    def timelines(self):  # type: ignore[override]
+    def timelines(self) -> TimelineStorage:  # type: ignore[override]
         return self.current().timelines
 
     @property
-    def aggregated(self):  # type: ignore[override]
+    def aggregated(self) -> AggregatedStorage:  # type: ignore[override]
         return self.current().aggregated
 
     @property
-    def follows(self):  # type: ignore[override]
+    def follows(self) -> FollowStorage:  # type: ignore[override]
         return self.current().follows
 
     @property
-    def publisher(self):  # type: ignore[override]
+    def publisher(self) -> CountsPublisher:  # type: ignore[override]
         return self.current().publisher
 
     def close(self) -> None:
@@ -208,7 +216,7 @@ class GenerationalBackend(Backend):
 class RedisGenerations(GenerationStore):
     """The pointer as one Redis string, the generations as one set, beside the default generation."""
 
-    def __init__(self, client, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
         self.pointer_key = f"{prefix}generation:live"
@@ -237,7 +245,7 @@ def redis_generation_prefix(prefix: str, name: str) -> str:
     return f"{prefix}gen.{name}:" if name else prefix
 
 
-def drop_redis_generation(client, prefix: str, name: str, batch: int = 5000) -> int:
+def drop_redis_generation(client: Any, prefix: str, name: str, batch: int = 5000) -> int:
     """Delete every key of a generation; returns how many. The default one spares the others."""
     own = redis_generation_prefix(prefix, name)
     spared = () if name else (f"{prefix}gen.", f"{prefix}generation:")
@@ -254,7 +262,7 @@ def drop_redis_generation(client, prefix: str, name: str, batch: int = 5000) -> 
 class CassandraGenerations(GenerationStore):
     """The pointer as one row, the generations as rows, in the default generation's keyspace."""
 
-    def __init__(self, session, keyspace: str) -> None:
+    def __init__(self, session: Any, keyspace: str) -> None:
         self.session = session
         self.keyspace = keyspace
         session.execute(

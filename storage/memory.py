@@ -1,6 +1,6 @@
 """In-process storage: the reference behaviour, for unit tests and inline mode.
 
-It stores the same bytes as Redis and Cassandra (storage.serialization), so
+It stores the same bytes as Redis and Cassandra (streamfeed.storage.serialization), so
 the contract suite compares like with like and corrupt data fails the same way.
 A lock makes it safe for the threads of one process; nothing is shared
 between processes.
@@ -13,25 +13,24 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.aggregated_activity import AggregatedActivity
-from streamfeed.domain.aggregation import FeedMeta, group_rank
+from streamfeed.domain.aggregation import AggregatedWrite, FeedMeta, group_rank
 from streamfeed.domain.author_modes import ModeChanges
+from streamfeed.domain.follow_state import FollowState, Unfollowed
 from streamfeed.storage.base import (
     REALTIME_KEEP,
     ActivityStorage,
     AggregatedStorage,
-    AggregatedWrite,
     Backend,
     CountsPublisher,
-    FollowState,
     FollowStorage,
     NewEntries,
     PageRequest,
     TimelineStorage,
-    Unfollowed,
     WindowEntry,
     WindowQuery,
     counts_message,
@@ -206,13 +205,25 @@ class MemoryAggregatedStorage(AggregatedStorage):
         items.sort(reverse=True)
         return items
 
-    def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def get_all(
+        self,
+        key: str,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedActivity]:
         return [
             self.forms.aggregated(raw, activity_class, aggregated_class, f"{key} group {group!r}")
             for _, group, raw in self._ordered(key)
         ]
 
-    def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def get_page(
+        self,
+        key: str,
+        offset: int,
+        limit: int | None,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedActivity]:
         items = self._ordered(key, shown_only=True)
         end = None if limit is None else offset + limit
         return [
@@ -223,7 +234,13 @@ class MemoryAggregatedStorage(AggregatedStorage):
     def get_ranks(self, key: str) -> list[tuple[str, str]]:
         return [(rank, group) for rank, group, _ in self._ordered(key)]
 
-    def get_groups(self, key, names, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def get_groups(
+        self,
+        key: str,
+        names: Sequence[str],
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> dict[str, AggregatedActivity]:
         with self.lock:
             stored = self.groups.get(key, {})
             found = {name: stored[name][1] for name in names if name in stored}
@@ -270,13 +287,13 @@ class MemoryCountsPublisher(CountsPublisher):
     """Calls subscribers in process; the memory stand-in for Redis pub/sub."""
 
     def __init__(self) -> None:
-        self.subscribers: list[Callable[[dict], None]] = []
-        self.logs: dict[str, list[tuple[int, dict]]] = defaultdict(list)
+        self.subscribers: list[Callable[[dict[Any, Any]], None]] = []
+        self.logs: dict[str, list[tuple[int, dict[Any, Any]]]] = defaultdict(list)
         self.sequence = 0
         self.changed = threading.Condition()
         self.listeners_until: dict[str, float] = {}
 
-    def subscribe(self, callback: Callable[[dict], None]) -> None:
+    def subscribe(self, callback: Callable[[dict[Any, Any]], None]) -> None:
         self.subscribers.append(callback)
 
     def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
@@ -303,7 +320,7 @@ class MemoryCountsPublisher(CountsPublisher):
         if entries:
             self._keep([(entry.user_id, entry.message()) for entry in entries])
 
-    def _keep(self, events: list[tuple[str, dict]]) -> None:
+    def _keep(self, events: list[tuple[str, dict[Any, Any]]]) -> None:
         with self.changed:
             for user_id, message in events:
                 self.sequence += 1
@@ -312,7 +329,7 @@ class MemoryCountsPublisher(CountsPublisher):
                 del log[:-REALTIME_KEEP]
             self.changed.notify_all()
 
-    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
+    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict[Any, Any]]]:
         with self.changed:
             since = self.sequence if after is None else int(after) if after.isdigit() else 0
             self.changed.wait_for(lambda: any(n > since for n, _ in self.logs.get(user_id, ())), timeout)
@@ -388,6 +405,11 @@ class MemoryFollowStorage(FollowStorage):
 
 class MemoryBackend(Backend):
     name = "memory"
+    activities: MemoryActivityStorage
+    timelines: MemoryTimelineStorage
+    aggregated: MemoryAggregatedStorage
+    follows: MemoryFollowStorage
+    publisher: MemoryCountsPublisher
 
     def __init__(self, forms: StoredForms | None = None, clock: Callable[[], float] = time.time) -> None:
         forms = forms or StoredForms()
@@ -398,7 +420,7 @@ class MemoryBackend(Backend):
         self.follows = MemoryFollowStorage(lock)
         self.publisher = MemoryCountsPublisher()
 
-    def dump(self) -> dict:
+    def dump(self) -> dict[Any, Any]:
         """Everything stored, as plain data: two backends with equal dumps hold the same bytes."""
         with self.lock_all():
             dumped = {
@@ -422,4 +444,5 @@ class MemoryBackend(Backend):
             return dumped
 
     def lock_all(self) -> threading.RLock:
-        return self.activities.lock
+        lock: threading.RLock = self.activities.lock
+        return lock

@@ -38,6 +38,7 @@ from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.aggregated_activity import AggregatedActivity
 from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
 from streamfeed.domain.author_modes import ModeChanges, decode_changes, encode_changes
+from streamfeed.domain.follow_state import FollowState, Unfollowed
 from streamfeed.domain.ids import sort_key_for, sort_key_of, time_for
 from streamfeed.storage.base import (
     REALTIME_KEEP,
@@ -45,12 +46,10 @@ from streamfeed.storage.base import (
     AggregatedStorage,
     Backend,
     CountsPublisher,
-    FollowState,
     FollowStorage,
     NewEntries,
     PageRequest,
     TimelineStorage,
-    Unfollowed,
     WindowEntry,
     WindowQuery,
     counts_message,
@@ -398,7 +397,7 @@ def _state_value(forms: StoredForms, state: ActivityState) -> bytes:
 class RedisActivityStorage(ActivityStorage):
     """``sf:activity:<id>``: version, live/removed flag, then the state's stored bytes."""
 
-    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str, scripts: _Scripts) -> None:
+    def __init__(self, client: Any, forms: StoredForms, prefix: str, scripts: _Scripts) -> None:
         self.client = client
         self.forms = forms
         self.prefix = prefix
@@ -446,9 +445,9 @@ class RedisActivityStorage(ActivityStorage):
 
 
 class RedisTimelineStorage(TimelineStorage):
-    def __init__(
-        self, client: redis.Redis, activities: RedisActivityStorage, prefix: str, scripts: _Scripts
-    ) -> None:
+    activities: RedisActivityStorage
+
+    def __init__(self, client: Any, activities: RedisActivityStorage, prefix: str, scripts: _Scripts) -> None:
         self.client = client
         self.activities = activities
         self.prefix = prefix
@@ -479,7 +478,7 @@ class RedisTimelineStorage(TimelineStorage):
         for keys, states in batches:
             if not keys or not states:
                 continue
-            args: list = [-1 if max_length is None else max_length, "1" if hidden else "0"]
+            args: list[Any] = [-1 if max_length is None else max_length, "1" if hidden else "0"]
             for state in states:
                 args += (state.activity.sort_key, state.id)
             for group in self._key_groups([self.prefix + key for key in keys]):
@@ -576,7 +575,7 @@ class RedisTimelineStorage(TimelineStorage):
         if not self.single_node or not isinstance(follows, RedisFollowStorage) or own.since or own.until:
             return super().pulled_window(follows, follower, own, authors, cut)
         keys = [self.key(own.key)]
-        args: list = [follower, "" if cut is None else cut, "" if own.limit is None else own.limit]
+        args: list[Any] = [follower, "" if cut is None else cut, "" if own.limit is None else own.limit]
         for author, queries in authors:
             keys += [follows._followers(author), follows._unfollowed(author), self.key(queries[0].key)]
             args.append(len(queries))
@@ -604,7 +603,8 @@ class RedisTimelineStorage(TimelineStorage):
         if not self.single_node:
             hidden = set(self.hidden_ids(key))
             return sum(not s.removed and s.id not in hidden for s in self.entries(key))
-        return self.scripts.call(self.client, COUNT_LIVE, [self.key(key)], [self.activities.key("")])
+        live: int = self.scripts.call(self.client, COUNT_LIVE, [self.key(key)], [self.activities.key("")])
+        return live
 
     def delete(self, key: str) -> None:
         self.client.delete(self.key(key), self.key(key) + ":hidden")
@@ -622,7 +622,7 @@ class _Scripts:
     (a restart or SCRIPT FLUSH), then the whole call is retried once.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
         self.shas: dict[str, str] = {}
 
@@ -632,14 +632,14 @@ class _Scripts:
             sha = self.shas[source] = self.client.script_load(source)
         return sha
 
-    def call(self, client: Any, source: str, keys: Sequence[str], args: Sequence) -> Any:
+    def call(self, client: Any, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
             return client.evalsha(self.sha(source), len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
             self.shas.clear()
             return self.client.evalsha(self.sha(source), len(keys), *keys, *args)
 
-    def run_pipeline(self, fill: Callable[[redis.client.Pipeline], None]) -> list:
+    def run_pipeline(self, fill: Callable[[redis.client.Pipeline], None]) -> list[Any]:
         for attempt in (1, 2):
             if isinstance(self.client, redis.RedisCluster):
                 pipe: Any = _PerNodePipelines(self.client)
@@ -647,7 +647,8 @@ class _Scripts:
                 pipe = self.client.pipeline(transaction=False)
             fill(pipe)
             try:
-                return pipe.execute()
+                replies: list[Any] = pipe.execute()
+                return replies
             except redis.exceptions.NoScriptError:
                 if attempt == 2:
                     raise
@@ -666,20 +667,20 @@ class _PerNodePipelines:
         self.order: list[tuple[str, int]] = []
 
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> None:
-        node = self.cluster.get_node_from_key(keys_and_args[0])
+        node = self.cluster.get_node_from_key(keys_and_args[0])  # type: ignore[no-untyped-call]
         pipe = self.pipes.get(node.name)
         if pipe is None:
             pipe = self.pipes[node.name] = self.cluster.get_redis_connection(node).pipeline(transaction=False)
         self.order.append((node.name, len(pipe)))
         pipe.evalsha(sha, numkeys, *keys_and_args)
 
-    def execute(self) -> list:
+    def execute(self) -> list[Any]:
         try:
             results = {name: pipe.execute() for name, pipe in self.pipes.items()}
         except (redis.exceptions.AskError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             # A failover moved slots (MOVED from a demoted master) or took a node away: these plain
             # pipelines bypass the cluster client's own redirects, so learn the new slot map and let
-            # the caller's retry (consumers.runtime) send the whole batch again: it is idempotent.
+            # the caller's retry (streamfeed.consumers.runtime) send the whole batch again: it is idempotent.
             with contextlib.suppress(redis.exceptions.RedisError):
                 self.cluster.nodes_manager.initialize()
             raise
@@ -714,7 +715,7 @@ def _meta(values: Sequence[bytes | None]) -> FeedMeta:
 
 
 class RedisAggregatedStorage(AggregatedStorage):
-    def __init__(self, client: redis.Redis, forms: StoredForms, prefix: str, scripts: _Scripts) -> None:
+    def __init__(self, client: Any, forms: StoredForms, prefix: str, scripts: _Scripts) -> None:
         self.client = client
         self.forms = forms
         self.prefix = prefix
@@ -724,13 +725,33 @@ class RedisAggregatedStorage(AggregatedStorage):
         base = self.prefix + key
         return [f"{base}:groups", f"{base}:ranks", f"{base}:order", f"{base}:counts", f"{base}:dormant"]
 
-    def get_all(self, key, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def get_all(
+        self,
+        key: str,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedActivity]:
         return self._page(key, 0, None, activity_class, aggregated_class, dormant=True)
 
-    def get_page(self, key, offset, limit, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def get_page(
+        self,
+        key: str,
+        offset: int,
+        limit: int | None,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedActivity]:
         return self._page(key, offset, limit, activity_class, aggregated_class, dormant=False)
 
-    def _page(self, key, offset, limit, activity_class, aggregated_class, dormant: bool):
+    def _page(
+        self,
+        key: str,
+        offset: int,
+        limit: int | None,
+        activity_class: type[Activity],
+        aggregated_class: type[AggregatedActivity],
+        dormant: bool,
+    ) -> list[AggregatedActivity]:
         groups, _, order, _, dormant_key = self.keys(key)
         if limit == 0:
             return []
@@ -745,15 +766,33 @@ class RedisAggregatedStorage(AggregatedStorage):
     def get_ranks(self, key: str) -> list[tuple[str, str]]:
         return [_split_member(m) for m in self.client.zrevrange(self.keys(key)[2], 0, -1)]
 
-    def get_groups(self, key, names, activity_class=Activity, aggregated_class=AggregatedActivity):
-        return self.load_view(key, names, None, activity_class, aggregated_class).groups
+    def get_groups(
+        self,
+        key: str,
+        names: Sequence[str],
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> dict[str, AggregatedActivity]:
+        return dict(self.load_view(key, names, None, activity_class, aggregated_class).groups)
 
-    def load_view(self, key, names, tail_start, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def load_view(
+        self,
+        key: str,
+        names: Sequence[str],
+        tail_start: int | None,
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> AggregatedView:
         keys, args = self._view_call(key, names, tail_start)
         found = self.scripts.call(self.client, AGGREGATED_VIEW, keys, args)
         return self._view(key, found, activity_class, aggregated_class)
 
-    def load_views(self, requests, activity_class=Activity, aggregated_class=AggregatedActivity):
+    def load_views(
+        self,
+        requests: Sequence[tuple[str, Sequence[str], int | None]],
+        activity_class: type[Activity] = Activity,
+        aggregated_class: type[AggregatedActivity] = AggregatedActivity,
+    ) -> list[AggregatedView]:
         if len(requests) < 2:
             return super().load_views(requests, activity_class, aggregated_class)
         calls = [self._view_call(key, names, tail) for key, names, tail in requests]
@@ -768,11 +807,19 @@ class RedisAggregatedStorage(AggregatedStorage):
             for (key, _, _), found in zip(requests, results, strict=True)
         ]
 
-    def _view_call(self, key: str, names: Sequence[str], tail_start: int | None) -> tuple[list[str], list]:
+    def _view_call(
+        self, key: str, names: Sequence[str], tail_start: int | None
+    ) -> tuple[list[str], list[Any]]:
         groups_key, _, order, counts_key, _ = self.keys(key)
         return [order, groups_key, counts_key], [-1 if tail_start is None else tail_start, *names]
 
-    def _view(self, key: str, found: list, activity_class, aggregated_class) -> AggregatedView:
+    def _view(
+        self,
+        key: str,
+        found: list[Any],
+        activity_class: type[Activity],
+        aggregated_class: type[AggregatedActivity],
+    ) -> AggregatedView:
         groups_key = self.keys(key)[0]
         members, names, values, counts = found
         groups = {
@@ -799,8 +846,8 @@ class RedisAggregatedStorage(AggregatedStorage):
 
         self.scripts.run_pipeline(fill)
 
-    def _write_args(self, change: AggregatedWrite) -> list:
-        args: list = [len(change.upserts)]
+    def _write_args(self, change: AggregatedWrite) -> list[Any]:
+        args: list[Any] = [len(change.upserts)]
         for group in change.upserts:
             args += [
                 group.group,
@@ -823,7 +870,8 @@ class RedisAggregatedStorage(AggregatedStorage):
         pipe.zcard(self.keys(key)[2])
         pipe.scard(self.keys(key)[4])
         groups, dormant = pipe.execute()
-        return groups - dormant
+        shown: int = groups - dormant
+        return shown
 
     def meta(self, key: str) -> FeedMeta:
         return _meta(self.client.hmget(self.keys(key)[3], "unseen", "unread", "seen_all", "read_all"))
@@ -837,7 +885,7 @@ class RedisFollowStorage(FollowStorage):
     a hash of former follower -> ``<follow version>:<unfollow version>``;
     ``sf:following:{user}``: a set of whom the user follows."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -969,7 +1017,9 @@ class RedisFollowStorage(FollowStorage):
             for (followers, _), found in zip(queries, values, strict=True)
         ]
 
-    def _hmget_many(self, key_of: Callable[[str], str], queries: Sequence[tuple[Sequence[str], str]]) -> list:
+    def _hmget_many(
+        self, key_of: Callable[[str], str], queries: Sequence[tuple[Sequence[str], str]]
+    ) -> list[Any]:
         asked = [(followers, followed) for followers, followed in queries if followers]
         if not asked:
             return [[] for _ in queries]
@@ -1001,7 +1051,7 @@ class RedisCountsPublisher(CountsPublisher):
     new entries) is also appended to the user's stream ``<prefix>realtime:{<user id>}``, which
     the HTTP API reads (XREAD) and resumes from."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
 
@@ -1012,7 +1062,7 @@ class RedisCountsPublisher(CountsPublisher):
         """The user's kept events (a Redis stream), for clients that reconnect."""
         return f"{self.prefix}realtime:{{{user_id}}}"
 
-    def _append(self, pipe: Any, user_id: str, message: dict) -> None:
+    def _append(self, pipe: Any, user_id: str, message: dict[Any, Any]) -> None:
         pipe.xadd(self.stream(user_id), {"data": json.dumps(message)}, maxlen=REALTIME_KEEP, approximate=True)
 
     def publish(self, user_id: str, feed_key: str, unseen: int, unread: int) -> None:
@@ -1069,7 +1119,7 @@ class RedisCountsPublisher(CountsPublisher):
             self._append(pipe, entry.user_id, entry.message())
         pipe.execute()
 
-    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict]]:
+    def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict[Any, Any]]]:
         found = self.client.xread(
             {self.stream(user_id): after or "$"}, count=100, block=max(1, int(timeout * 1000))
         )
@@ -1082,8 +1132,13 @@ class RedisCountsPublisher(CountsPublisher):
 
 class RedisBackend(Backend):
     name = "redis"
+    activities: RedisActivityStorage
+    timelines: RedisTimelineStorage
+    aggregated: RedisAggregatedStorage
+    follows: RedisFollowStorage
+    publisher: RedisCountsPublisher
 
-    def __init__(self, client: redis.Redis, prefix: str = "sf:", forms: StoredForms | None = None) -> None:
+    def __init__(self, client: Any, prefix: str = "sf:", forms: StoredForms | None = None) -> None:
         forms = forms or StoredForms()
         self.client = client
         self.prefix = prefix

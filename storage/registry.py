@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from streamfeed.settings import get_settings
 from streamfeed.storage.base import Backend
 from streamfeed.storage.generations import (
     DEFAULT_GENERATION,
@@ -20,8 +21,11 @@ from streamfeed.storage.generations import (
     RedisGenerations,
     cassandra_generation_keyspace,
     check_generation_name,
+    drop_redis_generation,
     redis_generation_prefix,
+    shown,
 )
+from streamfeed.storage.memory import MemoryBackend
 
 _backends: dict[str, Backend] = {}
 _lock = threading.Lock()
@@ -31,16 +35,12 @@ BACKEND_NAMES = ("memory", "redis", "redis:<server>", "cassandra")
 
 def create_backend(name: str, generation: str = DEFAULT_GENERATION, settings: Any = None) -> Backend:
     """A new backend of that name for one generation, connected as the settings say."""
-    from streamfeed.settings import get_settings
-
     settings = settings or get_settings()
     check_generation_name(generation)
     if name == "memory":
-        from streamfeed.storage.memory import MemoryBackend
-
         return MemoryBackend()
     if name == "redis" or name.startswith("redis:"):
-        from streamfeed.storage.redis import RedisBackend
+        from streamfeed.storage.redis import RedisBackend  # noqa: PLC0415 (the driver loads only when used)
 
         url = settings.redis_url
         if name.startswith("redis:"):
@@ -51,7 +51,7 @@ def create_backend(name: str, generation: str = DEFAULT_GENERATION, settings: An
             url = settings.redis_servers[server]
         return RedisBackend.from_url(url, prefix=redis_generation_prefix(settings.redis_prefix, generation))
     if name == "cassandra":
-        from streamfeed.storage.cassandra import CassandraBackend
+        from streamfeed.storage.cassandra import CassandraBackend  # noqa: PLC0415 (a slow driver, loaded only when used)
 
         keyspace = cassandra_generation_keyspace(settings.cassandra_keyspace, generation)
         return CassandraBackend.connect(settings, keyspace)
@@ -59,20 +59,20 @@ def create_backend(name: str, generation: str = DEFAULT_GENERATION, settings: An
 
 
 def generation_store(default: Backend) -> GenerationStore:
-    """Where the live pointer of a backend's generations is kept: beside its default generation."""
-    from streamfeed.storage.memory import MemoryBackend
+    """Where the live pointer of a backend's generations is kept: beside its default generation.
 
+    Told apart by their connections, so that neither driver is imported to ask.
+    """
     if isinstance(default, MemoryBackend):
         return MemoryGenerations()
-    if hasattr(default, "session"):
-        return CassandraGenerations(default.session, default.keyspace)
-    return RedisGenerations(default.client, default.prefix)
+    connected: Any = default
+    if hasattr(connected, "session"):
+        return CassandraGenerations(connected.session, connected.keyspace)
+    return RedisGenerations(connected.client, connected.prefix)
 
 
 def create_generational_backend(name: str, settings: Any = None) -> GenerationalBackend:
     """A backend that follows the live generation of the named backend."""
-    from streamfeed.settings import get_settings
-
     settings = settings or get_settings()
     removed_ttl = settings.removed_ttl
 
@@ -93,8 +93,6 @@ def get_backend(name: str | None = None) -> Backend:
     It follows the live generation, unless STREAMFEED_GENERATION pins one
     (a rebuild's workers write the generation they build).
     """
-    from streamfeed.settings import get_settings
-
     settings = get_settings()
     if name is None:
         name = settings.storage
@@ -127,11 +125,8 @@ def close_all() -> None:
 
 def drop_generation(backend: GenerationalBackend, name: str) -> str:
     """Delete a generation's data and forget it; refuses the live one. Returns what was done."""
-    from streamfeed.storage.generations import drop_redis_generation, shown
-    from streamfeed.storage.memory import MemoryBackend
-
     backend.store.forget(name)  # raises for the live generation, before anything is deleted
-    data = backend.backend_of(name)
+    data: Any = backend.backend_of(name)
     backend._backends.pop(name, None)
     if isinstance(data, MemoryBackend):
         return f"dropped generation {shown(name)}"
@@ -141,12 +136,13 @@ def drop_generation(backend: GenerationalBackend, name: str) -> str:
             data.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
             data.close()
             return f"dropped generation {shown(name)} (keyspace {keyspace})"
-        from streamfeed.storage.cassandra import TABLES
+        from streamfeed.storage.cassandra import TABLES  # noqa: PLC0415 (a slow driver, loaded only when used)
 
         for table in TABLES:
             data.session.execute(f"TRUNCATE {keyspace}.{table}")
         return f"dropped generation {shown(name)} (truncated the tables of keyspace {keyspace})"
-    settings_prefix = backend.backend_of(DEFAULT_GENERATION).prefix
+    default: Any = backend.backend_of(DEFAULT_GENERATION)
+    settings_prefix = default.prefix
     deleted = drop_redis_generation(data.client, settings_prefix, name)
     if name:
         data.close()

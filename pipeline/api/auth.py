@@ -82,4 +82,5 @@ async def current_caller(
     dependency would cost each request a hop to the thread pool and back."""
     if authorization is None and access_token is not None:
         authorization = f"Bearer {access_token}"
-    return request.app.state.auth.caller(authorization, x_service_key)
+    auth: Authenticator = request.app.state.auth
+    return auth.caller(authorization, x_service_key)

@@ -54,13 +54,13 @@ class FeedApplication:
     #: Recipients per feed-ops message.
     fanout_chunk_size: ClassVar[int] = 100
     #: Followers the fanout reads, plans and sends at a time: a worker's memory is bounded by
-    #: this, not by an author's follower count (pipeline.steps.FanoutRest).
+    #: this, not by an author's follower count (streamfeed.app.steps.FanoutRest).
     follower_page_size: ClassVar[int] = 10_000
     activity_class: ClassVar[type[Activity]] = Activity
     #: Hybrid push/pull: an author with at least this many followers is switched to pull (their
     #: activities are merged into followers' flat feeds when read), and back to push below
     #: pull_hysteresis of it. None: STREAMFEED_PULL_THRESHOLD, unset means never by count.
-    pull_threshold: ClassVar[int | None] = None
+    pull_threshold: int | None = None
     pull_hysteresis: ClassVar[float] = 0.9
 
     def __init__(self, backend: Backend | None = None) -> None:

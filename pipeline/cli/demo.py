@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from streamfeed.demo.run import run_demo
+
 
 def demo(
     kafka: Annotated[
@@ -17,7 +19,4 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generated world.")] = 7,
 ) -> None:
     """Generate a small Pinterest-like world, run it, and print a few users' feeds."""
-
-    from streamfeed.demo.run import run_demo
-
     raise typer.Exit(run_demo(sys.stdout, kafka, users, events, seed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +20,7 @@ from streamfeed.settings import get_settings
 def produce(
     source: Annotated[
         typer.FileBinaryRead, typer.Argument(help="JSON lines file, or - for standard input.")
-    ] = "-",
+    ] = "-",  # type: ignore[assignment]  # Typer opens the path (or stdin) it is given
     dry_run: Annotated[bool, typer.Option(help="Check every line (and encode it); publish nothing.")] = False,
     atomic: Annotated[
         bool, typer.Option(help="All or nothing: publish only if every line passes the checks.")
@@ -35,16 +36,18 @@ def produce(
     settings = get_settings()
     checker = _EventChecker(manager, settings)
     if atomic and not dry_run:  # check everything before connecting; publish only a clean file
-        lines = list(source)
-        _, refused = _produce_lines(lines, checker, None)
+        checked = list(source)
+        _, refused = _produce_lines(checked, checker, None)
         if refused:
             typer.echo(f"0 published, {refused} rejected: nothing published (--atomic)")
             raise typer.Exit(1)
-        source = lines
+        lines: Iterable[bytes] = checked
+    else:
+        lines = source
     producer = None
     if not dry_run:
         producer = StreamfeedProducer(settings)
-    published, rejected = _produce_lines(source, checker, producer)
+    published, rejected = _produce_lines(lines, checker, producer)
     if producer is not None:
         try:
             producer.flush()

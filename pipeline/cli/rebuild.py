@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from streamfeed.cli.common import load_app
+from streamfeed.ops.rebuild import Progress as RebuildProgress
 from streamfeed.ops.rebuild import default_generation_name, rebuild_user, run_rebuild
 from streamfeed.settings import get_settings
 from streamfeed.storage.generations import GenerationError, check_generation_name
@@ -77,7 +78,7 @@ def rebuild(
     with Progress(*columns) as bar:
         task = bar.add_task(f"rebuilding {name}", total=None, lag="")
 
-        def report(progress) -> None:
+        def report(progress: RebuildProgress) -> None:
             lag = ", ".join(f"{topic} lag {n}" for topic, n in sorted(progress.lag_by_topic.items()) if n)
             bar.update(task, completed=progress.applied, total=progress.total, lag=lag)
 

@@ -22,7 +22,7 @@ def schema_sync(
     ] = False,
 ) -> None:
     """Create the Cassandra keyspace and tables if missing and add missing columns; never drops."""
-    from streamfeed.storage.cassandra import SchemaConflict, connect_cluster, sync_schema
+    from streamfeed.storage.cassandra import SchemaConflict, connect_cluster, sync_schema  # noqa: PLC0415 (the Cassandra driver is slow to load)
 
     settings = get_settings()
     cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)

@@ -25,15 +25,15 @@ def serve(
 ) -> None:
     """Serve the HTTP API (STREAMFEED_API_*): feeds, publishing, follows, marks; OpenAPI at /docs."""
 
-    import uvicorn
+    import uvicorn  # noqa: PLC0415 (the HTTP server loads only to serve)
 
-    from streamfeed.api.serve import APP_ENV, KAFKA_ENV, build_app
+    from streamfeed.api.serve import APP_ENV, KAFKA_ENV, build_app  # noqa: PLC0415 (FastAPI loads only to serve)
 
     settings = get_settings()
     workers = workers or settings.api_workers
-    where = {"host": settings.api_host, "port": settings.api_port, "access_log": access_log}
+    host, port = settings.api_host, settings.api_port
     if workers == 1:
-        uvicorn.run(build_app(app_path, kafka), log_level="info", **where)
+        uvicorn.run(build_app(app_path, kafka), host=host, port=port, access_log=access_log, log_level="info")
         return
     if not kafka:
         raise typer.BadParameter(
@@ -43,4 +43,6 @@ def serve(
     load_app(app_path)  # a wrong --app fails here, once, not in every worker
     os.environ[APP_ENV], os.environ[KAFKA_ENV] = app_path, "1" if kafka else "0"
     factory = "streamfeed.api.serve:from_environment"
-    uvicorn.run(factory, factory=True, workers=workers, log_level="info", **where)
+    uvicorn.run(
+        factory, factory=True, workers=workers, host=host, port=port, access_log=access_log, log_level="info"
+    )

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from streamfeed.cli.common import load_app
+from streamfeed.consumers.metrics import WorkerMetrics, serve_http
 from streamfeed.consumers.pool import processes_for, run_pool
 from streamfeed.consumers.processes import die_with_parent_if_asked
 from streamfeed.settings import get_settings
@@ -43,9 +44,8 @@ def worker(
         member = ["--app", app_path, "--loglevel", loglevel, "--processes", "1"]
         raise typer.Exit(run_pool(member, count, get_settings().metrics_port))
 
-    from streamfeed.consumers.app import build_worker_app
-    from streamfeed.consumers.metrics import WorkerMetrics, serve_http
-    from streamfeed.consumers.worker import (
+    from streamfeed.consumers.app import build_worker_app  # noqa: PLC0415 (Faust is slow to load)
+    from streamfeed.consumers.worker import (  # noqa: PLC0415 (Faust is slow to load)
         Readiness,
         StreamfeedWorker,
         kafka_reachable,
@@ -84,7 +84,7 @@ def _pin_live_generation(settings: Any, readiness: Any) -> Any:
     the workers after a switch (see the README's runbook).
     """
 
-    from streamfeed.consumers.worker import wait_for
+    from streamfeed.consumers.worker import wait_for  # noqa: PLC0415 (Faust is slow to load)
 
     def live() -> str:
         backend = create_generational_backend(settings.storage, settings)

@@ -12,7 +12,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from streamfeed.app.manager import Manager
 from streamfeed.consumers.processes import WorkerProcess, wait_until_drained
@@ -62,7 +62,7 @@ def kafka_settings(base: Settings | None = None, partitions: int = 4) -> Setting
     )
 
 
-def publish_phases(world: World, settings: Settings, workers: list) -> None:
+def publish_phases(world: World, settings: Settings, workers: list[Any]) -> None:
 
     producer = StreamfeedProducer(settings)
     for phase in world.phases:
@@ -100,6 +100,7 @@ def show(manager: Manager, world: World, out: TextIO) -> None:
         out.write(f"\n{name} feed of {user}\n")
         out.write(render_feed(feed, feed[:limit]) + "\n")
     notifications = manager.get_feed("notification", star)
+    assert isinstance(notifications, NotificationFeed)  # the default app's extra feed
     out.write(f"\n{star}: {_counts(notifications)}\n")
     notifications.mark_all(seen=True)
     out.write(f"{star} opens the notification menu, mark_all(seen=True): {_counts(notifications)}\n")

@@ -35,7 +35,7 @@ def snapshot(manager: Manager, users: Iterable[str]) -> dict[tuple[str, str], An
     return result
 
 
-def differences(expected: dict, actual: dict, limit: int = 10) -> list[str]:
+def differences(expected: dict[Any, Any], actual: dict[Any, Any], limit: int = 10) -> list[str]:
     """Human-readable differences between two snapshots, at most limit of them."""
     found = []
     for key in sorted(set(expected) | set(actual)):

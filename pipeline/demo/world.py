@@ -66,7 +66,7 @@ def generate_world(users: int = 30, events: int = 300, seed: int = 7) -> World:
             pairs.add((follower, followed))
             follows.append(_follow(FollowOp.FOLLOW, follower, followed, tick(5)))
 
-    activities: list[Event] = []
+    activities: list[ActivityEvent] = []
     pins: list[Activity] = []
     remaining = max(events - len(follows), 10)
     adds = int(remaining * 0.85)
@@ -104,7 +104,7 @@ def generate_world(users: int = 30, events: int = 300, seed: int = 7) -> World:
     removable = [e for e in activities if e.activity.verb.infinitive == "add"]
     for event in rng.sample(removable, k=max(1, len(removable) // 25)):
         endings.append(ActivityEvent(ActivityOp.REMOVE, event.activity, None, tick(5)))
-    return World(names, [follows, activities, endings])
+    return World(names, [follows, [*activities], endings])
 
 
 def with_pulled_authors(world: World, authors: int = 3, crossing: bool = True) -> World:
@@ -112,7 +112,7 @@ def with_pulled_authors(world: World, authors: int = 3, crossing: bool = True) -
     more author pulled half-way through its activities and pushed again at three quarters:
     every kind of switch, in the phases where a worker meets them mid-stream.
 
-    Reads of the result equal the plain world's (pipeline.hybrid): what the
+    Reads of the result equal the plain world's (streamfeed.feeds.hybrid): what the
     hybrid tests and the simulation check.
     """
     follows = [e for e in world.phases[0] if isinstance(e, FollowEvent) and e.op is FollowOp.FOLLOW]

@@ -1,7 +1,7 @@
 """Activity: "actor verb object (target) at time", Stream Framework's unit of a feed.
 
 An activity is immutable once built: its id is derived from its identifying
-fields (pipeline.ids), so changing one of them would make it a different
+fields (streamfeed.domain.ids), so changing one of them would make it a different
 activity. Equality and hashing go by that id, which is also why the same
 activity published twice is stored once.
 
@@ -278,20 +278,21 @@ class Activity(IdentifiedById):
         the producer computed ids differently, and storing it would break
         idempotency.
         """
-        time = record.get("time")
+        fields: Any = record  # untrusted values: the constructor checks each one and names it
+        time = fields.get("time")
         if isinstance(time, int) and not isinstance(time, bool):
             if not 0 <= time <= sort_key_for(MAX_TIME):
                 raise ValidationError("time", time, "microseconds since the epoch out of range")
             time = time_for(time)
         activity = cls(
-            record.get("actor"),
-            record.get("verb"),
-            record.get("object"),
-            record.get("target"),
+            fields.get("actor"),
+            fields.get("verb"),
+            fields.get("object"),
+            fields.get("target"),
             time,
-            record.get("extra_context"),
-            record.get("foreign_id"),
-            record.get("to") or (),
+            fields.get("extra_context"),
+            fields.get("foreign_id"),
+            fields.get("to") or (),
         )
         claimed = record.get("id")
         if claimed and claimed != activity.id:

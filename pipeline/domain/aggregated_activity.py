@@ -28,6 +28,7 @@ from typing import ClassVar
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.exceptions import ActivityNotFound, DuplicateActivityException
 from streamfeed.domain.ids import sort_key_of, time_for
+from streamfeed.domain.verbs import Verb
 
 
 def _unique(values: Iterable[str | None]) -> list[str]:
@@ -257,14 +258,14 @@ class AggregatedActivity:
         return _unique(a.object_id for a in reversed(self.activities))
 
     @property
-    def verbs(self) -> list[type]:
+    def verbs(self) -> list[type[Verb]]:
         seen: dict[int, type] = {}
         for activity in reversed(self.activities):
             seen.setdefault(activity.verb.id, activity.verb)
         return list(seen.values())
 
     @property
-    def verb(self) -> type:
+    def verb(self) -> type[Verb]:
         """The verb of the newest activity: a group made by verb has only this one."""
         return self.last_activity.verb
 

@@ -232,6 +232,7 @@ def plan_refresh(
         if held is None or state.id not in held.members:
             continue
         group = _working_copy(view, upserts, name)
+        assert group is not None  # held above: the view or this run has the group
         member = group.members[state.id]
         group.put(state.activity, member.stamp, state.removed, member.hidden)
     _keep_changed(view, upserts)

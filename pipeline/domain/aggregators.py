@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import string
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.aggregated_activity import AggregatedActivity
@@ -26,7 +26,7 @@ def newest_first(groups: Iterable[AggregatedActivity]) -> list[AggregatedActivit
 class BaseAggregator:
     """Subclass and implement get_group; rank defaults to most recently updated first."""
 
-    aggregated_activity_class: ClassVar[type[AggregatedActivity]] = AggregatedActivity
+    aggregated_activity_class: type[AggregatedActivity] = AggregatedActivity
 
     def __init__(self, aggregated_activity_class: type[AggregatedActivity] | None = None) -> None:
         if aggregated_activity_class is not None:
@@ -55,7 +55,7 @@ class BaseAggregator:
 
     def merge(
         self, existing: Sequence[AggregatedActivity], activities: Iterable[Activity]
-    ) -> tuple[list[AggregatedActivity], list[tuple[AggregatedActivity, AggregatedActivity]], list]:
+    ) -> tuple[list[AggregatedActivity], list[tuple[AggregatedActivity, AggregatedActivity]], list[Any]]:
         """Stream Framework's merge: (new groups, [(old, changed)], deleted groups).
 
         New groups come ranked like aggregate() (newest first); changed

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Any
 
 from streamfeed.domain.activity import check_user_id
 from streamfeed.domain.ids import sort_key_for
@@ -95,11 +96,11 @@ class AuthorModeEvent:
     pulled: bool
     time: int
 
-    def to_record(self) -> dict:
+    def to_record(self) -> dict[Any, Any]:
         return {"author": self.author, "pulled": self.pulled, "time": self.time}
 
     @classmethod
-    def from_record(cls, record: dict) -> AuthorModeEvent:
+    def from_record(cls, record: dict[Any, Any]) -> AuthorModeEvent:
 
         time = record["time"]
         if not isinstance(time, int):  # the Avro timestamp-micros logical type decodes to datetime

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from streamfeed.domain.activity import Activity, check_user_id
 from streamfeed.domain.activity_state import version_of
@@ -92,7 +92,7 @@ class ActivityEvent:
         cls, record: Mapping[str, Any], activity_class: type[Activity] = Activity
     ) -> ActivityEvent:
         try:
-            op = ActivityOp(record.get("op"))
+            op = ActivityOp(cast(str, record.get("op")))  # None or junk: ValueError, named below
         except ValueError:
             raise ValidationError("op", record.get("op"), "must be ADD, REMOVE or UPDATE") from None
         activity = record.get("activity")
@@ -127,7 +127,7 @@ class FollowEvent:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> FollowEvent:
         try:
-            op = FollowOp(record.get("op"))
+            op = FollowOp(cast(str, record.get("op")))  # None or junk: ValueError, named below
         except ValueError:
             raise ValidationError("op", record.get("op"), "must be FOLLOW or UNFOLLOW") from None
         for name in ("follower", "followed"):
@@ -200,7 +200,7 @@ class FanoutBatch:
     mark: MarkSpec | None = None
     #: Version of the event that caused the batch.
     version: int = 0
-    #: A follow's copy of history: written to pulling feeds too (pipeline.hybrid merges only the
+    #: A follow's copy of history: written to pulling feeds too (streamfeed.feeds.hybrid merges only the
     #: fanout's deliveries at read; a copy is what shows again what an unfollow hid).
     history: bool = False
 

@@ -137,14 +137,14 @@ def event_from_line(parsed: ActivityLine | FollowLine) -> ActivityEvent | Follow
             "published_at": datetime.now(UTC),
         }
         return ActivityEvent.from_record(record, Activity)
-    record = {
+    follow: dict[str, Any] = {
         "op": parsed.op.upper(),
         "follower": parsed.follower,
         "followed": parsed.followed,
         "activity_copy_limit": parsed.activity_copy_limit,
         "time": _when(parsed.time),
     }
-    return FollowEvent.from_record(record)
+    return FollowEvent.from_record(follow)
 
 
 def dump_json_schema() -> str:

@@ -37,8 +37,10 @@ def register(verb: type[Verb]) -> type[Verb]:
         raise VerbConflict(f"verb {verb.__name__}: id must be a positive integer, got {verb.id!r}")
     if not verb.infinitive or not verb.infinitive.isidentifier():
         raise VerbConflict(f"verb {verb.__name__}: infinitive must be a word, got {verb.infinitive!r}")
-    for table, key in ((_by_id, verb.id), (_by_infinitive, verb.infinitive)):
-        taken = table.get(key)
+    for key, taken in (
+        (verb.id, _by_id.get(verb.id)),
+        (verb.infinitive, _by_infinitive.get(verb.infinitive)),
+    ):
         if taken is not None and taken is not verb:
             raise VerbConflict(f"verb {verb.__name__}: {key!r} is already registered by {taken.__name__}")
     _by_id[verb.id] = verb

@@ -1,7 +1,7 @@
 """Aggregated and notification feeds: groups of activities, merged on write.
 
 A write reads the feed's groups, plans the change with the pure functions of
-pipeline.aggregation, and writes the result in one storage call. That is
+streamfeed.domain.aggregation, and writes the result in one storage call. That is
 safe without locks because one process owns each user's feeds (the
 materializer partition that the user hashes to, or inline mode).
 """

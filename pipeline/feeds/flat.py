@@ -10,7 +10,7 @@ call for all its recipients.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -157,14 +157,14 @@ class FeedQuery:
         limit = None if index.stop is None else index.stop - start
         return self._page(start, limit)
 
-    def _page(self, offset: int, limit: int | None) -> list:
+    def _page(self, offset: int, limit: int | None) -> list[Any]:
         if offset >= MAX_INDEX:
             return []
         if limit is not None:
             limit = min(limit, MAX_INDEX - offset)
         return self.feed.get_page(PageRequest(offset, limit, self.bounds, self.ascending))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self[:])
 
 
@@ -198,12 +198,20 @@ class BaseFeed:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key}>"
 
+    def count(self) -> int:
+        """Entries shown: what a feed class keeps counts of, one lookup."""
+        raise NotImplementedError(f"{type(self).__name__} must implement count")
+
+    def hide_actor(self, actor_id: str, before: int | None = None) -> None:
+        """Hide the actor's entries (an unfollow), those added before `before` when given."""
+        raise NotImplementedError(f"{type(self).__name__} must implement hide_actor")
+
     # -- reading --------------------------------------------------------------
 
     def __getitem__(self, index: int | slice) -> Any:
         return FeedQuery(self)[index]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(FeedQuery(self))
 
     def filter(self, **kwargs: str) -> FeedQuery:
@@ -212,7 +220,7 @@ class BaseFeed:
     def order_by(self, field: str) -> FeedQuery:
         return FeedQuery(self).order_by(field)
 
-    def get_page(self, page: PageRequest) -> list:
+    def get_page(self, page: PageRequest) -> list[Any]:
         raise NotImplementedError
 
     def flush(self) -> None:
@@ -225,7 +233,7 @@ class Feed(BaseFeed):
     name = "normal"
     key_format = "feed:{user_id}"
     #: Hybrid push/pull: the fanout leaves this feed out for pulled authors' activities, and a
-    #: read merges them in from the authors' user feeds (pipeline.hybrid). False: always pushed.
+    #: read merges them in from the authors' user feeds (streamfeed.feeds.hybrid). False: always pushed.
     pulls: ClassVar[bool] = True
     #: The user feed pulled activities are read from; Manager.get_feed sets its own.
     user_feed_class: type[Feed] | None = None
@@ -240,7 +248,7 @@ class Feed(BaseFeed):
             cls.max_length is not None and cls.max_length <= user_feed.max_length
         )
 
-    def _pulled(self) -> dict:
+    def _pulled(self) -> dict[Any, Any]:
         """Authors ever pulled that this feed may merge in (their follow state is asked later)."""
         if not self.merges_pulled(self.user_feed_class or UserFeed):
             return {}

@@ -1,7 +1,7 @@
 """Reading a flat feed whose owner follows pulled authors (hybrid push/pull).
 
 The fanout does not deliver a pulled author's activities to followers' flat
-feeds (pipeline.author_modes says which activities are pulled); a read takes
+feeds (streamfeed.domain.author_modes says which activities are pulled); a read takes
 them from the author's user feed instead and merges them with what was
 pushed, so the page equals the one a fully pushed feed would give:
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.author_modes import ModeChanges, pulled_ranges
@@ -77,8 +77,8 @@ def pulled_candidates(backend: Backend, user_id: str) -> dict[str, tuple[tuple[i
 
 
 def _window(
-    feed: Feed, candidates: dict, user_feed: type[Feed], fetch: int | None
-) -> tuple[list[str], dict, dict, bool]:
+    feed: Feed, candidates: dict[Any, Any], user_feed: type[Feed], fetch: int | None
+) -> tuple[list[str], dict[Any, Any], dict[Any, Any], bool]:
     """The merged window's newest `fetch` entries (all of the window for None): their ids newest
     first, their hidden flags, the states read so far, and whether the window goes on past them.
 
@@ -107,18 +107,22 @@ def _window(
         else:
             hidden[activity_id] = False
     newest = [entry[0] for entry in merged]
-    states: dict = {}
+    states: dict[Any, Any] = {}
     if ended:  # the window is within the first limit + len(ended) ids
         head = newest if limit is None else newest[: limit + len(ended)]
         asked = [i for i in head if i in ended]
         states = backend.activities.get_states(asked, feed.activity_class)
         late = {i for i in asked if i in states and states[i].added >= ended[i].version}
         newest = [i for i in newest if i not in late]
-    partial = fetch != limit and len(merged) >= fetch  # cut short of the window: there may be more
+    partial = (
+        fetch is not None and fetch != limit and len(merged) >= fetch
+    )  # cut short of the window: there may be more
     return (newest if limit is None else newest[:limit]), hidden, states, partial
 
 
-def merged_page(feed: Feed, page: PageRequest, candidates: dict, user_feed: type[Feed]) -> list[Activity]:
+def merged_page(
+    feed: Feed, page: PageRequest, candidates: dict[Any, Any], user_feed: type[Feed]
+) -> list[Activity]:
     """The page of the merged feed: bounds, order, offset and limit over its live entries.
 
     States are read in the page's order, a little more than the page needs at
@@ -129,7 +133,7 @@ def merged_page(feed: Feed, page: PageRequest, candidates: dict, user_feed: type
     # The top of the window is enough for a newest-first page without a lower bound; if its
     # entries run out (hidden, removed) before the page is full, the whole window is read.
     near_top = need is not None and not page.ascending and page.bounds.lower is None
-    fetch = need + need // 2 + 8 if near_top else None
+    fetch = need + need // 2 + 8 if need is not None and near_top else None
     while True:
         window, hidden, states, partial = _window(feed, candidates, user_feed, fetch)
         live = _live_in_order(feed, window, hidden, states, page, need)
@@ -141,7 +145,12 @@ def merged_page(feed: Feed, page: PageRequest, candidates: dict, user_feed: type
 
 
 def _live_in_order(
-    feed: Feed, window: list[str], hidden: dict, states: dict, page: PageRequest, need
+    feed: Feed,
+    window: list[str],
+    hidden: dict[Any, Any],
+    states: dict[Any, Any],
+    page: PageRequest,
+    need: int | None,
 ) -> list[str]:
     """The window's live, shown ids in the page's order and bounds, up to `need` of them."""
     shown = [i for i in window if not hidden[i]][::-1]  # ascending, as page_of_ids wants
@@ -159,6 +168,6 @@ def _live_in_order(
     return live
 
 
-def merged_count(feed: Feed, candidates: dict, user_feed: type[Feed]) -> int:
+def merged_count(feed: Feed, candidates: dict[Any, Any], user_feed: type[Feed]) -> int:
     """Live, shown entries of the merged window."""
     return len(merged_page(feed, PageRequest(), candidates, user_feed))

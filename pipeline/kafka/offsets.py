@@ -22,7 +22,7 @@ from streamfeed.settings import Settings
 Offsets = dict[tuple[str, int], int]
 
 
-def _consumer(settings: Settings, group: str):
+def _consumer(settings: Settings, group: str) -> Consumer:
 
     return Consumer(
         {

@@ -113,7 +113,7 @@ class StreamfeedProducer:
 
     def send_author_mode(self, event: AuthorModeEvent) -> None:
         """A push/pull switch rides the follows topic keyed by the author: the author's partition
-        applies it (pipeline.author_modes). Its registry subject is topic-and-record, as a
+        applies it (streamfeed.domain.author_modes). Its registry subject is topic-and-record, as a
         second record type on a topic needs."""
         subject = f"{self.topics.follows}-{AUTHOR_MODE_EVENT}"
         value = self.codec.encode(AUTHOR_MODE_EVENT, event.to_record(), subject=subject)

@@ -27,12 +27,16 @@ def split_to_fit(batch: FanoutBatch, encode: Callable[[FanoutBatch], bytes], max
         return [encoded]
     if len(batch.activities) > 1:
         half = len(batch.activities) // 2
-        parts = [batch.activities[:half], batch.activities[half:]]
-        pieces = [dataclasses.replace(batch, activities=list(part)) for part in parts]
+        pieces = [
+            dataclasses.replace(batch, activities=list(batch.activities[:half])),
+            dataclasses.replace(batch, activities=list(batch.activities[half:])),
+        ]
     elif len(batch.recipients) > 1:
         half = len(batch.recipients) // 2
-        parts = [batch.recipients[:half], batch.recipients[half:]]
-        pieces = [dataclasses.replace(batch, recipients=list(part)) for part in parts]
+        pieces = [
+            dataclasses.replace(batch, recipients=list(batch.recipients[:half])),
+            dataclasses.replace(batch, recipients=list(batch.recipients[half:])),
+        ]
     else:
         raise ValidationError(
             "activity",

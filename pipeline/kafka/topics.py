@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.settings import Settings
@@ -84,7 +85,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-def _existing_topics(admin, settings: Settings, specs: list[TopicSpec], timeout: float) -> dict:
+def _existing_topics(
+    admin: AdminClient, settings: Settings, specs: list[TopicSpec], timeout: float
+) -> dict[Any, Any]:
     """Metadata of the specs' topics that exist, asking the controller, not only a broker's cache.
 
     A topic created a moment ago may not be in a broker's metadata yet; a
@@ -126,7 +129,7 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         return _create_missing(admin, settings, timeout)
 
 
-def _create_missing(admin, settings: Settings, timeout: float) -> list[str]:
+def _create_missing(admin: AdminClient, settings: Settings, timeout: float) -> list[str]:
 
     specs = topic_specs(settings)
     existing = _existing_topics(admin, settings, specs, timeout)

@@ -100,18 +100,18 @@ def read_dead_letters(settings: Settings, timeout: float = 10.0) -> Iterator[Dea
             message = consumer.poll(timeout)
             if message is None:
                 raise TimeoutError(f"no dead letters arrived from {topic} within {timeout}s")
-            partition = message.partition()
-            if message.error() is not None:
-                if message.error().code() == KafkaError._PARTITION_EOF:
+            partition, offset, error = message.partition() or 0, message.offset() or 0, message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     remaining.discard(partition)
                     continue
-                raise RuntimeError(f"reading {topic}: {message.error().str()}")
-            if message.offset() >= ends.get(partition, 0):
+                raise RuntimeError(f"reading {topic}: {error.str()}")
+            if offset >= ends.get(partition, 0):
                 remaining.discard(partition)
                 continue
-            record = codec.decode(DEAD_LETTER, message.value())
-            yield DeadLetter.from_record(partition, message.offset(), record)
-            if message.offset() + 1 >= ends[partition]:
+            record = codec.decode(DEAD_LETTER, message.value() or b"")
+            yield DeadLetter.from_record(partition, offset, record)
+            if offset + 1 >= ends[partition]:
                 remaining.discard(partition)
     finally:
         consumer.close()

@@ -21,9 +21,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from streamfeed.app.manager import Manager
 from streamfeed.app.steps import plan_user_rebuild
 from streamfeed.consumers.processes import WorkerProcess
 from streamfeed.domain.activity import Activity
@@ -211,7 +213,14 @@ def run_rebuild(
     return RebuildResult(generation, applied, time.monotonic() - started, switch)
 
 
-def _wait(settings, begin, targets, processes, report, timeout) -> None:
+def _wait(
+    settings: Settings,
+    begin: Offsets,
+    targets: Offsets,
+    processes: list[WorkerProcess],
+    report: Callable[[Progress], None] | None,
+    timeout: float | None,
+) -> None:
     started = time.monotonic()
     while True:
         progress = measure(settings, begin, targets)
@@ -249,18 +258,21 @@ def _whole_topic(settings: Settings, topic: str) -> Iterator[tuple[bytes | None,
                 raise TimeoutError(f"{topic} stopped answering while being read")
             if message.error() is not None:
                 continue
-            key = (message.topic(), message.partition())
+            key = (message.topic() or "", message.partition() or 0)
             if key not in remaining:
                 continue
-            if message.offset() + 1 >= ends[key]:
+            offset = message.offset() or 0
+            if offset + 1 >= ends[key]:
                 remaining.discard(key)
-            if message.offset() < ends[key]:
-                yield message.key(), message.value()
+            if offset < ends[key]:
+                yield message.key(), message.value() or b""
     finally:
         consumer.close()
 
 
-def activities_concerning(settings: Settings, user_id: str, activity_class=None) -> list:
+def activities_concerning(
+    settings: Settings, user_id: str, activity_class: type[Activity] | None = None
+) -> list[Any]:
     """Every activity in the activities topic by the user or naming the user in `to`.
 
     The whole topic is read (a `to` may come from any actor's partition);
@@ -282,7 +294,7 @@ def activities_concerning(settings: Settings, user_id: str, activity_class=None)
     return found
 
 
-def follows_concerning(settings: Settings, user_id: str) -> list:
+def follows_concerning(settings: Settings, user_id: str) -> list[Any]:
     """Every follow and unfollow in the follows topic with the user on either side, in the order
     each pair's events were applied."""
 
@@ -298,7 +310,7 @@ def follows_concerning(settings: Settings, user_id: str) -> list:
     return found
 
 
-def marks_of(settings: Settings, user_id: str, activity_class=None) -> list:
+def marks_of(settings: Settings, user_id: str, activity_class: type[Activity] | None = None) -> list[Any]:
     """The user's seen/read marks from the marks topic, in order, as feed-ops batches."""
 
     codec = AvroCodec(registry=settings.schema_registry_url)
@@ -322,7 +334,7 @@ class UserRebuild:
     marks: int
 
 
-def rebuild_user(settings: Settings, manager, user_id: str, graph: bool = False) -> UserRebuild:
+def rebuild_user(settings: Settings, manager: Manager, user_id: str, graph: bool = False) -> UserRebuild:
     """Send what rebuilds one user's feeds to the user's feed-ops partition: the live workers
     apply it as the user's one writer, with everything else on that partition; nothing stops.
 

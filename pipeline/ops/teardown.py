@@ -30,7 +30,7 @@ def remove_run(settings: Settings) -> None:
     finally:
         client.close()
     if settings.storage == "cassandra":
-        from cassandra.cluster import Cluster
+        from cassandra.cluster import Cluster  # noqa: PLC0415 (the Cassandra driver is slow to load)
 
         cluster = Cluster(settings.cassandra_hosts, port=settings.cassandra_port)
         cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra_keyspace}")

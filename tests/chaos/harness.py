@@ -191,7 +191,7 @@ def publish_world(
 
     Phases are published in turn, calling between_phases (a drain) between
     them: the world's phases are where the oracle's order matters (see
-    pipeline.world), e.g. an unfollow after the deliveries it must take out
+    streamfeed.demo.world), e.g. an unfollow after the deliveries it must take out
     of a trimmed feed. Returns how many records were republished. The same bytes carry the same
     version, so a republished record that did arrive after all changes
     nothing. `pace` seconds between events spreads the run over time, so

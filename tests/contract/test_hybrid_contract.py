@@ -2,7 +2,7 @@
 exactly as fully pushed feeds do (memory is the oracle), pages, filters and counts included.
 
 A world runs inline on the backend with its most followed authors pulled and one author
-switched to pull and back mid-stream (pipeline.world.with_pulled_authors); the same world
+switched to pull and back mid-stream (streamfeed.demo.world.with_pulled_authors); the same world
 without switches runs on memory. Redis, a Redis Cluster and Cassandra each merge with their own
 windows() and follow_states() implementations.
 """

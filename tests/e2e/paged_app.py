@@ -1,5 +1,5 @@
 """The default app with a follower page of 3: every fanout of more than three followers is
-planned and sent a page at a time (pipeline.steps.FanoutRest), as a celebrity's is."""
+planned and sent a page at a time (streamfeed.app.steps.FanoutRest), as a celebrity's is."""
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ def test_dead_letters_are_listed_and_replayed_after_the_fix(stack, isolated, wor
     replayed = cli(settings, "dead-letters", "replay", "--reason", "UnknownVerb")
     assert replayed.strip() == "replayed 1 dead letters to their original topics"
     wait_until_drained(settings, workers=[fixed])
-    from streamfeed import verbs
+    from streamfeed.domain import verbs
 
     # The reader needs the fix too (it decodes the verb); registered in copies of the
     # registry, so the verb is unknown again for every later test.

@@ -54,7 +54,7 @@ def test_hybrid_worlds_read_like_fully_pushed_ones_under_any_schedule(
     world_seed, schedule_seed, events, switches
 ):
     """Authors switched to pull and back at any time, the switches met anywhere in the stream:
-    every feed reads as if every activity had been pushed (pipeline.hybrid)."""
+    every feed reads as if every activity had been pushed (streamfeed.feeds.hybrid)."""
     world = generate(world_seed, events=events, switches=switches)
     pushed = visible(run_inline(without_switches(world)), world.users)
     difference = first_difference(pushed, visible(run_inline(world), world.users))

@@ -76,7 +76,9 @@ def test_the_published_json_schema_is_the_models():
     from streamfeed.schemas.catalog import SCHEMA_DIR
 
     committed = (SCHEMA_DIR / "events.schema.json").read_text()
-    assert committed == dump_json_schema(), "regenerate: python -c 'from pipeline.json_events import ...'"
+    assert committed == dump_json_schema(), (
+        "regenerate: python -c 'from streamfeed.domain.json_events import ...'"
+    )
 
 
 def test_the_example_file_is_valid(tmp_path):

@@ -48,7 +48,11 @@ def test_the_package_keeps_every_contract(tmp_path: Path) -> None:
         ("storage/planted.py", "from streamfeed.feeds.flat import Feed\n", "streamfeed's layers"),
         ("pipeline/domain/planted.py", "import confluent_kafka\n", "the domain and settings reach no"),
         ("pipeline/app/planted.py", "import redis\n", "feeds and the application import no"),
-        ("pipeline/feeds/hybrid.py", "from streamfeed.feeds.registry import default_feed_classes\n", "feeds:"),
+        (
+            "pipeline/feeds/hybrid.py",
+            "from streamfeed.feeds.registry import default_feed_classes\n",
+            "feeds:",
+        ),
     ],
 )
 def test_a_planted_violation_breaks_its_contract(

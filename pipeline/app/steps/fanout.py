@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from streamfeed.app.application import FeedApplication
 from streamfeed.app.steps.partitioning import by_partition, chunks
@@ -74,7 +75,9 @@ def _with_targets(activity: Activity, recorded: tuple[str, ...]) -> Activity:
     )
 
 
-def fanout_activity(manager: FeedApplication, event: ActivityEvent, partitions: int) -> list[FanoutBatch]:
+def fanout_activity(
+    manager: FeedApplication, event: ActivityEvent, partitions: int
+) -> list[FanoutBatch | FanoutRest]:
     """Store the activity's new state and the actor's user feed; plan delivery, a batch per partition."""
     return fanout_many(manager, [event], partitions)[0]
 
@@ -84,7 +87,7 @@ def fanout_many(
     events: Sequence[ActivityEvent],
     partitions: int,
     switches: list[AuthorModeEvent] | None = None,
-) -> list[list[FanoutBatch]]:
+) -> list[list[FanoutBatch | FanoutRest]]:
     """fanout_activity for a run of events, in order, with the run's storage calls batched: one
     read of the activities' states, one write of the new ones, the user-feed writes together,
     one read of the actors' followers and one of their former followers. Returns each event's
@@ -98,7 +101,7 @@ def fanout_many(
     states the earlier ones made, as if applied one by one. A bad event (a
     `to` naming an unknown feed) raises before anything is written.
 
-    Activities of pulled authors (pipeline.author_modes) are not sent to
+    Activities of pulled authors (streamfeed.domain.author_modes) are not sent to
     followers at all when every follower feed pulls; otherwise they are, and
     the materializer leaves the pulling feeds out. With `switches`, the run
     appends the mode changes the manager's threshold asks for (see
@@ -133,7 +136,7 @@ def fanout_many(
         backend.activities.apply(list(changed.values()))
     _write_user_feeds(manager, [(event.op, state) for event, state, _ in live])
     # Read after the user feeds are written: a switch back to push writes the modes, then reads
-    # the user feed (apply_author_mode), so one of the two sees the other (pipeline.author_modes).
+    # the user feed (apply_author_mode), so one of the two sees the other (streamfeed.domain.author_modes).
     modes = backend.follows.author_modes() if manager.pulling_feed_names() else {}
     skip_followers = not manager.pushed_feed_names()
     to_followers = [
@@ -174,7 +177,7 @@ def fanout_many(
     former = dict(zip(asked, backend.follows.former_followers_many(asked), strict=True))
     sending = iter(to_followers)
     rests: dict[str, FanoutRest] = {}
-    plans = []
+    plans: list[list[FanoutBatch | FanoutRest]] = []
     for plan in planned:
         if plan is None:
             plans.append([])
@@ -182,7 +185,7 @@ def fanout_many(
         event, state, targets = plan
         actor = event.activity.actor_id
         if not next(sending):
-            plans.append(_target_batches(manager, event, state, targets, partitions))
+            plans.append([*_target_batches(manager, event, state, targets, partitions)])
             continue
         if event.priority is not None:
             lanes = {event.priority: followers[actor]}
@@ -198,13 +201,17 @@ def fanout_many(
         for priority, recipients in lanes.items():
             lane = FanoutPriority(priority)
             batches += plan_batches(manager, op, state, recipients, (), lane, partitions, event.published_at)
-        plans.append(batches + _target_batches(manager, event, state, targets, partitions))
+        plans.append([*batches, *_target_batches(manager, event, state, targets, partitions)])
         if actor in cursors:
             rest = rests.setdefault(actor, FanoutRest(actor, cursors[actor], []))
             rest.deliveries.append((op, state, event.priority, event.published_at))
     if rests:  # after every event's first page: the caller plans and sends the rest page by page
         plans[-1] = [*plans[-1], *rests.values()]
     return plans
+
+
+#: What a plan holds besides FanoutRest markers: batches, and for the agents mode switches too.
+Planned = TypeVar("Planned")
 
 
 @dataclass
@@ -241,14 +248,15 @@ def fanout_rest(
 
 
 def expand_rests(
-    manager: FeedApplication, planned: Sequence[FanoutBatch | FanoutRest | AuthorModeEvent], partitions: int
-) -> Iterator[FanoutBatch | AuthorModeEvent]:
+    manager: FeedApplication, planned: Sequence[Planned | FanoutRest], partitions: int
+) -> Iterator[Planned | FanoutBatch]:
     """Every batch a plan stands for, a page at a time: for callers that apply batches at once
     (inline mode, the simulation, tests), as a worker sends them."""
     for item in planned:
-        rest = item if isinstance(item, FanoutRest) else None
-        if rest is None:
+        if not isinstance(item, FanoutRest):
             yield item
+            continue
+        rest: FanoutRest | None = item
         while rest is not None:
             batches, rest = fanout_rest(manager, rest, partitions)
             yield from batches

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import cast
 
 from streamfeed.app.application import FeedApplication
 from streamfeed.domain.activity_state import ActivityState
@@ -65,8 +66,8 @@ def materialize_many(manager: FeedApplication, batches: Sequence[FanoutBatch]) -
             backend.timelines.add_batches(keys, feed_class.max_length, hidden)
         flat.clear()
         if per_user:
-            for feed_class, work in _aggregated_rounds(per_user):
-                feed_class.deliver_to_many(backend, work)
+            for aggregated_class, work in _aggregated_rounds(per_user):
+                aggregated_class.deliver_to_many(backend, work)
             per_user.clear()
         if fresh:  # after the writes: a listener told of an entry finds it when it reads
             listening = backend.publisher.listening(list(set().union(*(users for _, users, _ in fresh))))
@@ -179,7 +180,7 @@ def _deliver_aggregated(
 
 
 def _followers_entitled(
-    recipients: list[str], state: ActivityState, relations: dict[str, FollowState]
+    recipients: Sequence[str], state: ActivityState, relations: dict[str, FollowState]
 ) -> tuple[list[str], list[str]]:
     """_recipients for one activity, without a Delivery per user: (shown, hidden) recipients.
 
@@ -205,9 +206,9 @@ def _stamped(
 ) -> list[tuple[str, list[Delivery]]]:
     """The Delivery of each entitled recipient, stamped as _recipients stamps them."""
     added = state.added
-    stamped = [(user_id, [Delivery(state, max(added, relations[user_id]))]) for user_id in shown]
+    stamped = [(user_id, [Delivery(state, max(added, cast(int, relations[user_id])))]) for user_id in shown]
     for user_id in hidden:
-        relation = relations[user_id]
+        relation = cast(Unfollowed, relations[user_id])
         stamped.append((user_id, [Delivery(state, max(added, relation.since), hidden=True)]))
     return stamped
 
@@ -254,7 +255,7 @@ def _follow_states(
     follows = manager.backend.follows
     actors = list(wanted)
     versions = follows.follow_versions_many([(list(wanted[a]), a) for a in actors])
-    found: dict[str, dict[str, FollowState]] = dict(zip(actors, versions, strict=True))  # fresh dicts
+    found = cast(dict[str, dict[str, FollowState]], dict(zip(actors, versions, strict=True)))  # fresh dicts
     rests = [(list(wanted[a].difference(found[a])), a) for a in actors]
     for actor, ended in zip(actors, follows.unfollows_many(rests), strict=True):
         found[actor].update(ended)

@@ -7,8 +7,11 @@ no activity falls between the two (see domain.author_modes).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from streamfeed.app.application import FeedApplication
 from streamfeed.app.steps.fanout import FanoutRest, first_follower_pages, plan_batches
+from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.author_modes import (
     AuthorModeEvent,
     pulled_at,
@@ -30,7 +33,7 @@ def apply_author_mode(
     Activities the fanout already took as pulled but that the switch makes
     pushed (their time is at or after the switch) are in the author's user
     feed: they are sent to the followers now, like a fanout (read after the
-    modes are written; see pipeline.author_modes). Planned again from
+    modes are written; see streamfeed.domain.author_modes). Planned again from
     storage on a redelivery, so a run that died after storing still sends.
     """
     backend = manager.backend
@@ -59,7 +62,9 @@ def apply_author_mode(
         batches += plan_batches(
             manager, ActivityOp.ADD, state, ended, (), FanoutPriority.LOW, partitions, None
         )
-    deliveries = [(ActivityOp.ADD, state, FanoutPriority.LOW, None) for state in uncovered]
+    deliveries: list[tuple[ActivityOp, ActivityState, FanoutPriority | None, datetime | None]] = [
+        (ActivityOp.ADD, state, FanoutPriority.LOW, None) for state in uncovered
+    ]
     [(page, cursor)] = first_follower_pages(manager, [event.author])
     for state in uncovered:
         batches += plan_batches(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import confluent_kafka
 from aiokafka.partitioner import murmur2
@@ -23,7 +24,8 @@ _partitions_by_count: dict[int, dict[str, int]] = {}
 
 
 def _python_partition(key: bytes, partitions: int) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 #: Kafka's default partition of a key: librdkafka's C murmur2 where confluent-kafka exposes it (a
@@ -60,6 +62,6 @@ def by_partition(user_ids: Iterable[str], partitions: int) -> dict[int, list[str
     return groups
 
 
-def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -1,0 +1,108 @@
+"""The API's request and response bodies, and the problem answers each route documents.
+
+Bodies are strict (no coercion, no unknown fields), as produce's JSON lines
+are: a client in any language gets the same refusals as the producer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from streamfeed.domain.json_events import ActivityLine, Scalar
+
+#: The most entries a page may ask for.
+MAX_PAGE = 100
+#: The most activities one POST may carry.
+MAX_BATCH = 500
+
+
+USER_ID = r"^[A-Za-z0-9_.:@\-]{1,200}$"
+
+
+class FollowBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    follower: str = Field(pattern=USER_ID)
+    followed: str = Field(pattern=USER_ID)
+    activity_copy_limit: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class ContextBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    extra_context: dict[str, Scalar | list[Scalar]]
+
+
+class MarkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    groups: list[str] | None = Field(None, description="Group keys to mark; null marks every group.")
+    seen: bool = True
+    read: bool = False
+
+
+class Page(BaseModel):
+    feed: str
+    user_id: str
+    results: list[dict[str, Any]]
+    next: str | None = Field(description="id_lt for the next page; null at the end.")
+
+
+class Counts(BaseModel):
+    unseen: int
+    unread: int
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI for the problem answers a route gives (problem+json, one schema)."""
+    described = {
+        400: "A body that is not JSON",
+        401: "No or bad credentials",
+        403: "Someone else's data",
+        404: "No such feed or activity",
+        413: "Too large",
+        422: "Invalid input, naming the field",
+    }
+    return {
+        code: {
+            "description": described[code],
+            "model": ProblemOut,
+            "content": {"application/problem+json": {}},
+        }
+        for code in codes
+    }
+
+
+AUTH = (400, 401, 403, 413, 422)
+
+
+class Accepted(BaseModel):
+    accepted: int
+    ids: list[str] = []
+
+
+class ActivityIn(ActivityLine):
+    """An activity as produce's JSON lines carry it; `type` may be left out here."""
+
+    type: Literal["activity"] = "activity"
+    # Bodies are validated after JSON parsing, where strict mode would refuse an ISO string.
+    time: Annotated[datetime | None, Field(strict=False)] = None
+
+
+ActivityBody = Annotated[ActivityIn | list[ActivityIn], Body()]
+
+
+class DemoSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    user_id: str = Field(pattern=USER_ID)

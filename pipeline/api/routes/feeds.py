@@ -1,0 +1,71 @@
+"""Reading feeds: a page by id cursor, the notification counts, and seen/read marks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from streamfeed.api.deps import CallerDep, ManagerDep, feed_of
+from streamfeed.api.models import AUTH, MAX_PAGE, Accepted, Counts, MarkBody, Page, problems
+from streamfeed.api.problems import Problem
+from streamfeed.api.views import activity_json, group_json
+from streamfeed.domain.events import MarkSpec
+from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
+
+router = APIRouter()
+
+
+@router.get("/v1/feeds/{feed}/{user_id}", response_model=Page, responses=problems(*AUTH, 404))
+async def read_page(
+    feed: str,
+    user_id: str,
+    manager: ManagerDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 25,
+    id_lt: Annotated[str | None, Query(max_length=64)] = None,
+    id_gt: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page:
+    """A page of the feed, newest first; `next` is the id_lt of the next page."""
+    # Run on the event loop: a page is one storage round trip, cheaper than the hop to a
+    # worker thread and back that a sync endpoint costs (the API's hottest path).
+    caller.require(user_id, "read the feeds")
+    handle = feed_of(manager, feed, user_id)
+    query = handle.filter(**{k: v for k, v in (("activity_id__lt", id_lt), ("activity_id__gt", id_gt)) if v})
+    items = query[: limit + 1]
+    more, items = len(items) > limit, items[:limit]
+    if isinstance(handle, AggregatedFeed):
+        results = [group_json(g) for g in items]
+        last = items[-1].last_activity.id if items else None
+    else:
+        results = [activity_json(a) for a in items]
+        last = items[-1].id if items else None
+    return Page(feed=feed, user_id=user_id, results=results, next=last if more else None)
+
+
+@router.get("/v1/feeds/{feed}/{user_id}/counts", response_model=Counts, responses=problems(*AUTH, 404))
+def read_counts(feed: str, user_id: str, manager: ManagerDep, caller: CallerDep) -> Counts:
+    """Unseen and unread groups of a notification feed: one lookup."""
+    caller.require(user_id, "read the counts")
+    handle = feed_of(manager, feed, user_id)
+    if not isinstance(handle, NotificationFeed):
+        raise Problem(404, "Not found", f"feed {feed!r} keeps no seen/read counts", "feed")
+    return Counts(unseen=handle.count_unseen(), unread=handle.count_unread())
+
+
+@router.post(
+    "/v1/feeds/{feed}/{user_id}/mark",
+    status_code=202,
+    response_model=Accepted,
+    responses=problems(*AUTH, 404),
+)
+def mark(feed: str, user_id: str, body: MarkBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
+    """Mark groups (or all) seen and/or read; reading implies seeing. Goes through the pipeline."""
+    caller.require(user_id, "mark the feeds")
+    handle = feed_of(manager, feed, user_id)
+    if not isinstance(handle, NotificationFeed):
+        raise Problem(404, "Not found", f"feed {feed!r} has no seen/read marks", "feed")
+    groups = None if body.groups is None else tuple(body.groups)
+    manager.mark(user_id, MarkSpec(feed, groups, body.seen or body.read, body.read, datetime.now(UTC)))
+    return Accepted(accepted=1)
