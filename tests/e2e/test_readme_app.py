@@ -17,13 +17,10 @@ pytestmark = pytest.mark.integration
 
 APP = textwrap.dedent(
     """
-    from streamfeed.feeds.aggregated import AggregatedFeed
-    from streamfeed.feeds.flat import Feed
-    from streamfeed.app.manager import Manager
-    from streamfeed.domain.verbs import Verb, register
+    from streamfeed import AggregatedFeed, Feed, Manager, Verb, register_verb
 
 
-    @register
+    @register_verb
     class Pin(Verb):
         id = 42
         infinitive = "pin"
