@@ -26,15 +26,31 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.author_modes import ModeChanges, pulled_ranges
 from streamfeed.domain.follow_state import Unfollowed
 from streamfeed.storage.base import Backend, FollowStorage, PageRequest, WindowQuery, page_of_ids
 
-if TYPE_CHECKING:
-    from streamfeed.feeds.flat import Feed
+
+class PullingFeed(Protocol):
+    """What a merged read needs of the flat feed it reads (streamfeed.feeds.flat.Feed): this
+    module sits below the feed classes, which call it, so it names no feed class."""
+
+    user_id: str
+    key: str
+    backend: Backend
+
+    @property
+    def max_length(self) -> int | None: ...
+
+    @property
+    def activity_class(self) -> type[Activity]: ...
+
+    @classmethod
+    def key_for(cls, user_id: Any) -> str: ...
+
 
 #: Seconds a process keeps the author modes it read: a read asks for them every time otherwise.
 MODES_CACHE_SECONDS = 1.0
@@ -77,7 +93,7 @@ def pulled_candidates(backend: Backend, user_id: str) -> dict[str, tuple[tuple[i
 
 
 def _window(
-    feed: Feed, candidates: dict[Any, Any], user_feed: type[Feed], fetch: int | None
+    feed: PullingFeed, candidates: dict[Any, Any], user_feed: type[PullingFeed], fetch: int | None
 ) -> tuple[list[str], dict[Any, Any], dict[Any, Any], bool]:
     """The merged window's newest `fetch` entries (all of the window for None): their ids newest
     first, their hidden flags, the states read so far, and whether the window goes on past them.
@@ -121,7 +137,7 @@ def _window(
 
 
 def merged_page(
-    feed: Feed, page: PageRequest, candidates: dict[Any, Any], user_feed: type[Feed]
+    feed: PullingFeed, page: PageRequest, candidates: dict[Any, Any], user_feed: type[PullingFeed]
 ) -> list[Activity]:
     """The page of the merged feed: bounds, order, offset and limit over its live entries.
 
@@ -145,7 +161,7 @@ def merged_page(
 
 
 def _live_in_order(
-    feed: Feed,
+    feed: PullingFeed,
     window: list[str],
     hidden: dict[Any, Any],
     states: dict[Any, Any],
@@ -168,6 +184,6 @@ def _live_in_order(
     return live
 
 
-def merged_count(feed: Feed, candidates: dict[Any, Any], user_feed: type[Feed]) -> int:
+def merged_count(feed: PullingFeed, candidates: dict[Any, Any], user_feed: type[PullingFeed]) -> int:
     """Live, shown entries of the merged window."""
     return len(merged_page(feed, PageRequest(), candidates, user_feed))
