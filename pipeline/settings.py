@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         "has its own",
     )
     partitions: int = Field(8, ge=1, description="Partitions of every streamfeed topic")
+    max_targets: int = Field(
+        500,
+        ge=0,
+        le=100_000,
+        description="Most `to` targets one activity may name; bigger audiences are what follows and "
+        "the fanout are for (each target costs a feed write)",
+    )
     replication_factor: int = Field(1, ge=1, description="Replicas of every streamfeed topic")
     pull_threshold: int | None = Field(
         None,
@@ -119,6 +126,12 @@ class Settings(BaseSettings):
         None, description="Key of services (X-Service-Key header) that may publish for any actor"
     )
     api_cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS")
+    api_realtime_per_user: int = Field(
+        10, ge=1, description="Realtime streams one user may hold open on one API process (429 beyond)"
+    )
+    api_realtime_max: int = Field(
+        10_000, ge=1, description="Realtime streams one API process holds open at most (429 beyond)"
+    )
     api_demo_page: bool = Field(
         False,
         description="Serve a demo feed page at / whose sign-in gives anyone a token: never in production",

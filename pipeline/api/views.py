@@ -9,7 +9,14 @@ from streamfeed.domain.activity import Activity
 from streamfeed.domain.aggregated_activity import AggregatedActivity
 
 
-def activity_json(activity: Activity) -> dict[str, Any]:
+def activity_json(activity: Activity, reader: str) -> dict[str, Any]:
+    """The activity as `reader`'s feed shows it: its author sees every `to` target, anyone else
+    only the ones naming them (a recipient never learns who else was notified)."""
+    to = (
+        activity.to
+        if reader == activity.actor_id
+        else [t for t in activity.to if t.partition(":")[2] == reader]
+    )
     return {
         "id": activity.id,
         "actor": activity.actor_id,
@@ -19,11 +26,11 @@ def activity_json(activity: Activity) -> dict[str, Any]:
         "time": activity.time.isoformat(),
         "extra_context": dict(activity.extra_context),
         "foreign_id": activity.foreign_id,
-        "to": list(activity.to),
+        "to": list(to),
     }
 
 
-def group_json(group: AggregatedActivity) -> dict[str, Any]:
+def group_json(group: AggregatedActivity, reader: str) -> dict[str, Any]:
     return {
         "group": group.group,
         "activity_count": group.activity_count,
@@ -34,7 +41,7 @@ def group_json(group: AggregatedActivity) -> dict[str, Any]:
         "updated_at": _iso(group.updated_at),
         "is_seen": group.is_seen(),
         "is_read": group.is_read(),
-        "activities": [activity_json(a) for a in group.last_activities],
+        "activities": [activity_json(a, reader) for a in group.last_activities],
     }
 
 

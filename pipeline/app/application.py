@@ -62,10 +62,14 @@ class FeedApplication:
     #: pull_hysteresis of it. None: STREAMFEED_PULL_THRESHOLD, unset means never by count.
     pull_threshold: int | None = None
     pull_hysteresis: ClassVar[float] = 0.9
+    #: Most `to` targets one activity may name; None: STREAMFEED_MAX_TARGETS.
+    max_targets: int | None = None
 
     def __init__(self, backend: Backend | None = None) -> None:
         if self.pull_threshold is None:
             self.pull_threshold = get_settings().pull_threshold
+        if self.max_targets is None:
+            self.max_targets = get_settings().max_targets
         self.backend = backend or get_backend()
 
     # -- the application's shape --------------------------------------------------
@@ -125,6 +129,15 @@ class FeedApplication:
         """Follower feeds that receive every activity, pulled authors' too (aggregated feeds)."""
         pulling = set(self.pulling_feed_names())
         return [name for name in self.feed_classes if name not in pulling]
+
+    def allow_targets(self, activity: Activity) -> list[str]:
+        """The `to` entries of an activity its actor may use when publishing with a user token
+        (the HTTP API refuses the activity if it names any other, before anything is written).
+        Services holding the service key may target anyone: apps usually notify from their
+        backend. Default: a user may target only their own feeds. Override with the app's
+        rule, for example the owner of the object, or mentioned users who follow the actor
+        (README, "Security")."""
+        return [entry for entry in activity.to if entry.partition(":")[2] == activity.actor_id]
 
     def author_mode_for(self, author_id: str, follower_count: int, pulled: bool) -> bool | None:
         """Whether an author should be pulled (True), pushed (False) or left as is (None), asked

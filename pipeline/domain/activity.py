@@ -12,6 +12,7 @@ with an ``.id`` are accepted and converted.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -58,6 +59,22 @@ def parse_target(entry: Any) -> tuple[str, str]:
     return name, user_id
 
 
+#: Longest object, target or foreign id, in characters: an id names a thing, it is not the thing.
+MAX_REF_LENGTH = 1024
+
+
+def check_text(field: str, value: str) -> str:
+    """The text if UTF-8 can carry it (Avro, JSON and every storage need that): a lone
+    surrogate, which Python strings may hold and JSON parsers let through, is refused here."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationError(
+            field, value, f"is not valid UTF-8: a lone surrogate at {error.start}"
+        ) from None
+    return value
+
+
 def ref_id(field: str, value: Any, required: bool) -> str | None:
     """The string id of an actor, object or target given as an id or an object with .id."""
     if value is None:
@@ -71,7 +88,9 @@ def ref_id(field: str, value: Any, required: bool) -> str | None:
     text = str(value)
     if not text:
         raise ValidationError(field, value, "must not be empty")
-    return text
+    if len(text) > MAX_REF_LENGTH:
+        raise ValidationError(field, f"{len(text)} characters", f"is longer than {MAX_REF_LENGTH} characters")
+    return check_text(field, text)
 
 
 def utc_time(field: str, value: datetime | None) -> datetime:
@@ -115,15 +134,15 @@ def check_extra_context(context: Mapping[str, Any] | None, limit: int) -> dict[s
         if not isinstance(key, str):
             raise ValidationError("extra_context", key, "keys must be strings")
         field = f"extra_context[{key!r}]"
-        size += len(key.encode())
+        size += len(check_text("extra_context", key).encode())
         if isinstance(value, list | tuple):
             for item in value:
                 _check_scalar(field, item)
-                size += len(item.encode()) if isinstance(item, str) else 8
+                size += len(check_text(field, item).encode()) if isinstance(item, str) else 8
             value = list(value)
         else:
             _check_scalar(field, value)
-            size += len(value.encode()) if isinstance(value, str) else 8
+            size += len(check_text(field, value).encode()) if isinstance(value, str) else 8
         checked[key] = value
     if size > limit:
         raise ValidationError("extra_context", f"{size} bytes", f"exceeds the limit of {limit} bytes")
@@ -184,7 +203,7 @@ class Activity(IdentifiedById):
         self.extra_context = check_extra_context(extra_context, self.max_extra_context_bytes)
         if foreign_id is not None and (not isinstance(foreign_id, str) or not foreign_id):
             raise ValidationError("foreign_id", foreign_id, "must be a non-empty string")
-        self.foreign_id = foreign_id
+        self.foreign_id = None if foreign_id is None else ref_id("foreign_id", foreign_id, required=True)
         if isinstance(to, str):
             raise ValidationError("to", to, "must be a list of feed ids, not one string")
         self.to = tuple(to)
@@ -221,6 +240,16 @@ class Activity(IdentifiedById):
 
     def get_hydrated(self, activities: Mapping[str, Activity] | None = None) -> Activity:
         return self
+
+    def addressed_to(self, entries: tuple[str, ...]) -> Activity:
+        """This activity as one recipient's feed keeps it: `to` narrowed to `entries`, the ones
+        naming that recipient. A recipient learns it was targeted, never who else was, and a
+        group stores its own targets, not every recipient's (linear in the target count)."""
+        if entries == self.to:
+            return self
+        clone = copy.copy(self)
+        clone.to = entries
+        return clone
 
     def with_extra_context(self, extra_context: Mapping[str, Any]) -> Activity:
         """The same activity (same id) carrying new extra_context: what an update stores."""

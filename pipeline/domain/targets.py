@@ -16,10 +16,23 @@ from streamfeed.domain.exceptions import ValidationError
 
 
 class FeedNames(Protocol):
-    """What parse_targets needs of an application: the extra feeds `to` may name."""
+    """What parse_targets needs of an application: the extra feeds `to` may name, and how
+    many targets one activity may name."""
 
     @property
     def extra_feed_classes(self) -> Mapping[str, Any]: ...
+
+    @property
+    def max_targets(self) -> int | None: ...
+
+
+def targets_by_user(to: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """An activity's `to` entries grouped by the user each names, in their order: what each
+    recipient's copy keeps (Activity.addressed_to)."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for entry in to:
+        grouped[entry.partition(":")[2]].append(entry)
+    return {user_id: tuple(entries) for user_id, entries in grouped.items()}
 
 
 def parse_targets(manager: FeedNames, activities: Iterable[Activity]) -> dict[str, list[str]]:
@@ -31,7 +44,15 @@ def parse_targets(manager: FeedNames, activities: Iterable[Activity]) -> dict[st
     """
     targets: dict[str, set[str]] = defaultdict(set)
     allowed = manager.extra_feed_classes
+    limit = manager.max_targets
     for activity in activities:
+        if limit is not None and len(activity.to) > limit:
+            raise ValidationError(
+                "to",
+                f"{len(activity.to)} targets",
+                f"names more than {limit} (STREAMFEED_MAX_TARGETS): reach bigger audiences "
+                "through follows and the fanout",
+            )
         for entry in activity.to:
             name, user_id = parse_target(entry)
             if name not in allowed:

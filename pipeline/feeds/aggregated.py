@@ -28,6 +28,7 @@ from streamfeed.domain.aggregation import (
 )
 from streamfeed.domain.aggregators import BaseAggregator, NotificationAggregator, RecentVerbAggregator
 from streamfeed.domain.events import MarkSpec
+from streamfeed.domain.targets import targets_by_user
 from streamfeed.feeds.flat import BaseFeed, direct_states
 from streamfeed.storage.base import Backend, PageRequest
 
@@ -93,9 +94,10 @@ class AggregatedFeed(BaseFeed):
         missing = sorted({i for _, c in changes for group in c.upserts for i in group.missing_bodies()})
         if missing:  # a shown member was removed: show the next newest, from activity storage
             found = backend.activities.get_many(missing, cls.activity_class)
-            for _, change in changes:
+            for feed, change in changes:
                 for group in change.upserts:
-                    group.fill(found[i] for i in group.missing_bodies() if i in found)
+                    bodies = [found[i] for i in group.missing_bodies() if i in found]
+                    group.fill(_Addressing().activities(feed.user_id, bodies))
         backend.aggregated.write_many([(feed.key, change) for feed, change in changes])
         counted = [(f.user_id, f.key, *c.counts) for f, c in changes if c.counts is not None]
         if counted:
@@ -112,7 +114,11 @@ class AggregatedFeed(BaseFeed):
         """Deliveries to many users' feeds of this class (one entry per user): every view read
         in one storage call and every change written in one, which Redis pipelines; a fanout's
         cost is then its round trips, not one pair per recipient."""
-        feeds = [(cls(user_id, backend), list(deliveries)) for user_id, deliveries in work]
+        addressing = _Addressing()
+        feeds = [
+            (cls(user_id, backend), addressing.deliveries(user_id, deliveries))
+            for user_id, deliveries in work
+        ]
         requests = [feed._view_request([d.state.activity for d in ds], cls.max_length) for feed, ds in feeds]
         views = backend.aggregated.load_views(requests, cls.activity_class, cls.aggregated_activity_class)
         cls._apply_many(
@@ -125,7 +131,8 @@ class AggregatedFeed(BaseFeed):
 
     def refresh(self, states: Sequence[ActivityState]) -> None:
         """Show the current state (updated or removed) of activities this feed holds."""
-        states = list(states)
+        addressing = _Addressing()
+        states = [replace(s, activity=addressing.activity(self.user_id, s.activity)) for s in states]
         view = self._view_for([s.activity for s in states], None)
         self._apply(plan_refresh(self.get_aggregator(), view, states, self.track_counts))
 
@@ -228,3 +235,31 @@ class NotificationFeed(AggregatedFeed):
     def apply_mark(self, spec: MarkSpec) -> None:
         """Apply a mark to storage: only the user's materializer (or inline mode) calls this."""
         self._apply(plan_mark(self._full_view(), spec.groups, spec.seen, spec.read, spec.time))
+
+
+class _Addressing:
+    """Each recipient's copy of an activity, its `to` narrowed to the entries naming the
+    recipient (Activity.addressed_to): who else was targeted is grouped once per activity, so
+    a delivery to n targets costs n, not n squared."""
+
+    def __init__(self) -> None:
+        self._by_activity: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def activity(self, user_id: str, activity: Activity) -> Activity:
+        if not activity.to:
+            return activity
+        by_user = self._by_activity.get(activity.id)
+        if by_user is None:
+            by_user = self._by_activity[activity.id] = targets_by_user(activity.to)
+        return activity.addressed_to(by_user.get(user_id, ()))
+
+    def activities(self, user_id: str, activities: Iterable[Activity]) -> list[Activity]:
+        return [self.activity(user_id, a) for a in activities]
+
+    def deliveries(self, user_id: str, deliveries: Iterable[Delivery]) -> list[Delivery]:
+        return [
+            d
+            if not d.state.activity.to
+            else replace(d, state=replace(d.state, activity=self.activity(user_id, d.state.activity)))
+            for d in deliveries
+        ]

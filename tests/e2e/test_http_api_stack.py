@@ -18,6 +18,7 @@ from tests.services import free_port, start_api_server
 pytestmark = pytest.mark.integration
 
 KEY = "e2e-signing-key-0123456789abcdef0123"
+SERVICE = "e2e-service-key-0123456789abcdef"
 
 
 def bearer(user: str) -> dict[str, str]:
@@ -27,7 +28,7 @@ def bearer(user: str) -> dict[str, str]:
 
 def test_publish_through_kafka_read_and_listen(stack, isolated, worker_factory, tmp_path):
     port = free_port()
-    settings = isolated("redis", partitions=2, api_port=port, api_jwt_key=KEY)
+    settings = isolated("redis", partitions=2, api_port=port, api_jwt_key=KEY, api_service_key=SERVICE)
     create_topics(settings)
     worker = worker_factory(settings)
     env = {**os.environ, **settings_env(settings), PARENT_ENV: str(os.getpid())}
@@ -46,7 +47,10 @@ def test_publish_through_kafka_read_and_listen(stack, isolated, worker_factory, 
             {"actor": "thierry", "verb": "add", "object": f"pin:{n}", "to": ["notification:julie"]}
             for n in range(3)
         ]
-        published = httpx.post(f"{base}/v1/activities", json=body, headers=bearer("thierry"))
+        # Notifying other users is the app backend's call: a user token may not target them.
+        refused = httpx.post(f"{base}/v1/activities", json=body, headers=bearer("thierry"))
+        assert refused.status_code == 403 and refused.json()["field"] == "to", refused.text
+        published = httpx.post(f"{base}/v1/activities", json=body, headers={"X-Service-Key": SERVICE})
         assert published.status_code == 202 and published.json()["accepted"] == 3
         wait_until_drained(settings, timeout=120, workers=[worker])
         page = httpx.get(f"{base}/v1/feeds/normal/julie", params={"limit": 2}, headers=bearer("julie")).json()

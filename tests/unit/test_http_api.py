@@ -16,6 +16,7 @@ from streamfeed.storage.memory import MemoryBackend
 
 KEY = "test-signing-key-0123456789abcdef"
 SERVICE = "service-key-0123456789"
+SERVICE_HEADERS = {"X-Service-Key": SERVICE}
 
 
 def token(user: str, key: str = KEY, expires_in: float = 300) -> dict[str, str]:
@@ -56,7 +57,7 @@ def test_publish_follow_read_page_by_page(client):
 
 
 def test_notifications_count_and_mark(client):
-    client.post("/v1/activities", json=pin("ann", 1, to=["notification:bob"]), headers=token("ann"))
+    client.post("/v1/activities", json=pin("ann", 1, to=["notification:bob"]), headers=SERVICE_HEADERS)
     counts = client.get("/v1/feeds/notification/bob/counts", headers=token("bob"))
     assert counts.json() == {"unseen": 1, "unread": 1}
     assert (
@@ -171,7 +172,7 @@ def test_realtime_resumes_after_the_last_event_id_without_gaps(client):
     publisher.listen("bob", 60)  # bob's client is connected; carl has none
     for n in range(3):
         client.post(
-            "/v1/activities", json=pin(f"fan{n}", n, to=["notification:bob"]), headers=token(f"fan{n}")
+            "/v1/activities", json=pin(f"fan{n}", n, to=["notification:bob"]), headers=SERVICE_HEADERS
         )
     kept = publisher.read("bob", "0", 0)
     assert publisher.read("carl", "0", 0) == []  # new entries are kept only for listeners

@@ -37,6 +37,12 @@ def publish(body: ActivityBody, manager: ManagerDep, caller: CallerDep) -> Accep
         except StreamfeedError as error:
             field = getattr(error, "field", None)
             raise Problem(422, "Invalid activity", f"{where}{error}", field) from None
+        if not caller.service and event.activity.to:
+            allowed = set(manager.allow_targets(event.activity))
+            refused = [entry for entry in event.activity.to if entry not in allowed]
+            if refused:
+                shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+                raise Problem(403, "Forbidden", f"{where}a user token may not target {shown}", "to")
         events.append(event)
     for event in events:
         manager.driver.activity(event)

@@ -36,10 +36,10 @@ async def read_page(
     items = query[: limit + 1]
     more, items = len(items) > limit, items[:limit]
     if isinstance(handle, AggregatedFeed):
-        results = [group_json(g) for g in items]
+        results = [group_json(g, user_id) for g in items]
         last = items[-1].last_activity.id if items else None
     else:
-        results = [activity_json(a) for a in items]
+        results = [activity_json(a, user_id) for a in items]
         last = items[-1].id if items else None
     return Page(feed=feed, user_id=user_id, results=results, next=last if more else None)
 
