@@ -126,6 +126,7 @@ class Settings(BaseSettings):
         None, description="Key of services (X-Service-Key header) that may publish for any actor"
     )
     api_cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS")
+    api_docs: bool = Field(True, description="Serve /docs and /openapi.json (turn off if the API is public)")
     api_realtime_per_user: int = Field(
         10, ge=1, description="Realtime streams one user may hold open on one API process (429 beyond)"
     )

@@ -9,7 +9,9 @@ the state of applying it once: the pipeline replays and retries freely.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -514,6 +516,31 @@ class CountsPublisher(ABC):
         time.sleep(timeout)  # no log kept by this publisher
         return []
 
+    # -- the realtime streams' side: a stream costs a socket or a future, never a thread --------
+
+    def valid_event_id(self, event_id: str) -> bool:
+        """Whether a client's Last-Event-ID has the form this publisher's event ids have."""
+        return _EVENT_SEQUENCE.fullmatch(event_id) is not None and int(event_id) < 2**64
+
+    async def resume(self, user_id: str, after: str | None) -> tuple[str, bool]:
+        """Where a stream starts reading: (the id to read after, whether events the client has
+        not seen may be gone). None means from now on; an id ahead of the log (not one this log
+        gave) or older than what it keeps is such a gap, and the client re-reads the feed."""
+        return after or "0", False
+
+    async def read_async(self, user_id: str, after: str, timeout: float) -> list[tuple[str, dict[Any, Any]]]:
+        """read for the event loop: waits for an event without holding a thread."""
+        await asyncio.sleep(timeout)  # no log kept by this publisher
+        return []
+
+    async def listen_async(self, user_id: str, seconds: float) -> None:
+        """listen for the event loop."""
+        self.listen(user_id, seconds)
+
+    async def close_async(self) -> None:
+        """Release what the event loop's side holds (connections), at the API's shutdown."""
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class NewEntries:
@@ -542,6 +569,7 @@ def counts_message(user_id: str, feed_key: str, unseen: int, unread: int) -> dic
 #: Events kept per user for realtime clients that reconnect (Redis trims approximately,
 #: so up to about twice as many may stay).
 REALTIME_KEEP = 100
+_EVENT_SEQUENCE = re.compile(r"[0-9]{1,20}")
 
 
 class Backend:

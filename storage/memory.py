@@ -8,6 +8,7 @@ between processes.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import threading
 import time
@@ -292,6 +293,12 @@ class MemoryCountsPublisher(CountsPublisher):
         self.sequence = 0
         self.changed = threading.Condition()
         self.listeners_until: dict[str, float] = {}
+        #: The newest event dropped from each user's log: a client behind it missed events.
+        self.trimmed: dict[str, int] = {}
+        #: Streams waiting on the event loop, by user: woken from whichever thread publishes.
+        self.waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = defaultdict(
+            list
+        )
 
     def subscribe(self, callback: Callable[[dict[Any, Any]], None]) -> None:
         self.subscribers.append(callback)
@@ -326,7 +333,12 @@ class MemoryCountsPublisher(CountsPublisher):
                 self.sequence += 1
                 log = self.logs[user_id]
                 log.append((self.sequence, message))
-                del log[:-REALTIME_KEEP]
+                if len(log) > REALTIME_KEEP:
+                    self.trimmed[user_id] = log[-REALTIME_KEEP - 1][0]
+                    del log[:-REALTIME_KEEP]
+                for loop, waiter in self.waiters.pop(user_id, ()):
+                    if not loop.is_closed():  # a stream's loop that ended meanwhile has no one to wake
+                        loop.call_soon_threadsafe(_wake, waiter)
             self.changed.notify_all()
 
     def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict[Any, Any]]]:
@@ -334,6 +346,42 @@ class MemoryCountsPublisher(CountsPublisher):
             since = self.sequence if after is None else int(after) if after.isdigit() else 0
             self.changed.wait_for(lambda: any(n > since for n, _ in self.logs.get(user_id, ())), timeout)
             return [(str(n), m) for n, m in self.logs.get(user_id, ()) if n > since]
+
+    async def resume(self, user_id: str, after: str | None) -> tuple[str, bool]:
+        with self.changed:
+            if after is None:
+                return str(self.sequence), False
+            if int(after) > self.sequence:  # not an id this log gave: start from now
+                return str(self.sequence), True
+            return after, int(after) < self.trimmed.get(user_id, 0)
+
+    async def read_async(self, user_id: str, after: str, timeout: float) -> list[tuple[str, dict[Any, Any]]]:
+        since = int(after)
+        loop = asyncio.get_running_loop()
+        with self.changed:
+            found = [(str(n), m) for n, m in self.logs.get(user_id, ()) if n > since]
+            if found:
+                return found
+            waiter: asyncio.Future[None] = loop.create_future()
+            self.waiters[user_id].append((loop, waiter))
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            pass
+        finally:  # woken, timed out or cancelled (the client left): no longer waiting
+            with self.changed:
+                waiting = self.waiters.get(user_id, [])
+                if (loop, waiter) in waiting:
+                    waiting.remove((loop, waiter))
+                if not waiting:
+                    self.waiters.pop(user_id, None)
+        with self.changed:
+            return [(str(n), m) for n, m in self.logs.get(user_id, ()) if n > since]
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class MemoryFollowStorage(FollowStorage):

@@ -24,14 +24,18 @@ per feed in a single pipeline.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import redis
+import redis.asyncio
+import redis.asyncio.cluster
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.activity_state import ActivityState
@@ -387,6 +391,27 @@ def redis_client(url: str) -> redis.Redis | redis.RedisCluster:
         plain = "redis://" + url[len(CLUSTER_SCHEME) :]
         return redis.RedisCluster.from_url(plain, socket_timeout=10, health_check_interval=30)
     return redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
+
+
+_STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
+
+
+def _stream_id(text: str) -> tuple[int, int]:
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def _async_twin(client: Any) -> Any:
+    """An asyncio client for the server (or cluster) the sync client talks to. No socket
+    timeout: a realtime stream blocks in XREAD for as long as it asks to."""
+    if isinstance(client, redis.RedisCluster):
+        nodes = [redis.asyncio.cluster.ClusterNode(n.host, n.port) for n in client.get_nodes()]  # type: ignore[no-untyped-call]
+        return redis.asyncio.RedisCluster(startup_nodes=nodes)
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:  # a Unix socket
+        return redis.asyncio.Redis(unix_socket_path=kwargs["path"], db=kwargs.get("db", 0))
+    wanted = ("host", "port", "db", "username", "password", "socket_connect_timeout")
+    return redis.asyncio.Redis(**{k: kwargs[k] for k in wanted if k in kwargs})
 
 
 def _state_value(forms: StoredForms, state: ActivityState) -> bytes:
@@ -1054,6 +1079,8 @@ class RedisCountsPublisher(CountsPublisher):
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
+        #: The asyncio client of each event loop that streams (an API process has one).
+        self._async_clients: dict[asyncio.AbstractEventLoop, Any] = {}
 
     def channel(self, user_id: str) -> str:
         return f"{self.prefix}notifications:{user_id}"
@@ -1118,6 +1145,54 @@ class RedisCountsPublisher(CountsPublisher):
         for entry in entries:
             self._append(pipe, entry.user_id, entry.message())
         pipe.execute()
+
+    # -- streams on the event loop: a blocked XREAD holds a connection, not a thread -----------
+
+    def _async(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = self._async_clients[loop] = _async_twin(self.client)
+        return client
+
+    def valid_event_id(self, event_id: str) -> bool:
+        match = _STREAM_ID.fullmatch(event_id)
+        return match is not None and all(int(part) < 2**64 for part in match.groups() if part)
+
+    async def resume(self, user_id: str, after: str | None) -> tuple[str, bool]:
+        try:
+            info = await self._async().xinfo_stream(self.stream(user_id))
+        except redis.exceptions.ResponseError:  # no stream: nothing was ever kept for the user
+            return "0-0", after is not None and _stream_id(after) > (0, 0)
+        last = _stream_id(info["last-generated-id"].decode())
+        if after is None:
+            return f"{last[0]}-{last[1]}", False
+        if _stream_id(after) > last:  # not an id this log gave: start from now
+            return f"{last[0]}-{last[1]}", True
+        first = info.get("first-entry")
+        trimmed = info["entries-added"] > info["length"]
+        return after, bool(trimmed and first and _stream_id(after) < _stream_id(first[0].decode()))
+
+    async def read_async(self, user_id: str, after: str, timeout: float) -> list[tuple[str, dict[Any, Any]]]:
+        found = await self._async().xread(
+            {self.stream(user_id): after}, count=100, block=max(1, int(timeout * 1000))
+        )
+        return [
+            (entry_id.decode(), json.loads(fields[b"data"]))
+            for _, entries in found
+            for entry_id, fields in entries
+        ]
+
+    async def listen_async(self, user_id: str, seconds: float) -> None:
+        now = time.time() * 1000
+        client = self._async()
+        await client.zadd(self.listeners_key(), {user_id: now + seconds * 1000})
+        await client.zremrangebyscore(self.listeners_key(), "-inf", now)
+
+    async def close_async(self) -> None:
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     def read(self, user_id: str, after: str | None, timeout: float) -> list[tuple[str, dict[Any, Any]]]:
         found = self.client.xread(

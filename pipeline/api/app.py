@@ -11,6 +11,8 @@ resource.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,20 +35,35 @@ def create_app(
     max_body_bytes: int = 1_048_576,
     realtime_wait: float = 15.0,
     demo_page: bool = False,
+    realtime_per_user: int = 10,
+    realtime_max: int = 10_000,
+    docs: bool = True,
 ) -> FastAPI:
     """The API over a manager: its feeds, its verbs, its driver (inline or Kafka).
 
     realtime_wait: seconds a realtime stream waits for an event before it
-    sends a keep-alive line (and notices a client that left).
+    sends a keep-alive line (and notices a client that left). docs: serve
+    /docs and /openapi.json (off in production if the API is not public).
     """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await manager.backend.publisher.close_async()
+
     app = FastAPI(
         title="streamfeed",
         version="1",
         description="Feeds of a streamfeed app: read a page, publish, follow, mark seen.",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.manager = manager
     app.state.auth = Authenticator(jwt_key, service_key)
     app.state.realtime_wait = realtime_wait
+    app.state.stream_limits = realtime.StreamLimits(realtime_per_user, realtime_max)
     app.add_exception_handler(Problem, handle_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]

@@ -74,12 +74,23 @@ async def current_caller(
     request: Request,
     authorization: str | None = Header(None),
     x_service_key: str | None = Header(None),
-    access_token: str | None = Query(
-        None, max_length=4096, description="For EventSource, which sends no headers."
-    ),
 ) -> Caller:
     """FastAPI dependency: the caller of this request. Async, since it never waits: a sync
     dependency would cost each request a hop to the thread pool and back."""
+    auth: Authenticator = request.app.state.auth
+    return auth.caller(authorization, x_service_key)
+
+
+async def stream_caller(
+    request: Request,
+    authorization: str | None = Header(None),
+    x_service_key: str | None = Header(None),
+    access_token: str | None = Query(
+        None, max_length=4096, description="For EventSource, which sends no headers; never logged."
+    ),
+) -> Caller:
+    """current_caller for the realtime stream, the one route that also takes the token as a
+    query parameter: a browser's EventSource cannot send headers."""
     if authorization is None and access_token is not None:
         authorization = f"Bearer {access_token}"
     auth: Authenticator = request.app.state.auth

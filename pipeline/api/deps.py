@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from streamfeed.api.auth import Caller, current_caller
+from streamfeed.api.auth import Caller, current_caller, stream_caller
 from streamfeed.api.problems import Problem
 from streamfeed.app.manager import Manager
 from streamfeed.domain.activity import check_user_id
@@ -26,6 +26,7 @@ async def get_manager(request: Request) -> Manager:
 
 ManagerDep = Annotated[Manager, Depends(get_manager)]
 CallerDep = Annotated[Caller, Depends(current_caller)]
+StreamCallerDep = Annotated[Caller, Depends(stream_caller)]
 
 
 def feed_of(manager: Manager, name: str, user_id: str) -> Any:

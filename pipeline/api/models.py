@@ -73,6 +73,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such feed or activity",
         413: "Too large",
         422: "Invalid input, naming the field",
+        429: "Too many requests or streams: retry later",
     }
     return {
         code: {

@@ -30,6 +30,9 @@ def build_app(app_path: str, kafka: bool) -> FastAPI:
         settings.api_service_key,
         settings.api_cors_origins,
         demo_page=settings.api_demo_page,
+        realtime_per_user=settings.api_realtime_per_user,
+        realtime_max=settings.api_realtime_max,
+        docs=settings.api_docs,
     )
 
 
