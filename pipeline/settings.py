@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Shortest accepted JWT signing key or service key: HS256 is as strong as its key.
+MIN_SECRET_BYTES = 32
 _KEYSPACE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 _REDIS_PREFIX = re.compile(r"[^\s{}]{0,100}")
 _TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,200}")
@@ -120,7 +122,14 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65_535, description="Port of `streamfeed serve`")
     api_workers: int = Field(1, ge=1, le=64, description="Processes `streamfeed serve` runs on its port")
     api_jwt_key: str | None = Field(
-        None, description="HS256 key of user tokens (the `sub` is the user id); unset: no user tokens"
+        None,
+        description="HS256 key of user tokens (the `sub` is the user id), at least 32 bytes; unset: no "
+        "user tokens",
+    )
+    api_jwt_issuer: str | None = Field(None, description="If set, user tokens must carry this `iss`")
+    api_jwt_audience: str | None = Field(None, description="If set, user tokens must carry this `aud`")
+    api_token_max_seconds: int = Field(
+        86_400, ge=60, description="Longest lifetime a user token may have (`exp` at most this far ahead)"
     )
     api_service_key: str | None = Field(
         None, description="Key of services (X-Service-Key header) that may publish for any actor"
@@ -164,6 +173,15 @@ class Settings(BaseSettings):
     max_extra_context_bytes: int = Field(
         16_384, description="Largest encoded extra_context an activity may carry"
     )
+
+    @field_validator("api_jwt_key", "api_service_key")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_BYTES} bytes (a random key: openssl rand -hex 32)"
+            )
+        return value
 
     @field_validator("cassandra_keyspace")
     @classmethod

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from streamfeed.api.auth import Authenticator
 from streamfeed.api.body_limit import BodyLimit
+from streamfeed.api.hardening import SecurityHeaders, redact_tokens_in_logs
 from streamfeed.api.problems import Problem, handle_problem, problem_response
 from streamfeed.api.routes import activities, demo, feeds, follows, realtime
 from streamfeed.app.manager import Manager
@@ -38,6 +39,9 @@ def create_app(
     realtime_per_user: int = 10,
     realtime_max: int = 10_000,
     docs: bool = True,
+    jwt_issuer: str | None = None,
+    jwt_audience: str | None = None,
+    token_max_seconds: int = 86_400,
 ) -> FastAPI:
     """The API over a manager: its feeds, its verbs, its driver (inline or Kafka).
 
@@ -61,7 +65,9 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.manager = manager
-    app.state.auth = Authenticator(jwt_key, service_key)
+    app.state.auth = Authenticator(
+        jwt_key, service_key, issuer=jwt_issuer, audience=jwt_audience, max_seconds=token_max_seconds
+    )
     app.state.realtime_wait = realtime_wait
     app.state.stream_limits = realtime.StreamLimits(realtime_per_user, realtime_max)
     app.add_exception_handler(Problem, handle_problem)  # type: ignore[arg-type]
@@ -75,6 +81,8 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-Service-Key"],
         )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    redact_tokens_in_logs()
     for router in (feeds.router, activities.router, follows.router, realtime.router):
         app.include_router(router)
     if demo_page:  # a page to try it with: sign in as anyone, so never on a real deployment

@@ -15,6 +15,8 @@ import jwt
 from fastapi import Header, Query, Request
 
 from streamfeed.api.problems import Problem
+from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.settings import MIN_SECRET_BYTES
 
 
 @dataclass(frozen=True)
@@ -30,20 +32,46 @@ class Caller:
             raise Problem(403, "Forbidden", f"a token for {self.user_id!r} may not {what} of {user_id!r}")
 
 
-class Authenticator:
-    """Checks bearer JWTs (HS256, `sub` and `exp` required) and the service key."""
+class WeakKey(StreamfeedError, ValueError):
+    """A signing or service key too short to resist guessing: the API refuses to start."""
 
-    def __init__(self, jwt_key: str | None, service_key: str | None, algorithm: str = "HS256") -> None:
+
+class Authenticator:
+    """Checks bearer JWTs (HS256; `sub` and `exp` required, `exp` at most max_seconds ahead,
+    `iss` and `aud` when configured) and the service key."""
+
+    def __init__(
+        self,
+        jwt_key: str | None,
+        service_key: str | None,
+        algorithm: str = "HS256",
+        issuer: str | None = None,
+        audience: str | None = None,
+        max_seconds: int = 86_400,
+    ) -> None:
+        for name, key in (("STREAMFEED_API_JWT_KEY", jwt_key), ("STREAMFEED_API_SERVICE_KEY", service_key)):
+            if key is not None and len(key.encode()) < MIN_SECRET_BYTES:
+                raise WeakKey(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
         self.jwt_key = jwt_key
         self.service_key = service_key
         self.algorithm = algorithm
+        self.issuer = issuer
+        self.audience = audience
+        self.max_seconds = max_seconds
 
     def token_for(self, user_id: str, seconds: int = 3600) -> str:
-        """A user token (the demo page's sign-in): only where tokens are enabled."""
+        """A user token (the demo page's sign-in, `streamfeed token`): only where tokens are enabled."""
 
         if not self.jwt_key:
             raise Problem(404, "Not found", "user tokens are not enabled (STREAMFEED_API_JWT_KEY)")
-        claims = {"sub": user_id, "exp": int(time.time()) + seconds}
+        claims: dict[str, str | int] = {
+            "sub": user_id,
+            "exp": int(time.time()) + min(seconds, self.max_seconds),
+        }
+        if self.issuer:
+            claims["iss"] = self.issuer
+        if self.audience:
+            claims["aud"] = self.audience
         return jwt.encode(claims, self.jwt_key, algorithm=self.algorithm)
 
     def caller(self, authorization: str | None, service_key: str | None) -> Caller:
@@ -58,7 +86,19 @@ class Authenticator:
         token = authorization[7:].strip()
         try:
             claims = jwt.decode(
-                token, self.jwt_key, algorithms=[self.algorithm], options={"require": ["sub", "exp"]}
+                token,
+                self.jwt_key,
+                algorithms=[self.algorithm],
+                issuer=self.issuer,
+                audience=self.audience,
+                options={
+                    "require": [
+                        "sub",
+                        "exp",
+                        *(["iss"] if self.issuer else []),
+                        *(["aud"] if self.audience else []),
+                    ]
+                },
             )
         except jwt.ExpiredSignatureError:
             raise Problem(401, "Unauthorized", "the token has expired") from None
@@ -67,6 +107,12 @@ class Authenticator:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise Problem(401, "Unauthorized", "the token names no user (sub)")
+        if claims["exp"] - time.time() > self.max_seconds:
+            raise Problem(
+                401,
+                "Unauthorized",
+                f"the token lives longer than {self.max_seconds} s (STREAMFEED_API_TOKEN_MAX_SECONDS)",
+            )
         return Caller(subject)
 
 

@@ -33,6 +33,9 @@ def build_app(app_path: str, kafka: bool) -> FastAPI:
         realtime_per_user=settings.api_realtime_per_user,
         realtime_max=settings.api_realtime_max,
         docs=settings.api_docs,
+        jwt_issuer=settings.api_jwt_issuer,
+        jwt_audience=settings.api_jwt_audience,
+        token_max_seconds=settings.api_token_max_seconds,
     )
 
 

@@ -21,6 +21,7 @@ from streamfeed.cli import (
     schema,
     serve,
     status,
+    token,
     topics,
     worker,
 )
@@ -60,6 +61,7 @@ app.command()(produce.produce)
 app.command()(serve.serve)
 app.command()(status.status)
 app.command()(demo.demo)
+app.command()(token.token)
 
 
 def main() -> None:

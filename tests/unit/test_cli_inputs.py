@@ -79,7 +79,7 @@ MISTAKES = [
         "activity_copy_limit: Input should be a valid integer",
     ),
     (line(**{**GOOD_FOLLOW, "activity_copy_limit": 2**40}), "activity_copy_limit: Input should be less than"),
-    (line(**{**GOOD_ACTIVITY, "object": "x" * 2_000_000}), "over the topics' limit"),
+    (line(**{**GOOD_ACTIVITY, "object": "x" * 2_000_000}), "object: is longer than 1024 characters"),
     (line(**{**GOOD_ACTIVITY, "actor": "a b"}), "actor: is not a valid user id"),
     (line(**{**GOOD_ACTIVITY, "actor": "a}"}), "actor: is not a valid user id"),
     (line(**{**GOOD_ACTIVITY, "actor": "a\x00"}), "actor: is not a valid user id"),

@@ -15,7 +15,7 @@ from streamfeed.app.manager import Manager
 from streamfeed.storage.memory import MemoryBackend
 
 KEY = "test-signing-key-0123456789abcdef"
-SERVICE = "service-key-0123456789"
+SERVICE = "service-key-0123456789abcdef0123456789"
 SERVICE_HEADERS = {"X-Service-Key": SERVICE}
 
 

@@ -14,7 +14,7 @@ from streamfeed.app.manager import Manager
 from streamfeed.storage.memory import MemoryBackend
 
 KEY = "fuzz-signing-key-0123456789abcdef0123"
-SERVICE = "fuzz-service-key-0123456789"
+SERVICE = "fuzz-service-key-0123456789abcdef"
 
 app = create_app(Manager(MemoryBackend()), jwt_key=KEY, service_key=SERVICE, realtime_wait=0.05)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)

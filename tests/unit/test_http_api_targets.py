@@ -16,7 +16,7 @@ from streamfeed.api.app import create_app
 from streamfeed.storage.memory import MemoryBackend
 
 KEY = "test-signing-key-0123456789abcdef"
-SERVICE = {"X-Service-Key": "service-key-0123456789abcdef"}
+SERVICE = {"X-Service-Key": "service-key-0123456789abcdef-0123"}
 
 
 def token(user: str) -> dict[str, str]:
