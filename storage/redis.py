@@ -393,6 +393,9 @@ def redis_client(url: str) -> redis.Redis | redis.RedisCluster:
     return redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
 
 
+#: Connections the asyncio client may open: each waiting stream holds one, so the API's stream
+#: cap (STREAMFEED_API_REALTIME_MAX) is what bounds them, not this.
+_STREAM_CONNECTIONS = 1_000_000
 _STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
 
 
@@ -406,12 +409,16 @@ def _async_twin(client: Any) -> Any:
     timeout: a realtime stream blocks in XREAD for as long as it asks to."""
     if isinstance(client, redis.RedisCluster):
         nodes = [redis.asyncio.cluster.ClusterNode(n.host, n.port) for n in client.get_nodes()]  # type: ignore[no-untyped-call]
-        return redis.asyncio.RedisCluster(startup_nodes=nodes)
+        return redis.asyncio.RedisCluster(startup_nodes=nodes, max_connections=_STREAM_CONNECTIONS)
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:  # a Unix socket
-        return redis.asyncio.Redis(unix_socket_path=kwargs["path"], db=kwargs.get("db", 0))
+        return redis.asyncio.Redis(
+            unix_socket_path=kwargs["path"], db=kwargs.get("db", 0), max_connections=_STREAM_CONNECTIONS
+        )
     wanted = ("host", "port", "db", "username", "password", "socket_connect_timeout")
-    return redis.asyncio.Redis(**{k: kwargs[k] for k in wanted if k in kwargs})
+    return redis.asyncio.Redis(
+        **{k: kwargs[k] for k in wanted if k in kwargs}, max_connections=_STREAM_CONNECTIONS
+    )
 
 
 def _state_value(forms: StoredForms, state: ActivityState) -> bytes:
