@@ -135,6 +135,13 @@ class Settings(BaseSettings):
         None, description="Key of services (X-Service-Key header) that may publish for any actor"
     )
     api_cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS")
+    api_rate_user: float = Field(50.0, gt=0, description="Requests a second each user token may make")
+    api_rate_user_burst: int = Field(200, ge=1, description="Requests a user token may make at once")
+    api_rate_service: float = Field(2_000.0, gt=0, description="Requests a second with the service key")
+    api_rate_service_burst: int = Field(5_000, ge=1, description="Requests at once with the service key")
+    api_rate_failed: float = Field(
+        2.0, gt=0, description="Failed sign-ins a second from one client address (then 429)"
+    )
     api_docs: bool = Field(True, description="Serve /docs and /openapi.json (turn off if the API is public)")
     api_realtime_per_user: int = Field(
         10, ge=1, description="Realtime streams one user may hold open on one API process (429 beyond)"

@@ -29,6 +29,7 @@ import contextlib
 import json
 import re
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -1087,7 +1088,9 @@ class RedisCountsPublisher(CountsPublisher):
         self.client = client
         self.prefix = prefix
         #: The asyncio client of each event loop that streams (an API process has one).
-        self._async_clients: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def channel(self, user_id: str) -> str:
         return f"{self.prefix}notifications:{user_id}"

@@ -20,10 +20,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from streamfeed.api.auth import Authenticator
+from streamfeed.api.auth import Authenticator, CallerLimits
 from streamfeed.api.body_limit import BodyLimit
 from streamfeed.api.hardening import SecurityHeaders, redact_tokens_in_logs
 from streamfeed.api.problems import Problem, handle_problem, problem_response
+from streamfeed.api.rate_limit import Bucket, RateLimiter
 from streamfeed.api.routes import activities, demo, feeds, follows, realtime
 from streamfeed.app.manager import Manager
 
@@ -42,6 +43,7 @@ def create_app(
     jwt_issuer: str | None = None,
     jwt_audience: str | None = None,
     token_max_seconds: int = 86_400,
+    rate_limits: CallerLimits | None = None,
 ) -> FastAPI:
     """The API over a manager: its feeds, its verbs, its driver (inline or Kafka).
 
@@ -70,6 +72,9 @@ def create_app(
     )
     app.state.realtime_wait = realtime_wait
     app.state.stream_limits = realtime.StreamLimits(realtime_per_user, realtime_max)
+    app.state.rate_limits = rate_limits or CallerLimits(
+        RateLimiter(), Bucket(50.0, 200), Bucket(2_000.0, 5_000), Bucket(2.0, 20)
+    )
     app.add_exception_handler(Problem, handle_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]

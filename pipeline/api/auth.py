@@ -15,6 +15,7 @@ import jwt
 from fastapi import Header, Query, Request
 
 from streamfeed.api.problems import Problem
+from streamfeed.api.rate_limit import Bucket, RateLimiter
 from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.settings import MIN_SECRET_BYTES
 
@@ -121,10 +122,37 @@ async def current_caller(
     authorization: str | None = Header(None),
     x_service_key: str | None = Header(None),
 ) -> Caller:
-    """FastAPI dependency: the caller of this request. Async, since it never waits: a sync
+    """FastAPI dependency: the caller of this request, within its rate limit. Async: a sync
     dependency would cost each request a hop to the thread pool and back."""
+    return await _limited_caller(request, authorization, x_service_key)
+
+
+async def _limited_caller(request: Request, authorization: str | None, service_key: str | None) -> Caller:
+    """Who calls, after taking a request from their bucket: the user's, the service's, or (a
+    failed sign-in) the client address's, so guessing tokens is throttled too."""
     auth: Authenticator = request.app.state.auth
-    return auth.caller(authorization, x_service_key)
+    limits: CallerLimits = request.app.state.rate_limits
+    try:
+        caller = auth.caller(authorization, service_key)
+    except Problem:
+        address = request.client.host if request.client else "unknown"
+        await limits.limiter.take(f"failed:{address}", limits.failed)
+        raise
+    if caller.service:
+        await limits.limiter.take("service", limits.service)
+    else:
+        await limits.limiter.take(f"user:{caller.user_id}", limits.user)
+    return caller
+
+
+@dataclass(frozen=True)
+class CallerLimits:
+    """The buckets of each kind of caller, and where they are kept."""
+
+    limiter: RateLimiter
+    user: Bucket
+    service: Bucket
+    failed: Bucket
 
 
 async def stream_caller(
@@ -139,5 +167,4 @@ async def stream_caller(
     query parameter: a browser's EventSource cannot send headers."""
     if authorization is None and access_token is not None:
         authorization = f"Bearer {access_token}"
-    auth: Authenticator = request.app.state.auth
-    return auth.caller(authorization, x_service_key)
+    return await _limited_caller(request, authorization, x_service_key)

@@ -85,7 +85,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-AUTH = (400, 401, 403, 413, 422)
+AUTH = (400, 401, 403, 413, 422, 429)
 
 
 class Accepted(BaseModel):

@@ -13,12 +13,20 @@ MEDIA_TYPE = "application/problem+json"
 
 
 class Problem(StreamfeedError):
-    def __init__(self, status: int, title: str, detail: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
         self.field = field
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status}
@@ -35,4 +43,6 @@ def problem_response(status: int, title: str, detail: str, field: str | None = N
 
 
 async def handle_problem(request: Request, problem: Problem) -> JSONResponse:
-    return problem_response(problem.status, problem.title, problem.detail, problem.field)
+    response = problem_response(problem.status, problem.title, problem.detail, problem.field)
+    response.headers.update(problem.headers)
+    return response

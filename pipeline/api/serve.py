@@ -12,8 +12,10 @@ import os
 from fastapi import FastAPI
 
 from streamfeed.api.app import create_app
+from streamfeed.api.auth import CallerLimits
+from streamfeed.api.rate_limit import Bucket, RateLimiter, RedisRateLimiter
 from streamfeed.bootstrap import load_manager, with_kafka
-from streamfeed.settings import get_settings
+from streamfeed.settings import Settings, get_settings
 
 APP_ENV = "STREAMFEED_SERVE_APP"
 KAFKA_ENV = "STREAMFEED_SERVE_KAFKA"
@@ -36,6 +38,23 @@ def build_app(app_path: str, kafka: bool) -> FastAPI:
         jwt_issuer=settings.api_jwt_issuer,
         jwt_audience=settings.api_jwt_audience,
         token_max_seconds=settings.api_token_max_seconds,
+        rate_limits=caller_limits(settings),
+    )
+
+
+def caller_limits(settings: Settings) -> CallerLimits:
+    """The buckets of the settings, kept in Redis (shared by every API process) when the feeds
+    are there, else in this process."""
+    limiter = (
+        RedisRateLimiter(settings.redis_url, settings.redis_prefix)
+        if settings.storage == "redis"
+        else RateLimiter()
+    )
+    return CallerLimits(
+        limiter,
+        Bucket(settings.api_rate_user, settings.api_rate_user_burst),
+        Bucket(settings.api_rate_service, settings.api_rate_service_burst),
+        Bucket(settings.api_rate_failed, 20),
     )
 
 

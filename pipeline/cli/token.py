@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from streamfeed.api.auth import Authenticator
 from streamfeed.domain.activity import check_user_id
 from streamfeed.domain.exceptions import ValidationError
 from streamfeed.settings import get_settings
@@ -37,6 +36,8 @@ def token(
             f"at most {settings.api_token_max_seconds} (STREAMFEED_API_TOKEN_MAX_SECONDS)",
             param_hint="--seconds",
         )
+    from streamfeed.api.auth import Authenticator  # noqa: PLC0415 (FastAPI loads only where it serves)
+
     auth = Authenticator(
         settings.api_jwt_key,
         None,

@@ -19,15 +19,18 @@ token, round robin over the readers:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import jwt
 
 from tests.benchmarks.bench_storage import percentile
@@ -72,6 +75,53 @@ def storage_reads(readers: list[str], reads: int) -> tuple[float, float]:
     return percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000
 
 
+class IdleStreams:
+    """`count` realtime streams held open (10 per user, the default cap) from a thread of their
+    own while the load runs: what 1,000 connected but idle app clients cost the readers."""
+
+    def __init__(self, base: str, count: int) -> None:
+        self.base, self.count = base, count
+        self.opened = threading.Semaphore(0)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.loop.run_until_complete(self._hold_all())
+
+    def __enter__(self) -> IdleStreams:
+        if self.count:
+            self.thread.start()
+            for _ in range(self.count):
+                if not self.opened.acquire(timeout=60):
+                    raise RuntimeError("idle streams did not open within 60 s")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.count:
+            self.loop.call_soon_threadsafe(self._stop.set)
+            self.thread.join(30)
+
+    async def _hold_all(self) -> None:
+        self._stop = asyncio.Event()
+        limits = httpx.Limits(max_connections=self.count + 10)
+        async with httpx.AsyncClient(base_url=self.base, timeout=None, limits=limits) as client:
+            tasks = [asyncio.create_task(self._hold(client, f"listener{n // 10}")) for n in range(self.count)]
+            await self._stop.wait()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _hold(self, client: httpx.AsyncClient, user: str) -> None:
+        claims = {"sub": user, "exp": int(time.time()) + 3600}
+        headers = {"Authorization": f"Bearer {jwt.encode(claims, KEY, algorithm='HS256')}"}
+        async with client.stream("GET", f"/v1/realtime/{user}", headers=headers) as stream:
+            if stream.status_code != 200:
+                raise RuntimeError(f"stream refused: {stream.status_code}")
+            async for line in stream.aiter_lines():
+                if line == ": connected":
+                    self.opened.release()
+
+
 def targets_file(base: str, readers: list[str], folder: Path) -> Path:
     expires = int(time.time()) + 3600
     path = folder / "targets.jsonl"
@@ -99,6 +149,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500, help="reads per second of the fixed-rate run")
     parser.add_argument("--readers", type=int, default=500)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="API processes to try")
+    parser.add_argument(
+        "--idle-streams", type=int, default=0, help="realtime streams held open during the fixed-rate run"
+    )
     args = parser.parse_args()
     prefix = f"bench-api:{uuid.uuid4().hex[:6]}:"
     os.environ.update({"STREAMFEED_STORAGE": "redis", "STREAMFEED_REDIS_PREFIX": prefix})
@@ -125,6 +178,12 @@ def main() -> None:
                 fixed = attack(targets, args.rate, args.seconds)
                 verdict = "met" if fixed.p99_ms < 10 and fixed.success == 1 else "NOT met"
                 print(f"  at {args.rate} reads/s:        {fixed.line()}  (p99 < 10 ms: {verdict})")
+                if args.idle_streams:
+                    with IdleStreams(f"http://127.0.0.1:{port}", args.idle_streams):
+                        held = attack(targets, args.rate, args.seconds)
+                    verdict = "met" if held.p99_ms < 10 and held.success == 1 else "NOT met"
+                    streams = f"{args.idle_streams} idle streams open"
+                    print(f"  at {args.rate} reads/s, {streams}: {held.line()}  (p99 < 10 ms: {verdict})")
                 for connections in (1, 8):
                     most = attack(targets, 0, args.seconds, connections)
                     print(f"  {connections} connection(s), flat out: {most.line()}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import jwt
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -22,15 +23,18 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 schema = schema.exclude(path_regex="/v1/realtime/")
 
 
+def credentials(kind: str) -> dict[str, str]:
+    if kind == "service":
+        return {"X-Service-Key": SERVICE}
+    claims = {"sub": "fuzzuser", "exp": int(time.time() + 600)}
+    return {"Authorization": f"Bearer {jwt.encode(claims, KEY, algorithm='HS256')}"}
+
+
+@pytest.mark.parametrize("kind", ["user", "service"])
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_no_server_errors_and_responses_match_the_schema(case):
-    user = "fuzzuser"
-    claims = {"sub": user, "exp": int(time.time() + 600)}
-    case.headers = {
-        **(case.headers or {}),
-        "Authorization": f"Bearer {jwt.encode(claims, KEY, algorithm='HS256')}",
-    }
+def test_no_server_errors_and_responses_match_the_schema(case, kind):
+    case.headers = {**(case.headers or {}), **credentials(kind)}
     response = case.call()
     assert response.status_code < 500, response.text
     # What the API promises: no server error, and every answer (status, content type, body) as

@@ -58,7 +58,7 @@ class StreamLimits:
             del self.open[user_id]
 
 
-@router.get("/v1/realtime/{user_id}", responses=problems(*AUTH, 429))
+@router.get("/v1/realtime/{user_id}", responses=problems(*AUTH))
 async def realtime(
     user_id: str,
     request: Request,

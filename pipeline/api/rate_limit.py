@@ -1,0 +1,95 @@
+"""Token buckets per caller: a user, a service key, or (for failed sign-ins) a client address.
+
+A bucket holds `burst` requests and refills at `rate` a second; a request
+that finds it empty is a 429 with Retry-After. With Redis the buckets are
+shared by every API process (one Lua script call, Redis's own clock, so
+processes on other machines agree); otherwise each process keeps its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio
+
+from streamfeed.api.problems import Problem
+
+
+@dataclass(frozen=True)
+class Bucket:
+    rate: float  # requests a second, refilled continuously
+    burst: int  # requests at once
+
+
+#: Returns 0 if a request may go, else the seconds until one may.
+_TAKE = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local held = redis.call('HMGET', KEYS[1], 't', 'v')
+local last, tokens = tonumber(held[1]) or now, tonumber(held[2]) or burst
+tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
+if tokens < 1 then return tostring((1 - tokens) / rate) end
+redis.call('HSET', KEYS[1], 't', tostring(now), 'v', tostring(tokens - 1))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return '0'
+"""
+
+
+class RateLimiter:
+    """In-process buckets (one API process, or storage without Redis)."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[float, float]] = {}
+
+    async def wait_needed(self, key: str, bucket: Bucket) -> float:
+        now = time.monotonic()
+        last, tokens = self._held.get(key, (now, float(bucket.burst)))
+        tokens = min(bucket.burst, tokens + (now - last) * bucket.rate)
+        if tokens < 1:
+            return (1 - tokens) / bucket.rate
+        self._held[key] = (now, tokens - 1)
+        if len(self._held) > 100_000:  # full buckets are the default: forget the oldest half
+            for old in sorted(self._held, key=lambda k: self._held[k][0])[:50_000]:
+                del self._held[old]
+        return 0.0
+
+    async def take(self, key: str, bucket: Bucket) -> None:
+        """Take one request from the key's bucket, or refuse with a 429 saying when to retry."""
+        wait = await self.wait_needed(key, bucket)
+        if wait > 0:
+            retry = {"Retry-After": str(math.ceil(wait))}
+            raise Problem(429, "Too many requests", f"slow down: retry in {wait:.1f} s", headers=retry)
+
+
+class RedisRateLimiter(RateLimiter):
+    """Buckets in Redis under `<prefix>ratelimit:<key>`, shared by every API process."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        super().__init__()
+        self.url = url
+        self.prefix = prefix
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            if self.url.startswith("redis+cluster://"):
+                plain = "redis://" + self.url.removeprefix("redis+cluster://")
+                client = redis.asyncio.RedisCluster.from_url(plain)
+            else:
+                client = redis.asyncio.Redis.from_url(self.url)
+            self._clients[loop] = client
+        return client
+
+    async def wait_needed(self, key: str, bucket: Bucket) -> float:
+        found = await self._client().eval(
+            _TAKE, 1, f"{self.prefix}ratelimit:{key}", bucket.rate, bucket.burst
+        )
+        return float(found)
