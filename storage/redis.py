@@ -410,15 +410,22 @@ def _async_twin(client: Any) -> Any:
     timeout: a realtime stream blocks in XREAD for as long as it asks to."""
     if isinstance(client, redis.RedisCluster):
         nodes = [redis.asyncio.cluster.ClusterNode(n.host, n.port) for n in client.get_nodes()]  # type: ignore[no-untyped-call]
-        return redis.asyncio.RedisCluster(startup_nodes=nodes, max_connections=_STREAM_CONNECTIONS)
+        return redis.asyncio.RedisCluster(
+            startup_nodes=nodes, max_connections=_STREAM_CONNECTIONS, socket_timeout=None
+        )
     kwargs = client.connection_pool.connection_kwargs
     if "path" in kwargs:  # a Unix socket
         return redis.asyncio.Redis(
-            unix_socket_path=kwargs["path"], db=kwargs.get("db", 0), max_connections=_STREAM_CONNECTIONS
+            unix_socket_path=kwargs["path"],
+            db=kwargs.get("db", 0),
+            max_connections=_STREAM_CONNECTIONS,
+            socket_timeout=None,
         )
     wanted = ("host", "port", "db", "username", "password", "socket_connect_timeout")
     return redis.asyncio.Redis(
-        **{k: kwargs[k] for k in wanted if k in kwargs}, max_connections=_STREAM_CONNECTIONS
+        **{k: kwargs[k] for k in wanted if k in kwargs},
+        max_connections=_STREAM_CONNECTIONS,
+        socket_timeout=None,
     )
 
 

@@ -80,11 +80,14 @@ class RedisRateLimiter(RateLimiter):
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
+            # A burst of requests waits for one of a bounded set of connections instead of
+            # failing when redis-py's default pool of 100 is in use.
             if self.url.startswith("redis+cluster://"):
                 plain = "redis://" + self.url.removeprefix("redis+cluster://")
-                client = redis.asyncio.RedisCluster.from_url(plain)
+                client = redis.asyncio.RedisCluster.from_url(plain, max_connections=10_000)
             else:
-                client = redis.asyncio.Redis.from_url(self.url)
+                pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, max_connections=64, timeout=10)
+                client = redis.asyncio.Redis(connection_pool=pool)
             self._clients[loop] = client
         return client
 

@@ -91,9 +91,9 @@ class IdleStreams:
     def __enter__(self) -> IdleStreams:
         if self.count:
             self.thread.start()
-            for _ in range(self.count):
+            for n in range(self.count):
                 if not self.opened.acquire(timeout=60):
-                    raise RuntimeError("idle streams did not open within 60 s")
+                    raise RuntimeError(f"{self.count - n} of {self.count} idle streams did not open in 60 s")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -33,3 +33,16 @@ def test_two_processes_share_one_bucket_per_user(redis_client, unique_name) -> N
     assert answers == [200, 200, 200, 200, 429, 429]
     assert redis_client.exists(f"{unique_name}:ratelimit:user:bob")
     redis_client.delete(f"{unique_name}:ratelimit:user:bob")
+
+
+def test_a_burst_of_concurrent_requests_waits_for_connections_instead_of_failing(unique_name) -> None:
+    """redis-py's default pool of 100 refused the 101st concurrent request (a 500 at the API)."""
+    import asyncio
+
+    limiter = RedisRateLimiter(get_settings().redis_url, f"{unique_name}:")
+
+    async def burst() -> list[object]:
+        takes = [limiter.take(f"user{n % 50}", Bucket(1000, 1000)) for n in range(1000)]
+        return await asyncio.gather(*takes, return_exceptions=True)
+
+    assert [r for r in asyncio.run(burst()) if r is not None] == []
