@@ -10,6 +10,7 @@ never delay another user's. Streams are capped per user and per process
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -98,7 +99,9 @@ async def realtime(
         if gap:
             yield f"event: reset\ndata: {json.dumps({'reason': 'events missed: re-read the feed'})}\n\n"
         while not await request.is_disconnected():
-            found = await publisher.read_async(user_id, cursor, wait)
+            # Each turn waits a little more or less than `wait`: streams opened together (a
+            # reconnect storm, a deploy) spread their renewals instead of waking as one wave.
+            found = await publisher.read_async(user_id, cursor, wait * random.uniform(0.75, 1.25))
             # Renewed at every turn; the grace beyond it keeps entries for a reconnect.
             await publisher.listen_async(user_id, wait + LISTEN_GRACE)
             if not found:
