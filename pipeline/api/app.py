@@ -11,6 +11,7 @@ resource.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -44,16 +45,25 @@ def create_app(
     jwt_audience: str | None = None,
     token_max_seconds: int = 86_400,
     rate_limits: CallerLimits | None = None,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """The API over a manager: its feeds, its verbs, its driver (inline or Kafka).
 
     realtime_wait: seconds a realtime stream waits for an event before it
     sends a keep-alive line (and notices a client that left). docs: serve
     /docs and /openapi.json (off in production if the API is not public).
+    freeze_gc: a server process (`streamfeed serve`) moves what it loaded at
+    startup out of the garbage collector's reach.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything loaded so far (modules, the app, connections) lives as long as the process:
+        # kept out of the collector, a full collection walks only what requests and streams
+        # made (with 1,000 open streams one took 120-280 ms, the read tail's whole length).
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         yield
         await manager.backend.publisher.close_async()
 

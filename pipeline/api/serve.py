@@ -39,6 +39,7 @@ def build_app(app_path: str, kafka: bool) -> FastAPI:
         jwt_audience=settings.api_jwt_audience,
         token_max_seconds=settings.api_token_max_seconds,
         rate_limits=caller_limits(settings),
+        freeze_gc=True,
     )
 
 
