@@ -1,1 +1,1 @@
-"""pipeline/demo"""
+"""The demo and the generated worlds the demo, tests and benchmarks share."""

@@ -1,1 +1,1 @@
-"""pipeline/ops"""
+"""Operations on a running pipeline: rebuild, dead letters, group status, tear-down of runs."""
