@@ -41,9 +41,10 @@ class StreamLimits:
     per_user: int
     total: int
     open: Counter[str] = field(default_factory=Counter)
+    open_total: int = 0
 
     def enter(self, user_id: str) -> None:
-        if sum(self.open.values()) >= self.total:
+        if self.open_total >= self.total:
             raise Problem(
                 429, "Too many requests", f"this server holds {self.total} realtime streams already"
             )
@@ -52,8 +53,10 @@ class StreamLimits:
                 429, "Too many requests", f"{user_id!r} has {self.per_user} realtime streams open already"
             )
         self.open[user_id] += 1
+        self.open_total += 1
 
     def leave(self, user_id: str) -> None:
+        self.open_total -= 1
         self.open[user_id] -= 1
         if self.open[user_id] <= 0:
             del self.open[user_id]
