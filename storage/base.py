@@ -537,6 +537,12 @@ class CountsPublisher(ABC):
         """listen for the event loop."""
         self.listen(user_id, seconds)
 
+    async def listen_many_async(self, user_ids: Sequence[str], seconds: float) -> None:
+        """listen for every user with a stream open on this process: renewed all at once, not
+        stream by stream (Redis takes one command for them all)."""
+        for user_id in user_ids:
+            await self.listen_async(user_id, seconds)
+
     async def close_async(self) -> None:
         """Release what the event loop's side holds (connections), at the API's shutdown."""
         return None

@@ -60,6 +60,7 @@ from streamfeed.storage.base import (
     counts_message,
     page_of_ids,
 )
+from streamfeed.storage.redis_realtime import SharedStreamReader
 from streamfeed.storage.serialization import StoredForms
 
 #: Feeds per script call of a fanout batch: bounds how long one call holds Redis.
@@ -1098,6 +1099,10 @@ class RedisCountsPublisher(CountsPublisher):
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
+        #: And its reader, which serves every stream of the loop with one XREAD.
+        self._readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedStreamReader] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def channel(self, user_id: str) -> str:
         return f"{self.prefix}notifications:{user_id}"
@@ -1191,6 +1196,13 @@ class RedisCountsPublisher(CountsPublisher):
         return after, bool(trimmed and first and _stream_id(after) < _stream_id(first[0].decode()))
 
     async def read_async(self, user_id: str, after: str, timeout: float) -> list[tuple[str, dict[Any, Any]]]:
+        if not isinstance(self.client, redis.RedisCluster):
+            loop = asyncio.get_running_loop()
+            reader = self._readers.get(loop)
+            if reader is None:
+                reader = self._readers[loop] = SharedStreamReader(self._async(), self.prefix)
+            return await reader.read(self.stream(user_id), after, timeout)
+        # A cluster's users' logs lie in different slots, which one XREAD cannot span.
         found = await self._async().xread(
             {self.stream(user_id): after}, count=100, block=max(1, int(timeout * 1000))
         )
@@ -1201,12 +1213,21 @@ class RedisCountsPublisher(CountsPublisher):
         ]
 
     async def listen_async(self, user_id: str, seconds: float) -> None:
+        await self.listen_many_async([user_id], seconds)
+
+    async def listen_many_async(self, user_ids: Sequence[str], seconds: float) -> None:
+        if not user_ids:
+            return
         now = time.time() * 1000
-        client = self._async()
-        await client.zadd(self.listeners_key(), {user_id: now + seconds * 1000})
-        await client.zremrangebyscore(self.listeners_key(), "-inf", now)
+        pipe = self._async().pipeline(transaction=False)
+        pipe.zadd(self.listeners_key(), dict.fromkeys(user_ids, now + seconds * 1000))
+        pipe.zremrangebyscore(self.listeners_key(), "-inf", now)
+        await pipe.execute()
 
     async def close_async(self) -> None:
+        reader = self._readers.pop(asyncio.get_running_loop(), None)
+        if reader is not None:
+            await reader.close()
         client = self._async_clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()

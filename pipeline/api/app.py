@@ -11,6 +11,7 @@ resource.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -64,7 +65,11 @@ def create_app(
         if freeze_gc:
             gc.collect()
             gc.freeze()
+        renewals = asyncio.create_task(
+            realtime.renew_listeners(app.state.stream_limits, manager.backend.publisher, realtime_wait)
+        )
         yield
+        renewals.cancel()
         await manager.backend.publisher.close_async()
 
     app = FastAPI(

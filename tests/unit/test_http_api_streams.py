@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from streamfeed import Manager
 from streamfeed.api.app import create_app
+from streamfeed.api.routes import realtime
 from streamfeed.storage.base import REALTIME_KEEP
 from streamfeed.storage.memory import MemoryBackend
 
@@ -92,3 +93,18 @@ def test_the_token_in_the_query_string_is_taken_only_by_the_stream(client: TestC
     assert client.get(f"/v1/feeds/normal/bob?access_token={raw}").status_code == 401
     with client.stream("GET", f"/v1/realtime/bob?access_token={raw}") as stream:
         assert first_lines(stream, 1) == [": connected"]
+
+
+def test_an_open_stream_keeps_its_user_listening_past_the_grace(monkeypatch) -> None:
+    """Streams no longer renew themselves each turn: the app's one renewal task does, for
+    every user with a stream open, and stops with the stream."""
+    monkeypatch.setattr(realtime, "LISTEN_GRACE", 0.2)
+    app = create_app(Manager(MemoryBackend()), jwt_key=KEY, realtime_wait=0.1)
+    publisher = app.state.manager.backend.publisher
+    with TestClient(app) as client:
+        with client.stream("GET", "/v1/realtime/bob", headers=token("bob")) as stream:
+            assert first_lines(stream, 1) == [": connected"]
+            time.sleep(1.0)  # three times what the first renewal promised
+            assert publisher.listening(["bob", "ann"]) == {"bob"}
+        time.sleep(0.6)
+        assert publisher.listening(["bob"]) == set()

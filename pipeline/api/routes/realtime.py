@@ -9,7 +9,9 @@ never delay another user's. Streams are capped per user and per process
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -25,12 +27,14 @@ from streamfeed.api.models import AUTH, problems
 from streamfeed.api.problems import Problem
 from streamfeed.domain.activity import check_user_id
 from streamfeed.domain.exceptions import ValidationError
+from streamfeed.storage.base import CountsPublisher
 
 #: Seconds a user's new entries are still kept after their realtime stream was last renewed:
 #: a client that reconnects within it (EventSource does, in about 3 s) misses nothing.
 LISTEN_GRACE = 60.0
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,6 +64,18 @@ class StreamLimits:
         self.open[user_id] -= 1
         if self.open[user_id] <= 0:
             del self.open[user_id]
+
+
+async def renew_listeners(limits: StreamLimits, publisher: CountsPublisher, wait: float) -> None:
+    """Every `wait` seconds, tell the publisher again that the users with a stream open here
+    are listening: one command for all of them, where each stream renewing itself cost two
+    round trips per stream per turn. The grace beyond `wait` keeps entries for a reconnect."""
+    while True:
+        await asyncio.sleep(wait)
+        try:
+            await publisher.listen_many_async(list(limits.open), wait + LISTEN_GRACE)
+        except Exception:  # storage unreachable for a moment: the next turn renews
+            log.warning("could not renew the realtime listeners", exc_info=True)
 
 
 @router.get("/v1/realtime/{user_id}", responses=problems(*AUTH))
@@ -105,8 +121,6 @@ async def realtime(
             # Each turn waits a little more or less than `wait`: streams opened together (a
             # reconnect storm, a deploy) spread their renewals instead of waking as one wave.
             found = await publisher.read_async(user_id, cursor, wait * random.uniform(0.75, 1.25))
-            # Renewed at every turn; the grace beyond it keeps entries for a reconnect.
-            await publisher.listen_async(user_id, wait + LISTEN_GRACE)
             if not found:
                 yield ": keep-alive\n\n"
                 continue
