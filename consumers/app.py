@@ -94,9 +94,13 @@ def build_worker_app(
     }
     codec = AvroCodec(registry=settings.schema_registry_url)
     runtime = AgentRuntime(
-        DeadLetters(topics[names.dead_letters], codec),
+        DeadLetters(topics[names.dead_letters], codec, settings.stats_interval),
         retry_deadline=settings.worker_retry_deadline,
         report_interval=settings.stats_interval,
+        failures=lambda: manager.backend.failures,
+        group=settings.app_id,
+        poison_attempts=settings.worker_poison_attempts,
+        poison_streak=settings.worker_poison_streak,
     )
     ctx = PipelineContext(manager, settings, codec, names, topics, runtime, metrics=metrics)
     if metrics is not None:

@@ -8,10 +8,18 @@ agent stalls rather than losing or skipping anything. Bad input found while
 applying (a ValidationError, corrupt stored data) is narrowed to the event
 that caused it, which becomes a dead letter.
 
-Anything else is a bug or a state nobody planned for, and the process is
-crash-only: it logs the error and exits at once, before Faust can ack the
-batch, so nothing is committed that was not applied and the restarted worker
-(or the one the group hands the partitions to) applies the batch again.
+Any other error is narrowed the same way, record by record: a record that
+fails every time (a bug in an app's feed class, a value nobody planned for)
+is a poison record. It is tried worker_poison_attempts times, its count kept
+in storage (storage.base.FailureLedger) so restarts are bounded too, then
+dead-lettered with the error and where it was raised, and the partition goes
+on. Records failing in a row (worker_poison_streak) are a bug, not bad
+records: the worker exits instead of dead-lettering the topic.
+
+When the worker exits (that bug, an outage past the retry deadline, a stop
+mid-batch), it exits at once, before Faust can ack the batch, so nothing is
+committed that was not applied or dead-lettered, and the restarted worker (or
+the one the group hands the partitions to) applies the batch again.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -42,6 +51,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from streamfeed.consumers.dead_letters import DeadLetters
 from streamfeed.consumers.log_throttle import ThrottledLog
 from streamfeed.domain.exceptions import BadInput, SerializationException, StreamfeedError
+from streamfeed.storage.base import FailureLedger
+from streamfeed.storage.memory import MemoryFailureLedger
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +93,18 @@ class OutageTooLong(StreamfeedError):
 
 class StoppedMidBatch(StreamfeedError):
     """The worker was told to stop while a batch was not yet applied."""
+
+
+class FailingInARow(StreamfeedError):
+    """Many records in a row failed unexpectedly: a bug or a broken deployment, not bad records;
+    the worker stops rather than dead-letter everything."""
+
+
+#: What ends a batch's processing at once: never narrowed to a record, never a dead letter.
+STOPS_THE_BATCH: tuple[type[BaseException], ...] = (OutageTooLong, StoppedMidBatch, FailingInARow)
+
+#: Seconds between the tries of a record that failed unexpectedly (then the last one repeats).
+POISON_BACKOFF = (0.1, 0.5, 1.0)
 
 
 def crash(agent: str, error: BaseException) -> None:
@@ -130,12 +153,24 @@ class AgentRuntime:
         retry_deadline: float = 8.0,
         max_backoff: float = 2.0,
         report_interval: float = 5.0,
+        failures: Callable[[], FailureLedger] | None = None,
+        group: str = "streamfeed",
+        poison_attempts: int = 3,
+        poison_streak: int = 5,
     ) -> None:
         self.dead_letters = dead_letters
         self.retry_deadline = retry_deadline
         self.max_backoff = max_backoff
         self.stats = Stats()
         self.outage_log = ThrottledLog(log, report_interval)
+        self.narrowing_log = ThrottledLog(log, report_interval)
+        #: Where poison records' failures are counted (the backend's ledger, looked up each time:
+        #: a generational backend's may change).
+        own = MemoryFailureLedger()
+        self.failures = failures or (lambda: own)
+        self.group = group
+        self.poison_attempts = poison_attempts
+        self.poison_streak = poison_streak
         #: The worker's Readiness, told about storage outages (set by the worker).
         self.readiness: Any = None
         self._stopping: asyncio.Event | None = None
@@ -237,15 +272,101 @@ class AgentRuntime:
                 results = await self.storage(lambda: handle_all([item for _, item in decoded])) or []
             else:
                 results = await self.storage(lambda: [handle(item) for _, item in decoded])
-        except BAD_INPUT as error:
-            log.warning("%s: bad input in a batch (%s); applying event by event", agent, error)
-            results = []
-            for event, item in decoded:
-                try:
-                    results.append(await self.storage(functools.partial(handle, item)))
-                except BAD_INPUT as bad:
-                    pending.append(await self.dead_letters.send(event.message, bad))
+        except STOPS_THE_BATCH:
+            raise
+        except Exception as error:
+            kind = "bad input" if isinstance(error, BAD_INPUT) else "an unexpected error"
+            self.narrowing_log.warning(
+                (agent, kind),
+                "%s: %s in a batch of %d (%r); applying record by record",
+                agent,
+                kind,
+                len(decoded),
+                error,
+            )
+            results = await self._record_by_record(agent, decoded, handle, pending)
         if pending:
             await asyncio.gather(*pending)
         self.stats.record(agent, events)
         return results
+
+    async def _record_by_record(
+        self, agent: str, decoded: list[tuple[Any, Any]], handle: Callable[[Any], Any], pending: list[Any]
+    ) -> list[Any]:
+        """Apply each record alone: bad input and poison records become dead letters (sent only
+        once the batch is through, so a worker that stops on a streak sends none), the rest is
+        applied in order."""
+        results: list[Any] = []
+        set_aside: list[tuple[Any, BaseException, int | None]] = []
+        streak = 0
+        for event, item in decoded:
+            try:
+                results.append(await self.storage(functools.partial(handle, item)))
+                streak = 0
+                continue
+            except STOPS_THE_BATCH:
+                raise
+            except BAD_INPUT as bad:
+                set_aside.append((event, bad, None))
+                continue
+            except Exception as error:
+                outcome = await self._try_poison(agent, event, item, handle, error)
+            if isinstance(outcome, _SetAside):
+                streak += 1
+                if streak >= self.poison_streak:
+                    raise FailingInARow(
+                        f"{streak} records in a row failed unexpectedly, the last with {outcome.error!r}: "
+                        "a bug or a broken deployment, not bad records; fix it and restart (nothing "
+                        "was dead-lettered, the batch is applied again)"
+                    ) from outcome.error
+                set_aside.append((event, outcome.error, outcome.attempts))
+            else:
+                results.append(outcome)
+                streak = 0
+        for event, error, attempts in set_aside:
+            pending.append(await self.dead_letters.send(event.message, error, attempts))
+        return results
+
+    async def _try_poison(
+        self, agent: str, event: Any, item: Any, handle: Callable[[Any], Any], error: BaseException
+    ) -> Any:
+        """Try a record that just failed unexpectedly again, counting each failure in storage,
+        until it succeeds (its result) or reaches poison_attempts (_SetAside)."""
+        record = f"{self.group}/{event.message.topic}:{event.message.partition}:{event.message.offset}"
+        for backoff in (*POISON_BACKOFF, *[POISON_BACKOFF[-1]] * self.poison_attempts):
+            attempts = await self.storage(lambda: self.failures().failed(record))
+            if attempts >= self.poison_attempts:
+                log.error(
+                    "%s: %s[%s]@%s failed %d times, the last with %r: set aside as a dead letter",
+                    agent,
+                    event.message.topic,
+                    event.message.partition,
+                    event.message.offset,
+                    attempts,
+                    error,
+                    exc_info=error,
+                )
+                await self.storage(lambda: self.failures().forget(record))
+                return _SetAside(error, attempts)
+            await self._sleep(backoff)
+            try:
+                result = await self.storage(functools.partial(handle, item))
+            except STOPS_THE_BATCH:
+                raise
+            except BAD_INPUT as bad:
+                await self.storage(lambda: self.failures().forget(record))
+                return _SetAside(bad, None)
+            except Exception as again:
+                error = again
+                continue
+            await self.storage(lambda: self.failures().forget(record))
+            return result
+        raise AssertionError("unreachable: the attempts run out first")
+
+
+@dataclass(frozen=True, slots=True)
+class _SetAside:
+    """A record that is to become a dead letter (attempts: None for bad input)."""
+
+    error: BaseException
+    attempts: int | None

@@ -105,6 +105,18 @@ class Settings(BaseSettings):
         description="Seconds a worker retries unavailable storage before it exits and lets its "
         "partitions move; kept below worker_session_timeout so no stale writer survives a rebalance",
     )
+    worker_poison_attempts: int = Field(
+        3,
+        ge=1,
+        description="Times a record whose processing fails with an unexpected error is tried "
+        "(counted in storage, so across restarts too) before it becomes a dead letter",
+    )
+    worker_poison_streak: int = Field(
+        5,
+        ge=1,
+        description="Records in a row of one batch that may fail that way before the worker calls "
+        "it a bug, not a bad record, and exits instead of dead-lettering everything",
+    )
     worker_data_dir: str = Field(
         "",
         description="Directory for the Faust app's local state; empty means a per-process "

@@ -578,6 +578,30 @@ REALTIME_KEEP = 100
 _EVENT_SEQUENCE = re.compile(r"[0-9]{1,20}")
 
 
+class FailureLedger(ABC):
+    """How often each record failed unexpectedly, kept where a restarted worker sees it.
+
+    A record whose processing raises every time (a bug in an app's feed
+    class, a value nobody planned for) is retried a bounded number of times,
+    then dead-lettered; counting in storage, not in the process, bounds the
+    retries across restarts too. Records are named "topic:partition:offset";
+    counts expire after FAILURE_TTL, a week: a record is retried or
+    dead-lettered long before.
+    """
+
+    @abstractmethod
+    def failed(self, record: str) -> int:
+        """Count one more failure of the record; returns how many it has now."""
+
+    @abstractmethod
+    def forget(self, record: str) -> None:
+        """The record succeeded or was dead-lettered: its count goes."""
+
+
+#: Seconds a record's failure count is kept.
+FAILURE_TTL = 7 * 24 * 3600
+
+
 class Backend:
     """One storage backend's three storages and its publisher, sharing connections."""
 
@@ -587,6 +611,7 @@ class Backend:
     aggregated: AggregatedStorage
     follows: FollowStorage
     publisher: CountsPublisher
+    failures: FailureLedger
 
     def close(self) -> None:
         """Release connections; the memory backend has none."""

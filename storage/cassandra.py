@@ -30,10 +30,12 @@ from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.domain.follow_state import FollowState, Unfollowed
 from streamfeed.domain.ids import sort_key_for, time_for
 from streamfeed.storage.base import (
+    FAILURE_TTL,
     ActivityStorage,
     AggregatedStorage,
     Backend,
     CountsPublisher,
+    FailureLedger,
     FollowStorage,
     PageRequest,
     TimelineStorage,
@@ -77,6 +79,8 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
         "PRIMARY KEY (user_id, follower)",
     ),
     "following": ({"user_id": "text", "followed": "text"}, "PRIMARY KEY (user_id, followed)"),
+    # Unexpected failures per record (storage.base.FailureLedger); rows expire with their TTL.
+    "record_failures": ({"record": "text", "attempts": "int"}, "PRIMARY KEY (record)"),
     # Pulled authors are few: one partition (bucket 0) holds them all, read whole by a hybrid read.
     "author_modes": ({"bucket": "int", "author": "text", "changes": "text"}, "PRIMARY KEY (bucket, author)"),
     "aggregated": (
@@ -782,6 +786,27 @@ class NullCountsPublisher(CountsPublisher):
         return None
 
 
+class CassandraFailureLedger(FailureLedger):
+    """A row per failing record, written with FAILURE_TTL. Read, then written: a record's
+    partition has one worker, so nothing else counts it at the same time."""
+
+    def __init__(self, statements: _Statements) -> None:
+        self.statements = statements
+
+    def failed(self, record: str) -> int:
+        row = self.statements.session.execute(
+            self.statements("SELECT attempts FROM {ks}.record_failures WHERE record = ?"), (record,)
+        ).one()
+        attempts = (row[0] if row else 0) + 1
+        insert = "INSERT INTO {ks}.record_failures (record, attempts) VALUES (?, ?) USING TTL ?"
+        self.statements.session.execute(self.statements(insert), (record, attempts, FAILURE_TTL))
+        return attempts
+
+    def forget(self, record: str) -> None:
+        delete = self.statements("DELETE FROM {ks}.record_failures WHERE record = ?")
+        self.statements.session.execute(delete, (record,))
+
+
 class CassandraBackend(Backend):
     name = "cassandra"
 
@@ -809,6 +834,7 @@ class CassandraBackend(Backend):
         self.aggregated = CassandraAggregatedStorage(statements, forms)
         self.follows = CassandraFollowStorage(statements)
         self.publisher = publisher or NullCountsPublisher()
+        self.failures = CassandraFailureLedger(statements)
 
     @classmethod
     def connect(cls, settings: Any, keyspace: str | None = None) -> CassandraBackend:

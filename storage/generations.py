@@ -26,6 +26,7 @@ from streamfeed.storage.base import (
     AggregatedStorage,
     Backend,
     CountsPublisher,
+    FailureLedger,
     FollowStorage,
     TimelineStorage,
 )
@@ -206,6 +207,10 @@ class GenerationalBackend(Backend):
     @property
     def publisher(self) -> CountsPublisher:  # type: ignore[override]
         return self.current().publisher
+
+    @property
+    def failures(self) -> FailureLedger:  # type: ignore[override]
+        return self.current().failures
 
     def close(self) -> None:
         for backend in self._backends.values():

@@ -28,6 +28,7 @@ from streamfeed.storage.base import (
     AggregatedStorage,
     Backend,
     CountsPublisher,
+    FailureLedger,
     FollowStorage,
     NewEntries,
     PageRequest,
@@ -451,6 +452,23 @@ class MemoryFollowStorage(FollowStorage):
             self.modes[author] = changes
 
 
+class MemoryFailureLedger(FailureLedger):
+    """Failure counts of the process: inline mode has no restart to survive."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def failed(self, record: str) -> int:
+        with self._lock:
+            self.counts[record] = self.counts.get(record, 0) + 1
+            return self.counts[record]
+
+    def forget(self, record: str) -> None:
+        with self._lock:
+            self.counts.pop(record, None)
+
+
 class MemoryBackend(Backend):
     name = "memory"
     activities: MemoryActivityStorage
@@ -467,6 +485,7 @@ class MemoryBackend(Backend):
         self.aggregated = MemoryAggregatedStorage(forms, lock)
         self.follows = MemoryFollowStorage(lock)
         self.publisher = MemoryCountsPublisher()
+        self.failures = MemoryFailureLedger()
 
     def dump(self) -> dict[Any, Any]:
         """Everything stored, as plain data: two backends with equal dumps hold the same bytes."""

@@ -46,11 +46,13 @@ from streamfeed.domain.author_modes import ModeChanges, decode_changes, encode_c
 from streamfeed.domain.follow_state import FollowState, Unfollowed
 from streamfeed.domain.ids import sort_key_for, sort_key_of, time_for
 from streamfeed.storage.base import (
+    FAILURE_TTL,
     REALTIME_KEEP,
     ActivityStorage,
     AggregatedStorage,
     Backend,
     CountsPublisher,
+    FailureLedger,
     FollowStorage,
     NewEntries,
     PageRequest,
@@ -1243,6 +1245,23 @@ class RedisCountsPublisher(CountsPublisher):
         ]
 
 
+class RedisFailureLedger(FailureLedger):
+    """``<prefix>failures:<record>``: a counter that expires after FAILURE_TTL."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def failed(self, record: str) -> int:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.incr(f"{self.prefix}failures:{record}")
+        pipe.expire(f"{self.prefix}failures:{record}", FAILURE_TTL)
+        return int(pipe.execute()[0])
+
+    def forget(self, record: str) -> None:
+        self.client.delete(f"{self.prefix}failures:{record}")
+
+
 class RedisBackend(Backend):
     name = "redis"
     activities: RedisActivityStorage
@@ -1261,6 +1280,7 @@ class RedisBackend(Backend):
         self.aggregated = RedisAggregatedStorage(client, forms, prefix, scripts)
         self.follows = RedisFollowStorage(client, prefix)
         self.publisher = RedisCountsPublisher(client, prefix)
+        self.failures = RedisFailureLedger(client, prefix)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "sf:") -> RedisBackend:

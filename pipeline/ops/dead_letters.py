@@ -38,6 +38,9 @@ class DeadLetter:
     error_type: str
     error: str
     failed_at: datetime
+    #: For a record set aside after failing unexpectedly: where it failed, and how many times.
+    stack: str | None = None
+    attempts: int | None = None
 
     @classmethod
     def from_record(cls, partition: int, offset: int, record: dict[str, Any]) -> DeadLetter:
@@ -52,6 +55,8 @@ class DeadLetter:
             record["error_type"],
             record["error"],
             record["failed_at"],
+            record.get("stack"),
+            record.get("attempts"),
         )
 
     def matches(self, reason: str | None = None, since: datetime | None = None) -> bool:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from streamfeed.demo.world import World, generate_world
 from streamfeed.domain.activity import Activity
-from streamfeed.domain.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
+from streamfeed.domain.events import ActivityEvent, ActivityOp, FanoutBatch, FollowEvent, FollowOp
 from streamfeed.kafka.topics import TopicNames, create_topics
 from streamfeed.ops.dead_letters import read_dead_letters
 from streamfeed.ops.rebuild import committed_offsets
-from streamfeed.schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
+from streamfeed.schemas.catalog import ACTIVITY_EVENT, FANOUT_BATCH, FOLLOW_EVENT
 from streamfeed.schemas.codec import AvroCodec
 from tests.chaos.harness import (
     Figures,
@@ -47,8 +47,10 @@ def _run(
     app: str | None = None,
     pace: float = 0.0,
     check=None,
+    ignored: frozenset[str] = frozenset(),
 ) -> Figures:
-    """Publish the world in the background, disrupt, drain, compare."""
+    """Publish the world in the background, disrupt, drain, compare (leaving out `ignored`
+    activity ids: records outside the world)."""
     create_topics(settings)
     supervisor = Supervisor(settings, name, workers, app)
     figures = Figures(name)
@@ -72,7 +74,7 @@ def _run(
         figures.restarts = supervisor.restarts
         if supervisor.exit_codes:
             figures.notes["exit codes"] = dict(sorted(supervisor.exit_codes.items()))
-        compare(world, reader(settings), figures)
+        compare(world, reader(settings), figures, ignored)
         letters = list(read_dead_letters(settings))
         figures.dead_letters = len(letters)
         if check is not None:
@@ -165,7 +167,8 @@ def redis_outage(seconds: float = 15.0, events: int = 2000, seed: int = 34) -> F
 
 
 def unexpected_error(events: int = 600, seed: int = 35) -> Figures:
-    """The app's follower look-up raises once: the worker exits without committing, a restart applies it."""
+    """The app's follower look-up raises once: the record is tried again in place and applied;
+    no worker exits, nothing becomes a dead letter."""
     world = generate_world(users=50, events=events, seed=seed)
     with tempfile.TemporaryDirectory(prefix="streamfeed-chaos-fault-") as directory:
         marker = Path(directory) / "fail-once"
@@ -223,6 +226,72 @@ def oversized_copy(activities: int = 5000, context_bytes: int = 16_000) -> Figur
     return _run("a follow copying oversized history", settings, world, 1, disrupt, 600)
 
 
+def poison_records(poisoned: int = 3, events: int = 2000, seed: int = 37) -> Figures:
+    """Activities the app's aggregated feed cannot group (its aggregator raises for them, every
+    time: tests/e2e/poison_app.py), published while the workers still apply a world: each
+    feed-ops record carrying one is tried worker_poison_attempts times, then becomes a dead
+    letter with the exception and where it was raised; every other record is applied and no
+    worker exits."""
+    from tests.e2e.poison_app import POISON_PREFIX
+
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    settings = chaos_settings("redis", partitions=4)
+    # World users, so the records reach their followers' aggregated feeds; published last, so no
+    # follow copies them along with valid activities. Dated before the world: the flat feeds
+    # written before the aggregated write failed trim them away at once instead of pushing a
+    # valid entry out of a full feed.
+    when = datetime(2020, 1, 1, tzinfo=UTC)
+    poison = [
+        ActivityEvent(
+            ActivityOp.ADD,
+            Activity(actor, "add", f"{POISON_PREFIX}{n}", "board1", when + timedelta(seconds=n)),
+            None,
+            None,
+        )
+        for n, actor in enumerate(world.users[:poisoned])
+    ]
+
+    def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+        from streamfeed.kafka.producer import StreamfeedProducer
+
+        deadline = time.monotonic() + 300
+        while "republished" not in figures.notes and time.monotonic() < deadline:
+            supervisor.poll()
+            time.sleep(0.1)
+        producer = StreamfeedProducer(settings)
+        for event in poison:
+            producer.send_event(event)
+        producer.flush(timeout=60)
+
+    def check(figures: Figures, letters: list) -> None:
+        figures.notes["poison letters"] = len(letters)
+        figures.notes["letters"] = sorted({(letter.error_type, letter.attempts) for letter in letters})
+        figures.notes["stack names the app"] = all("get_group" in (letter.stack or "") for letter in letters)
+        figures.notes["poisoned activities"] = len(
+            {poisoned.activity.object_id for poisoned in poison}
+            & {obj for letter in letters for obj in _objects(settings, letter)}
+        )
+
+    return _run(
+        f"{poisoned} poison activities",
+        settings,
+        world,
+        2,
+        disrupt,
+        600,
+        app="tests.e2e.poison_app:manager",
+        pace=0.001,
+        check=check,
+        ignored=frozenset(event.activity.id for event in poison),
+    )
+
+
+def _objects(settings, letter) -> set[str]:
+    """The objects of the activities a feed-ops dead letter carried."""
+    record = AvroCodec(registry=settings.schema_registry_url).decode(FANOUT_BATCH, letter.value)
+    return {activity.object_id for activity in FanoutBatch.from_record(record, Activity).activities}
+
+
 #: Bad records of every kind, with the dead-letter reason each must get.
 BAD_KINDS = (
     "random bytes",
@@ -234,6 +303,7 @@ BAD_KINDS = (
     "unknown feed in to",
     "oversized extra_context",
     "empty feed-ops message",
+    "feed-ops naming an unknown feed",
 )
 
 EXPECTED_REASONS = {
@@ -246,6 +316,7 @@ EXPECTED_REASONS = {
     "unknown feed in to": "to: ",
     "oversized extra_context": "extra_context: exceeds the limit",
     "empty feed-ops message": "empty message",
+    "feed-ops naming an unknown feed": "unknown feeds",
 }
 
 
@@ -285,6 +356,12 @@ def bad_record(kind: str, n: int, names: TopicNames, codec: AvroCodec) -> tuple[
         return names.activities, b"user001", event(extra_context={"blob": "x" * 20_000})
     if kind == "empty feed-ops message":
         return names.feed_ops_high, b"user001", b""
+    if kind == "feed-ops naming an unknown feed":
+        # Its activity was never published, so nothing of it is stored: skipped silently (and
+        # committed) before issue 25, as a batch with nothing to write.
+        stray = Activity("user001", "add", f"stray{n}", "board1", when)
+        batch = FanoutBatch(ActivityOp.ADD, [f"user{n % 40:03d}"], [stray], feeds=["nosuchfeed"])
+        return names.feed_ops_low, b"user001", codec.encode(FANOUT_BATCH, batch.to_record())
     raise ValueError(kind)
 
 

@@ -45,10 +45,22 @@ def test_bad_records_of_every_kind_become_dead_letters_with_their_reason(stack, 
     }
 
 
-def test_an_unexpected_error_exits_the_worker_and_a_restart_applies_the_batch(stack, report):
+def test_an_unexpected_error_that_passes_is_tried_again_in_place(stack, report):
+    """Before issue 25 the worker exited (70) and a restart applied the batch."""
     figures = report(scenarios.unexpected_error(events=600))
     assert figures.notes["fault fired"] is True
-    assert figures.notes["exit codes"] == {70: 1}
+    assert "exit codes" not in figures.notes, figures.notes
+    assert figures.dead_letters == 0
+
+
+def test_poison_records_become_dead_letters_and_everything_else_is_applied(stack, report):
+    """Failed before issue 25: a record failing every time made the worker exit 70 on each
+    restart, stalling every partition it held."""
+    figures = report(scenarios.poison_records(poisoned=3, events=800))
+    assert "exit codes" not in figures.notes, figures.notes
+    assert figures.notes["poisoned activities"] == 3, figures.notes
+    assert figures.notes["letters"] == [("RuntimeError", 3)], figures.notes
+    assert figures.notes["stack names the app"] is True
 
 
 def test_a_follow_copying_history_far_above_one_message_is_split_and_applied(stack, report):

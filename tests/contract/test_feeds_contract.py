@@ -626,3 +626,14 @@ def test_new_entries_are_kept_only_for_users_listening(backend, user):
     publisher.publish_entries([NewEntries(user, f"feed:{{{user}}}", "normal", ("1", "2"))])
     kept = publisher.read(user, "0", 0.1)
     assert [(data["type"], data["activity_ids"]) for _, data in kept] == [("entries", ["1", "2"])]
+
+
+def test_failure_counts_grow_per_record_until_forgotten_on_every_backend(backend, user):
+    """A poison record's failures are counted in storage, so a restarted worker sees them."""
+    ledger = backend.failures
+    record, other = f"app/topic:{user}:7", f"app/topic:{user}:8"
+    assert [ledger.failed(record) for _ in range(3)] == [1, 2, 3]
+    assert ledger.failed(other) == 1
+    ledger.forget(record)
+    assert ledger.failed(record) == 1
+    assert ledger.failed(other) == 2

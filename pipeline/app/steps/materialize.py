@@ -92,6 +92,9 @@ def materialize_many(manager: FeedApplication, batches: Sequence[FanoutBatch]) -
             fresh.append((feed_class, users, tuple(state.id for state in adds)))
 
     for batch in batches:
+        # Checked before anything can skip the batch (no recipients, no stored activity): a
+        # record naming a feed the app lacks is bad input, a dead letter, never a silent no-op.
+        manager.feeds_named([batch.mark.feed] if batch.mark is not None else batch.feeds)
         if batch.mark is not None or batch.remove_actor is not None or batch.op is not ActivityOp.ADD:
             flush()
             _write_other(manager, batch, states)
