@@ -69,11 +69,11 @@ def quick_backoff(monkeypatch):
 
 
 def run(
-    values: list[str], handle, ledger=None, streak: int = 5
+    values: list[str], handle, ledger=None, streak: int = 5, topic: KeptTopic | None = None
 ) -> tuple[list[Any], list[dict], MemoryFailureLedger]:
     ledger = ledger or MemoryFailureLedger()
     codec = AvroCodec()
-    topic = KeptTopic()
+    topic = topic or KeptTopic()
     runtime = AgentRuntime(
         DeadLetters(topic, codec), failures=lambda: ledger, group="g", poison_attempts=3, poison_streak=streak
     )
