@@ -101,6 +101,7 @@ def build_worker_app(
         group=settings.app_id,
         poison_attempts=settings.worker_poison_attempts,
         poison_streak=settings.worker_poison_streak,
+        durable=lambda: manager.backend.make_durable(),
     )
     ctx = PipelineContext(manager, settings, codec, names, topics, runtime, metrics=metrics)
     if metrics is not None:

@@ -157,6 +157,7 @@ class AgentRuntime:
         group: str = "streamfeed",
         poison_attempts: int = 3,
         poison_streak: int = 5,
+        durable: Callable[[], None] | None = None,
     ) -> None:
         self.dead_letters = dead_letters
         self.retry_deadline = retry_deadline
@@ -171,6 +172,9 @@ class AgentRuntime:
         self.group = group
         self.poison_attempts = poison_attempts
         self.poison_streak = poison_streak
+        #: Waits until storage's replicas hold the batch's writes (the backend's make_durable):
+        #: only then may its offsets be committed.
+        self.durable = durable
         #: The worker's Readiness, told about storage outages (set by the worker).
         self.readiness: Any = None
         self._stopping: asyncio.Event | None = None
@@ -285,6 +289,8 @@ class AgentRuntime:
                 error,
             )
             results = await self._record_by_record(agent, decoded, handle, pending)
+        if self.durable is not None:
+            await self.storage(self.durable)
         if pending:
             await asyncio.gather(*pending)
         self.stats.record(agent, events)

@@ -43,6 +43,18 @@ class Settings(BaseSettings):
         description="More Redis servers by name, as JSON; a feed with backend_name 'redis:NAME' "
         "uses server NAME (Stream Framework's STREAM_REDIS_CONFIG)",
     )
+    redis_wait_replicas: int = Field(
+        0,
+        ge=0,
+        description="Replicas that must hold a worker's writes before it commits their offsets "
+        "(Redis WAIT): with 1, a failover to a replica loses no acknowledged write; 0 does not wait",
+    )
+    redis_wait_timeout: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds a worker waits for those replicas before it retries (a transient "
+        "fault: the batch is neither committed nor dead-lettered)",
+    )
     cassandra_hosts: list[str] = Field(["127.0.0.1"], description="Cassandra contact points")
     cassandra_port: int = Field(9042, description="Cassandra native protocol port")
     cassandra_keyspace: str = Field("streamfeed", description="Keyspace of feed tables")

@@ -613,5 +613,12 @@ class Backend:
     publisher: CountsPublisher
     failures: FailureLedger
 
+    def make_durable(self) -> None:
+        """Return once the writes this process made so far survive the loss of the server that
+        took them, as far as the deployment asks (a worker calls it before it commits offsets).
+        Nothing to do here: the memory backend keeps nothing, Cassandra's consistency level
+        already waits for its replicas."""
+        return None
+
     def close(self) -> None:
         """Release connections; the memory backend has none."""

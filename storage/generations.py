@@ -212,6 +212,10 @@ class GenerationalBackend(Backend):
     def failures(self) -> FailureLedger:  # type: ignore[override]
         return self.current().failures
 
+    def make_durable(self) -> None:
+        for backend in list(self._backends.values()):
+            backend.make_durable()
+
     def close(self) -> None:
         for backend in self._backends.values():
             backend.close()

@@ -1245,6 +1245,10 @@ class RedisCountsPublisher(CountsPublisher):
         ]
 
 
+class NotReplicated(redis.exceptions.TimeoutError):
+    """Too few replicas hold the writes yet: a transient fault, retried, never committed past."""
+
+
 class RedisFailureLedger(FailureLedger):
     """``<prefix>failures:<record>``: a counter that expires after FAILURE_TTL."""
 
@@ -1270,10 +1274,24 @@ class RedisBackend(Backend):
     follows: RedisFollowStorage
     publisher: RedisCountsPublisher
 
-    def __init__(self, client: Any, prefix: str = "sf:", forms: StoredForms | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "sf:",
+        forms: StoredForms | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
+    ) -> None:
+        if wait_replicas and isinstance(client, redis.RedisCluster):
+            raise ValueError(
+                "STREAMFEED_REDIS_WAIT_REPLICAS is not supported on a Redis Cluster yet (WAIT covers "
+                "one node's writes); set it to 0 or use a single primary with replicas"
+            )
         forms = forms or StoredForms()
         self.client = client
         self.prefix = prefix
+        self.wait_replicas = wait_replicas
+        self.wait_timeout = wait_timeout
         scripts = _Scripts(client)  # one SHA cache per connection, for every storage
         self.activities = RedisActivityStorage(client, forms, prefix, scripts)
         self.timelines = RedisTimelineStorage(client, self.activities, prefix, scripts)
@@ -1283,8 +1301,27 @@ class RedisBackend(Backend):
         self.failures = RedisFailureLedger(client, prefix)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "sf:") -> RedisBackend:
-        return cls(redis_client(url), prefix)
+    def from_url(
+        cls, url: str, prefix: str = "sf:", wait_replicas: int = 0, wait_timeout: float = 1.0
+    ) -> RedisBackend:
+        return cls(redis_client(url), prefix, wait_replicas=wait_replicas, wait_timeout=wait_timeout)
+
+    def make_durable(self) -> None:
+        """WAIT for wait_replicas replicas. WAIT covers the writes of the connection it is sent
+        on, and the replication stream is one sequence: a write sent on the same connection
+        just before it comes after every write this process finished, so acknowledging it
+        acknowledges them all."""
+        if not self.wait_replicas:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        pipe.incr(f"{self.prefix}durable")
+        pipe.execute_command("WAIT", self.wait_replicas, int(self.wait_timeout * 1000))
+        acknowledged = int(pipe.execute()[1])
+        if acknowledged < self.wait_replicas:
+            raise NotReplicated(
+                f"{acknowledged} of {self.wait_replicas} Redis replicas acknowledged the writes "
+                f"within {self.wait_timeout:g}s (STREAMFEED_REDIS_WAIT_REPLICAS)"
+            )
 
     def close(self) -> None:
         self.client.close()

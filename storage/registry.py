@@ -49,7 +49,12 @@ def create_backend(name: str, generation: str = DEFAULT_GENERATION, settings: An
                 known = ", ".join(sorted(settings.redis_servers)) or "none configured"
                 raise ValueError(f"no Redis server named {server!r} in STREAMFEED_REDIS_SERVERS ({known})")
             url = settings.redis_servers[server]
-        return RedisBackend.from_url(url, prefix=redis_generation_prefix(settings.redis_prefix, generation))
+        return RedisBackend.from_url(
+            url,
+            prefix=redis_generation_prefix(settings.redis_prefix, generation),
+            wait_replicas=settings.redis_wait_replicas,
+            wait_timeout=settings.redis_wait_timeout,
+        )
     if name == "cassandra":
         from streamfeed.storage.cassandra import CassandraBackend  # noqa: PLC0415 (a slow driver, loaded only when used)
 

@@ -74,12 +74,13 @@ def cassandra() -> Service:
 class RedisInstance:
     """A private redis-server with an append-only file, so it can be stopped and come back."""
 
-    def __init__(self, directory, port: int) -> None:
+    def __init__(self, directory, port: int, *extra: str) -> None:
         import shutil
 
         self.binary = shutil.which("redis-server")
         assert self.binary, "redis-server is not installed: run deploy/local/stack up redis"
         self.directory, self.port = directory, port
+        self.extra = extra  # more redis-server options, e.g. ("--replicaof", "127.0.0.1", "6390")
         self.process = None
 
     @property
@@ -106,6 +107,7 @@ class RedisInstance:
                 "always",
                 "--save",
                 "",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
         )
