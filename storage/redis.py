@@ -43,6 +43,7 @@ from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.aggregated_activity import AggregatedActivity
 from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
 from streamfeed.domain.author_modes import ModeChanges, decode_changes, encode_changes
+from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.domain.follow_state import FollowState, Unfollowed
 from streamfeed.domain.ids import sort_key_for, sort_key_of, time_for
 from streamfeed.storage.base import (
@@ -1245,7 +1246,7 @@ class RedisCountsPublisher(CountsPublisher):
         ]
 
 
-class NotReplicated(redis.exceptions.TimeoutError):
+class NotReplicated(StreamfeedError, redis.exceptions.TimeoutError):
     """Too few replicas hold the writes yet: a transient fault, retried, never committed past."""
 
 

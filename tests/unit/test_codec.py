@@ -79,6 +79,8 @@ RECORDS = {
         "error_type": "SerializationException",
         "error": "bad",
         "failed_at": T,
+        "stack": "feeds.py:12 in get_group: raise KeyError(name)",
+        "attempts": 3,
     },
 }
 
