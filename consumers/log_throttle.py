@@ -40,13 +40,19 @@ class ThrottledLog:
         self._throttle = _Throttle(interval)
 
     def warning(self, key: object, message: str, *args: object) -> None:
+        self.log(logging.WARNING, key, message, *args)
+
+    def error(self, key: object, message: str, *args: object) -> None:
+        self.log(logging.ERROR, key, message, *args)
+
+    def log(self, level: int, key: object, message: str, *args: object) -> None:
         held = self._throttle.admit(key)
         if held is None:
             return
         if held:
             message += " (%d similar since the last report)"
             args = (*args, held)
-        self.logger.warning(message, *args)
+        self.logger.log(level, message, *args)
 
 
 class ThrottleFilter(logging.Filter):

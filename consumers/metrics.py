@@ -50,6 +50,8 @@ class WorkerMetrics:
         self.registry = CollectorRegistry()
         self.readiness = readiness
         self.runtime: Any = None
+        #: The worker's StorageGuard, set when it has one.
+        self.guard: Any = None
         #: Monotonic time of the event loop's last heartbeat; None until the loop runs.
         self.beat: float | None = None
         self.storage_seconds = Histogram(
@@ -128,6 +130,14 @@ class _RuntimeCollector:
         ready = GaugeMetricFamily("streamfeed_ready", "1 when the worker has partitions and storage")
         ready.add_metric([], 1.0 if self.metrics.readiness.ready else 0.0)
         yield ready
+        lost = GaugeMetricFamily(
+            "streamfeed_storage_lost",
+            "1 while the worker refuses to write: its storage lost the data the group wrote "
+            "(run `streamfeed rebuild --switch`)",
+        )
+        guard = self.metrics.guard
+        lost.add_metric([], 1.0 if guard is not None and guard.lost else 0.0)
+        yield lost
 
 
 class TimedBackend:

@@ -50,6 +50,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from streamfeed.consumers.dead_letters import DeadLetters
 from streamfeed.consumers.log_throttle import ThrottledLog
+from streamfeed.consumers.storage_guard import StorageGuard, StorageLost
 from streamfeed.domain.exceptions import BadInput, SerializationException, StreamfeedError
 from streamfeed.storage.base import FailureLedger
 from streamfeed.storage.memory import MemoryFailureLedger
@@ -158,6 +159,7 @@ class AgentRuntime:
         poison_attempts: int = 3,
         poison_streak: int = 5,
         durable: Callable[[], None] | None = None,
+        guard: StorageGuard | None = None,
     ) -> None:
         self.dead_letters = dead_letters
         self.retry_deadline = retry_deadline
@@ -175,6 +177,8 @@ class AgentRuntime:
         #: Waits until storage's replicas hold the batch's writes (the backend's make_durable):
         #: only then may its offsets be committed.
         self.durable = durable
+        #: Refuses writes into storage that lost the group's data (consumers.storage_guard).
+        self.guard = guard
         #: The worker's Readiness, told about storage outages (set by the worker).
         self.readiness: Any = None
         self._stopping: asyncio.Event | None = None
@@ -291,10 +295,31 @@ class AgentRuntime:
             results = await self._record_by_record(agent, decoded, handle, pending)
         if self.durable is not None:
             await self.storage(self.durable)
+        if self.guard is not None:
+            await self._still_our_storage(self.guard)
         if pending:
             await asyncio.gather(*pending)
         self.stats.record(agent, events)
         return results
+
+    async def _still_our_storage(self, guard: StorageGuard) -> None:
+        """Before a batch's offsets may be committed: the storage must still be the one the
+        group wrote. If it lost its data, wait (not ready, saying why) until it has an identity
+        again; the batch is then committed, or applied again after a restart."""
+        try:
+            await self.storage(guard.check)
+            return
+        except StorageLost as lost:
+            reason = str(lost)
+        while True:
+            if self.readiness is not None:
+                self.readiness.waiting("storage lost")
+            self.outage_log.error("storage lost", "storage lost, writing nothing: %s", reason)
+            await self._sleep(self.max_backoff)
+            if await self.storage(guard.adopt):
+                if self.readiness is not None:
+                    self.readiness.serving()
+                return
 
     async def _record_by_record(
         self, agent: str, decoded: list[tuple[Any, Any]], handle: Callable[[Any], Any], pending: list[Any]

@@ -21,8 +21,10 @@ from confluent_kafka.admin import AdminClient
 
 from streamfeed.consumers.log_throttle import ThrottledLog, throttle_kafka_client_logs
 from streamfeed.consumers.runtime import TRANSIENT_ERRORS, AgentRuntime
+from streamfeed.consumers.storage_guard import StorageLost
 from streamfeed.domain.exceptions import StreamfeedError
-from streamfeed.kafka.topics import topic_specs
+from streamfeed.kafka.offsets import committed_offsets
+from streamfeed.kafka.topics import TopicNames, topic_specs
 from streamfeed.settings import Settings
 
 log = logging.getLogger("streamfeed.worker")
@@ -73,8 +75,17 @@ def topics_present(settings: Settings, timeout: float = 5.0) -> None:
         raise TopicsMissing(f"topics {', '.join(missing)} do not exist: run `streamfeed topics create`")
 
 
-#: What a starting worker waits out: an outage, or topics not created yet.
-WAITED_OUT: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, TopicsMissing)
+def group_progress(settings: Settings) -> bool:
+    """Whether the worker group ever committed an offset on its input topics: a storage
+    without identity is then one that lost the group's data, not a new one."""
+    names = TopicNames.from_settings(settings)
+    partitions = [(topic, p) for topic in names.inputs for p in range(settings.partitions)]
+    return any(offset > 0 for offset in committed_offsets(settings, settings.app_id, partitions).values())
+
+
+#: What a starting worker waits out: an outage, topics not created yet, a storage that lost its
+#: data (until it is rebuilt or claimed).
+WAITED_OUT: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, TopicsMissing, StorageLost)
 
 
 def wait_for(

@@ -598,6 +598,26 @@ class FailureLedger(ABC):
         """The record succeeded or was dead-lettered: its count goes."""
 
 
+class StorageMarker(ABC):
+    """Which storage this is: an identity written into it when a worker group first uses it.
+
+    A Redis that restarted without persistence, a failover to an empty
+    replica or a dropped keyspace looks like a storage with no feeds yet;
+    a worker writing on would rebuild a few feeds from new events while
+    every feed silently lost its history. The marker tells the two apart:
+    gone (or changed) while the group has made progress means the data is.
+    """
+
+    @abstractmethod
+    def read(self) -> str | None:
+        """The storage's identity, None if it has none."""
+
+    @abstractmethod
+    def claim(self, identity: str) -> str:
+        """Write the identity unless the storage has one; returns the one it holds (two workers
+        stamping a new storage at once agree on the first)."""
+
+
 #: Seconds a record's failure count is kept.
 FAILURE_TTL = 7 * 24 * 3600
 
@@ -612,6 +632,7 @@ class Backend:
     follows: FollowStorage
     publisher: CountsPublisher
     failures: FailureLedger
+    marker: StorageMarker
 
     def make_durable(self) -> None:
         """Return once the writes this process made so far survive the loss of the server that

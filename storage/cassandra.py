@@ -38,6 +38,7 @@ from streamfeed.storage.base import (
     FailureLedger,
     FollowStorage,
     PageRequest,
+    StorageMarker,
     TimelineStorage,
     WindowEntry,
     WindowQuery,
@@ -81,6 +82,8 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
     "following": ({"user_id": "text", "followed": "text"}, "PRIMARY KEY (user_id, followed)"),
     # Unexpected failures per record (storage.base.FailureLedger); rows expire with their TTL.
     "record_failures": ({"record": "text", "attempts": "int"}, "PRIMARY KEY (record)"),
+    # The keyspace's identity (storage.base.StorageMarker): one row.
+    "storage_identity": ({"bucket": "int", "identity": "text"}, "PRIMARY KEY (bucket)"),
     # Pulled authors are few: one partition (bucket 0) holds them all, read whole by a hybrid read.
     "author_modes": ({"bucket": "int", "author": "text", "changes": "text"}, "PRIMARY KEY (bucket, author)"),
     "aggregated": (
@@ -807,6 +810,22 @@ class CassandraFailureLedger(FailureLedger):
         self.statements.session.execute(delete, (record,))
 
 
+class CassandraStorageMarker(StorageMarker):
+    def __init__(self, statements: _Statements) -> None:
+        self.statements = statements
+
+    def read(self) -> str | None:
+        select = self.statements("SELECT identity FROM {ks}.storage_identity WHERE bucket = 0")
+        row = self.statements.session.execute(select).one()
+        return None if row is None else str(row[0])
+
+    def claim(self, identity: str) -> str:
+        # A lightweight transaction, once per new keyspace: two workers stamping agree.
+        insert = "INSERT INTO {ks}.storage_identity (bucket, identity) VALUES (0, ?) IF NOT EXISTS"
+        self.statements.session.execute(self.statements(insert), (identity,))
+        return self.read() or identity
+
+
 class CassandraBackend(Backend):
     name = "cassandra"
 
@@ -835,6 +854,7 @@ class CassandraBackend(Backend):
         self.follows = CassandraFollowStorage(statements)
         self.publisher = publisher or NullCountsPublisher()
         self.failures = CassandraFailureLedger(statements)
+        self.marker = CassandraStorageMarker(statements)
 
     @classmethod
     def connect(cls, settings: Any, keyspace: str | None = None) -> CassandraBackend:

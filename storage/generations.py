@@ -28,6 +28,7 @@ from streamfeed.storage.base import (
     CountsPublisher,
     FailureLedger,
     FollowStorage,
+    StorageMarker,
     TimelineStorage,
 )
 
@@ -211,6 +212,10 @@ class GenerationalBackend(Backend):
     @property
     def failures(self) -> FailureLedger:  # type: ignore[override]
         return self.current().failures
+
+    @property
+    def marker(self) -> StorageMarker:  # type: ignore[override]
+        return self.current().marker
 
     def make_durable(self) -> None:
         for backend in list(self._backends.values()):

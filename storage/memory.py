@@ -32,6 +32,7 @@ from streamfeed.storage.base import (
     FollowStorage,
     NewEntries,
     PageRequest,
+    StorageMarker,
     TimelineStorage,
     WindowEntry,
     WindowQuery,
@@ -469,6 +470,21 @@ class MemoryFailureLedger(FailureLedger):
             self.counts.pop(record, None)
 
 
+class MemoryStorageMarker(StorageMarker):
+    def __init__(self) -> None:
+        self.identity: str | None = None
+        self._lock = threading.Lock()
+
+    def read(self) -> str | None:
+        return self.identity
+
+    def claim(self, identity: str) -> str:
+        with self._lock:
+            if self.identity is None:
+                self.identity = identity
+            return self.identity
+
+
 class MemoryBackend(Backend):
     name = "memory"
     activities: MemoryActivityStorage
@@ -486,6 +502,7 @@ class MemoryBackend(Backend):
         self.follows = MemoryFollowStorage(lock)
         self.publisher = MemoryCountsPublisher()
         self.failures = MemoryFailureLedger()
+        self.marker = MemoryStorageMarker()
 
     def dump(self) -> dict[Any, Any]:
         """Everything stored, as plain data: two backends with equal dumps hold the same bytes."""

@@ -57,6 +57,7 @@ from streamfeed.storage.base import (
     FollowStorage,
     NewEntries,
     PageRequest,
+    StorageMarker,
     TimelineStorage,
     WindowEntry,
     WindowQuery,
@@ -1267,6 +1268,22 @@ class RedisFailureLedger(FailureLedger):
         self.client.delete(f"{self.prefix}failures:{record}")
 
 
+class RedisStorageMarker(StorageMarker):
+    """``<prefix>storage:identity``, beside the feeds it vouches for (each generation has one)."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
+        self.key = f"{prefix}storage:identity"
+
+    def read(self) -> str | None:
+        value = self.client.get(self.key)
+        return value.decode() if value is not None else None
+
+    def claim(self, identity: str) -> str:
+        self.client.set(self.key, identity, nx=True)
+        return self.read() or identity
+
+
 class RedisBackend(Backend):
     name = "redis"
     activities: RedisActivityStorage
@@ -1300,6 +1317,7 @@ class RedisBackend(Backend):
         self.follows = RedisFollowStorage(client, prefix)
         self.publisher = RedisCountsPublisher(client, prefix)
         self.failures = RedisFailureLedger(client, prefix)
+        self.marker = RedisStorageMarker(client, prefix)
 
     @classmethod
     def from_url(

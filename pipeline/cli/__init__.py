@@ -21,6 +21,7 @@ from streamfeed.cli import (
     schema,
     serve,
     status,
+    storage,
     token,
     topics,
     worker,
@@ -55,6 +56,7 @@ app.add_typer(feeds.app, name="feed")
 app.add_typer(topics.app, name="topics")
 app.add_typer(generations.app, name="generations")
 app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(storage.app, name="storage")
 app.command()(worker.worker)
 app.command()(rebuild.rebuild)
 app.command()(produce.produce)

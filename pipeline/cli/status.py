@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 from confluent_kafka import KafkaException
 
-from streamfeed.ops.status import group_status
+from streamfeed.ops.status import GroupStatus, group_status
 from streamfeed.settings import get_settings
+from streamfeed.storage.registry import get_backend
 
 
 def status(
@@ -24,3 +25,30 @@ def status(
         raise typer.Exit(1) from None
     for line in report.lines():
         typer.echo(line)
+    if _storage_lost(report):
+        raise typer.Exit(1)
+
+
+def _storage_lost(report: GroupStatus) -> bool:
+    """Say whether the live storage still holds the group's data (its identity, see
+    streamfeed.consumers.storage_guard); True when it lost it."""
+    settings = get_settings()
+    if settings.storage == "memory":
+        return False
+    try:
+        identity = get_backend().marker.read()
+    except Exception as error:  # storage down: a line, not a traceback
+        typer.echo(f"storage: {settings.storage} unreachable ({error.__class__.__name__}: {error})")
+        return False
+    if identity is not None:
+        typer.echo(f"storage: {settings.storage}, identity {identity}")
+        return False
+    if report.committed_anything:
+        typer.echo(
+            f"storage: {settings.storage} LOST: it has no identity although the group committed "
+            "offsets; workers refuse to write into it. Run `streamfeed rebuild --switch` (then "
+            "restart the workers), or `streamfeed storage claim` to accept it as it is"
+        )
+        return True
+    typer.echo(f"storage: {settings.storage}, new (no worker has claimed it yet)")
+    return False

@@ -45,9 +45,11 @@ def worker(
         raise typer.Exit(run_pool(member, count, get_settings().metrics_port))
 
     from streamfeed.consumers.app import build_worker_app  # noqa: PLC0415 (Faust is slow to load)
+    from streamfeed.consumers.storage_guard import StorageGuard  # noqa: PLC0415 (beside the worker's)
     from streamfeed.consumers.worker import (  # noqa: PLC0415 (Faust is slow to load)
         Readiness,
         StreamfeedWorker,
+        group_progress,
         kafka_reachable,
         topics_present,
         wait_for,
@@ -70,9 +72,14 @@ def worker(
     manager = wait_for(f"{settings.storage} storage", lambda: load_app(app_path), readiness)
     wait_for("Kafka", lambda: kafka_reachable(settings.kafka_bootstrap), readiness, settings.stats_interval)
     wait_for("the pipeline's topics", lambda: topics_present(settings), readiness, settings.stats_interval)
+    guard = None
+    if settings.storage != "memory":  # memory storage keeps nothing across a restart anyway
+        guard = metrics.guard = StorageGuard(lambda: manager.backend.marker, lambda: group_progress(settings))
+        wait_for("storage holding this group's data", guard.open, readiness, settings.stats_interval)
     faust_app, context = build_worker_app(manager, settings, metrics)
     context.readiness = metrics.readiness = readiness
     context.runtime.readiness = readiness
+    context.runtime.guard = guard
     StreamfeedWorker(faust_app, context.runtime, settings, loglevel=loglevel).execute_from_commandline()
 
 

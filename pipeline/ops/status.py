@@ -29,6 +29,8 @@ class GroupStatus:
     #: Lag per topic; None where the group has committed nothing for a partition with data.
     lag_by_topic: dict[str, int | None] = field(default_factory=dict)
     dead_letters: int = 0
+    #: Whether the group committed an offset on its input topics: made progress.
+    committed_anything: bool = False
 
     def lines(self) -> list[str]:
         out = [f"group {self.group}: {self.state}, {len(self.members)} members"]
@@ -71,6 +73,9 @@ def group_status(settings: Settings, timeout: float = 10.0) -> GroupStatus:
     topics = names.consumed
     keys = [(t, p) for t in topics for p in range(settings.partitions)]
     committed = committed_offsets(settings, settings.app_id, keys, timeout)
+    status.committed_anything = any(
+        offset > 0 for (topic, _), offset in committed.items() if topic in names.inputs
+    )
     consumer = Consumer(
         {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-status"}
     )

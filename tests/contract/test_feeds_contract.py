@@ -637,3 +637,12 @@ def test_failure_counts_grow_per_record_until_forgotten_on_every_backend(backend
     ledger.forget(record)
     assert ledger.failed(record) == 1
     assert ledger.failed(other) == 2
+
+
+def test_a_storage_marker_is_claimed_once_on_every_backend(backend, user):
+    """The identity workers check before committing (consumers.storage_guard): the first claim
+    wins, a second returns it."""
+    assert backend.marker.read() is None
+    first = backend.marker.claim(f"first-{user}")
+    assert backend.marker.claim(f"second-{user}") == first == f"first-{user}"
+    assert backend.marker.read() == first
