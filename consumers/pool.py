@@ -40,6 +40,8 @@ def member_env(index: int, metrics_port: int | None) -> dict[str, str]:
     """A member's environment: it dies with the pool, and serves metrics on its own port
     (metrics_port + index) so a scraper sees every member."""
     env = {**os.environ, PARENT_ENV: str(os.getpid())}
+    if env.get("STREAMFEED_WORKER_INSTANCE_ID"):  # one static member name per member
+        env["STREAMFEED_WORKER_INSTANCE_ID"] += f"-{index}"
     if metrics_port:  # 0 (any free port) stays 0 for every member
         env["STREAMFEED_METRICS_PORT"] = str(metrics_port + index)
     return env

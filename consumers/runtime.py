@@ -13,8 +13,8 @@ fails every time (a bug in an app's feed class, a value nobody planned for)
 is a poison record. It is tried worker_poison_attempts times, its count kept
 in storage (storage.base.FailureLedger) so restarts are bounded too, then
 dead-lettered with the error and where it was raised, and the partition goes
-on. Records failing in a row (worker_poison_streak) are a bug, not bad
-records: the worker exits instead of dead-lettering the topic.
+on. Records failing in a row (worker_poison_streak, 100, across batches) are
+a bug, not bad records: the worker exits instead of dead-lettering the topic.
 
 When the worker exits (that bug, an outage past the retry deadline, a stop
 mid-batch), it exits at once, before Faust can ack the batch, so nothing is
@@ -157,7 +157,7 @@ class AgentRuntime:
         failures: Callable[[], FailureLedger] | None = None,
         group: str = "streamfeed",
         poison_attempts: int = 3,
-        poison_streak: int = 5,
+        poison_streak: int = 100,
         durable: Callable[[], None] | None = None,
         guard: StorageGuard | None = None,
     ) -> None:
@@ -174,6 +174,8 @@ class AgentRuntime:
         self.group = group
         self.poison_attempts = poison_attempts
         self.poison_streak = poison_streak
+        #: Poison records in a row per agent, across batches (a record applied resets it).
+        self.streaks: dict[str, int] = defaultdict(int)
         #: Waits until storage's replicas hold the batch's writes (the backend's make_durable):
         #: only then may its offsets be committed.
         self.durable = durable
@@ -280,6 +282,8 @@ class AgentRuntime:
                 results = await self.storage(lambda: handle_all([item for _, item in decoded])) or []
             else:
                 results = await self.storage(lambda: [handle(item) for _, item in decoded])
+            if decoded:
+                self.streaks[agent] = 0
         except STOPS_THE_BATCH:
             raise
         except Exception as error:
@@ -329,11 +333,10 @@ class AgentRuntime:
         applied in order."""
         results: list[Any] = []
         set_aside: list[tuple[Any, BaseException, int | None]] = []
-        streak = 0
         for event, item in decoded:
             try:
                 results.append(await self.storage(functools.partial(handle, item)))
-                streak = 0
+                self.streaks[agent] = 0
                 continue
             except STOPS_THE_BATCH:
                 raise
@@ -343,17 +346,18 @@ class AgentRuntime:
             except Exception as error:
                 outcome = await self._try_poison(agent, event, item, handle, error)
             if isinstance(outcome, _SetAside):
-                streak += 1
-                if streak >= self.poison_streak:
+                self.streaks[agent] += 1
+                streak = self.streaks[agent]
+                if self.poison_streak and streak >= self.poison_streak:
                     raise FailingInARow(
                         f"{streak} records in a row failed unexpectedly, the last with {outcome.error!r}: "
-                        "a bug or a broken deployment, not bad records; fix it and restart (nothing "
-                        "was dead-lettered, the batch is applied again)"
+                        "a bug or a broken deployment, not bad records; fix it and restart (this "
+                        "batch's records were not dead-lettered: they are applied again)"
                     ) from outcome.error
                 set_aside.append((event, outcome.error, outcome.attempts))
             else:
                 results.append(outcome)
-                streak = 0
+                self.streaks[agent] = 0
         for event, error, attempts in set_aside:
             pending.append(await self.dead_letters.send(event.message, error, attempts))
         return results

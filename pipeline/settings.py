@@ -117,6 +117,13 @@ class Settings(BaseSettings):
         description="Seconds a worker retries unavailable storage before it exits and lets its "
         "partitions move; kept below worker_session_timeout so no stale writer survives a rebalance",
     )
+    worker_instance_id: str | None = Field(
+        None,
+        description="Kafka static membership: a name this worker keeps across restarts (a "
+        "StatefulSet pod's name). A restarted worker takes its partitions back at once instead of "
+        "after worker_session_timeout; a worker gone for good holds them that long, also on a "
+        "clean stop. Unset: dynamic membership",
+    )
     worker_poison_attempts: int = Field(
         3,
         ge=1,
@@ -124,10 +131,11 @@ class Settings(BaseSettings):
         "(counted in storage, so across restarts too) before it becomes a dead letter",
     )
     worker_poison_streak: int = Field(
-        5,
-        ge=1,
-        description="Records in a row of one batch that may fail that way before the worker calls "
-        "it a bug, not a bad record, and exits instead of dead-lettering everything",
+        100,
+        ge=0,
+        description="Records in a row (of one agent, across batches) that may fail that way "
+        "before the worker calls it a bug, not bad records, and exits instead of dead-lettering "
+        "everything; 0: never",
     )
     worker_data_dir: str = Field(
         "",

@@ -63,6 +63,12 @@ class Figures:
         )
 
     def assert_clean(self) -> None:
+        if (self.lost, self.duplicated, self.unexpected, self.differing_feeds) != (0, 0, 0, 0):
+            # Kept beside the workers' logs: a failure seen once is worth its details.
+            LOG_DIR.mkdir(parents=True, exist_ok=True)
+            slug = "".join(c if c.isalnum() else "-" for c in self.scenario.lower())
+            path = LOG_DIR / f"{slug}-{time.strftime('%H%M%S')}-differences.txt"
+            path.write_text(self.line() + "\n" + "\n".join(self.differences) + "\n")
         assert (self.lost, self.duplicated, self.unexpected, self.differing_feeds) == (0, 0, 0, 0), (
             self.line() + "\n" + "\n".join(self.differences)
         )
@@ -89,7 +95,15 @@ class Supervisor:
     def _start(self, slot: int) -> WorkerProcess:
         slug = "".join(c if c.isalnum() else "-" for c in self.name.lower())
         log = LOG_DIR / f"{slug}-{self.settings.app_id}-{slot}.log"
-        return WorkerProcess(self.settings, log, self.app).start()
+        return WorkerProcess(self._slot_settings(slot), log, self.app).start()
+
+    def _slot_settings(self, slot: int) -> Settings:
+        """With static membership, each slot keeps its name across restarts, as a pod does."""
+        if self.settings.worker_instance_id is None:
+            return self.settings
+        return self.settings.model_copy(
+            update={"worker_instance_id": f"{self.settings.worker_instance_id}-{slot}"}
+        )
 
     def poll(self) -> None:
         """Restart every worker that exited (crash-only: the orchestrator's job)."""
@@ -98,7 +112,8 @@ class Supervisor:
                 if not worker.running:
                     self.exit_codes[worker.process.returncode] += 1
                     self.restarts += 1
-                    self.workers[slot] = WorkerProcess(self.settings, worker.log_path, self.app).start()
+                    restarted = WorkerProcess(self._slot_settings(slot), worker.log_path, self.app)
+                    self.workers[slot] = restarted.start()
 
     def hold(self, seconds: float) -> None:
         """Keep the workers running (restarting those that exit) for that long."""
@@ -256,3 +271,63 @@ def cleanup(settings: Settings) -> None:
     # Best effort: a stack mid-outage must not hide the scenario's result.
     with suppress(Exception):
         remove_run(settings)
+
+
+class StallWatch:
+    """How long each partition stood still with work waiting: from the moment its committed
+    offset last moved (or work arrived) while its high-water mark was ahead, sampled every
+    `every` seconds from a consumer that never joins the group. After a SIGKILL this is what
+    the group's handover costs the users of the dead worker's partitions."""
+
+    def __init__(self, settings: Settings, every: float = 0.25) -> None:
+        from confluent_kafka import Consumer, TopicPartition
+
+        from streamfeed.kafka.topics import TopicNames
+
+        self.every = every
+        self.partitions = [
+            TopicPartition(topic, p)
+            for topic in TopicNames.from_settings(settings).consumed
+            for p in range(settings.partitions)
+        ]
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap,
+                "group.id": settings.app_id,  # never subscribes: reads the group's offsets only
+                "enable.auto.commit": False,
+                "log_level": 2,
+            }
+        )
+        self.longest: dict[tuple[str, int], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> StallWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.consumer.close()
+
+    def _run(self) -> None:
+        last: dict[tuple[str, int], int] = {}
+        since: dict[tuple[str, int], float] = {}
+        while not self._stop.wait(self.every):
+            try:
+                committed = self.consumer.committed(self.partitions, timeout=5)
+                now = time.monotonic()
+                for tp in committed:
+                    key = (tp.topic, tp.partition)
+                    high = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)[1]
+                    done = max(tp.offset, 0)
+                    if done >= high or last.get(key) != done:
+                        since[key] = now  # caught up, or moved: not standing still
+                    last[key] = done
+                    self.longest[key] = max(self.longest.get(key, 0.0), now - since.setdefault(key, now))
+            except Exception:  # Kafka busy or away for a moment: sample again
+                continue
+
+    def worst(self) -> float:
+        return max(self.longest.values(), default=0.0)

@@ -25,6 +25,7 @@ from streamfeed.schemas.catalog import ACTIVITY_EVENT, FANOUT_BATCH, FOLLOW_EVEN
 from streamfeed.schemas.codec import AvroCodec
 from tests.chaos.harness import (
     Figures,
+    StallWatch,
     Supervisor,
     chaos_settings,
     cleanup,
@@ -98,20 +99,30 @@ def applying(settings, supervisor: Supervisor, timeout: float = 120.0) -> None:
     raise TimeoutError("the workers never started applying the world")
 
 
-def worker_kills(kills: int = 20, workers: int = 3, events: int = 3000, seed: int = 31) -> Figures:
-    """SIGKILL a random worker of the group `kills` times while the world is processed."""
+def worker_kills(
+    kills: int = 20, workers: int = 3, events: int = 3000, seed: int = 31, static: bool = False
+) -> Figures:
+    """SIGKILL a random worker of the group `kills` times while the world is processed; the
+    longest any partition stood still with work waiting. static: each worker keeps a static
+    group membership name across its restarts (STREAMFEED_WORKER_INSTANCE_ID)."""
     world = generate_world(users=max(60, events // 12), events=events, seed=seed)
-    settings = chaos_settings("redis", partitions=6)
+    settings = chaos_settings("redis", partitions=6, worker_instance_id="chaos" if static else None)
     rng = random.Random(seed)
 
     def disrupt(supervisor: Supervisor, figures: Figures) -> None:
-        for _ in range(kills):
-            time.sleep(rng.uniform(1.0, 3.0))
-            supervisor.kill(rng)
-            supervisor.poll()
+        with StallWatch(settings) as watch:
+            for _ in range(kills):
+                time.sleep(rng.uniform(1.0, 3.0))
+                supervisor.kill(rng)
+                supervisor.poll()
+            # The last kill's partitions move only after the session timeout: watch them move.
+            supervisor.hold(settings.worker_session_timeout * 2)
         figures.notes["kills"] = kills
+        figures.notes["longest partition stall (s)"] = round(watch.worst(), 1)
 
-    return _run(f"{kills} SIGKILLs of {workers} workers", settings, world, workers, disrupt, 600, pace=0.002)
+    membership = "static" if static else "dynamic"
+    name = f"{kills} SIGKILLs of {workers} workers ({membership} membership)"
+    return _run(name, settings, world, workers, disrupt, 600, pace=0.002)
 
 
 def kafka_outage(seconds: float = 10.0, events: int = 2000, seed: int = 32) -> Figures:
@@ -224,6 +235,54 @@ def oversized_copy(activities: int = 5000, context_bytes: int = 16_000) -> Figur
         figures.notes["copied"] = f"{activities} x {context_bytes // 1000} KB"
 
     return _run("a follow copying oversized history", settings, world, 1, disrupt, 600)
+
+
+def network_faults(events: int = 2000, seed: int = 38, long_cut: float = 12.0) -> Figures:
+    """Workers and the producer reach Kafka and Redis only through toxiproxy, which delays,
+    throttles, stalls, resets and cuts their connections while the world is processed: nothing
+    lost or duplicated, and how long convergence took with the faults."""
+    from tests.chaos.toxiproxy import KAFKA_FAULTS_PORT, KAFKA_FAULTS_PROXY_PORT, Toxiproxy
+
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    redis_port = free_port()
+    settings = chaos_settings(
+        "redis",
+        partitions=4,
+        kafka_bootstrap=f"127.0.0.1:{KAFKA_FAULTS_PROXY_PORT}",
+        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+    )
+    faults = [  # (what, proxy, seconds, toxic or None for a cut, attributes)
+        ("Redis replies 200 +- 100 ms late", "redis", 5.0, "latency", {"latency": 200, "jitter": 100}),
+        ("Kafka at 50 KB/s", "kafka", 5.0, "bandwidth", {"rate": 50}),
+        ("Redis connections reset", "redis", 3.0, "reset_peer", {"timeout": 0}),
+        ("Kafka connections stalled", "kafka", 6.0, "timeout", {"timeout": 0}),
+        ("Redis cut", "redis", 4.0, None, {}),
+        ("Kafka cut", "kafka", 8.0, None, {}),
+        ("Redis cut past the retry deadline", "redis", long_cut, None, {}),
+    ]
+
+    def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+        applying(settings, supervisor)
+        for what, proxy, seconds, kind, attributes in faults:
+            print(f"  fault: {what}, {seconds:.0f}s", flush=True)
+            if kind is None:
+                proxies.enabled(proxy, False)
+            else:
+                toxic = proxies.toxic(proxy, kind, **attributes)
+            supervisor.hold(seconds)
+            if kind is None:
+                proxies.enabled(proxy, True)
+            else:
+                proxies.remove(proxy, toxic)
+            supervisor.hold(2.0)
+        figures.notes["faults"] = len(faults)
+
+    with Toxiproxy() as proxies:
+        proxies.proxy("kafka", KAFKA_FAULTS_PROXY_PORT, KAFKA_FAULTS_PORT)
+        proxies.proxy("redis", redis_port, 6379)
+        # Published across the whole timeline, so every fault meets traffic.
+        pace = (sum(seconds + 2.0 for _, _, seconds, _, _ in faults) + 10.0) / len(world.events)
+        return _run("network faults", settings, world, 2, disrupt, 900, pace=pace)
 
 
 def poison_records(poisoned: int = 3, events: int = 2000, seed: int = 37) -> Figures:

@@ -19,6 +19,13 @@ def test_sigkills_of_workers_lose_and_duplicate_nothing(stack, report):
     assert figures.restarts >= 4
 
 
+def test_sigkills_of_workers_with_static_membership_lose_and_duplicate_nothing(stack, report):
+    """Restarted workers rejoin under their own names (STREAMFEED_WORKER_INSTANCE_ID) and take
+    their partitions back; the figures carry the longest partition stall."""
+    figures = report(scenarios.worker_kills(kills=3, workers=2, events=800, static=True))
+    assert figures.restarts >= 3
+
+
 def test_a_kafka_outage_while_publishing_and_consuming_loses_nothing(stack, report):
     report(scenarios.kafka_outage(seconds=6, events=800))
 
@@ -32,6 +39,14 @@ def test_a_cassandra_outage_longer_than_the_retry_deadline_loses_nothing(stack, 
 
 def test_a_redis_outage_longer_than_the_retry_deadline_loses_nothing(stack, report):
     figures = report(scenarios.redis_outage(seconds=12, events=800))
+    assert set(figures.notes.get("exit codes", {})) <= {75}, figures.notes
+
+
+def test_network_faults_between_workers_and_kafka_and_redis_lose_nothing(stack, report):
+    """Latency, a bandwidth limit, stalled, reset and cut connections (toxiproxy) in turn."""
+    figures = report(scenarios.network_faults(events=600))
+    assert figures.notes["faults"] == 7
+    # Only the Redis cut longer than the retry deadline may end a worker (75), never a crash.
     assert set(figures.notes.get("exit codes", {})) <= {75}, figures.notes
 
 
