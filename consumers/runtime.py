@@ -358,8 +358,8 @@ class AgentRuntime:
             else:
                 results.append(outcome)
                 self.streaks[agent] = 0
-        for event, error, attempts in set_aside:
-            pending.append(await self.dead_letters.send(event.message, error, attempts))
+        for event, reason, attempts in set_aside:
+            pending.append(await self.dead_letters.send(event.message, reason, attempts))
         return results
 
     async def _try_poison(
