@@ -138,6 +138,8 @@ class FeedQuery:
         return FeedQuery(self.feed, self.bounds, _ORDERINGS[field])
 
     def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, bool):  # an int to Python, never a position a caller meant
+            raise TypeError("feed indexes are ints or slices, not bool")
         if isinstance(index, int):
             if index < 0:
                 raise IndexError("negative indexes are not supported; feeds are read from the newest")
@@ -147,6 +149,11 @@ class FeedQuery:
             return found[0]
         if not isinstance(index, slice):
             raise TypeError(f"feed indexes are ints or slices, not {type(index).__name__}")
+        for bound in (index.start, index.stop, index.step):
+            # The same refusal on every backend: a float or a bool reached Redis as a raw
+            # DataError, or sliced a Python list differently on memory.
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+                raise TypeError(f"slice bounds are ints or None, not {type(bound).__name__} ({bound!r})")
         if index.step not in (None, 1):
             raise ValueError(f"slice step {index.step} is not supported; feeds are read in order")
         start = index.start or 0

@@ -550,6 +550,34 @@ def test_huge_slice_bounds_read_to_the_end_on_every_backend(backend, user):
     assert len(notifications[0 : 10**30]) == 1 and notifications[2**63 :] == []
 
 
+BAD_INDEXES = [
+    (lambda f: f[True:3], TypeError, "slice bounds are ints or None, not bool"),
+    (lambda f: f[1.5:3], TypeError, "slice bounds are ints or None, not float"),
+    (lambda f: f[0:2.0], TypeError, "slice bounds are ints or None, not float"),
+    (lambda f: f["a":], TypeError, "slice bounds are ints or None, not str"),
+    (lambda f: f[True], TypeError, "feed indexes are ints or slices, not bool"),
+    (lambda f: f["0"], TypeError, "feed indexes are ints or slices, not str"),
+    (lambda f: f[::2], ValueError, "slice step 2 is not supported"),
+    (lambda f: f[-1:], ValueError, "negative slice bounds are not supported"),
+    (lambda f: f[0:-1], ValueError, "negative slice bounds are not supported"),
+    (lambda f: f[-1], IndexError, "negative indexes are not supported"),
+    (lambda f: f.filter(activity_id__gt=5), ValueError, "needs an activity id, got 5"),
+    (lambda f: f.filter(size__gt="x"), ValueError, "unknown filter 'size__gt'"),
+]
+
+
+@pytest.mark.parametrize("read, error, message", BAD_INDEXES)
+def test_bad_slices_and_filters_are_refused_alike_on_every_backend(backend, user, read, error, message):
+    """Failed before issue 26: feed[True:3] was [] on memory and a raw DataError on Redis,
+    feed[1.5:3] a TypeError on memory and [] on Redis."""
+    flat = Feed(user, backend=backend)
+    flat.add(Activity(user, "love", "p", time=T0))
+    grouped = AggregatedFeed(user, backend=backend)
+    for feed in (flat, grouped):
+        with pytest.raises(error, match=message.replace("(", r"\(").replace("[", r"\[")):
+            read(feed)
+
+
 def test_realtime_events_are_kept_for_clients_that_reconnect(backend, user):
     from streamfeed.storage.cassandra import NullCountsPublisher
 
