@@ -29,6 +29,7 @@ from streamfeed.domain.author_modes import ModeChanges, decode_changes, encode_c
 from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.domain.follow_state import FollowState, Unfollowed
 from streamfeed.domain.ids import sort_key_for, time_for
+from streamfeed.settings import check_keyspace_name
 from streamfeed.storage.base import (
     FAILURE_TTL,
     ActivityStorage,
@@ -139,6 +140,7 @@ def sync_schema(
     A keyspace that exists with tables and none of ours belongs to something
     else: refused unless adopt.
     """
+    check_keyspace_name(keyspace)
     done = []
     exists = session.execute(
         "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s", (keyspace,)
@@ -839,6 +841,7 @@ class CassandraBackend(Backend):
         cluster: Cluster | None = None,
     ) -> None:
         forms = forms or StoredForms()
+        check_keyspace_name(keyspace)
         try:
             level = ConsistencyLevel.name_to_value[consistency.upper()]
         except KeyError:
