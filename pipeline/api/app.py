@@ -12,6 +12,7 @@ resource.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,7 +28,7 @@ from streamfeed.api.body_limit import BodyLimit
 from streamfeed.api.hardening import SecurityHeaders, redact_tokens_in_logs
 from streamfeed.api.problems import Problem, handle_problem, problem_response
 from streamfeed.api.rate_limit import Bucket, RateLimiter
-from streamfeed.api.routes import activities, demo, feeds, follows, realtime
+from streamfeed.api.routes import activities, demo, feeds, follows, health, realtime
 from streamfeed.app.manager import Manager
 
 
@@ -65,6 +66,11 @@ def create_app(
         if freeze_gc:
             gc.collect()
             gc.freeze()
+        # What the storage vouched it was at startup: /readyz says when that goes (a Redis
+        # restarted empty). Memory storage has nothing to lose.
+        if manager.backend.name != "memory":
+            with contextlib.suppress(Exception):  # unreachable now: /readyz says so until it answers
+                app.state.storage_identity = await asyncio.to_thread(lambda: manager.backend.marker.read())
         renewals = asyncio.create_task(
             realtime.renew_listeners(app.state.stream_limits, manager.backend.publisher, realtime_wait)
         )
@@ -82,6 +88,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.manager = manager
+    app.state.storage_identity = None
     app.state.auth = Authenticator(
         jwt_key, service_key, issuer=jwt_issuer, audience=jwt_audience, max_seconds=token_max_seconds
     )
@@ -103,7 +110,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)
     redact_tokens_in_logs()
-    for router in (feeds.router, activities.router, follows.router, realtime.router):
+    for router in (feeds.router, activities.router, follows.router, realtime.router, health.router):
         app.include_router(router)
     if demo_page:  # a page to try it with: sign in as anyone, so never on a real deployment
         app.include_router(demo.router)
