@@ -17,6 +17,7 @@ process happened to see.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -178,7 +179,10 @@ def run_rebuild(
     settings = rebuild_settings(live, generation)
     backend = create_generational_backend(live.storage, live)
     backend.store.create(generation)
-    backend.backend_of(generation)  # its schema, where storage has one
+    # Its schema, where storage has one, and its identity: the rebuild's workers find a group
+    # with committed offsets (a resumed run, or one started at a time) and must not take the
+    # new generation for one that lost its data (streamfeed.consumers.storage_guard).
+    backend.backend_of(generation).marker.claim(uuid.uuid4().hex)
     created = [
         line.removeprefix("created ") for line in create_topics(settings) if line.startswith("created ")
     ]

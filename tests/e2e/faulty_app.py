@@ -1,8 +1,8 @@
-"""An app whose fanout fails once with an unexpected error, while a marker file exists.
+"""An app whose fanout fails with an unexpected error while a marker file exists.
 
-The crash-only test starts a worker on it: the first attempt must kill the
-worker without committing; the marker is gone by then, so a restarted worker
-applies the same batch.
+The first failure removes the marker (a fault that passes), unless
+STREAMFEED_TEST_FAULT_STICKY is set: then it fails until the test removes it
+(a bug, fixed by a deployment).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ class FaultyManager(Manager):
     def get_user_follower_ids(self, user_id):
         marker = os.environ.get("STREAMFEED_TEST_FAULT_FILE")
         if marker and Path(marker).exists():
-            Path(marker).unlink()
+            if not os.environ.get("STREAMFEED_TEST_FAULT_STICKY"):
+                Path(marker).unlink()
             raise RuntimeError("injected: a bug in the app's follower look-up")
         return super().get_user_follower_ids(user_id)
 

@@ -12,6 +12,7 @@ from streamfeed.demo.snapshot import differences, snapshot
 from streamfeed.demo.world import generate_world, with_pulled_authors
 from streamfeed.kafka.producer import StreamfeedProducer
 from streamfeed.kafka.topics import create_topics
+from streamfeed.ops.dead_letters import read_dead_letters as dead_letters_on_topic
 from tests.e2e.conftest import storage_manager
 from tests.services import RedisInstance
 
@@ -261,10 +262,11 @@ def test_replay_into_empty_storage_rebuilds_every_feed(stack, isolated, worker_f
     assert_same_feeds(world, rebuild)
 
 
-def test_an_unexpected_error_stops_the_worker_without_committing(
+def test_an_unexpected_error_that_passes_is_tried_again_in_place(
     stack, isolated, worker_factory, tmp_path, monkeypatch
 ):
-    """Crash-only: the batch is not acked, a restarted worker applies it once."""
+    """The failing record is tried again without a restart and applied once, no dead letter.
+    Before issue 25 the worker exited 70 and a restarted one applied the batch."""
     from datetime import UTC, datetime
 
     from streamfeed.domain.activity import Activity
@@ -273,6 +275,40 @@ def test_an_unexpected_error_stops_the_worker_without_committing(
     create_topics(settings)
     marker = tmp_path / "fault"
     monkeypatch.setenv("STREAMFEED_TEST_FAULT_FILE", str(marker))
+    app = "tests.e2e.faulty_app:manager"
+    worker = worker_factory(settings, "first", app=app)
+    producer = StreamfeedProducer(settings)
+    producer.follow("bob", "ann")
+    producer.flush()
+    wait_until_drained(settings, timeout=120, workers=[worker])
+    marker.touch()
+    activity = Activity("ann", "love", "pin1", time=datetime(2026, 11, 2, tzinfo=UTC))
+    producer.add_activity(activity)
+    producer.flush()
+    wait_until_drained(settings, timeout=120, workers=[worker])
+    assert not marker.exists(), "the fault never fired"
+    assert worker.running, worker.log_tail()
+    assert "applying record by record" in worker.log_tail(200)
+    feed = storage_manager(settings).get_feeds("bob")["normal"]
+    assert [a.id for a in feed[:]] == [activity.id]
+    assert feed.count() == 1
+    assert list(dead_letters_on_topic(settings)) == []
+
+
+def test_records_failing_in_a_row_stop_the_worker_without_committing(
+    stack, isolated, worker_factory, tmp_path, monkeypatch
+):
+    """Crash-only for a bug, not a bad record: past WORKER_POISON_STREAK failures in a row the
+    worker exits 70, commits and dead-letters nothing; once fixed, a restart applies it once."""
+    from datetime import UTC, datetime
+
+    from streamfeed.domain.activity import Activity
+
+    settings = isolated("redis", partitions=2, worker_poison_streak=1, worker_poison_attempts=2)
+    create_topics(settings)
+    marker = tmp_path / "fault"
+    monkeypatch.setenv("STREAMFEED_TEST_FAULT_FILE", str(marker))
+    monkeypatch.setenv("STREAMFEED_TEST_FAULT_STICKY", "1")
     app = "tests.e2e.faulty_app:manager"
     first = worker_factory(settings, "first", app=app)
     producer = StreamfeedProducer(settings)
@@ -284,10 +320,11 @@ def test_an_unexpected_error_stops_the_worker_without_committing(
     producer.add_activity(activity)
     producer.flush()
     assert first.process.wait(timeout=90) == 70, first.log_tail()
-    assert not marker.exists()
-    assert "exiting without committing" in first.log_tail(200)
+    assert "records in a row failed unexpectedly" in first.log_tail(200)
+    marker.unlink()  # the fix is deployed
     second = worker_factory(settings, "second", app=app)
     wait_until_drained(settings, timeout=120, workers=[second])
     feed = storage_manager(settings).get_feeds("bob")["normal"]
     assert [a.id for a in feed[:]] == [activity.id]
     assert feed.count() == 1
+    assert list(dead_letters_on_topic(settings)) == []

@@ -33,6 +33,8 @@ def redis_dump(client, prefix: str, skip: tuple[str, ...] = ()) -> dict:
         key = raw.decode()
         if skip and key.startswith(skip):
             continue
+        if key.endswith(":storage:identity"):  # each generation's own (consumers.storage_guard)
+            continue
         kind = client.type(raw).decode()
         if kind == "stream":  # the realtime log of count changes: events with their times, not feed state
             continue
