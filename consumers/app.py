@@ -104,7 +104,8 @@ def build_worker_app(
         group=settings.app_id,
         poison_attempts=settings.worker_poison_attempts,
         poison_streak=settings.worker_poison_streak,
-        durable=lambda: manager.backend.make_durable(),
+        # Only a deployment that asks for replicas pays a call per batch for it.
+        durable=(lambda: manager.backend.make_durable()) if settings.redis_wait_replicas else None,
     )
     ctx = PipelineContext(manager, settings, codec, names, topics, runtime, metrics=metrics)
     if metrics is not None:
