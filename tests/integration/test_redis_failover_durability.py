@@ -16,7 +16,6 @@ import asyncio
 import os
 import signal
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -28,29 +27,12 @@ from streamfeed.domain.activity import Activity
 from streamfeed.domain.activity_state import ActivityState, version_of
 from streamfeed.schemas.codec import AvroCodec
 from streamfeed.storage.redis import RedisBackend
+from tests.consumed import Event, Message
 from tests.services import RedisInstance, free_port
 
 pytestmark = pytest.mark.integration
 
 WHEN = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes
-    value: bytes
-
-
-@dataclass
-class Event:
-    message: Message
-
-    @property
-    def value(self) -> bytes:
-        return self.message.value
 
 
 def replicated(replica: redis.Redis, timeout: float = 20) -> None:

@@ -10,7 +10,6 @@ record again. The chaos suite proves the same against Kafka and Redis
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,24 +21,7 @@ from streamfeed.domain.exceptions import ValidationError
 from streamfeed.schemas.catalog import DEAD_LETTER
 from streamfeed.schemas.codec import AvroCodec
 from streamfeed.storage.memory import MemoryFailureLedger
-
-
-@dataclass
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes
-    value: bytes
-
-
-@dataclass
-class Event:
-    message: Message
-
-    @property
-    def value(self) -> bytes:
-        return self.message.value
+from tests.consumed import Event, Message
 
 
 class KeptTopic:
