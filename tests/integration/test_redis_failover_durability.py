@@ -75,7 +75,7 @@ def test_a_failover_to_a_lagging_replica_loses_only_what_nobody_waited_for(tmp_p
     replica.start()
     try:
         replicated(redis.Redis(port=replica_port))
-        backend = RedisBackend.from_url(primary.url, "t:", wait_replicas=1 if wait else 0, wait_timeout=0.3)
+        backend = RedisBackend.from_url(primary.url, "t:", wait_replicas=1 if wait else 0, wait_timeout=2.0)
         assert apply_batch(backend, wait, "pin:before") == "committed"  # replica in step: no wait
 
         os.kill(replica.process.pid, signal.SIGSTOP)  # replication stands still
