@@ -194,6 +194,12 @@ class Settings(BaseSettings):
     api_realtime_max: int = Field(
         10_000, ge=1, description="Realtime streams one API process holds open at most (429 beyond)"
     )
+    api_decode_cache: int = Field(
+        20_000,
+        ge=0,
+        description="Activities each API process keeps decoded (by their stored bytes) for the pages "
+        "that show them again; 0 decodes every read",
+    )
     api_demo_page: bool = Field(
         False,
         description="Serve a demo feed page at / whose sign-in gives anyone a token: never in production",

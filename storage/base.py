@@ -24,6 +24,7 @@ from streamfeed.domain.aggregated_activity import AggregatedActivity
 from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta
 from streamfeed.domain.author_modes import ModeChanges
 from streamfeed.domain.follow_state import FollowState, Unfollowed, next_follow_state
+from streamfeed.storage.serialization import StoredForms
 
 #: How long a removed activity's state is kept by default (seconds): the feed-ops
 #: retention (7 days) plus a day. A delivery later than this could bring it back.
@@ -633,6 +634,8 @@ class Backend:
     publisher: CountsPublisher
     failures: FailureLedger
     marker: StorageMarker
+    #: How every storage of this backend encodes and decodes what it holds.
+    forms: StoredForms
 
     def make_durable(self) -> None:
         """Return once the writes this process made so far survive the loss of the server that
@@ -640,6 +643,11 @@ class Backend:
         Nothing to do here: the memory backend keeps nothing, Cassandra's consistency level
         already waits for its replicas."""
         return None
+
+    def remember_decoded(self, size: int) -> None:
+        """Share decoded activities among reads (StoredForms.remember_decoded): for a process
+        that only renders what it reads, like the HTTP API."""
+        self.forms.remember_decoded(size)
 
     def close(self) -> None:
         """Release connections; the memory backend has none."""

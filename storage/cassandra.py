@@ -841,6 +841,7 @@ class CassandraBackend(Backend):
         cluster: Cluster | None = None,
     ) -> None:
         forms = forms or StoredForms()
+        self.forms = forms
         check_keyspace_name(keyspace)
         try:
             level = ConsistencyLevel.name_to_value[consistency.upper()]

@@ -31,6 +31,7 @@ from streamfeed.storage.base import (
     StorageMarker,
     TimelineStorage,
 )
+from streamfeed.storage.serialization import StoredForms
 
 #: The generation of data written before generations existed.
 DEFAULT_GENERATION = ""
@@ -164,6 +165,7 @@ class GenerationalBackend(Backend):
         self._lock = threading.Lock()
         self._backends: dict[str, Backend] = {}
         self._resolved: tuple[float, str] | None = None
+        self._remember = 0
 
     def generation(self) -> str:
         """The live generation's name, as of at most ttl seconds ago."""
@@ -180,7 +182,16 @@ class GenerationalBackend(Backend):
                 backend = self._backends.get(name)
                 if backend is None:
                     backend = self._backends[name] = self.open_generation(name)
+                    if self._remember:
+                        backend.remember_decoded(self._remember)
         return backend
+
+    def remember_decoded(self, size: int) -> None:
+        """Every generation's backend, those opened later included."""
+        with self._lock:
+            self._remember = size
+            for backend in self._backends.values():
+                backend.remember_decoded(size)
 
     def current(self) -> Backend:
         return self.backend_of(self.generation())
@@ -188,6 +199,10 @@ class GenerationalBackend(Backend):
     @property
     def name(self) -> str:  # type: ignore[override]
         return self.current().name
+
+    @property
+    def forms(self) -> StoredForms:  # type: ignore[override]
+        return self.current().forms
 
     @property
     def activities(self) -> ActivityStorage:  # type: ignore[override]

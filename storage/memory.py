@@ -495,6 +495,7 @@ class MemoryBackend(Backend):
 
     def __init__(self, forms: StoredForms | None = None, clock: Callable[[], float] = time.time) -> None:
         forms = forms or StoredForms()
+        self.forms = forms
         lock = threading.RLock()
         self.activities = MemoryActivityStorage(forms, lock, clock)
         self.timelines = MemoryTimelineStorage(self.activities, lock)

@@ -1306,6 +1306,7 @@ class RedisBackend(Backend):
                 "one node's writes); set it to 0 or use a single primary with replicas"
             )
         forms = forms or StoredForms()
+        self.forms = forms
         self.client = client
         self.prefix = prefix
         self.wait_replicas = wait_replicas

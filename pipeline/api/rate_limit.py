@@ -40,10 +40,15 @@ redis.call('HSET', KEYS[1], 't', tostring(now), 'v', tostring(tokens - granted))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return 'granted:' .. tostring(granted)
 """
-#: Tokens a process takes from Redis at once and spends locally: a tenth of the round trips,
-#: at the cost of a process holding at most this many unspent (they lapse after LEASE_SECONDS).
+#: Tokens a process takes from Redis at once and spends locally: an eighth of the round trips,
+#: at the cost of a process holding at most this many unspent. LEASE_SECONDS of refill at most,
+#: so a slow bucket leases one at a time and stays exact.
 LEASE = 8
 LEASE_SECONDS = 1.0
+#: How long unspent leased tokens stay spendable. They were taken from the shared bucket, so
+#: keeping them longer never lets a caller exceed the limit; a lapse only wastes them. A short
+#: life made a caller reading every few seconds (most users) cost a Redis call per request.
+LEASE_LIFE_SECONDS = 60.0
 
 
 class RateLimiter:
@@ -114,7 +119,9 @@ class RedisRateLimiter(RateLimiter):
         kind, _, value = found.decode().partition(":")
         if kind == "wait":
             return float(value)
-        self._leases[key] = (int(value) - 1, now + LEASE_SECONDS)
-        if len(self._leases) > 100_000:
+        self._leases[key] = (int(value) - 1, now + LEASE_LIFE_SECONDS)
+        if len(self._leases) > 100_000:  # past the lapsed ones, forget all: they are only spares
             self._leases = {k: v for k, v in self._leases.items() if v[1] > now}
+            if len(self._leases) > 50_000:
+                self._leases = {}
         return 0.0

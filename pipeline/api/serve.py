@@ -24,6 +24,8 @@ KAFKA_ENV = "STREAMFEED_SERVE_KAFKA"
 def build_app(app_path: str, kafka: bool) -> FastAPI:
     settings = get_settings()
     manager = load_manager(app_path)
+    # The API only renders what it reads: its pages may share decoded activities.
+    manager.backend.remember_decoded(settings.api_decode_cache)
     if kafka:
         with_kafka(manager, settings)
     return create_app(

@@ -13,7 +13,10 @@ token, round robin over the readers:
 2. at fixed concurrency (1 and 8 connections, as fast as they go): the most
    reads per second one API process serves, and the latency at that load;
 3. in the same run, the storage-only read of the same pages (the Manager's
-   feed[:25] in process, no HTTP), p50 and p99: what HTTP, auth and JSON add.
+   feed[:25] in process, no HTTP), p50 and p99: what HTTP, auth and JSON add;
+4. the ceiling: a bare ASGI app (tests/benchmarks/hello_app.py) on one uvicorn
+   process through the same tool, flat out and at the rate: this machine's
+   speed varies by hours, so page reads compare with it, not across runs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,7 +38,7 @@ import httpx
 import jwt
 
 from tests.benchmarks.bench_storage import percentile
-from tests.benchmarks.load_tool import attack, vegeta
+from tests.benchmarks.load_tool import LoadResult, attack, vegeta
 from tests.services import free_port, start_api_server
 
 KEY = "bench-api-signing-key-0123456789abcdef"
@@ -143,6 +147,34 @@ def start_server(port: int, log: Path, workers: int) -> subprocess.Popen:
     return start_api_server(env, log, *args)
 
 
+def ceiling(seconds: float, rate: int, folder: Path) -> tuple[LoadResult, LoadResult]:
+    """A bare ASGI app on one uvicorn process, through the same tool: the most any Python
+    page read could reach on this machine at this hour, flat out on 1 connection and at the rate."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "tests.benchmarks.hello_app:app", "--no-access-log"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    with (folder / "hello.log").open("wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    log = (folder / "hello.log").read_text()
+                    raise RuntimeError(f"the ceiling app did not start:\n{log}") from None
+                time.sleep(0.2)
+        path = folder / "hello.jsonl"
+        path.write_text(json.dumps({"method": "GET", "url": f"http://127.0.0.1:{port}/"}) + "\n")
+        attack(path, 100, 2)
+        return attack(path, 0, seconds, 1), attack(path, rate, seconds)
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30, help="length of each load run")
@@ -190,6 +222,11 @@ def main() -> None:
                 server.terminate()
                 server.wait(15)
                 server = None
+        with tempfile.TemporaryDirectory() as folder:
+            flat, fixed = ceiling(args.seconds, args.rate, Path(folder))
+        print("ceiling: a bare ASGI app on 1 uvicorn process, same tool, same run:")
+        print(f"  1 connection, flat out:      {flat.line()}")
+        print(f"  at {args.rate} reads/s:        {fixed.line()}")
         p50, p99 = storage_reads(readers, 5_000)
         print(f"  storage only (feed[:25] in process, Redis): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     finally:

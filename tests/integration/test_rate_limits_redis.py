@@ -46,3 +46,29 @@ def test_a_burst_of_concurrent_requests_waits_for_connections_instead_of_failing
         return await asyncio.gather(*takes, return_exceptions=True)
 
     assert [r for r in asyncio.run(burst()) if r is not None] == []
+
+
+def test_a_caller_reading_every_few_seconds_spends_its_lease_instead_of_calling_redis(
+    redis_client, unique_name
+) -> None:
+    """Leases lapsed after 1 s: a user reading every few seconds (most users) cost a Redis call
+    per request, a tenth of a page read's time. Tokens leased stay spendable, and the shared
+    bucket still holds only what was not leased."""
+    import asyncio
+
+    limiter = RedisRateLimiter(get_settings().redis_url, f"{unique_name}:")
+    key = f"{unique_name}:ratelimit:user:ann"
+    bucket = Bucket(50, 200)
+
+    async def take_spaced() -> list[bytes | None]:
+        stamps = []
+        for _ in range(3):
+            await limiter.take("user:ann", bucket)
+            stamps.append(redis_client.hget(key, "t"))
+            await asyncio.sleep(1.2)
+        return stamps
+
+    stamps = asyncio.run(take_spaced())
+    assert stamps[0] is not None and stamps == [stamps[0]] * 3  # one Redis take for three reads
+    assert float(redis_client.hget(key, "v")) == 200 - 8  # the lease, taken once
+    redis_client.delete(key)

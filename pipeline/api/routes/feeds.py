@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic_core import to_json
 
 from streamfeed.api.deps import CallerDep, ManagerDep, feed_of
 from streamfeed.api.models import AUTH, MAX_PAGE, Accepted, Counts, MarkBody, Page, problems
@@ -26,7 +27,7 @@ async def read_page(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 25,
     id_lt: Annotated[str | None, Query(max_length=64)] = None,
     id_gt: Annotated[str | None, Query(max_length=64)] = None,
-) -> Page:
+) -> Response:
     """A page of the feed, newest first; `next` is the id_lt of the next page."""
     # Run on the event loop: a page is one storage round trip, cheaper than the hop to a
     # worker thread and back that a sync endpoint costs (the API's hottest path).
@@ -41,7 +42,10 @@ async def read_page(
     else:
         results = [activity_json(a, user_id) for a in items]
         last = items[-1].id if items else None
-    return Page(feed=feed, user_id=user_id, results=results, next=last if more else None)
+    # Serialized here, the shape of Page by construction: FastAPI would validate the whole page
+    # against the model again before serializing it (a tenth of a read).
+    page = {"feed": feed, "user_id": user_id, "results": results, "next": last if more else None}
+    return Response(to_json(page), media_type="application/json")
 
 
 @router.get("/v1/feeds/{feed}/{user_id}/counts", response_model=Counts, responses=problems(*AUTH, 404))
