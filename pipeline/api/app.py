@@ -29,6 +29,8 @@ from streamfeed.api.hardening import SecurityHeaders, redact_tokens_in_logs
 from streamfeed.api.problems import Problem, handle_problem, problem_response
 from streamfeed.api.rate_limit import Bucket, RateLimiter
 from streamfeed.api.routes import activities, demo, feeds, follows, health, realtime
+from streamfeed.api.write_guard import WriteGuard
+from streamfeed.app.inline import InlineDriver
 from streamfeed.app.manager import Manager
 
 
@@ -73,6 +75,10 @@ def create_app(
         # What the storage vouched it was at startup: /readyz says when that goes (a Redis
         # restarted empty). Memory storage has nothing to lose.
         if manager.backend.name != "memory":
+            if isinstance(manager.driver, InlineDriver):  # this process writes: guard its writes
+                app.state.write_guard = WriteGuard(lambda: manager.backend.marker)
+                with contextlib.suppress(Exception):  # unreachable now: the first write claims
+                    await asyncio.to_thread(app.state.write_guard.open)
             with contextlib.suppress(Exception):  # unreachable now: /readyz says so until it answers
                 app.state.storage_identity = await asyncio.to_thread(lambda: manager.backend.marker.read())
         renewals = asyncio.create_task(
@@ -95,6 +101,7 @@ def create_app(
     )
     app.state.manager = manager
     app.state.storage_identity = None
+    app.state.write_guard = None
     app.state.auth = Authenticator(
         jwt_key, service_key, issuer=jwt_issuer, audience=jwt_audience, max_seconds=token_max_seconds
     )

@@ -29,6 +29,18 @@ CallerDep = Annotated[Caller, Depends(current_caller)]
 StreamCallerDep = Annotated[Caller, Depends(stream_caller)]
 
 
+def writable(request: Request) -> None:
+    """A write route's guard: inline, refuse writes into storage that lost its data (a 503).
+    Sync on purpose: write routes run in the thread pool, and so does the marker's read."""
+    guard = request.app.state.write_guard
+    if guard is not None:
+        guard.require_writable()
+
+
+#: On every route that writes: `dependencies=WRITES`.
+WRITES = [Depends(writable)]
+
+
 def feed_of(manager: Manager, name: str, user_id: str) -> Any:
     """The user's feed by name; a bad user id is a 422 and an unknown feed a 404."""
     try:

@@ -74,6 +74,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Too large",
         422: "Invalid input, naming the field",
         429: "Too many requests or streams: retry later",
+        503: "Storage lost its data: writes refused until it is rebuilt or claimed",
     }
     return {
         code: {

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from streamfeed.api.auth import Caller
-from streamfeed.api.deps import CallerDep, ManagerDep, flush
+from streamfeed.api.deps import WRITES, CallerDep, ManagerDep, flush
 from streamfeed.api.models import AUTH, MAX_BATCH, Accepted, ActivityBody, ContextBody, problems
 from streamfeed.api.problems import Problem
 from streamfeed.app.manager import Manager
@@ -20,7 +20,13 @@ from streamfeed.domain.targets import parse_targets
 router = APIRouter()
 
 
-@router.post("/v1/activities", status_code=202, response_model=Accepted, responses=problems(*AUTH))
+@router.post(
+    "/v1/activities",
+    status_code=202,
+    response_model=Accepted,
+    responses=problems(*AUTH, 503),
+    dependencies=WRITES,
+)
 def publish(body: ActivityBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Add, update or remove activities (one, or a list of at most 500): checked, then published."""
     lines = body if isinstance(body, list) else [body]
@@ -69,7 +75,8 @@ def publish_change(manager: Manager, op: ActivityOp, activity: Activity) -> Acce
     "/v1/activities/{activity_id}",
     status_code=202,
     response_model=Accepted,
-    responses=problems(*AUTH, 404),
+    responses=problems(*AUTH, 404, 503),
+    dependencies=WRITES,
 )
 def remove(activity_id: str, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Remove an activity everywhere it was delivered."""
@@ -80,7 +87,8 @@ def remove(activity_id: str, manager: ManagerDep, caller: CallerDep) -> Accepted
     "/v1/activities/{activity_id}",
     status_code=202,
     response_model=Accepted,
-    responses=problems(*AUTH, 404),
+    responses=problems(*AUTH, 404, 503),
+    dependencies=WRITES,
 )
 def update(activity_id: str, body: ContextBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Replace an activity's extra_context everywhere it was delivered."""

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
 
-from streamfeed.api.deps import CallerDep, ManagerDep, feed_of
+from streamfeed.api.deps import WRITES, CallerDep, ManagerDep, feed_of
 from streamfeed.api.models import AUTH, MAX_PAGE, Accepted, Counts, MarkBody, Page, problems
 from streamfeed.api.problems import Problem
 from streamfeed.api.views import activity_json, group_json
@@ -62,7 +62,8 @@ def read_counts(feed: str, user_id: str, manager: ManagerDep, caller: CallerDep)
     "/v1/feeds/{feed}/{user_id}/mark",
     status_code=202,
     response_model=Accepted,
-    responses=problems(*AUTH, 404),
+    responses=problems(*AUTH, 404, 503),
+    dependencies=WRITES,
 )
 def mark(feed: str, user_id: str, body: MarkBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Mark groups (or all) seen and/or read; reading implies seeing. Goes through the pipeline."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from streamfeed.api.auth import Caller
-from streamfeed.api.deps import CallerDep, ManagerDep, flush
+from streamfeed.api.deps import WRITES, CallerDep, ManagerDep, flush
 from streamfeed.api.models import AUTH, Accepted, FollowBody, problems
 from streamfeed.api.problems import Problem
 from streamfeed.domain.events import FollowEvent, FollowOp
@@ -32,7 +32,13 @@ def follow_event(body: FollowBody, op: FollowOp, caller: Caller) -> FollowEvent:
         raise Problem(422, "Invalid follow", str(error), getattr(error, "field", None)) from None
 
 
-@router.post("/v1/follows", status_code=202, response_model=Accepted, responses=problems(*AUTH))
+@router.post(
+    "/v1/follows",
+    status_code=202,
+    response_model=Accepted,
+    responses=problems(*AUTH, 503),
+    dependencies=WRITES,
+)
 def follow(body: FollowBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Follow: the followed user's history is copied into the follower's feeds."""
     manager.driver.follow(follow_event(body, FollowOp.FOLLOW, caller))
@@ -40,7 +46,13 @@ def follow(body: FollowBody, manager: ManagerDep, caller: CallerDep) -> Accepted
     return Accepted(accepted=1)
 
 
-@router.delete("/v1/follows", status_code=202, response_model=Accepted, responses=problems(*AUTH))
+@router.delete(
+    "/v1/follows",
+    status_code=202,
+    response_model=Accepted,
+    responses=problems(*AUTH, 503),
+    dependencies=WRITES,
+)
 def unfollow(body: FollowBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Unfollow: the followed user's activities leave the follower's feeds."""
     manager.driver.follow(follow_event(body, FollowOp.UNFOLLOW, caller))
