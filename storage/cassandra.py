@@ -45,7 +45,7 @@ from streamfeed.storage.base import (
     WindowQuery,
 )
 from streamfeed.storage.redis import RedisBackend
-from streamfeed.storage.serialization import StoredForms
+from streamfeed.storage.serialization import StoredForms, pending_from_text, pending_text
 
 #: table -> (columns with CQL types, primary key and options). Columns may be added
 #: here over time; schema sync adds the missing ones to existing tables.
@@ -98,6 +98,8 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
             "unread": "int static",
             "seen_all": "bigint static",
             "read_all": "bigint static",
+            # Marks by ids of groups not held yet (streamfeed.domain.aggregation.FeedMeta.pending).
+            "pending": "text static",
         },
         "PRIMARY KEY (feed_id, group_key)",
     ),
@@ -559,7 +561,7 @@ class CassandraAggregatedStorage(AggregatedStorage):
     ) -> AggregatedView:
         """Ranks and counts (static columns) in one partition read, then the groups needed."""
         select = self.statements(
-            "SELECT rank, group_key, unseen, unread, seen_all, read_all "
+            "SELECT rank, group_key, unseen, unread, seen_all, read_all, pending "
             "FROM {ks}.aggregated WHERE feed_id = ?"
         )
         rows = list(self.statements.session.execute(select, (key,)))
@@ -595,7 +597,8 @@ class CassandraAggregatedStorage(AggregatedStorage):
         )
         delete = self.statements("DELETE FROM {ks}.aggregated WHERE feed_id = ? AND group_key = ?")
         counts = self.statements(
-            "UPDATE {ks}.aggregated SET unseen = ?, unread = ?, seen_all = ?, read_all = ? WHERE feed_id = ?"
+            "UPDATE {ks}.aggregated SET unseen = ?, unread = ?, seen_all = ?, read_all = ?, pending = ? "
+            "WHERE feed_id = ?"
         )
         batch = self.statements.batch()
         for group in change.upserts:
@@ -611,7 +614,7 @@ class CassandraAggregatedStorage(AggregatedStorage):
             batch.add(delete, (key, group_key))
         if (meta := change.meta) is not None:
             marks = [None if t is None else sort_key_for(t) for t in (meta.seen_all, meta.read_all)]
-            batch.add(counts, (meta.unseen, meta.unread, *marks, key))
+            batch.add(counts, (meta.unseen, meta.unread, *marks, pending_text(meta.pending) or None, key))
         if len(batch):
             self.statements.session.execute(batch)
 
@@ -622,7 +625,8 @@ class CassandraAggregatedStorage(AggregatedStorage):
 
     def meta(self, key: str) -> FeedMeta:
         select = self.statements(
-            "SELECT unseen, unread, seen_all, read_all FROM {ks}.aggregated WHERE feed_id = ? LIMIT 1"
+            "SELECT unseen, unread, seen_all, read_all, pending "
+            "FROM {ks}.aggregated WHERE feed_id = ? LIMIT 1"
         )
         row = self.statements.session.execute(select, (key,)).one()
         return FeedMeta() if row is None else _meta(row)
@@ -634,12 +638,13 @@ class CassandraAggregatedStorage(AggregatedStorage):
 
 
 def _meta(row: Sequence[Any]) -> FeedMeta:
-    unseen, unread, seen_all, read_all = row
+    unseen, unread, seen_all, read_all, pending = row
     return FeedMeta(
         unseen or 0,
         unread or 0,
         None if seen_all is None else time_for(seen_all),
         None if read_all is None else time_for(read_all),
+        pending_from_text(pending),
     )
 
 

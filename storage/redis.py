@@ -65,7 +65,7 @@ from streamfeed.storage.base import (
     page_of_ids,
 )
 from streamfeed.storage.redis_realtime import SharedStreamReader
-from streamfeed.storage.serialization import StoredForms
+from streamfeed.storage.serialization import StoredForms, pending_from_text, pending_text
 
 #: Feeds per script call of a fanout batch: bounds how long one call holds Redis.
 MAX_KEYS_PER_CALL = 1_000
@@ -226,8 +226,8 @@ return count
 
 # KEYS: groups, ranks, order, counts, dormant. ARGV: upsert count, then (group, rank
 # member, bytes, '1' shown or '0' dormant) per upsert, then groups to delete, and
-# finally the meta: unseen, unread, seen_all, read_all ('' for none; unseen 'clear'
-# deletes the meta).
+# finally the meta: unseen, unread, seen_all, read_all, pending ('' for none; unseen 'clear'
+# deletes the meta; pending '' removes the pending marks).
 AGGREGATED_WRITE = """
 local groups, ranks, order, counts, dormant = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local upserts = tonumber(ARGV[1])
@@ -242,7 +242,7 @@ for _ = 1, upserts do
   if shown == '1' then redis.call('SREM', dormant, group) else redis.call('SADD', dormant, group) end
   i = i + 4
 end
-local last = #ARGV - 4
+local last = #ARGV - 5
 while i <= last do
   local group = ARGV[i]
   local old = redis.call('HGET', ranks, group)
@@ -252,13 +252,19 @@ while i <= last do
   redis.call('SREM', dormant, group)
   i = i + 1
 end
-local unseen, unread, seen_all, read_all = ARGV[#ARGV - 3], ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
+local unseen, unread = ARGV[#ARGV - 4], ARGV[#ARGV - 3]
+local seen_all, read_all, pending = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
 if unseen == 'clear' then
   redis.call('DEL', counts)
 elseif unseen ~= '' then
   redis.call('HSET', counts, 'unseen', unseen, 'unread', unread)
   if seen_all ~= '' then redis.call('HSET', counts, 'seen_all', seen_all) end
   if read_all ~= '' then redis.call('HSET', counts, 'read_all', read_all) end
+  if pending ~= '' then
+    redis.call('HSET', counts, 'pending', pending)
+  else
+    redis.call('HDEL', counts, 'pending')
+  end
 end
 return 1
 """
@@ -313,7 +319,8 @@ if tail >= 0 then
 end
 local values = {}
 if #names > 0 then values = redis.call('HMGET', KEYS[2], unpack(names)) end
-return {members, names, values, redis.call('HMGET', KEYS[3], 'unseen', 'unread', 'seen_all', 'read_all')}
+local meta = redis.call('HMGET', KEYS[3], 'unseen', 'unread', 'seen_all', 'read_all', 'pending')
+return {members, names, values, meta}
 """
 
 
@@ -750,12 +757,13 @@ def _micros(when: datetime | None) -> str:
 
 
 def _meta(values: Sequence[bytes | None]) -> FeedMeta:
-    unseen, unread, seen_all, read_all = values
+    unseen, unread, seen_all, read_all, pending = values
     return FeedMeta(
         int(unseen or 0),
         int(unread or 0),
         None if seen_all is None else time_for(int(seen_all)),
         None if read_all is None else time_for(int(read_all)),
+        pending_from_text(pending),
     )
 
 
@@ -903,11 +911,12 @@ class RedisAggregatedStorage(AggregatedStorage):
         args += list(change.deletes)
         meta = change.meta
         if meta is None:
-            args += ["", "", "", ""]
+            args += ["", "", "", "", ""]
         elif meta == FeedMeta():
-            args += ["clear", "", "", ""]
+            args += ["clear", "", "", "", ""]
         else:
-            args += [meta.unseen, meta.unread, _micros(meta.seen_all), _micros(meta.read_all)]
+            marks = [_micros(meta.seen_all), _micros(meta.read_all), pending_text(meta.pending)]
+            args += [meta.unseen, meta.unread, *marks]
         return args
 
     def count(self, key: str) -> int:
@@ -919,7 +928,8 @@ class RedisAggregatedStorage(AggregatedStorage):
         return shown
 
     def meta(self, key: str) -> FeedMeta:
-        return _meta(self.client.hmget(self.keys(key)[3], "unseen", "unread", "seen_all", "read_all"))
+        fields = ("unseen", "unread", "seen_all", "read_all", "pending")
+        return _meta(self.client.hmget(self.keys(key)[3], *fields))
 
     def delete(self, key: str) -> None:
         self.client.delete(*self.keys(key))

@@ -8,13 +8,15 @@ an older one wrote (the fingerprint names the writer schema).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.aggregated_activity import AggregatedActivity, Member
+from streamfeed.domain.aggregation import PendingCover
 from streamfeed.domain.exceptions import SerializationException
 from streamfeed.domain.ids import sort_key_of
 from streamfeed.schemas.catalog import ACTIVITY, STORED_ACTIVITY, STORED_AGGREGATED_ACTIVITY
@@ -23,6 +25,22 @@ from streamfeed.schemas.codec import AvroCodec
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 StateDecoder = Callable[[bytes, type[Activity]], ActivityState]
 ActivityDecoder = Callable[[bytes, type[Activity]], Activity]
+
+
+def pending_text(pending: Sequence[PendingCover]) -> str:
+    """A feed's pending marks as stored beside its counts: compact JSON, '' for none."""
+    if not pending:
+        return ""
+    return json.dumps([[c.group, list(c.seen), list(c.read)] for c in pending], separators=(",", ":"))
+
+
+def pending_from_text(text: str | bytes | None) -> tuple[PendingCover, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(PendingCover(g, tuple(seen), tuple(read)) for g, seen, read in json.loads(text))
+    except (ValueError, TypeError) as exc:
+        raise CorruptStoredData(f"a feed's pending marks cannot be read: {exc}") from None
 
 
 class CorruptStoredData(SerializationException):
@@ -92,6 +110,8 @@ class StoredForms:
             "updated_at": group.updated_at or _EPOCH,
             "seen_at": group.seen_at,
             "read_at": group.read_at,
+            "seen_ids": sorted(group.seen_ids),
+            "read_ids": sorted(group.read_ids),
             "minimized_activities": group.minimized_activities,
             "members": [
                 {"id": i, "actor": m.actor, "stamp": m.stamp, "removed": m.removed, "hidden": m.hidden}
@@ -111,7 +131,13 @@ class StoredForms:
     ) -> AggregatedActivity:
         try:
             record = self.codec.decode(STORED_AGGREGATED_ACTIVITY, data)
-            group = aggregated_class(record["group"], seen_at=record["seen_at"], read_at=record["read_at"])
+            group = aggregated_class(
+                record["group"],
+                seen_at=record["seen_at"],
+                read_at=record["read_at"],
+                seen_ids=record.get("seen_ids") or (),
+                read_ids=record.get("read_ids") or (),
+            )
             group.activities = [activity_class.from_stored(a) for a in record["activities"]]
             members = record.get("members") or []
             if members:

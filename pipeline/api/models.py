@@ -40,6 +40,13 @@ class MarkBody(BaseModel):
     groups: list[str] | None = Field(None, description="Group keys to mark; null marks every group.")
     seen: bool = True
     read: bool = False
+    displayed: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None,
+        max_length=5_000,
+        description="The activity ids the client displayed (its pages, its realtime entries): "
+        "only those are marked, so what arrived since stays unseen. Null: every member the "
+        "groups hold when the mark is made. By id: no clock decides.",
+    )
 
 
 class Page(BaseModel):

@@ -13,22 +13,30 @@ members are kept in full (their bodies, for display); older ones are ids only
 ("minimized").
 
 Seen and read live here because a notification feed marks groups, not single
-activities. They are judged against when the group's newest live member
-reached the feed (its *arrival stamp*), never against the activity's own time:
-a late or future-dated activity still makes a group unseen exactly once.
+activities. A mark names what the user saw: the member ids it covers
+(seen_ids, read_ids), so a group is seen when every live member was covered,
+and a member that arrives later makes it unseen again, whatever any clock
+says. Covered ids are a set: marks commute with each other and with
+deliveries (a mark that covers a member not delivered yet covers it when it
+comes). Marks without ids (published by older producers) are judged by
+their time as before: seen_at and read_at cover every member whose arrival
+stamp is not after them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.exceptions import ActivityNotFound, DuplicateActivityException
-from streamfeed.domain.ids import sort_key_of, time_for
+from streamfeed.domain.ids import sort_key_for, sort_key_of, time_for
 from streamfeed.domain.verbs import Verb
+
+#: Covered ids a group keeps beyond its members (see AggregatedActivity._bound_covers).
+MAX_PENDING_COVERS = 1_000
 
 
 def _unique(values: Iterable[str | None]) -> list[str]:
@@ -67,13 +75,19 @@ class AggregatedActivity:
         activities: Iterable[Activity] = (),
         seen_at: datetime | None = None,
         read_at: datetime | None = None,
+        seen_ids: Iterable[str] = (),
+        read_ids: Iterable[str] = (),
     ) -> None:
         self.group = group
         self.members: dict[str, Member] = {}
         #: Bodies of the newest live members, oldest first.
         self.activities: list[Activity] = []
+        #: Marks by time (older producers' marks): members arrived by then are covered.
         self.seen_at = seen_at
         self.read_at = read_at
+        #: Marks by what the user saw: the member ids covered (members or not yet).
+        self.seen_ids: set[str] = set(seen_ids)
+        self.read_ids: set[str] = set(read_ids)
         for activity in activities:
             self.append(activity)
 
@@ -82,6 +96,8 @@ class AggregatedActivity:
         clone = type(self)(self.group, seen_at=self.seen_at, read_at=self.read_at)
         clone.members = dict(self.members)
         clone.activities = list(self.activities)
+        clone.seen_ids = set(self.seen_ids)
+        clone.read_ids = set(self.read_ids)
         return clone
 
     # -- membership -------------------------------------------------------
@@ -293,23 +309,52 @@ class AggregatedActivity:
     # -- seen and read -----------------------------------------------------
 
     def is_seen(self) -> bool:
-        """Seen after its newest live member arrived: a new arrival makes a group unseen again."""
-        arrived = self.arrived_at
-        return self.seen_at is not None and arrived is not None and self.seen_at >= arrived
+        """Every live member was covered by a mark: a new arrival makes a group unseen again."""
+        return self._covered(self.seen_ids, self.seen_at)
 
     def is_read(self) -> bool:
-        arrived = self.arrived_at
-        return self.read_at is not None and arrived is not None and self.read_at >= arrived
+        return self._covered(self.read_ids, self.read_at)
+
+    def _covered(self, ids: set[str], until: datetime | None) -> bool:
+        stamp = None if until is None else sort_key_for(until)
+        live = [(i, m) for i, m in self.members.items() if m.live]
+        return bool(live) and all(i in ids or (stamp is not None and m.stamp <= stamp) for i, m in live)
+
+    def cover(self, ids: Iterable[str], read: bool = False) -> bool:
+        """Mark these member ids seen (and read): what a user saw. Ids not delivered yet are
+        covered when they arrive. True if anything changed."""
+        ids = set(ids)
+        before = (len(self.seen_ids), len(self.read_ids))
+        self.seen_ids |= ids
+        if read:
+            self.read_ids |= ids
+        self._bound_covers()
+        return before != (len(self.seen_ids), len(self.read_ids))
+
+    def cover_live(self, read: bool = False) -> bool:
+        """Mark every live member held now seen (and read): Stream Framework's mark of a group."""
+        return self.cover(self.live_ids, read)
+
+    def _bound_covers(self) -> None:
+        """Covered ids that are not members (a mark ahead of its deliveries, or members an
+        unfollow dropped) are kept up to MAX_PENDING_COVERS, the newest ids first: a bound that
+        depends on the set of marks alone, never on their order."""
+        for covered in (self.seen_ids, self.read_ids):
+            outside = [i for i in covered if i not in self.members]
+            if len(outside) > MAX_PENDING_COVERS:
+                covered.difference_update(sorted(outside)[: len(outside) - MAX_PENDING_COVERS])
 
     def update_seen_at(self, when: datetime | None = None) -> None:
-        """Seen at when (default now); marks only move forward, so replays cannot unsee."""
-        when = when or datetime.now(UTC)
-        if self.seen_at is None or when > self.seen_at:
+        """Seen up to when (default: everything held now), by time; marks only move forward."""
+        if when is None:
+            self.cover_live()
+        elif self.seen_at is None or when > self.seen_at:
             self.seen_at = when
 
     def update_read_at(self, when: datetime | None = None) -> None:
-        when = when or datetime.now(UTC)
-        if self.read_at is None or when > self.read_at:
+        if when is None:
+            self.cover_live(read=True)
+        elif self.read_at is None or when > self.read_at:
             self.read_at = when
 
     # -- identity ------------------------------------------------------------
@@ -323,6 +368,8 @@ class AggregatedActivity:
             and [a.id for a in self.activities] == [a.id for a in other.activities]
             and self.seen_at == other.seen_at
             and self.read_at == other.read_at
+            and self.seen_ids == other.seen_ids
+            and self.read_ids == other.read_ids
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable

@@ -30,19 +30,64 @@ from streamfeed.domain.aggregators import BaseAggregator
 class FeedMeta:
     """What an aggregated feed stores besides its groups: counts, and the feed-wide marks.
 
-    seen_all and read_all are the latest mark_all of the feed; a group created
-    later (a late delivery) starts from them, so marking everything seen
-    covers what was delivered before the mark whenever it is materialized.
+    seen_all and read_all are the latest mark_all by time (older producers'
+    marks); a group created later (a late delivery) starts from them. pending
+    holds marks by ids of groups the feed does not hold yet (a mark applied
+    before its groups were materialized, as a replay may do): the group starts
+    from them when it appears. Sorted by group, ids sorted: the same marks
+    give the same bytes in any order.
     """
 
     unseen: int = 0
     unread: int = 0
     seen_all: datetime | None = None
     read_all: datetime | None = None
+    pending: tuple[PendingCover, ...] = ()
 
     @property
     def counts(self) -> tuple[int, int]:
         return self.unseen, self.unread
+
+    def pending_of(self, group: str) -> PendingCover | None:
+        for cover in self.pending:
+            if cover.group == group:
+                return cover
+        return None
+
+
+@dataclass(frozen=True)
+class PendingCover:
+    """A mark by ids of a group the feed does not hold yet: seen ids and read ids, sorted."""
+
+    group: str
+    seen: tuple[str, ...]
+    read: tuple[str, ...] = ()
+
+
+#: Ids a feed keeps in pending marks; beyond, the oldest ids go first (a bound that depends
+#: on the set of marks, never on their order). Marks ahead of their groups are rare: a replay.
+MAX_PENDING_IDS = 2_000
+
+
+def with_pending(
+    pending: Sequence[PendingCover], changes: Mapping[str, tuple[set[str], set[str]]]
+) -> tuple[PendingCover, ...]:
+    """pending with each group's (seen, read) ids merged in (empty sets: the group's removed)."""
+    by_group = {c.group: (set(c.seen), set(c.read)) for c in pending}
+    for group, (seen, read) in changes.items():
+        if not seen and not read:
+            by_group.pop(group, None)
+            continue
+        held = by_group.setdefault(group, (set(), set()))
+        held[0].update(seen)
+        held[1].update(read)
+    every = sorted((i, g) for g, (seen, _) in by_group.items() for i in seen)
+    for _, group in every[: max(0, len(every) - MAX_PENDING_IDS)]:
+        by_group.pop(group, None)  # a whole group's pending mark at a time: the oldest first
+    return tuple(
+        PendingCover(g, tuple(sorted(seen)), tuple(sorted(read)))
+        for g, (seen, read) in sorted(by_group.items())
+    )
 
 
 @dataclass(frozen=True)
@@ -141,9 +186,12 @@ def _finish(
     max_length: int | None,
     with_counts: bool,
     meta: FeedMeta | None = None,
+    consumed: set[str] | None = None,
 ) -> AggregatedWrite:
     """Drop groups left with no member, apply max_length (over every group, dormant ones
-    too), adjust the counts."""
+    too), adjust the counts. consumed: new groups that started from a pending mark; the
+    mark leaves the meta if the group is kept (a group max_length pushes out at once leaves
+    it pending, as if it had never come)."""
     existing = {name: rank for rank, name in view.ranks}
     for name, group in list(upserts.items()):
         if not group.members:
@@ -161,6 +209,9 @@ def _finish(
     if not with_counts:
         return AggregatedWrite(list(upserts.values()), sorted(deletes), None)
     base = meta or view.meta
+    kept = {name for name in consumed or () if name in upserts}
+    if kept:
+        base = replace(base, pending=with_pending(base.pending, {name: (set(), set()) for name in kept}))
     unseen, unread = base.unseen, base.unread
     for name in (set(upserts) | deletes) & set(existing):
         old_unseen, old_unread = _unseen_unread(view.groups[name])
@@ -200,6 +251,7 @@ def plan_deliver(
     (dormant): applied in event order it would have arrived live first.
     """
     upserts: dict[str, AggregatedActivity] = {}
+    created: set[str] = set()
     for delivery in sorted(deliveries, key=lambda d: d.state.id):
         activity = delivery.state.activity
         name = aggregator.get_group(activity)
@@ -208,10 +260,14 @@ def plan_deliver(
             group = aggregator.aggregated_activity_class(
                 name, seen_at=view.meta.seen_all, read_at=view.meta.read_all
             )
+            if (pending := view.meta.pending_of(name)) is not None:
+                group.cover(pending.seen)
+                group.cover(pending.read, read=True)
+                created.add(name)
             upserts[name] = group
         group.put(activity, delivery.stamp, delivery.state.removed, delivery.hidden)
     _keep_changed(view, upserts)
-    return _finish(view, upserts, set(), max_length, with_counts)
+    return _finish(view, upserts, set(), max_length, with_counts, consumed=created)
 
 
 def plan_refresh(
@@ -253,10 +309,58 @@ def plan_hide_actor(
     return _finish(view, upserts, set(), None, with_counts)
 
 
+def plan_cover(
+    view: AggregatedView, covers: Iterable[tuple[str, Sequence[str]]], read: bool
+) -> AggregatedWrite:
+    """Mark what the user saw: each group's covered member ids seen (and read). A group the
+    feed does not hold yet keeps the mark pending until it appears; covered ids not delivered
+    yet are covered when they arrive. Set unions: any order of marks and deliveries gives the
+    same groups."""
+    upserts: dict[str, AggregatedActivity] = {}
+    pending: dict[str, tuple[set[str], set[str]]] = {}
+    for name, ids in covers:
+        group = _working_copy(view, upserts, name)
+        if group is None:
+            seen_ids, read_ids = pending.setdefault(name, (set(), set()))
+            seen_ids.update(ids)
+            if read:
+                read_ids.update(ids)
+            continue
+        group.cover(ids, read)
+    _keep_changed(view, upserts)
+    meta = view.meta
+    if pending:
+        meta = replace(meta, pending=with_pending(meta.pending, pending))
+    return _finish(view, upserts, set(), None, True, meta)
+
+
+def resolve_covers(
+    groups: Iterable[AggregatedActivity],
+    names: Iterable[str] | None,
+    displayed: Iterable[str] | None = None,
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """What a mark covers, read from the groups the user's feed shows now: the live members of
+    the named groups (every group with None); only the activity ids the client displayed when
+    it says which (a member that arrived after its page stays unseen; ids are compared as a
+    set, never ordered by time). Recorded into the mark, so applying it (now, later, or in a
+    replay) marks exactly this."""
+    wanted = None if names is None else set(names)
+    shown = None if displayed is None else set(displayed)
+    covers = []
+    for group in groups:
+        if wanted is not None and group.group not in wanted:
+            continue
+        ids = tuple(i for i in group.live_ids if shown is None or i in shown)
+        if ids:
+            covers.append((group.group, ids))
+    return tuple(sorted(covers))
+
+
 def plan_mark(
     view: AggregatedView, groups: Iterable[str] | None, seen: bool, read: bool, when: datetime
 ) -> AggregatedWrite:
-    """Mark the named groups (or all, with None) seen and/or read; reading implies seeing.
+    """Mark the named groups (or all, with None) seen and/or read by time; reading implies
+    seeing: the marks of older producers, which name no ids (see plan_cover).
 
     Marking all also moves the feed's own marks, which groups created later
     (late deliveries) start from. Marks only move forward.

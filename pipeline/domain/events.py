@@ -153,15 +153,27 @@ class FollowEvent:
         return version_of(self.time)
 
 
+#: What a mark covers: per group, the member ids the user saw.
+Covers = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 @dataclass(frozen=True)
 class MarkSpec:
-    """Mark groups of one aggregated feed seen and/or read (None: every group)."""
+    """Mark groups of one notification feed seen and/or read.
+
+    covers names what the user saw, per group the member ids (resolved from
+    the feed when the mark is made: streamfeed.domain.aggregation.resolve_covers),
+    so no clock decides and a replay marks the same. Without covers (records of
+    older producers) a mark is judged by its time: groups (None: every group)
+    are seen up to `time`. time also versions the mark's message.
+    """
 
     feed: str
     groups: tuple[str, ...] | None
     seen: bool
     read: bool
     time: datetime
+    covers: Covers | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -170,17 +182,22 @@ class MarkSpec:
             "seen": self.seen,
             "read": self.read,
             "time": self.time,
+            "covers": None
+            if self.covers is None
+            else [{"group": group, "ids": list(ids)} for group, ids in self.covers],
         }
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> MarkSpec:
         groups = record.get("groups")
+        covers = record.get("covers")
         return cls(
             record["feed"],
             None if groups is None else tuple(groups),
             record["seen"],
             record["read"],
             record["time"],
+            None if covers is None else tuple((c["group"], tuple(c["ids"])) for c in covers),
         )
 
 

@@ -21,10 +21,12 @@ from streamfeed.domain.aggregation import (
     AggregatedWrite,
     Delivery,
     notification_counts,
+    plan_cover,
     plan_deliver,
     plan_hide_actor,
     plan_mark,
     plan_refresh,
+    resolve_covers,
 )
 from streamfeed.domain.aggregators import BaseAggregator, NotificationAggregator, RecentVerbAggregator
 from streamfeed.domain.events import MarkSpec
@@ -206,13 +208,23 @@ class NotificationFeed(AggregatedFeed):
     def count_unread(self) -> int:
         return self.backend.aggregated.counts(self.key)[1]
 
-    def mark_all(self, seen: bool = True, read: bool | None = None, when: datetime | None = None) -> None:
-        """Mark every group seen (and read, if read=True; reading implies seeing).
+    def mark_all(
+        self,
+        seen: bool = True,
+        read: bool | None = None,
+        when: datetime | None = None,
+        displayed: Iterable[str] | None = None,
+    ) -> None:
+        """Mark every group seen (and read, if read=True; reading implies seeing): what the feed
+        shows now, by member ids, so a group that gets a new member afterwards is unseen again
+        and no clock decides. displayed: the activity ids the client showed, when it knows
+        (members that arrived after its page stay unseen). when: mark by time instead,
+        everything that arrived by then (the marks of older versions).
 
         From a manager's feed this publishes the mark (the user's
         materializer applies it: one writer per feed); otherwise it applies it.
         """
-        self._mark(None, seen, bool(read), when)
+        self._mark(None, seen, bool(read), when, displayed)
 
     def mark_activities(
         self,
@@ -220,13 +232,31 @@ class NotificationFeed(AggregatedFeed):
         seen: bool = True,
         read: bool = False,
         when: datetime | None = None,
+        displayed: Iterable[str] | None = None,
     ) -> None:
-        """Mark the given groups (by group key or object)."""
+        """Mark the given groups: a group object covers the members it holds (what the caller
+        displayed), a group key the members the feed holds now (or those of `displayed`)."""
+        groups = list(groups)
         names = tuple(g if isinstance(g, str) else g.group for g in groups)
-        self._mark(names, seen, read, when)
+        held = tuple((g.group, tuple(g.live_ids)) for g in groups if not isinstance(g, str))
+        self._mark(names, seen, read, when, displayed, held)
 
-    def _mark(self, groups: tuple[str, ...] | None, seen: bool, read: bool, when: datetime | None) -> None:
-        spec = MarkSpec(self.name, groups, seen, read, when or datetime.now(UTC))
+    def _mark(
+        self,
+        groups: tuple[str, ...] | None,
+        seen: bool,
+        read: bool,
+        when: datetime | None,
+        displayed: Iterable[str] | None = None,
+        held: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    ) -> None:
+        covers = None
+        if when is None:
+            given = {name for name, _ in held}
+            keys = None if groups is None else [g for g in groups if g not in given]
+            resolved = resolve_covers(self._all(), keys, displayed) if keys is None or keys else ()
+            covers = tuple(sorted((*resolved, *((n, ids) for n, ids in held if ids))))
+        spec = MarkSpec(self.name, groups, seen, read, when or datetime.now(UTC), covers)
         if self.mark_sink is not None:
             self.mark_sink(self.user_id, spec)
         else:
@@ -234,7 +264,16 @@ class NotificationFeed(AggregatedFeed):
 
     def apply_mark(self, spec: MarkSpec) -> None:
         """Apply a mark to storage: only the user's materializer (or inline mode) calls this."""
-        self._apply(plan_mark(self._full_view(), spec.groups, spec.seen, spec.read, spec.time))
+        if not (spec.seen or spec.read):
+            return
+        if spec.covers is None:  # a mark by time (older producers)
+            self._apply(plan_mark(self._full_view(), spec.groups, spec.seen, spec.read, spec.time))
+            return
+        names = sorted({group for group, _ in spec.covers})
+        view = self.backend.aggregated.load_view(
+            self.key, names, None, self.activity_class, self.aggregated_activity_class
+        )
+        self._apply(plan_cover(view, spec.covers, spec.read))
 
 
 class _Addressing:

@@ -46,6 +46,8 @@ from streamfeed.feeds.flat import Feed, UserFeed
 from streamfeed.storage.memory import MemoryBackend
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+#: How a notification feed groups, to name the groups a mark by ids covers.
+NOTIFICATION_GROUPS = NotificationFeed.aggregator_class()
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,15 @@ def generate(
         else:
             user = rng.choice(names)
             read = rng.random() < 0.4
-            out.append(Mark(user, MarkSpec("notification", None, True, read, now)))
+            if rng.random() < 0.5 or not added:  # by time: an older producer's mark
+                out.append(Mark(user, MarkSpec("notification", None, True, read, now)))
+            else:  # by ids: what the user saw, some of it maybe not delivered (yet, or ever)
+                seen = rng.sample(added, min(len(added), rng.randint(1, 4)))
+                covers: dict[str, list[str]] = {}
+                for activity in seen:
+                    covers.setdefault(NOTIFICATION_GROUPS.get_group(activity), []).append(activity.id)
+                cover = tuple(sorted((g, tuple(sorted(i))) for g, i in covers.items()))
+                out.append(Mark(user, MarkSpec("notification", None, True, read, now, cover)))
     for _ in range(switches):
         when = START + timedelta(seconds=rng.randint(-700 * 60, events + 10 * 60))
         switch = AuthorModeEvent(rng.choice(names), rng.random() < 0.6, sort_key_for(when))

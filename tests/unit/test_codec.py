@@ -68,6 +68,8 @@ RECORDS = {
         "read_at": T,
         "minimized_activities": 3,
         "members": [{"id": "x", "actor": "1", "stamp": 5, "removed": True, "hidden": True}],
+        "seen_ids": ["x", "y"],
+        "read_ids": ["x"],
     },
     STORED_ACTIVITY: {"version": 9, "added": 3, "removed": True, "activity": ACT.to_record()},
     DEAD_LETTER: {

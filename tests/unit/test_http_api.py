@@ -70,6 +70,32 @@ def test_notifications_count_and_mark(client):
     }
 
 
+def test_a_mark_covers_what_the_client_displayed_whatever_the_dates(client):
+    """A notification dated decades ahead (a producer's fast clock) is seen once marked; one the
+    client had not displayed stays unseen, though its date is older. Failed before issue 26:
+    marks were the server's clock against the activities' dates."""
+    ahead = {"time": "2099-01-01T10:00:00Z"}
+    client.post(
+        "/v1/activities", json=pin("ann", 1, to=["notification:bob"], **ahead), headers=SERVICE_HEADERS
+    )
+    page = client.get("/v1/feeds/notification/bob", headers=token("bob")).json()["results"]
+    displayed = page[0]["activities"][0]["id"]
+    client.post("/v1/activities", json=pin("cat", 2, to=["notification:bob"]), headers=SERVICE_HEADERS)
+    answer = client.post(
+        "/v1/feeds/notification/bob/mark", json={"read": True, "displayed": [displayed]}, headers=token("bob")
+    )
+    assert answer.status_code == 202
+    groups = client.get("/v1/feeds/notification/bob", headers=token("bob")).json()["results"]
+    assert [(g["activities"][0]["actor"], g["is_seen"], g["is_read"]) for g in groups] == [
+        ("ann", True, True),
+        ("cat", False, False),
+    ]
+    assert client.get("/v1/feeds/notification/bob/counts", headers=token("bob")).json() == {
+        "unseen": 1,
+        "unread": 1,
+    }
+
+
 # Tokens are made when the test runs, not when it is collected: a suite can take longer than they live.
 CREDENTIALS = {
     "none": lambda: {},

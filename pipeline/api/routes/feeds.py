@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -12,7 +11,6 @@ from streamfeed.api.deps import WRITES, CallerDep, ManagerDep, feed_of
 from streamfeed.api.models import AUTH, MAX_PAGE, Accepted, Counts, MarkBody, Page, problems
 from streamfeed.api.problems import Problem
 from streamfeed.api.views import activity_json, group_json
-from streamfeed.domain.events import MarkSpec
 from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
 
 router = APIRouter()
@@ -71,6 +69,9 @@ def mark(feed: str, user_id: str, body: MarkBody, manager: ManagerDep, caller: C
     handle = feed_of(manager, feed, user_id)
     if not isinstance(handle, NotificationFeed):
         raise Problem(404, "Not found", f"feed {feed!r} has no seen/read marks", "feed")
-    groups = None if body.groups is None else tuple(body.groups)
-    manager.mark(user_id, MarkSpec(feed, groups, body.seen or body.read, body.read, datetime.now(UTC)))
+    seen = body.seen or body.read
+    if body.groups is None:
+        handle.mark_all(seen, body.read, displayed=body.displayed)
+    else:
+        handle.mark_activities(body.groups, seen, body.read, displayed=body.displayed)
     return Accepted(accepted=1)
