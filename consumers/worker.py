@@ -23,6 +23,7 @@ from streamfeed.consumers.log_throttle import ThrottledLog, throttle_kafka_clien
 from streamfeed.consumers.runtime import TRANSIENT_ERRORS, AgentRuntime
 from streamfeed.consumers.storage_guard import StorageLost
 from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.kafka.clients import client_config
 from streamfeed.kafka.offsets import committed_offsets
 from streamfeed.kafka.topics import TopicNames, topic_specs
 from streamfeed.settings import Settings
@@ -49,7 +50,7 @@ class Readiness:
 def kafka_reachable(bootstrap: str, timeout: float = 5.0) -> None:
     """Raise ConnectionError unless a broker answers a metadata request within the timeout."""
 
-    with AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}) as admin:
+    with AdminClient({**client_config(bootstrap), "log_level": 0}) as admin:
         try:
             admin.list_topics(timeout=timeout)
         except KafkaException as error:
@@ -68,7 +69,7 @@ def topics_present(settings: Settings, timeout: float = 5.0) -> None:
     waits here instead, saying which topics are missing.
     """
 
-    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0}) as admin:
+    with AdminClient({**client_config(settings.kafka_bootstrap), "log_level": 0}) as admin:
         existing = admin.list_topics(timeout=timeout).topics
     missing = [spec.name for spec in topic_specs(settings) if spec.name not in existing]
     if missing:

@@ -7,6 +7,8 @@ Cassandra driver, uvicorn) only inside the commands that use them, so
 
 from __future__ import annotations
 
+import logging
+
 import typer
 from pydantic import ValidationError as SettingsError
 
@@ -26,6 +28,9 @@ from streamfeed.cli import (
     topics,
     worker,
 )
+from streamfeed.cli.errors import EXIT_UNAVAILABLE, EXIT_USAGE, unavailable_server
+from streamfeed.kafka.clients import LIBRDKAFKA_LOG
+from streamfeed.settings import get_settings
 
 __all__ = ["app", "main"]
 
@@ -47,8 +52,16 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
     ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the Kafka client's own log lines."),
 ) -> None:
-    """streamfeed: newsfeeds, aggregated and notification feeds as a Kafka stream pipeline."""
+    """streamfeed: newsfeeds, aggregated and notification feeds as a Kafka stream pipeline.
+
+    Exit codes: 0 done, 1 some input rejected, 2 usage or configuration error, 3 a server is
+    unavailable (try again when it is back), 70 internal error."""
+    if verbose:
+        LIBRDKAFKA_LOG.setLevel(logging.DEBUG)
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
 app.add_typer(schema.app, name="schema")
@@ -67,10 +80,19 @@ app.command()(token.token)
 
 
 def main() -> None:
+    # librdkafka's own log lines stay quiet on the command line: the command says in one line
+    # what went wrong (--verbose shows them; a worker and the API log them).
+    LIBRDKAFKA_LOG.setLevel(logging.CRITICAL)
     try:
         app()
     except SettingsError as error:  # a STREAMFEED_* variable is wrong: say which, no traceback
         for problem in error.errors(include_url=False):
             name = "STREAMFEED_" + "_".join(str(part) for part in problem["loc"]).upper()
             typer.echo(f"error: {name}: {problem['msg'].removeprefix('Value error, ')}", err=True)
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_USAGE) from None
+    except Exception as error:  # a server away is one line and exit 3; anything else is a bug
+        line = unavailable_server(error, get_settings())
+        if line is None:
+            raise
+        typer.echo(f"error: {line}", err=True)
+        raise SystemExit(EXIT_UNAVAILABLE) from None

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from streamfeed.cli.common import AppOption, load_app
+from streamfeed.cli.errors import EXIT_UNAVAILABLE
 from streamfeed.domain.events import ActivityEvent
 from streamfeed.domain.json_events import parse_json_event
 from streamfeed.domain.targets import parse_targets
@@ -52,8 +53,11 @@ def produce(
         try:
             producer.flush()
         except DeliveryError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(1) from None
+            where = f"Kafka at {settings.kafka_bootstrap} (STREAMFEED_KAFKA_BOOTSTRAP)"
+            typer.echo(
+                f"error: {published - error.count} of {published} published; {error}; {where}", err=True
+            )
+            raise typer.Exit(EXIT_UNAVAILABLE) from None
     verb = "valid" if dry_run else "published"
     typer.echo(f"{published} {verb}, {rejected} rejected")
     if rejected:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated
 
 import typer
 
 from streamfeed.cli.common import load_app
+from streamfeed.kafka.clients import LIBRDKAFKA_LOG
 from streamfeed.settings import get_settings
 
 
@@ -24,6 +26,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API (STREAMFEED_API_*): feeds, publishing, follows, marks; OpenAPI at /docs."""
+    LIBRDKAFKA_LOG.setLevel(logging.WARNING)  # a long-running process logs its Kafka client's trouble
 
     import uvicorn  # noqa: PLC0415 (the HTTP server loads only to serve)
 

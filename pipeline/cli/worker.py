@@ -13,6 +13,7 @@ from streamfeed.cli.common import load_app
 from streamfeed.consumers.metrics import WorkerMetrics, serve_http
 from streamfeed.consumers.pool import processes_for, run_pool
 from streamfeed.consumers.processes import die_with_parent_if_asked
+from streamfeed.kafka.clients import LIBRDKAFKA_LOG
 from streamfeed.settings import get_settings
 from streamfeed.storage.registry import create_generational_backend
 
@@ -61,6 +62,7 @@ def worker(
     logging.basicConfig(
         level=loglevel.upper(), format="[%(asctime)s] [%(process)d] %(levelname)s %(message)s"
     )
+    LIBRDKAFKA_LOG.setLevel(logging.WARNING)  # a long-running process logs its Kafka client's trouble
     settings = get_settings()
     readiness = Readiness()
     metrics = WorkerMetrics(readiness)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, TopicPartition
 
+from streamfeed.kafka.clients import client_config
 from streamfeed.kafka.offsets import committed_offsets
 from streamfeed.kafka.topics import TopicNames
 from streamfeed.settings import Settings
@@ -32,7 +33,7 @@ def partition_lags(settings: Settings, timeout: float = 10.0) -> dict[tuple[str,
     keys = [(t, p) for t in topics for p in range(settings.partitions)]
     offsets = committed_offsets(settings, settings.app_id, keys, timeout)
     consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-lag", "log_level": 2}
+        {**client_config(settings.kafka_bootstrap), "group.id": f"{settings.app_id}-lag", "log_level": 2}
     )
     try:
         lags = {}

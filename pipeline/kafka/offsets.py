@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, TopicPartition
 
+from streamfeed.kafka.clients import client_config
 from streamfeed.kafka.retry import kafka_retry
 from streamfeed.settings import Settings
 
@@ -26,7 +27,7 @@ def _consumer(settings: Settings, group: str) -> Consumer:
 
     return Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings.kafka_bootstrap),
             "group.id": group,
             "enable.auto.commit": False,
             "log_level": 2,  # outages are the caller's to report

@@ -30,6 +30,7 @@ from streamfeed.domain.events import (
 )
 from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.domain.targets import parse_targets
+from streamfeed.kafka.clients import client_config
 from streamfeed.kafka.sizing import split_to_fit
 from streamfeed.kafka.topics import TopicNames
 from streamfeed.schemas.catalog import ACTIVITY_EVENT, AUTHOR_MODE_EVENT, FANOUT_BATCH, FOLLOW_EVENT
@@ -42,10 +43,14 @@ DeliveryCallback = Callable[[KafkaError | None, Message], None]
 class DeliveryError(StreamfeedError):
     """Records the broker did not acknowledge, with the reasons."""
 
-    def __init__(self, failures: list[str]) -> None:
+    def __init__(self, failures: list[str], queued: int = 0) -> None:
         self.failures = failures
-        shown = "; ".join(failures[:5])
-        super().__init__(f"{len(failures)} records not delivered: {shown}")
+        self.count = len(failures) + queued
+        reasons = [
+            *failures[:5],
+            *([f"{queued} still queued: no broker acknowledged them"] if queued else []),
+        ]
+        super().__init__(f"{self.count} records not delivered ({'; '.join(reasons)})")
 
 
 class StreamfeedProducer:
@@ -67,7 +72,7 @@ class StreamfeedProducer:
         self.failures: list[str] = []
         self.producer = Producer(
             {
-                "bootstrap.servers": self.settings.kafka_bootstrap,
+                **client_config(self.settings.kafka_bootstrap),
                 "enable.idempotence": True,
                 "acks": "all",
                 "partitioner": "murmur2_random",
@@ -208,8 +213,6 @@ class StreamfeedProducer:
     def flush(self, timeout: float = 30.0) -> None:
         """Wait for every record to be acknowledged; raise DeliveryError for those that failed."""
         remaining = self.producer.flush(timeout)
-        if remaining:
-            self.failures.append(f"{remaining} records still queued after {timeout}s")
-        if self.failures:
+        if self.failures or remaining:
             failures, self.failures = self.failures, []
-            raise DeliveryError(failures)
+            raise DeliveryError(failures, remaining)

@@ -19,6 +19,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.kafka.clients import client_config
 from streamfeed.settings import Settings
 
 
@@ -125,7 +126,7 @@ class CoPartitioningError(StreamfeedError, RuntimeError):
 def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create missing topics; refuse if existing co-partitioned ones disagree. Returns a report."""
 
-    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
+    with AdminClient({**client_config(settings.kafka_bootstrap)}) as admin:
         return _create_missing(admin, settings, timeout)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from streamfeed.kafka.clients import client_config
 from streamfeed.kafka.producer import StreamfeedProducer
 from streamfeed.kafka.topics import TopicNames
 from streamfeed.schemas.catalog import DEAD_LETTER
@@ -82,7 +83,7 @@ def read_dead_letters(settings: Settings, timeout: float = 10.0) -> Iterator[Dea
     codec = AvroCodec(registry=settings.schema_registry_url)
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings.kafka_bootstrap),
             "group.id": f"{settings.app_id}-dead-letters-reader",
             "enable.auto.commit": False,
             "enable.partition.eof": True,

@@ -32,6 +32,7 @@ from streamfeed.consumers.processes import WorkerProcess
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.events import ActivityEvent, FanoutBatch, FollowEvent
 from streamfeed.kafka import offsets as group_offsets
+from streamfeed.kafka.clients import client_config
 from streamfeed.kafka.offsets import commit_offsets
 from streamfeed.kafka.producer import StreamfeedProducer
 from streamfeed.kafka.retry import kafka_retry
@@ -69,7 +70,7 @@ def _partitions(settings: Settings, topics: list[str]) -> list[tuple[str, int]]:
 def high_waters(settings: Settings, topics: list[str]) -> Offsets:
     """The next offset of every partition of the topics: what 'caught up' means."""
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-hwm"})
+    consumer = Consumer({**client_config(settings.kafka_bootstrap), "group.id": f"{settings.app_id}-hwm"})
     try:
         return {
             (topic, partition): consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[
@@ -98,9 +99,7 @@ def start_group_at(settings: Settings, topics: list[str], when: datetime) -> boo
     if any(offset >= 0 for offset in committed_offsets(settings, topics).values()):
         return False
     millis = int(when.timestamp() * 1000)
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-seek"}
-    )
+    consumer = Consumer({**client_config(settings.kafka_bootstrap), "group.id": f"{settings.app_id}-seek"})
     try:
         found = consumer.offsets_for_times(
             [TopicPartition(t, p, millis) for t, p in _partitions(settings, topics)], timeout=10
@@ -248,7 +247,7 @@ def _whole_topic(settings: Settings, topic: str) -> Iterator[tuple[bytes | None,
         return
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **client_config(settings.kafka_bootstrap),
             "group.id": f"{settings.app_id}-rebuild-user",
             "enable.auto.commit": False,
         }

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from streamfeed.kafka.clients import client_config
 from streamfeed.kafka.offsets import committed_offsets
 from streamfeed.kafka.topics import TopicNames
 from streamfeed.settings import Settings
@@ -61,7 +62,7 @@ def group_status(settings: Settings, timeout: float = 10.0) -> GroupStatus:
     """Describe the settings' consumer group (members and assignments), lag and dead letters."""
 
     names = TopicNames.from_settings(settings)
-    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 2}) as admin:
+    with AdminClient({**client_config(settings.kafka_bootstrap), "log_level": 2}) as admin:
         description = admin.describe_consumer_groups([settings.app_id], request_timeout=timeout)
         group = description[settings.app_id].result()
     status = GroupStatus(settings.app_id, str(group.state.name).lower())
@@ -76,9 +77,7 @@ def group_status(settings: Settings, timeout: float = 10.0) -> GroupStatus:
     status.committed_anything = any(
         offset > 0 for (topic, _), offset in committed.items() if topic in names.inputs
     )
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-status"}
-    )
+    consumer = Consumer({**client_config(settings.kafka_bootstrap), "group.id": f"{settings.app_id}-status"})
     try:
         for topic in topics:
             highs = [

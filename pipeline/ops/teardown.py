@@ -9,6 +9,7 @@ from __future__ import annotations
 import redis
 from confluent_kafka.admin import AdminClient
 
+from streamfeed.kafka.clients import client_config
 from streamfeed.kafka.topics import topic_specs
 from streamfeed.settings import Settings
 from streamfeed.storage.redis import redis_client
@@ -40,7 +41,7 @@ def remove_run(settings: Settings) -> None:
 
 def remove_topics(settings: Settings, names: list[str]) -> None:
     """Delete those of the topics that exist."""
-    with AdminClient({"bootstrap.servers": settings.kafka_bootstrap}) as admin:
+    with AdminClient({**client_config(settings.kafka_bootstrap)}) as admin:
         existing = set(admin.list_topics(timeout=10).topics)
         doomed = [name for name in names if name in existing]
         if doomed:
