@@ -2,7 +2,8 @@
 
 Kubernetes kinds go through kubernetes-validate (strict: no unknown fields).
 KEDA's ScaledObject is a custom resource with no schema there, so its fields
-are checked against the parts of KEDA's Kafka scaler it uses.
+are checked against the parts of KEDA's Kafka scaler it uses. The overlays
+are rendered by kustomize itself in tests/integration/test_k8s_kustomize.py.
 """
 
 from __future__ import annotations
@@ -19,18 +20,31 @@ from streamfeed.kafka.topics import TopicNames
 from streamfeed.settings import Settings
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+#: Where each manifest lives (base, or the overlay that adds it).
+PLACES = {p.name: p for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml"}
 
 
 def load(name: str) -> dict:
-    return yaml.safe_load((K8S / name).read_text())
+    return yaml.safe_load(PLACES[name].read_text())
 
 
-@pytest.mark.parametrize(
-    "path", sorted(p.name for p in K8S.glob("*.yaml") if p.name != "keda-scaledobject.yaml")
-)
+@pytest.mark.parametrize("path", sorted(n for n in PLACES if n != "keda-scaledobject.yaml"))
 def test_kubernetes_kinds_validate_strictly(path):
     resource = load(path)
     kubernetes_validate.validate(resource, kubernetes_validate.latest_version(), strict=True)
+
+
+@pytest.mark.parametrize("name", ["worker-deployment.yaml", "api-deployment.yaml", "setup-job.yaml"])
+def test_every_pod_runs_unprivileged_on_a_read_only_root(name):
+    pod = load(name)["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001  # the image's user (deploy/Containerfile)
+    for container in [*pod.get("initContainers", []), *pod["containers"]]:
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"]["drop"] == ["ALL"]
+        assert container["image"] == "streamfeed"  # set by the kustomization's images
 
 
 def test_an_invalid_manifest_is_refused():
@@ -106,8 +120,8 @@ def test_the_configmap_is_valid_settings_and_the_scalers_match_it():
         metadata = trigger["metadata"]
         assert metadata["consumerGroup"] == settings.app_id
         assert metadata["bootstrapServers"] == settings.kafka_bootstrap
-        assert metadata["topic"] in consumed
         assert int(metadata["lagThreshold"]) > 0
+    assert {t["metadata"]["topic"] for t in scaled["spec"]["triggers"]} == consumed  # every one
 
 
 def test_the_workers_read_the_settings_and_probe_the_metrics_port():
@@ -121,7 +135,7 @@ def test_the_workers_read_the_settings_and_probe_the_metrics_port():
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert pod["terminationGracePeriodSeconds"] > settings.worker_session_timeout
-    selector = load("pdb.yaml")["spec"]["selector"]["matchLabels"]
+    selector = load("worker-pdb.yaml")["spec"]["selector"]["matchLabels"]
     assert (
         selector.items()
         <= pod.get("labels", load("worker-deployment.yaml")["spec"]["template"]["metadata"]["labels"]).items()
