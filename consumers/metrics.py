@@ -31,6 +31,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from streamfeed.consumers.build_info import register_build_info
 from streamfeed.domain.events import FanoutBatch
 
 log = logging.getLogger("streamfeed.worker")
@@ -86,6 +87,7 @@ class WorkerMetrics:
             registry=self.registry,
         )
         self.registry.register(_RuntimeCollector(self))
+        register_build_info(self.registry)
 
     # -- what the worker reports ---------------------------------------------------
 

@@ -26,6 +26,7 @@ from streamfeed.api.auth import Authenticator, CallerLimits
 from streamfeed.api.body_limit import BodyLimit
 from streamfeed.api.gc_steward import steward, sweep
 from streamfeed.api.hardening import SecurityHeaders, redact_tokens_in_logs
+from streamfeed.api.metrics import ApiMetrics, MeasureRequests
 from streamfeed.api.problems import Problem, handle_problem, problem_response
 from streamfeed.api.rate_limit import Bucket, RateLimiter
 from streamfeed.api.routes import activities, demo, feeds, follows, health, realtime
@@ -122,6 +123,8 @@ def create_app(
         )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.state.metrics = ApiMetrics(lambda: app.state.stream_limits.open_total)
+    app.add_middleware(MeasureRequests, metrics=app.state.metrics)
     redact_tokens_in_logs()
     for router in (feeds.router, activities.router, follows.router, realtime.router, health.router):
         app.include_router(router)

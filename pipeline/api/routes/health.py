@@ -1,5 +1,5 @@
 """Probes for orchestrators: /healthz (the process answers) and /readyz (its storage answers and
-still holds the data it held when the process started).
+still holds the data it held when the process started); /metrics for Prometheus.
 
 Not in the OpenAPI document and never rate-limited or authenticated: a
 load balancer or Kubernetes asks them every few seconds.
@@ -10,9 +10,16 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition: requests by route, latency, open streams, process figures."""
+    body, content_type = request.app.state.metrics.exposition()
+    return Response(body, media_type=content_type)
 
 
 @router.get("/healthz")
