@@ -129,11 +129,15 @@ def build_worker_app(
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal type is stricter than its call
     async def on_assigned(app: faust.App, assigned: set[Any], **kwargs: object) -> None:
         ctx.readiness.serving()
+        if ctx.metrics is not None:
+            ctx.metrics.held |= {(tp.topic, tp.partition) for tp in assigned}
         log.info("serving %d partitions", len(assigned))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # as above
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: object) -> None:
         ctx.readiness.waiting("rebalancing")
+        if ctx.metrics is not None:
+            ctx.metrics.held -= {(tp.topic, tp.partition) for tp in revoked}
 
     log.info(
         "streamfeed worker: app %s, broker %s, storage %s generation %s, %d partitions, topics %s",

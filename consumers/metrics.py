@@ -14,6 +14,7 @@ not ready yet, and why.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -53,6 +54,8 @@ class WorkerMetrics:
         self.runtime: Any = None
         #: The worker's StorageGuard, set when it has one.
         self.guard: Any = None
+        #: (topic, partition) this worker holds now: the lag series it exports.
+        self.held: set[tuple[str, int]] = set()
         #: Monotonic time of the event loop's last heartbeat; None until the loop runs.
         self.beat: float | None = None
         self.storage_seconds = Histogram(
@@ -100,8 +103,15 @@ class WorkerMetrics:
         return self.beat is None or time.monotonic() - self.beat < LIVENESS_TIMEOUT
 
     def set_lags(self, lags: dict[tuple[str, int], int]) -> None:
+        """Export the lag of the partitions this worker holds, and drop the others' series: each
+        partition is exported by one worker, so sum() over the workers is the group's lag (every
+        worker exporting the whole group's counted it once per replica)."""
         for (topic, partition), lag in lags.items():
-            self.lag.labels(topic, str(partition)).set(lag)
+            if (topic, partition) in self.held:
+                self.lag.labels(topic, str(partition)).set(lag)
+            else:
+                with contextlib.suppress(KeyError):
+                    self.lag.remove(topic, str(partition))
 
     def observe_visible(self, published_at: Any) -> None:
         if published_at is not None:

@@ -62,3 +62,30 @@ def test_a_worker_exports_its_build_and_process():
     found = samples(WorkerMetrics(Ready()).exposition().decode())
     assert any(name == "streamfeed_build_info" for name, _ in found)
     assert any(name == "process_resident_memory_bytes" for name, _ in found)
+
+
+def test_the_lag_summed_over_the_workers_is_the_groups_lag():
+    """Each worker exports the partitions it holds; before, each exported the whole group's
+    lag, so sum() over two workers counted it twice."""
+
+    class Ready:
+        ready = True
+
+    group = {("activities", 0): 5, ("activities", 1): 7, ("feed-ops-high", 0): 11, ("feed-ops-high", 1): 0}
+    first, second = WorkerMetrics(Ready()), WorkerMetrics(Ready())
+    first.held, second.held = (
+        {("activities", 0), ("feed-ops-high", 1)},
+        {("activities", 1), ("feed-ops-high", 0)},
+    )
+    total = 0.0
+    for worker in (first, second):
+        worker.set_lags(group)
+        total += sum(
+            v
+            for (name, _), v in samples(worker.exposition().decode()).items()
+            if name == "streamfeed_consumer_lag"
+        )
+    assert total == sum(group.values())
+    first.held = set()  # a rebalance took its partitions: its series go
+    first.set_lags(group)
+    assert not [n for n, _ in samples(first.exposition().decode()) if n == "streamfeed_consumer_lag"]
