@@ -36,3 +36,7 @@ class KafkaDriver:
 
     def flush(self, timeout: float = 30.0) -> None:
         self.producer.flush(timeout)
+
+    def reachable(self, timeout: float = 2.0) -> None:
+        """Raise if no broker answers a metadata request within timeout: writes would only queue."""
+        self.producer.producer.list_topics(timeout=timeout)

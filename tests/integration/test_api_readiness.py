@@ -80,3 +80,19 @@ def test_an_inline_server_refuses_writes_into_storage_that_lost_its_data(redis_c
         for key in redis_client.scan_iter(f"{prefix}*"):
             redis_client.delete(key)
         backend.close()
+
+
+def test_readyz_says_when_kafka_does_not_answer_in_kafka_mode() -> None:
+    """`serve --kafka` publishes every write: with no broker answering it is not ready (before,
+    /readyz looked at storage only and writes queued in the producer)."""
+    from streamfeed.bootstrap import with_kafka
+
+    for bootstrap, ready in (("127.0.0.1:1", False), (get_settings().kafka_bootstrap, True)):
+        manager = Manager(MemoryBackend())
+        with_kafka(manager, get_settings().model_copy(update={"kafka_bootstrap": bootstrap}))
+        with TestClient(create_app(manager, jwt_key=KEY)) as client:
+            answer = client.get("/readyz")
+        if ready:
+            assert answer.status_code == 200, answer.text
+        else:
+            assert answer.status_code == 503 and answer.text.startswith("kafka unreachable"), answer.text

@@ -29,10 +29,16 @@ async def healthz() -> PlainTextResponse:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> PlainTextResponse:
-    """503 while storage does not answer, or when the storage's identity went or changed since
-    startup (a Redis restarted empty: every page would come back empty; see
-    streamfeed.consumers.storage_guard for the workers' side)."""
+    """503 while storage (or, publishing to Kafka, a broker) does not answer, or when the
+    storage's identity went or changed since startup (a Redis restarted empty: every page would
+    come back empty; see streamfeed.consumers.storage_guard for the workers' side)."""
     manager = request.app.state.manager
+    reachable = getattr(manager.driver, "reachable", None)
+    if reachable is not None:  # --kafka: writes are published, so Kafka must answer too
+        try:
+            await asyncio.to_thread(reachable)
+        except Exception as error:
+            return PlainTextResponse(f"kafka unreachable: {error.__class__.__name__}\n", status_code=503)
     if manager.backend.name == "memory":
         return PlainTextResponse("ready\n")
     try:
