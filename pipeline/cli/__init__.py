@@ -57,7 +57,8 @@ def _root(
     """streamfeed: newsfeeds, aggregated and notification feeds as a Kafka stream pipeline.
 
     Exit codes: 0 done, 1 some input rejected, 2 usage or configuration error, 3 a server is
-    unavailable (try again when it is back), 70 internal error."""
+    unavailable (try again when it is back), 4 a threshold passed (status --fail-on-lag),
+    70 internal error."""
     if verbose:
         LIBRDKAFKA_LOG.setLevel(logging.DEBUG)
         if not logging.getLogger().handlers:

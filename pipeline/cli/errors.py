@@ -4,9 +4,10 @@ the setting to change, and an exit code a script can tell apart.
 Exit codes of every command: 0 done; 1 some input rejected (the rest was
 done); 2 usage or configuration error (a bad option, setting or app);
 3 a server is unavailable (Kafka, Redis, Cassandra, the schema registry):
-try again when it is back; 70 an internal error (a bug: the traceback is
-printed). The drivers' exceptions are recognized by module and name, so
-the slow optional drivers are never imported for it.
+try again when it is back; 4 a threshold passed (`status --fail-on-lag`);
+70 an internal error (a bug: the traceback is printed). The drivers'
+exceptions are recognized by module and name, so the slow optional drivers
+are never imported for it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from streamfeed.settings import Settings
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+EXIT_THRESHOLD = 4
 EXIT_INTERNAL = 70
 
 #: librdkafka's error codes that mean "the cluster is not there" (as KafkaError names them).

@@ -5,6 +5,7 @@ topic and the dead letters waiting (what users otherwise reach for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -27,8 +28,10 @@ class GroupStatus:
     group: str
     state: str
     members: list[Member] = field(default_factory=list)
-    #: Lag per topic; None where the group has committed nothing for a partition with data.
-    lag_by_topic: dict[str, int | None] = field(default_factory=dict)
+    #: Lag per topic: records not yet consumed (all of a partition the group never committed on).
+    lag_by_topic: dict[str, int] = field(default_factory=dict)
+    #: Topics with data on a partition where the group has committed nothing yet.
+    uncommitted: set[str] = field(default_factory=set)
     dead_letters: int = 0
     #: Whether the group committed an offset on its input topics: made progress.
     committed_anything: bool = False
@@ -39,23 +42,48 @@ class GroupStatus:
             held = ", ".join(f"{topic}[{p}]" for topic, p in sorted(member.partitions)) or "nothing"
             out.append(f"  {member.client_id} on {member.host}: {held}")
         for topic, lag in self.lag_by_topic.items():
-            out.append(f"lag {topic}: {'nothing committed yet' if lag is None else lag}")
+            out.append(
+                f"lag {topic}: {lag}" + (" (nothing committed yet)" if topic in self.uncommitted else "")
+            )
         out.append(f"dead letters: {self.dead_letters}")
         return out
 
+    @property
+    def total_lag(self) -> int:
+        return sum(self.lag_by_topic.values())
 
-def topic_lag(highs: list[int], committed: list[int]) -> int | None:
+    def as_json(self) -> dict[str, Any]:
+        """The report as data (`streamfeed status --json`)."""
+        return {
+            "group": self.group,
+            "state": self.state,
+            "members": [
+                {
+                    "client_id": m.client_id,
+                    "host": m.host,
+                    "partitions": [list(p) for p in sorted(m.partitions)],
+                }
+                for m in sorted(self.members, key=lambda m: m.client_id)
+            ],
+            "lag": dict(self.lag_by_topic),
+            "total_lag": self.total_lag,
+            "uncommitted_topics": sorted(self.uncommitted),
+            "dead_letters": self.dead_letters,
+        }
+
+
+def topic_lag(highs: list[int], committed: list[int]) -> tuple[int, bool]:
     """A topic's lag from each partition's high-water mark and committed offset (negative: none
-    committed, as Kafka says -1001): None while a partition with data has nothing committed; an
-    empty partition with nothing committed lags by 0."""
-    total = 0
+    committed, as Kafka says -1001), and whether a partition with data has nothing committed
+    (then all of it is lag: the group has consumed none of it, as far as Kafka knows)."""
+    total, uncommitted = 0, False
     for high, done in zip(highs, committed, strict=True):
         if done < 0:
-            if high > 0:
-                return None
+            uncommitted = uncommitted or high > 0
+            total += max(0, high)
             continue
         total += max(0, high - done)
-    return total
+    return total, uncommitted
 
 
 def group_status(settings: Settings, timeout: float = 10.0) -> GroupStatus:
@@ -85,7 +113,9 @@ def group_status(settings: Settings, timeout: float = 10.0) -> GroupStatus:
                 for partition in range(settings.partitions)
             ]
             done = [committed.get((topic, partition), -1) for partition in range(settings.partitions)]
-            status.lag_by_topic[topic] = topic_lag(highs, done)
+            status.lag_by_topic[topic], uncommitted = topic_lag(highs, done)
+            if uncommitted:
+                status.uncommitted.add(topic)
         for partition in range(settings.partitions):
             low, high = consumer.get_watermark_offsets(
                 TopicPartition(names.dead_letters, partition), timeout=timeout
