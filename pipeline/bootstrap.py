@@ -13,6 +13,7 @@ import sys
 
 from streamfeed.app.manager import Manager
 from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.feeds.flat import FeedKeyError, check_key_format
 from streamfeed.kafka.driver import KafkaDriver
 from streamfeed.kafka.producer import StreamfeedProducer
 from streamfeed.settings import Settings
@@ -44,6 +45,11 @@ def load_manager(path: str) -> Manager:
     manager = getattr(module, attribute, None)
     if not isinstance(manager, Manager):
         raise AppNotFound(f"{path!r} is {type(manager).__name__}, not a streamfeed Manager")
+    for feed_class in manager.all_feed_classes().values():  # a bad key_format: said now, in one line
+        try:
+            check_key_format(feed_class.key_format)
+        except FeedKeyError as error:
+            raise AppNotFound(f"{path!r}: {feed_class.__qualname__}.{error}") from None
     return manager
 
 

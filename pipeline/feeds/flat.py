@@ -37,6 +37,12 @@ class FeedKeyError(StreamfeedError, ValueError):
     """A user id or key_format that would make an invalid storage key."""
 
 
+def check_key_format(key_format: str) -> str:
+    """key_format as given, or FeedKeyError saying what is wrong with it (apps check every feed
+    class's when they load)."""
+    return _checked_key_format(key_format)
+
+
 @lru_cache(maxsize=256)
 def _checked_key_format(key_format: str) -> str:
     """Validate a key_format once; fanout computes thousands of keys per batch."""
