@@ -66,7 +66,13 @@ def rebuild(
         raise typer.BadParameter(str(error), param_hint="--generation") from None
     when = None
     if from_time is not None:
-        when = datetime.fromisoformat(from_time)
+        try:
+            when = datetime.fromisoformat(from_time)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{from_time!r} is not an ISO time, e.g. 2026-12-01 or 2026-12-01T09:30:00+00:00",
+                param_hint="--from-time",
+            ) from None
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
     columns = (
         TextColumn("{task.description}"),

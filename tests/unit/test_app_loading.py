@@ -1,6 +1,7 @@
-"""Loading the user's app (`--app module:attribute`): a wrong path or a feed class whose
-key_format cannot make keys is one line naming the class and attribute, exit 2 on the command
-line. Before (issue 28) a bad key_format was a 30-frame traceback at the first read."""
+"""Usage errors of the command line: loading the user's app (`--app module:attribute`: a wrong
+path, or a feed class whose key_format cannot make keys, named by class and attribute) and
+option values are one message and exit 2. Before (issue 28) a bad key_format was a 30-frame
+traceback at the first read, and `rebuild --from-time yesterday` a ValueError traceback."""
 
 from __future__ import annotations
 
@@ -56,3 +57,11 @@ def test_a_path_that_names_no_manager_says_what_it_names():
         load_manager("streamfeed.settings:get_settings")
     with pytest.raises(AppNotFound, match="use module:attribute"):
         load_manager("streamfeed.settings")
+
+
+def test_a_from_time_that_is_no_iso_time_is_a_usage_error():
+    """Was a ValueError traceback (issue 28)."""
+    command = [sys.executable, "-m", "streamfeed.cli", "rebuild", "--from-time", "yesterday"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'yesterday' is not an ISO time" in result.stderr
