@@ -55,12 +55,14 @@ def test_the_collector_reads_the_runtime_and_readiness_when_scraped():
     Runtime.stats.retries = 2
     assert samples(metrics)[("streamfeed_ready", ())] == 0.0
     readiness.serving()
-    metrics.set_lags({("t.activities", 0): 5})
+    metrics.held = {("t.activities", 0)}  # what the group assigned this worker
+    metrics.set_lags({("t.activities", 0): 5, ("t.activities", 1): 9})
     found = samples(metrics)
     assert found[("streamfeed_events_processed_total", (("agent", "fanout"),))] == 7
     assert found[("streamfeed_storage_retries_total", ())] == 2
     assert found[("streamfeed_ready", ())] == 1.0
     assert found[("streamfeed_consumer_lag", (("partition", "0"), ("topic", "t.activities")))] == 5
+    assert ("streamfeed_consumer_lag", (("partition", "1"), ("topic", "t.activities"))) not in found
     assert metrics.alive  # no loop yet: still starting, alive
     metrics.beat = 0.0  # a loop that stopped turning long ago
     assert not metrics.alive
