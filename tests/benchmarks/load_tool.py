@@ -9,26 +9,17 @@ built with the machine's Go toolchain into the stack's cache.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.go_tools import go_tool
 
 VEGETA = "github.com/tsenart/vegeta/v12@v12.13.0"
 
 
 def vegeta() -> str:
-    found = shutil.which("vegeta")
-    if found:
-        return found
-    cache = Path(os.environ.get("STREAMFEED_CACHE", Path.home() / ".cache" / "streamfeed")) / "tools"
-    binary = cache / "vegeta"
-    if not binary.exists():
-        go = shutil.which("go") or "/usr/local/go/bin/go"
-        print(f"building {VEGETA} into {cache} ...", flush=True)
-        subprocess.run([go, "install", VEGETA], check=True, env={**os.environ, "GOBIN": str(cache)})
-    return str(binary)
+    return go_tool("vegeta", VEGETA)
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ kustomize is a Go module: built once with the machine's Go into the stack's cach
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+
+from tests.go_tools import go_tool
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +23,7 @@ KUSTOMIZE = "sigs.k8s.io/kustomize/kustomize/v5@v5.7.1"
 
 
 def kustomize() -> str:
-    found = shutil.which("kustomize")
-    if found:
-        return found
-    cache = Path(os.environ.get("STREAMFEED_CACHE", Path.home() / ".cache" / "streamfeed")) / "tools"
-    binary = cache / "kustomize"
-    if not binary.exists():
-        go = shutil.which("go") or "/usr/local/go/bin/go"
-        subprocess.run([go, "install", KUSTOMIZE], check=True, env={**os.environ, "GOBIN": str(cache)})
-    return str(binary)
+    return go_tool("kustomize", KUSTOMIZE)
 
 
 def rendered(overlay: str) -> list[dict]:

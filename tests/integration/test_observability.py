@@ -7,12 +7,12 @@ minutes the first time).
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.go_tools import go_tool
 
 pytestmark = pytest.mark.integration
 
@@ -21,17 +21,7 @@ PROMTOOL = "github.com/prometheus/prometheus/cmd/promtool@v0.316.0"
 
 
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if found:
-        return found
-    cache = Path(os.environ.get("STREAMFEED_CACHE", Path.home() / ".cache" / "streamfeed")) / "tools"
-    binary = cache / "promtool"
-    if not binary.exists():
-        go = shutil.which("go") or "/usr/local/go/bin/go"
-        subprocess.run(
-            [go, "install", PROMTOOL], check=True, env={**os.environ, "GOBIN": str(cache)}, timeout=1800
-        )
-    return str(binary)
+    return go_tool("promtool", PROMTOOL)
 
 
 def test_the_rules_are_valid_and_their_tests_pass():
