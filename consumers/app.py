@@ -18,7 +18,8 @@ from typing import Any, cast
 import faust
 
 from streamfeed.app.manager import Manager
-from streamfeed.consumers import fanout, follows, marks, materialize
+from streamfeed.consumers import fanout, follows, marks, materialize, transport
+from streamfeed.consumers.applied_offsets import AppliedOffsets
 from streamfeed.consumers.context import PipelineContext
 from streamfeed.consumers.dead_letters import DeadLetters
 from streamfeed.consumers.metrics import TimedBackend, WorkerMetrics
@@ -54,7 +55,8 @@ def build_worker_app(
         manager.backend = cast(Backend, TimedBackend(manager.backend, metrics.storage_seconds))
     app = faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        # Faust's aiokafka transport, committing only records the agents applied (consumers.transport).
+        broker=f"{transport.SCHEME}://{settings.kafka_bootstrap}",
         store="memory://",
         # Faust wants a directory for table state even with none: never the current directory.
         datadir=settings.worker_data_dir or _scratch_dir(settings.app_id),
@@ -106,6 +108,9 @@ def build_worker_app(
         poison_streak=settings.worker_poison_streak,
         # Only a deployment that asks for replicas pays a call per batch for it.
         durable=(lambda: manager.backend.make_durable()) if settings.redis_wait_replicas else None,
+        applied=AppliedOffsets(
+            [names.activities, names.follows, names.marks, names.feed_ops_high, names.feed_ops_low]
+        ),
     )
     ctx = PipelineContext(manager, settings, codec, names, topics, runtime, metrics=metrics)
     if metrics is not None:

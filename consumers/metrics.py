@@ -132,13 +132,19 @@ class _RuntimeCollector:
             "streamfeed_events_processed", "Events applied (or dead-lettered) per agent", labels=["agent"]
         )
         retries = CounterMetricFamily("streamfeed_storage_retries", "Storage calls retried during outages")
+        held = CounterMetricFamily(
+            "streamfeed_commits_held",
+            "Offset commits cut back because records counted done were not applied (read again)",
+        )
         runtime = self.metrics.runtime
         if runtime is not None:
             for agent, count in sorted(runtime.stats.processed.items()):
                 processed.add_metric([agent], count)
             retries.add_metric([], runtime.stats.retries)
+            held.add_metric([], runtime.applied.holds if runtime.applied is not None else 0)
         yield processed
         yield retries
+        yield held
         ready = GaugeMetricFamily("streamfeed_ready", "1 when the worker has partitions and storage")
         ready.add_metric([], 1.0 if self.metrics.readiness.ready else 0.0)
         yield ready

@@ -48,9 +48,11 @@ from cassandra import (
 from cassandra.cluster import NoHostAvailable
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from streamfeed.consumers.applied_offsets import AppliedOffsets
 from streamfeed.consumers.dead_letters import DeadLetters
 from streamfeed.consumers.log_throttle import ThrottledLog
 from streamfeed.consumers.storage_guard import StorageGuard, StorageLost
+from streamfeed.consumers.transport import attach_commit_guard
 from streamfeed.domain.exceptions import BadInput, SerializationException, StreamfeedError
 from streamfeed.storage.base import FailureLedger
 from streamfeed.storage.memory import MemoryFailureLedger
@@ -160,6 +162,7 @@ class AgentRuntime:
         poison_streak: int = 100,
         durable: Callable[[], None] | None = None,
         guard: StorageGuard | None = None,
+        applied: AppliedOffsets | None = None,
     ) -> None:
         self.dead_letters = dead_letters
         self.retry_deadline = retry_deadline
@@ -181,6 +184,8 @@ class AgentRuntime:
         self.durable = durable
         #: Refuses writes into storage that lost the group's data (consumers.storage_guard).
         self.guard = guard
+        #: The offsets the agents applied: the consumer commits no further (consumers.transport).
+        self.applied = applied
         #: The worker's Readiness, told about storage outages (set by the worker).
         self.readiness: Any = None
         self._stopping: asyncio.Event | None = None
@@ -247,8 +252,12 @@ class AgentRuntime:
 
         Faust acks a batch in take_events' finally, which also runs when the
         body raises or is cancelled; so anything but success ends the process
-        before that finally can run (crash-only).
+        before that finally can run (crash-only). An applied batch is recorded
+        before that ack: Faust may ack records no agent applied (around a
+        rebalance), and the consumer commits only what is recorded.
         """
+        if self.applied is not None:
+            attach_commit_guard(stream.app, self.applied)
         async for events in stream.take_events(batch_size, within=wait):
             try:
                 await apply(events)
@@ -256,6 +265,8 @@ class AgentRuntime:
                 crash(agent, StoppedMidBatch("stopped while applying a batch"))
             except Exception as error:
                 crash(agent, error)
+            if self.applied is not None:
+                record_applied(self.applied, events)
 
     async def process(
         self,
@@ -397,6 +408,15 @@ class AgentRuntime:
             await self.storage(lambda: self.failures().forget(record))
             return result
         raise AssertionError("unreachable: the attempts run out first")
+
+
+def record_applied(applied: AppliedOffsets, events: Sequence[Any]) -> None:
+    """Record a batch's offsets as applied, before Faust acknowledges them."""
+    by_partition: dict[Any, list[int]] = defaultdict(list)
+    for event in events:
+        by_partition[event.message.tp].append(event.message.offset)
+    for tp, offsets in by_partition.items():
+        applied.add(tp, offsets)
 
 
 @dataclass(frozen=True, slots=True)

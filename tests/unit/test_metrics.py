@@ -3,6 +3,7 @@
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamfeed.app.manager import Manager
+from streamfeed.consumers.applied_offsets import AppliedOffsets
 from streamfeed.consumers.metrics import TimedBackend, WorkerMetrics
 from streamfeed.consumers.runtime import Stats
 from streamfeed.consumers.worker import Readiness
@@ -49,10 +50,12 @@ def test_the_collector_reads_the_runtime_and_readiness_when_scraped():
 
     class Runtime:
         stats = Stats()
+        applied = AppliedOffsets()
 
     metrics.runtime = Runtime()
     Runtime.stats.processed["fanout"] += 7
     Runtime.stats.retries = 2
+    Runtime.applied.holds = 3
     assert samples(metrics)[("streamfeed_ready", ())] == 0.0
     readiness.serving()
     metrics.held = {("t.activities", 0)}  # what the group assigned this worker
@@ -60,6 +63,7 @@ def test_the_collector_reads_the_runtime_and_readiness_when_scraped():
     found = samples(metrics)
     assert found[("streamfeed_events_processed_total", (("agent", "fanout"),))] == 7
     assert found[("streamfeed_storage_retries_total", ())] == 2
+    assert found[("streamfeed_commits_held_total", ())] == 3
     assert found[("streamfeed_ready", ())] == 1.0
     assert found[("streamfeed_consumer_lag", (("partition", "0"), ("topic", "t.activities")))] == 5
     assert ("streamfeed_consumer_lag", (("partition", "1"), ("topic", "t.activities"))) not in found
