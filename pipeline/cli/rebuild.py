@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from streamfeed.cli.common import load_app
+from streamfeed.cli.progress import WorkProgress, rate_words
 from streamfeed.ops.rebuild import Progress as RebuildProgress
 from streamfeed.ops.rebuild import default_generation_name, rebuild_user, run_rebuild
 from streamfeed.settings import get_settings
@@ -74,19 +74,19 @@ def rebuild(
                 param_hint="--from-time",
             ) from None
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("events  {task.fields[lag]}"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns) as bar:
-        task = bar.add_task(f"rebuilding {name}", total=None, lag="")
+    lags: dict[str, int] = {}
+
+    def describe(done: int, total: int | None, elapsed: float) -> str:
+        words = rate_words(done, total, elapsed, "events")
+        lag = ", ".join(f"{topic} lag {n:,}" for topic, n in sorted(lags.items()) if n)
+        return f"{words}; {lag}" if lag else words
+
+    with WorkProgress(f"rebuilding {name}", describe) as bar:
 
         def report(progress: RebuildProgress) -> None:
-            lag = ", ".join(f"{topic} lag {n}" for topic, n in sorted(progress.lag_by_topic.items()) if n)
-            bar.update(task, completed=progress.applied, total=progress.total, lag=lag)
+            lags.clear()
+            lags.update(progress.lag_by_topic)
+            bar.update(progress.applied, progress.total)
 
         result = run_rebuild(get_settings(), name, workers, when, switch, report=report, app_path=app_path)
     rate = result.events / max(result.seconds, 1e-9)

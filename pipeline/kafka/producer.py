@@ -103,26 +103,35 @@ class StreamfeedProducer:
     # -- events -------------------------------------------------------------------------
 
     def send_activity_event(self, event: ActivityEvent) -> None:
-        if self.manager is not None:
-            parse_targets(self.manager, [event.activity])  # ValidationError names the bad entry
-        if event.published_at is None and event.version is None:  # the version storage orders by
-            event = dataclasses.replace(event, published_at=datetime.now(UTC))
-        value = self.codec.encode(
-            ACTIVITY_EVENT, event.to_record(), subject=f"{self.topics.activities}-value"
-        )
-        self._produce(self.topics.activities, event.activity.actor_id, value)
+        self.send_raw(*self.encoded(event))
 
     def send_follow_event(self, event: FollowEvent) -> None:
-        value = self.codec.encode(FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value")
-        self._produce(self.topics.follows, event.follower, value)
+        self.send_raw(*self.encoded(event))
 
     def send_author_mode(self, event: AuthorModeEvent) -> None:
         """A push/pull switch rides the follows topic keyed by the author: the author's partition
-        applies it (streamfeed.domain.author_modes). Its registry subject is topic-and-record, as a
-        second record type on a topic needs."""
-        subject = f"{self.topics.follows}-{AUTHOR_MODE_EVENT}"
-        value = self.codec.encode(AUTHOR_MODE_EVENT, event.to_record(), subject=subject)
-        self._produce(self.topics.follows, event.author, value)
+        applies it (streamfeed.domain.author_modes)."""
+        self.send_raw(*self.encoded(event))
+
+    def encoded(self, event: ActivityEvent | FollowEvent | AuthorModeEvent) -> tuple[str, bytes, bytes]:
+        """The topic, key and value an event is published as: what send_event sends, for callers
+        that check the bytes first (`streamfeed produce` checks their size) and then send_raw."""
+        if isinstance(event, ActivityEvent):
+            if self.manager is not None:
+                parse_targets(self.manager, [event.activity])  # ValidationError names the bad entry
+            if event.published_at is None and event.version is None:  # the version storage orders by
+                event = dataclasses.replace(event, published_at=datetime.now(UTC))
+            value = self.codec.encode(
+                ACTIVITY_EVENT, event.to_record(), subject=f"{self.topics.activities}-value"
+            )
+            return self.topics.activities, event.activity.actor_id.encode(), value
+        if isinstance(event, AuthorModeEvent):
+            # A second record type on the follows topic: its registry subject is topic-and-record.
+            subject = f"{self.topics.follows}-{AUTHOR_MODE_EVENT}"
+            value = self.codec.encode(AUTHOR_MODE_EVENT, event.to_record(), subject=subject)
+            return self.topics.follows, event.author.encode(), value
+        value = self.codec.encode(FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value")
+        return self.topics.follows, event.follower.encode(), value
 
     def send_mark(self, user_id: str, spec: MarkSpec) -> None:
         """Seen/read marks go to the marks topic (key: the user), kept like activities and follows
@@ -145,12 +154,7 @@ class StreamfeedProducer:
 
     def send_event(self, event: ActivityEvent | FollowEvent | AuthorModeEvent) -> None:
         """Publish any kind of event to its topic."""
-        if isinstance(event, ActivityEvent):
-            self.send_activity_event(event)
-        elif isinstance(event, AuthorModeEvent):
-            self.send_author_mode(event)
-        else:
-            self.send_follow_event(event)
+        self.send_raw(*self.encoded(event))
 
     def _activity(self, op: ActivityOp, activity: Activity, priority: FanoutPriority | None) -> None:
         self.send_activity_event(ActivityEvent(op, activity, priority, datetime.now(UTC)))
