@@ -7,6 +7,8 @@ from typing import Any
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.aggregated_activity import AggregatedActivity
+from streamfeed.feeds.aggregated import AggregatedFeed
+from streamfeed.feeds.flat import BaseFeed
 
 
 def activity_json(activity: Activity, reader: str) -> dict[str, Any]:
@@ -47,3 +49,20 @@ def group_json(group: AggregatedActivity, reader: str) -> dict[str, Any]:
 
 def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def feed_page(
+    handle: BaseFeed, feed: str, user_id: str, limit: int, id_lt: str | None = None, id_gt: str | None = None
+) -> dict[str, Any]:
+    """A page of a feed, newest first, in the API's Page shape: `next` is the id_lt of the next
+    page (None on the last). The HTTP API and `streamfeed feed show --json` both answer this."""
+    query = handle.filter(**{k: v for k, v in (("activity_id__lt", id_lt), ("activity_id__gt", id_gt)) if v})
+    items = query[: limit + 1]
+    more, items = len(items) > limit, items[:limit]
+    if isinstance(handle, AggregatedFeed):
+        results = [group_json(g, user_id) for g in items]
+        last = items[-1].last_activity.id if items else None
+    else:
+        results = [activity_json(a, user_id) for a in items]
+        last = items[-1].id if items else None
+    return {"feed": feed, "user_id": user_id, "results": results, "next": last if more else None}

@@ -32,3 +32,8 @@ def load_app(path: str) -> Manager:
         return load_manager(path)
     except AppNotFound as error:
         raise typer.BadParameter(str(error), param_hint="--app") from None
+
+
+#: `--json`: the command's report as one JSON object on standard output, for scripts (the
+#: human lines and progress go to standard error, or are left out).
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")]

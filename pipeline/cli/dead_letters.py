@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 
+from streamfeed.cli.common import JsonOption
 from streamfeed.ops.dead_letters import read_dead_letters, replay_dead_letters
 from streamfeed.settings import get_settings
 
@@ -43,21 +45,29 @@ def dead_letters_list(
     since: SinceOption = None,
     reason: ReasonOption = None,
     limit: Annotated[int, typer.Option(help="At most this many, oldest first.")] = 100,
+    as_json: JsonOption = False,
 ) -> None:
     """Print dead letters: when, where from (topic[partition]@offset), why, and the start of the bytes."""
 
     cutoff = _since(since)
     shown = total = 0
+    listed: list[dict[str, Any]] = []
     for letter in read_dead_letters(get_settings()):
         if not letter.matches(reason, cutoff):
             continue
         total += 1
         if shown < limit:
             shown += 1
+            if as_json:
+                listed.append(letter.as_json())
+                continue
             typer.echo(
                 f"{letter.failed_at:%Y-%m-%d %H:%M:%S} {letter.topic}[{letter.source_partition}]"
                 f"@{letter.source_offset} {letter.error_type}: {letter.error}\n    {letter.preview()}"
             )
+    if as_json:
+        typer.echo(json.dumps({"total": total, "shown": shown, "letters": listed}, sort_keys=True))
+        return
     typer.echo(f"{total} dead letters" + (f", {shown} shown" if shown < total else ""))
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
-from streamfeed.cli.common import Storage, load_app
+from streamfeed.api.views import feed_page
+from streamfeed.cli.common import JsonOption, Storage, load_app
 from streamfeed.domain.activity import check_user_id
 from streamfeed.domain.exceptions import ValidationError
 from streamfeed.domain.ids import sort_key_of
@@ -31,8 +33,9 @@ def feed_show(
     app_path: Annotated[
         str, typer.Option("--app", "-A", help="Your Manager, as module:attribute: its feeds are shown.")
     ] = "streamfeed.default_app:manager",
+    as_json: JsonOption = False,
 ) -> None:
-    """Print one user's feed, newest first."""
+    """Print one user's feed, newest first (with --json: a page in the HTTP API's shape)."""
 
     manager = load_app(app_path)
     classes = manager.all_feed_classes()
@@ -55,5 +58,8 @@ def feed_show(
             err=True,
         )
     feed = classes[group](user, backend=get_backend(name))
+    if as_json:
+        typer.echo(json.dumps(feed_page(feed, group, user, limit, before), sort_keys=True))
+        return
     query = feed.filter(activity_id__lt=before) if before else feed
     typer.echo(render_feed(feed, query[:limit]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterable
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from streamfeed.cli.common import AppOption, load_app
+from streamfeed.cli.common import AppOption, JsonOption, load_app
 from streamfeed.cli.errors import EXIT_UNAVAILABLE
 from streamfeed.cli.progress import WorkProgress, rate_words
 from streamfeed.domain.events import ActivityEvent
@@ -31,6 +32,7 @@ def produce(
         bool, typer.Option(help="All or nothing: publish only if every line passes the checks.")
     ] = False,
     app_path: AppOption = "streamfeed.default_app:manager",
+    as_json: JsonOption = False,
 ) -> None:
     """Publish events from JSON lines (format: README, "Publishing events"; JSON Schema:
     schemas/events.schema.json). A bad line is reported with its number and skipped; every
@@ -45,7 +47,10 @@ def produce(
         checked = list(source)
         _, refused = _produce_lines(checked, checker, None, size)
         if refused:
-            typer.echo(f"0 published, {refused} rejected: nothing published (--atomic)")
+            if as_json:
+                typer.echo(json.dumps({"published": 0, "valid": 0, "rejected": refused, "dry_run": False}))
+            else:
+                typer.echo(f"0 published, {refused} rejected: nothing published (--atomic)")
             raise typer.Exit(1)
         lines: Iterable[bytes] = checked
     else:
@@ -64,7 +69,11 @@ def produce(
             )
             raise typer.Exit(EXIT_UNAVAILABLE) from None
     verb = "valid" if dry_run else "published"
-    typer.echo(f"{published} {verb}, {rejected} rejected")
+    if as_json:
+        report = {"published": 0 if dry_run else published, "valid": published, "rejected": rejected}
+        typer.echo(json.dumps({**report, "dry_run": dry_run}, sort_keys=True))
+    else:
+        typer.echo(f"{published} {verb}, {rejected} rejected")
     if rejected:
         raise typer.Exit(1)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
-from streamfeed.cli.common import load_app
+from streamfeed.cli.common import JsonOption, load_app
 from streamfeed.cli.progress import WorkProgress, rate_words
 from streamfeed.ops.rebuild import Progress as RebuildProgress
 from streamfeed.ops.rebuild import default_generation_name, rebuild_user, run_rebuild
@@ -40,6 +41,7 @@ def rebuild(
             "every follow event with the user on either side again."
         ),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Rebuild every feed into a new generation from the activities and follows topics.
 
@@ -51,6 +53,10 @@ def rebuild(
     if user is not None:
         manager = load_app(app_path)
         sent = rebuild_user(get_settings(), manager, user, graph=graph)
+        if as_json:
+            fields = {"user": user, "batches": sent.batches, "marks": sent.marks}
+            typer.echo(json.dumps({**fields, "follows": sent.follows if graph else 0}, sort_keys=True))
+            return
         typer.echo(
             f"sent {sent.batches} batches and {sent.marks} marks to {user}'s feed-ops partition"
             + (f", {sent.follows} follow events to the follows topic" if graph else "")
@@ -90,6 +96,12 @@ def rebuild(
 
         result = run_rebuild(get_settings(), name, workers, when, switch, report=report, app_path=app_path)
     rate = result.events / max(result.seconds, 1e-9)
+    if as_json:
+        summary = {"generation": name, "events": result.events, "seconds": round(result.seconds, 3)}
+        typer.echo(
+            json.dumps({**summary, "events_per_second": round(rate, 1), "live": switch}, sort_keys=True)
+        )
+        return
     typer.echo(f"generation {name}: {result.events} events in {result.seconds:.1f}s ({rate:,.0f}/s)")
     typer.echo(
         f"generation {name} is live" if switch else f"make it live: streamfeed generations switch {name}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
+from streamfeed.cli.common import JsonOption
 from streamfeed.kafka.topics import CoPartitioningError, create_topics, topic_specs
 from streamfeed.settings import get_settings
 
@@ -23,10 +26,16 @@ def topics_create() -> None:
 
 
 @app.command("list")
-def topics_list() -> None:
+def topics_list(as_json: JsonOption = False) -> None:
     """Print the topics the pipeline uses, with their purpose."""
 
-    for spec in topic_specs(get_settings()):
+    specs = topic_specs(get_settings())
+    if as_json:
+        fields = ("name", "partitions", "retention_ms", "co_partitioned", "purpose")
+        topics = [{field: getattr(spec, field) for field in fields} for spec in specs]
+        typer.echo(json.dumps({"topics": topics}, sort_keys=True))
+        return
+    for spec in specs:
         hours = spec.retention_ms // 3_600_000
         retention = "forever" if spec.retention_ms < 0 else f"{hours} h"
         shape = f"{spec.partitions:>3} partitions  retention {retention:<10}"

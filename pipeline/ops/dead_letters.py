@@ -10,6 +10,7 @@ nothing and two people can look at once.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,6 +69,22 @@ class DeadLetter:
             wanted = reason.lower()
             return wanted in self.error_type.lower() or wanted in self.error.lower()
         return True
+
+    def as_json(self) -> dict[str, Any]:
+        """The letter for `dead-letters list --json`: the bytes as base64 (they may be anything)."""
+        return {
+            "failed_at": self.failed_at.isoformat(),
+            "topic": self.topic,
+            "partition": self.source_partition,
+            "offset": self.source_offset,
+            "error_type": self.error_type,
+            "error": self.error,
+            "attempts": self.attempts,
+            "stack": self.stack,
+            "key_base64": None if self.key is None else base64.b64encode(self.key).decode(),
+            "value_base64": None if self.value is None else base64.b64encode(self.value).decode(),
+            "dead_letter": {"partition": self.partition, "offset": self.offset},
+        }
 
     def preview(self, width: int = 60) -> str:
         if self.value is None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import sys
 import time
 
 import pytest
+from jsonschema import validate
 
+from streamfeed.api.models import Page
 from streamfeed.consumers.processes import settings_env, wait_until_drained
 from streamfeed.domain.activity import Activity
 from streamfeed.kafka.producer import StreamfeedProducer
@@ -16,6 +20,53 @@ from streamfeed.schemas.catalog import ACTIVITY_EVENT
 from tests.e2e.conftest import storage_manager
 
 pytestmark = pytest.mark.integration
+
+DEAD_LETTERS_SCHEMA = {
+    "type": "object",
+    "required": ["total", "shown", "letters"],
+    "additionalProperties": False,
+    "properties": {
+        "total": {"type": "integer", "minimum": 0},
+        "shown": {"type": "integer", "minimum": 0},
+        "letters": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [
+                    "failed_at",
+                    "topic",
+                    "partition",
+                    "offset",
+                    "error_type",
+                    "error",
+                    "attempts",
+                    "stack",
+                    "key_base64",
+                    "value_base64",
+                    "dead_letter",
+                ],
+                "properties": {
+                    "failed_at": {"type": "string", "format": "date-time"},
+                    "topic": {"type": "string"},
+                    "partition": {"type": "integer"},
+                    "offset": {"type": "integer"},
+                    "error_type": {"type": "string"},
+                    "error": {"type": "string"},
+                    "attempts": {"type": ["integer", "null"]},
+                    "stack": {"type": ["string", "null"]},
+                    "key_base64": {"type": ["string", "null"]},
+                    "value_base64": {"type": ["string", "null"]},
+                    "dead_letter": {
+                        "type": "object",
+                        "required": ["partition", "offset"],
+                        "properties": {"partition": {"type": "integer"}, "offset": {"type": "integer"}},
+                    },
+                },
+            },
+        },
+    },
+}
 
 
 def cli(settings, *args: str) -> str:
@@ -79,6 +130,20 @@ def test_dead_letters_are_listed_and_replayed_after_the_fix(stack, isolated, wor
     assert cli(settings, "dead-letters", "list", "--since", "2099-01-01").splitlines()[-1] == "0 dead letters"
     feed = storage_manager(settings).get_feed("normal", "bob")
     assert [a.object_id for a in feed[:]] == ["pin1"]
+
+    # The same, for scripts: one JSON object each, in a documented shape.
+    letters = json.loads(cli(settings, "dead-letters", "list", "--json"))
+    validate(letters, DEAD_LETTERS_SCHEMA)
+    assert (letters["total"], letters["shown"]) == (2, 2)
+    by_type = {letter["error_type"]: letter for letter in letters["letters"]}
+    assert base64.b64decode(by_type["SerializationException"]["value_base64"]) == b"not avro"
+    assert by_type["UnknownVerb"]["topic"] == names.activities
+    page = json.loads(cli(settings, "feed", "show", "normal", "bob", "--json", "--storage", "redis"))
+    validate(page, Page.model_json_schema())
+    assert [entry["object"] for entry in page["results"]] == ["pin1"] and page["next"] is None
+    groups = json.loads(cli(settings, "feed", "show", "aggregated", "bob", "--json", "--storage", "redis"))
+    validate(groups, Page.model_json_schema())
+    assert [group["activities"][0]["object"] for group in groups["results"]] == ["pin1"]
 
     worker.stop()
     fixed = worker_factory(settings, "after-fix", app="tests.e2e.pin_verb_app:manager")

@@ -3,6 +3,7 @@ feeds untouched, resumable after a SIGKILL, and a switch readers follow."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from jsonschema import validate
 
 from streamfeed.consumers.processes import settings_env, wait_until_drained
 from streamfeed.demo.snapshot import snapshot
@@ -24,6 +26,19 @@ from streamfeed.storage.registry import create_generational_backend
 from tests.e2e.conftest import storage_manager
 
 pytestmark = pytest.mark.integration
+
+REBUILD_SCHEMA = {
+    "type": "object",
+    "required": ["generation", "events", "seconds", "events_per_second", "live"],
+    "additionalProperties": False,
+    "properties": {
+        "generation": {"type": "string"},
+        "events": {"type": "integer", "minimum": 0},
+        "seconds": {"type": "number", "minimum": 0},
+        "events_per_second": {"type": "number", "minimum": 0},
+        "live": {"type": "boolean"},
+    },
+}
 
 
 def redis_dump(client, prefix: str, skip: tuple[str, ...] = ()) -> dict:
@@ -175,8 +190,15 @@ def test_rebuild_equals_the_live_generation_byte_for_byte_and_touches_nothing_li
 
     # The same command again catches the new generation up: byte for byte the live one, whose
     # feeds are what the events (the late ones too) make, so the rebuild left them alone.
-    again = run_rebuild(live, "g2", log_dir=tmp_path, timeout=300)
-    assert again.events <= len(late)
+    # (the command as an operator's script runs it: its summary as JSON on stdout)
+    done = subprocess.run(
+        [*command, "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=330
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = json.loads(done.stdout)
+    validate(again, REBUILD_SCHEMA)
+    assert again["generation"] == "g2" and again["live"] is False
+    assert again["events"] <= len(late)
     skip = (f"{live.redis_prefix}gen.", f"{live.redis_prefix}generation:")
     before = redis_dump(redis_client, live.redis_prefix, skip)
     rebuilt = redis_dump(redis_client, f"{live.redis_prefix}gen.g2:")

@@ -74,3 +74,71 @@ def test_generations_on_memory_storage_refuse_unknown_and_live_ones():
 def test_serve_runs_several_processes_only_when_writes_go_through_kafka():
     result = runner.invoke(app, ["serve", "--workers", "2"])
     assert result.exit_code == 2 and "inline writes have one writer" in result.output
+
+
+PRODUCE_SCHEMA = {
+    "type": "object",
+    "required": ["published", "valid", "rejected", "dry_run"],
+    "additionalProperties": False,
+    "properties": {
+        "published": {"type": "integer", "minimum": 0},
+        "valid": {"type": "integer", "minimum": 0},
+        "rejected": {"type": "integer", "minimum": 0},
+        "dry_run": {"type": "boolean"},
+    },
+}
+
+TOPICS_SCHEMA = {
+    "type": "object",
+    "required": ["topics"],
+    "additionalProperties": False,
+    "properties": {
+        "topics": {
+            "type": "array",
+            "minItems": 6,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "partitions", "retention_ms", "co_partitioned", "purpose"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "partitions": {"type": "integer", "minimum": 1},
+                    "retention_ms": {"type": "integer"},
+                    "co_partitioned": {"type": "boolean"},
+                    "purpose": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+
+def test_produce_json_is_one_object_on_stdout_with_the_rejections_on_stderr(tmp_path):
+    import json
+
+    from jsonschema import validate
+
+    source = tmp_path / "events.jsonl"
+    source.write_text(
+        '{"type": "follow", "follower": "1", "followed": "2"}\n'
+        '{"type": "activity", "actor": "2", "verb": "pin", "object": "p"}\n'
+    )
+    result = runner.invoke(app, ["produce", str(source), "--dry-run", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    validate(report, PRODUCE_SCHEMA)
+    assert report == {"published": 0, "valid": 1, "rejected": 1, "dry_run": True}
+    assert "line 2: verb: unknown verb" in result.stderr
+
+
+def test_topics_list_json_names_every_topic_with_its_shape():
+    import json
+
+    from jsonschema import validate
+
+    result = runner.invoke(app, ["topics", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    validate(report, TOPICS_SCHEMA)
+    names = {topic["name"] for topic in report["topics"]}
+    assert {"activities", "follows", "marks", "feed-ops-high", "feed-ops-low", "dead-letters"} <= names

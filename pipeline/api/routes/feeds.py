@@ -10,8 +10,8 @@ from pydantic_core import to_json
 from streamfeed.api.deps import WRITES, CallerDep, ManagerDep, feed_of
 from streamfeed.api.models import AUTH, MAX_PAGE, Accepted, Counts, MarkBody, Page, problems
 from streamfeed.api.problems import Problem
-from streamfeed.api.views import activity_json, group_json
-from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
+from streamfeed.api.views import feed_page
+from streamfeed.feeds.aggregated import NotificationFeed
 
 router = APIRouter()
 
@@ -31,18 +31,9 @@ async def read_page(
     # worker thread and back that a sync endpoint costs (the API's hottest path).
     caller.require(user_id, "read the feeds")
     handle = feed_of(manager, feed, user_id)
-    query = handle.filter(**{k: v for k, v in (("activity_id__lt", id_lt), ("activity_id__gt", id_gt)) if v})
-    items = query[: limit + 1]
-    more, items = len(items) > limit, items[:limit]
-    if isinstance(handle, AggregatedFeed):
-        results = [group_json(g, user_id) for g in items]
-        last = items[-1].last_activity.id if items else None
-    else:
-        results = [activity_json(a, user_id) for a in items]
-        last = items[-1].id if items else None
     # Serialized here, the shape of Page by construction: FastAPI would validate the whole page
     # against the model again before serializing it (a tenth of a read).
-    page = {"feed": feed, "user_id": user_id, "results": results, "next": last if more else None}
+    page = feed_page(handle, feed, user_id, limit, id_lt, id_gt)
     return Response(to_json(page), media_type="application/json")
 
 
