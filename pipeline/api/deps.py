@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from streamfeed.api.auth import Caller, current_caller, stream_caller
+from streamfeed.api.models import AUTH, Accepted, problems
 from streamfeed.api.problems import Problem
 from streamfeed.app.manager import Manager
 from streamfeed.domain.activity import check_user_id
@@ -39,6 +40,18 @@ def writable(request: Request) -> None:
 
 #: On every route that writes: `dependencies=WRITES`.
 WRITES = [Depends(writable)]
+
+
+def accepted_write(*statuses: int) -> dict[str, Any]:
+    """The route options of a write the pipeline applies later: 202 with an Accepted body, the
+    auth problems, `statuses` and 503 (storage lost, or Kafka away), and the write guard.
+    `@router.post(path, **accepted_write(404))`."""
+    return {
+        "status_code": 202,
+        "response_model": Accepted,
+        "responses": problems(*AUTH, *statuses, 503),
+        "dependencies": WRITES,
+    }
 
 
 def feed_of(manager: Manager, name: str, user_id: str) -> Any:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from streamfeed.api.auth import Caller
-from streamfeed.api.deps import WRITES, CallerDep, ManagerDep, flush
+from streamfeed.api.deps import WRITES, CallerDep, ManagerDep, accepted_write, flush
 from streamfeed.api.models import AUTH, MAX_BATCH, Accepted, ActivityBody, ContextBody, problems
 from streamfeed.api.problems import Problem
 from streamfeed.app.manager import Manager
@@ -20,13 +20,7 @@ from streamfeed.domain.targets import parse_targets
 router = APIRouter()
 
 
-@router.post(
-    "/v1/activities",
-    status_code=202,
-    response_model=Accepted,
-    responses=problems(*AUTH, 503),
-    dependencies=WRITES,
-)
+@router.post("/v1/activities", **accepted_write())
 def publish(body: ActivityBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Add, update or remove activities (one, or a list of at most 500): checked, then published."""
     lines = body if isinstance(body, list) else [body]
@@ -71,13 +65,7 @@ def publish_change(manager: Manager, op: ActivityOp, activity: Activity) -> Acce
     return Accepted(accepted=1, ids=[activity.id])
 
 
-@router.delete(
-    "/v1/activities/{activity_id}",
-    status_code=202,
-    response_model=Accepted,
-    responses=problems(*AUTH, 404, 503),
-    dependencies=WRITES,
-)
+@router.delete("/v1/activities/{activity_id}", **accepted_write(404))
 def remove(activity_id: str, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Remove an activity everywhere it was delivered."""
     return publish_change(manager, ActivityOp.REMOVE, stored_activity(manager, activity_id, caller))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
 
-from streamfeed.api.deps import WRITES, CallerDep, ManagerDep, feed_of
+from streamfeed.api.deps import CallerDep, ManagerDep, accepted_write, feed_of
 from streamfeed.api.models import AUTH, MAX_PAGE, Accepted, Counts, MarkBody, Page, problems
 from streamfeed.api.problems import Problem
 from streamfeed.api.views import feed_page
@@ -47,13 +47,7 @@ def read_counts(feed: str, user_id: str, manager: ManagerDep, caller: CallerDep)
     return Counts(unseen=handle.count_unseen(), unread=handle.count_unread())
 
 
-@router.post(
-    "/v1/feeds/{feed}/{user_id}/mark",
-    status_code=202,
-    response_model=Accepted,
-    responses=problems(*AUTH, 404, 503),
-    dependencies=WRITES,
-)
+@router.post("/v1/feeds/{feed}/{user_id}/mark", **accepted_write(404))
 def mark(feed: str, user_id: str, body: MarkBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Mark groups (or all) seen and/or read; reading implies seeing. Goes through the pipeline."""
     caller.require(user_id, "mark the feeds")

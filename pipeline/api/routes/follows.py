@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from streamfeed.api.auth import Caller
-from streamfeed.api.deps import WRITES, CallerDep, ManagerDep, flush
-from streamfeed.api.models import AUTH, Accepted, FollowBody, problems
+from streamfeed.api.deps import CallerDep, ManagerDep, accepted_write, flush
+from streamfeed.api.models import Accepted, FollowBody
 from streamfeed.api.problems import Problem
 from streamfeed.domain.events import FollowEvent, FollowOp
 from streamfeed.domain.exceptions import StreamfeedError
@@ -32,13 +32,7 @@ def follow_event(body: FollowBody, op: FollowOp, caller: Caller) -> FollowEvent:
         raise Problem(422, "Invalid follow", str(error), getattr(error, "field", None)) from None
 
 
-@router.post(
-    "/v1/follows",
-    status_code=202,
-    response_model=Accepted,
-    responses=problems(*AUTH, 503),
-    dependencies=WRITES,
-)
+@router.post("/v1/follows", **accepted_write())
 def follow(body: FollowBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Follow: the followed user's history is copied into the follower's feeds."""
     manager.driver.follow(follow_event(body, FollowOp.FOLLOW, caller))
@@ -46,13 +40,7 @@ def follow(body: FollowBody, manager: ManagerDep, caller: CallerDep) -> Accepted
     return Accepted(accepted=1)
 
 
-@router.delete(
-    "/v1/follows",
-    status_code=202,
-    response_model=Accepted,
-    responses=problems(*AUTH, 503),
-    dependencies=WRITES,
-)
+@router.delete("/v1/follows", **accepted_write())
 def unfollow(body: FollowBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Unfollow: the followed user's activities leave the follower's feeds."""
     manager.driver.follow(follow_event(body, FollowOp.UNFOLLOW, caller))
