@@ -16,6 +16,7 @@ FULL = {
     "kills-2": lambda: scenarios.worker_kills(kills=20, workers=2, events=3600, seed=37),
     "kills-static": lambda: scenarios.worker_kills(kills=20, workers=3, events=3000, seed=31, static=True),
     "network": lambda: scenarios.network_faults(events=2500),
+    "cassandra-network": lambda: scenarios.cassandra_network_faults(events=2500),
     "poison": lambda: scenarios.poison_records(poisoned=5, events=3000),
     "kafka": lambda: scenarios.kafka_outage(seconds=10, events=2500),
     "cassandra": lambda: scenarios.cassandra_outage(seconds=20, events=2500),

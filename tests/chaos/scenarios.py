@@ -261,6 +261,51 @@ def network_faults(events: int = 2000, seed: int = 38, long_cut: float = 12.0) -
         ("Redis cut past the retry deadline", "redis", long_cut, None, {}),
     ]
 
+    with Toxiproxy() as proxies:
+        proxies.proxy("kafka", KAFKA_FAULTS_PROXY_PORT, KAFKA_FAULTS_PORT)
+        proxies.proxy("redis", redis_port, 6379)
+        return _run(
+            "network faults",
+            settings,
+            world,
+            2,
+            _injecting(settings, proxies, faults),
+            900,
+            pace=_pace(world, faults),
+        )
+
+
+def cassandra_network_faults(events: int = 1500, seed: int = 39, long_cut: float = 12.0) -> Figures:
+    """Workers reach Cassandra (the feeds' storage) only through toxiproxy, which delays,
+    throttles, resets, stalls and cuts their connections while the world is processed: nothing
+    lost or duplicated."""
+    from tests.chaos.toxiproxy import Toxiproxy
+
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    proxy_port = free_port()
+    settings = chaos_settings("cassandra", partitions=4, cassandra_port=proxy_port)
+    faults = [  # (what, proxy, seconds, toxic or None for a cut, attributes)
+        ("Cassandra replies 150 +- 50 ms late", "cassandra", 5.0, "latency", {"latency": 150, "jitter": 50}),
+        ("Cassandra at 100 KB/s", "cassandra", 5.0, "bandwidth", {"rate": 100}),
+        ("Cassandra connections reset", "cassandra", 3.0, "reset_peer", {"timeout": 0}),
+        ("Cassandra connections stalled", "cassandra", 6.0, "timeout", {"timeout": 0}),
+        ("Cassandra cut", "cassandra", 4.0, None, {}),
+        ("Cassandra cut past the retry deadline", "cassandra", long_cut, None, {}),
+    ]
+    with Toxiproxy() as proxies:
+        proxies.proxy("cassandra", proxy_port, 9042)
+        disrupt = _injecting(settings, proxies, faults)
+        return _run("Cassandra network faults", settings, world, 2, disrupt, 900, pace=_pace(world, faults))
+
+
+def _pace(world: World, faults: list) -> float:
+    """Seconds between published events so the world spans every fault (each meets traffic)."""
+    return (sum(seconds + 2.0 for _, _, seconds, _, _ in faults) + 10.0) / len(world.events)
+
+
+def _injecting(settings, proxies, faults: list):
+    """The disruption that applies each fault in turn for its seconds, with a pause after each."""
+
     def disrupt(supervisor: Supervisor, figures: Figures) -> None:
         applying(settings, supervisor)
         for what, proxy, seconds, kind, attributes in faults:
@@ -277,12 +322,7 @@ def network_faults(events: int = 2000, seed: int = 38, long_cut: float = 12.0) -
             supervisor.hold(2.0)
         figures.notes["faults"] = len(faults)
 
-    with Toxiproxy() as proxies:
-        proxies.proxy("kafka", KAFKA_FAULTS_PROXY_PORT, KAFKA_FAULTS_PORT)
-        proxies.proxy("redis", redis_port, 6379)
-        # Published across the whole timeline, so every fault meets traffic.
-        pace = (sum(seconds + 2.0 for _, _, seconds, _, _ in faults) + 10.0) / len(world.events)
-        return _run("network faults", settings, world, 2, disrupt, 900, pace=pace)
+    return disrupt
 
 
 def poison_records(poisoned: int = 3, events: int = 2000, seed: int = 37) -> Figures:

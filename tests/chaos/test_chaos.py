@@ -50,6 +50,14 @@ def test_network_faults_between_workers_and_kafka_and_redis_lose_nothing(stack, 
     assert set(figures.notes.get("exit codes", {})) <= {75}, figures.notes
 
 
+def test_network_faults_between_workers_and_cassandra_lose_nothing(stack, report):
+    """The same faults between the workers and Cassandra, the feeds' storage."""
+    figures = report(scenarios.cassandra_network_faults(events=600))
+    assert figures.notes["faults"] == 6
+    # Only the cut longer than the retry deadline may end a worker (75), never a crash.
+    assert set(figures.notes.get("exit codes", {})) <= {75}, figures.notes
+
+
 def test_bad_records_of_every_kind_become_dead_letters_with_their_reason(stack, report):
     count = 2 * len(scenarios.BAD_KINDS) * 20
     figures = report(scenarios.bad_records(count=count, events=800))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -77,3 +78,101 @@ def test_the_image_talks_to_kafka_and_redis(image_root, stack):
     status = in_image(image_root, "status", **env)
     assert status.returncode == 0, status.stdout + status.stderr
     assert "lag" in status.stdout.lower()
+
+
+KEY = "image-signing-key-0123456789abcdef0123"
+SERVICE = "image-service-key-0123456789abcdef"
+
+
+def start_in_image(root: Path, log: Path, *args: str, **env: str) -> subprocess.Popen:
+    """A long-running streamfeed command in the image (a worker, the API), its output in log."""
+    environment = [
+        "PATH=/opt/streamfeed/bin:/usr/bin:/bin",
+        "HOME=/tmp",
+        *(f"{k}={v}" for k, v in env.items()),
+    ]
+    command = [
+        "chroot",
+        "--userspec=10001:10001",
+        str(root),
+        "/usr/bin/env",
+        "-i",
+        *environment,
+        "streamfeed",
+    ]
+    with log.open("wb") as out:
+        return subprocess.Popen([*command, *args], stdout=out, stderr=subprocess.STDOUT)
+
+
+def test_the_image_runs_a_worker_and_the_api_from_publish_to_feed(image_root, stack, tmp_path):
+    """What the Kubernetes manifests run: `worker` and `serve --kafka` from the image, a follow
+    and an activity posted to the API, the follower's feed read back through it."""
+    import httpx
+    import jwt
+
+    from streamfeed.consumers.processes import settings_env
+    from streamfeed.kafka.topics import create_topics
+    from streamfeed.ops.teardown import remove_run
+    from streamfeed.settings import get_settings
+    from tests.services import free_port
+
+    run = f"image{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    settings = get_settings().model_copy(
+        update={
+            "topic_prefix": f"{run}.",
+            "app_id": run,
+            "redis_prefix": f"{run}:",
+            "storage": "redis",
+            "partitions": 2,
+            "api_port": port,
+            "api_jwt_key": KEY,
+            "api_service_key": SERVICE,
+            "stats_interval": 2.0,
+        }
+    )
+    create_topics(settings)
+    env = settings_env(settings)
+    worker = start_in_image(image_root, tmp_path / "worker.log", "worker", **env)
+    api = start_in_image(image_root, tmp_path / "api.log", "serve", "--kafka", **env)
+    base, service = f"http://127.0.0.1:{port}", {"X-Service-Key": SERVICE}
+    token = jwt.encode({"sub": "julie", "exp": int(time.time() + 600)}, KEY, algorithm="HS256")
+    julie = {"Authorization": f"Bearer {token}"}
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the API answers, and its Kafka producer reaches the broker
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert api.poll() is None, (tmp_path / "api.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (tmp_path / "api.log").read_text()[-3000:]
+            time.sleep(0.5)
+        follow = httpx.post(
+            f"{base}/v1/follows", json={"follower": "julie", "followed": "thierry"}, headers=service
+        )
+        assert follow.status_code == 202, follow.text
+        posted = httpx.post(
+            f"{base}/v1/activities",
+            json=[{"actor": "thierry", "verb": "add", "object": "pin:42", "target": "board:7"}],
+            headers=service,
+        )
+        assert posted.status_code == 202, posted.text
+        deadline = time.monotonic() + 180
+        while True:
+            page = httpx.get(f"{base}/v1/feeds/normal/julie", headers=julie, timeout=5).json()
+            if [entry["object"] for entry in page.get("results", [])] == ["pin:42"]:
+                break
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (page, (tmp_path / "worker.log").read_text()[-3000:])
+            time.sleep(1)
+    finally:
+        for process in (api, worker):
+            process.terminate()
+        for process in (api, worker):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        remove_run(settings)
