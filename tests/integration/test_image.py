@@ -104,9 +104,25 @@ def start_in_image(root: Path, log: Path, *args: str, **env: str) -> subprocess.
         return subprocess.Popen([*command, *args], stdout=out, stderr=subprocess.STDOUT)
 
 
-def test_the_image_runs_a_worker_and_the_api_from_publish_to_feed(image_root, stack, tmp_path):
-    """What the Kubernetes manifests run: `worker` and `serve --kafka` from the image, a follow
-    and an activity posted to the API, the follower's feed read back through it."""
+@pytest.fixture
+def scratch_tmp(image_root, tmp_path):
+    """A writable /tmp in the image, as the manifests mount an emptyDir there (the root
+    filesystem is read-only, in Kubernetes as in this mounted image)."""
+    scratch = tmp_path / "image-tmp"
+    scratch.mkdir()
+    scratch.chmod(0o1777)
+    mounted = subprocess.run(
+        ["mount", "--bind", str(scratch), str(image_root / "tmp")], capture_output=True, text=True
+    )
+    assert mounted.returncode == 0, f"could not mount a scratch /tmp into the image: {mounted.stderr}"
+    yield scratch
+    subprocess.run(["umount", str(image_root / "tmp")], capture_output=True)
+
+
+def test_the_image_runs_a_worker_and_the_api_from_publish_to_feed(image_root, scratch_tmp, stack, tmp_path):
+    """What the Kubernetes manifests run: `worker` and `serve --kafka` from the image, with a
+    scratch /tmp as their emptyDir; a follow and an activity posted to the API, the follower's
+    feed read back through it."""
     import httpx
     import jwt
 
