@@ -136,7 +136,7 @@ class FeedApplication:
         Services holding the service key may target anyone: apps usually notify from their
         backend. Default: a user may target only their own feeds. Override with the app's
         rule, for example the owner of the object, or mentioned users who follow the actor
-        (README, "Security")."""
+        (docs/http-api.md, "Security")."""
         return [entry for entry in activity.to if entry.partition(":")[2] == activity.actor_id]
 
     def author_mode_for(self, author_id: str, follower_count: int, pulled: bool) -> bool | None:

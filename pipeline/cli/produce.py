@@ -34,7 +34,7 @@ def produce(
     app_path: AppOption = "streamfeed.default_app:manager",
     as_json: JsonOption = False,
 ) -> None:
-    """Publish events from JSON lines (format: README, "Publishing events"; JSON Schema:
+    """Publish events from JSON lines (format: docs/cli.md, "Publishing events as JSON lines"; JSON Schema:
     schemas/events.schema.json). A bad line is reported with its number and skipped; every
     good line is published (with --atomic, none unless all pass). Exit status 1 if any line was
     refused."""

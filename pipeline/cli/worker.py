@@ -90,7 +90,7 @@ def _pin_live_generation(settings: Any, readiness: Any) -> Any:
 
     Readers follow a switch; writers do not, so the group building a new
     generation and the live group never write the same one at once. Restart
-    the workers after a switch (see the README's runbook).
+    the workers after a switch (see docs/operations.md, "Rebuilding feeds").
     """
 
     from streamfeed.consumers.worker import wait_for  # noqa: PLC0415 (Faust is slow to load)

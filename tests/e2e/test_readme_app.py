@@ -1,4 +1,4 @@
-"""What a new user does with the README alone: an app module in their own folder, a worker for
+"""What a new user does with the docs alone (docs/cli.md): an app module in their own folder, a worker for
 it, events published from a file, and the result read back with `feed show --app`."""
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def test_rebuild_equals_the_live_generation_byte_for_byte_and_touches_nothing_li
     stack, isolated, worker_factory, redis_client, tmp_path
 ):
     # Feeds stay below max_length: a replay's follows may lag its activities, and what a trim
-    # keeps then can differ (README, Known limits).
+    # keeps then can differ (docs/architecture.md, Known limits).
     world = generate_world(users=80, events=600, seed=41)
     live = isolated("redis", partitions=4)
     names = TopicNames.from_settings(live)

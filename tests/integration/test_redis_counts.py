@@ -1,4 +1,4 @@
-"""Notification counts reach realtime clients over Redis pub/sub, as the README documents."""
+"""Notification counts reach realtime clients over Redis pub/sub, as docs/http-api.md documents."""
 
 import json
 import uuid

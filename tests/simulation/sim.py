@@ -105,7 +105,7 @@ class World:
     events: list[Event]
     manager_class: type[Manager]
     #: Schedules never consume an activity before the follow events published ahead of it:
-    #: the one order unfollows and max_length do not commute in (README, Known limits).
+    #: the one order unfollows and max_length do not commute in (docs/architecture.md, Known limits).
     follows_first: bool = False
 
 
@@ -307,7 +307,7 @@ def run_pipeline(
         log = logs[key]
         take = log.messages[log.position : log.position + rng.randint(1, 4)]
         # Keeping the follows ahead holds for every activity taken, not only the first: a batch
-        # reaching past a pending unfollow is the order README's Known limits leaves out.
+        # reaching past a pending unfollow is the order the Known limits (docs/architecture.md) leaves out.
         take = take[
             : next((n for n in range(1, len(take)) if follows_behind(log, log.position + n)), len(take))
         ]

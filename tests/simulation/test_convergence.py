@@ -36,7 +36,8 @@ def test_any_schedule_stores_what_inline_mode_stores(world_seed, schedule_seed, 
 def test_a_schedule_keeping_follows_ahead_keeps_them_ahead_of_every_activity_it_takes():
     """Found with --seed 8: a batch whose first activity was clear of pending follows reached past
     an unfollow (u4 of u2), which let a later activity of u2 push u1's oldest entry out of u4's
-    4-entry feed: the order README's Known limits leaves out, not one this world should see."""
+    4-entry feed: the order the Known limits (docs/architecture.md) leave out, not one this world
+    should see."""
     world = generate(4165200230, events=40)
     assert world.follows_first
     pipeline, _ = run_pipeline(world, 1828415880)
