@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import typer
 
-from streamfeed.cli.common import StorageOption
+from streamfeed.cli.common import JsonOption, StorageOption
 from streamfeed.storage.generations import GenerationalBackend, GenerationError, parse_generation_name, shown
 from streamfeed.storage.registry import drop_generation, get_backend
 
@@ -26,11 +27,15 @@ def _generational(storage: str | None) -> Any:
 
 
 @app.command("list")
-def generations_list(storage: StorageOption = None) -> None:
+def generations_list(storage: StorageOption = None, as_json: JsonOption = False) -> None:
     """Print every generation, the live one marked with *."""
 
     backend = _generational(storage)
     live = backend.store.live()
+    if as_json:
+        known = [{"name": shown(name), "live": name == live} for name in backend.store.known()]
+        typer.echo(json.dumps({"generations": known, "live": shown(live)}, sort_keys=True))
+        return
     for name in backend.store.known():
         typer.echo(f"{'*' if name == live else ' '} {shown(name)}")
 

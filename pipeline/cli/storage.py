@@ -3,21 +3,27 @@ data (see streamfeed.consumers.storage_guard)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import typer
 
-from streamfeed.cli.common import StorageOption
+from streamfeed.cli.common import JsonOption, StorageOption
 from streamfeed.storage.registry import get_backend
 
 app = typer.Typer(help="The storage's identity: workers refuse to write into storage that lost it.")
 
 
 @app.command("show")
-def storage_show(storage: StorageOption = None) -> None:
+def storage_show(storage: StorageOption = None, as_json: JsonOption = False) -> None:
     """Print the live generation's identity; exit 1 if it has none."""
 
     identity = get_backend(storage).marker.read()
+    if as_json:
+        typer.echo(json.dumps({"identity": identity}))
+        if identity is None:
+            raise typer.Exit(1)
+        return
     if identity is None:
         typer.echo("no identity: a new storage, or one that lost its data (see `streamfeed status`)")
         raise typer.Exit(1)

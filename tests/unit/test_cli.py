@@ -142,3 +142,38 @@ def test_topics_list_json_names_every_topic_with_its_shape():
     validate(report, TOPICS_SCHEMA)
     names = {topic["name"] for topic in report["topics"]}
     assert {"activities", "follows", "marks", "feed-ops-high", "feed-ops-low", "dead-letters"} <= names
+
+
+def test_generations_and_storage_report_as_json(monkeypatch):
+    import json
+
+    from jsonschema import validate
+
+    monkeypatch.setenv("STREAMFEED_STORAGE", "memory")
+    listed = runner.invoke(app, ["generations", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    report = json.loads(listed.stdout)
+    validate(
+        report,
+        {
+            "type": "object",
+            "required": ["generations", "live"],
+            "additionalProperties": False,
+            "properties": {
+                "live": {"type": "string"},
+                "generations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "live"],
+                        "additionalProperties": False,
+                        "properties": {"name": {"type": "string"}, "live": {"type": "boolean"}},
+                    },
+                },
+            },
+        },
+    )
+    assert report["live"] in [g["name"] for g in report["generations"] if g["live"]]
+    shown = runner.invoke(app, ["storage", "show", "--json"])
+    assert shown.exit_code == 1  # a memory storage nobody claimed: no identity
+    assert json.loads(shown.stdout) == {"identity": None}
