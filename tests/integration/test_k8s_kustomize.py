@@ -50,5 +50,6 @@ def test_the_overlay_renders_and_validates_strictly(overlay):
         spec = doc.get("spec", {}).get("template", {}).get("spec", {})
         for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
             assert container["image"] == "localhost/streamfeed:latest"
+    assert (("Ingress", "streamfeed-api") in kinds) == (overlay == "prod")
     api = next(d for d in docs if d["metadata"]["name"] == "streamfeed-api" and d["kind"] == "Deployment")
     assert api["spec"]["replicas"] == (1 if overlay == "dev" else 2)

@@ -140,3 +140,17 @@ def test_the_workers_read_the_settings_and_probe_the_metrics_port():
         selector.items()
         <= pod.get("labels", load("worker-deployment.yaml")["spec"]["template"]["metadata"]["labels"]).items()
     )
+
+
+def test_the_ingress_reaches_the_api_service_and_passes_realtime_streams_through():
+    ingress = load("api-ingress.yaml")
+    service = load("api-service.yaml")
+    (rule,) = ingress["spec"]["rules"]
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == service["metadata"]["name"]
+    assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+    assert ingress["spec"]["tls"][0]["hosts"] == [rule["host"]]
+    annotations = ingress["metadata"]["annotations"]
+    # Server-Sent Events: no buffering, and idle streams outlive the API's keep-alives.
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 300
