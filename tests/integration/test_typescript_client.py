@@ -52,6 +52,15 @@ def built_client():
     )
     run(tool, "exec", "--", "tsc", "-p", ".")
     run(tool, "exec", "--", "tsc", "-p", "tsconfig.examples.json")
+    # The feed page's bundle (pipeline/api/static) is the client as it is now.
+    bundle = json.loads((CLIENT / "package.json").read_text())["scripts"]["bundle"].split()
+    shipped = ROOT / "pipeline" / "api" / "static" / "streamfeed-client.js"
+    fresh = CLIENT / "build" / "streamfeed-client.js"
+    run(tool, "exec", "--", *[f"--outfile={fresh}" if a.startswith("--outfile=") else a for a in bundle])
+    assert fresh.read_text() == shipped.read_text(), (
+        "pipeline/api/static/streamfeed-client.js is behind the client: "
+        "run `npm run bundle` in clients/typescript"
+    )
     return CLIENT / "build" / "examples" / "publish-and-read.js"
 
 

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from streamfeed.api.models import DemoSignIn
 
@@ -18,9 +18,21 @@ def _page() -> str:
     return (Path(__file__).parent.parent / "static" / "index.html").read_text()
 
 
+@cache
+def _client() -> str:
+    return (Path(__file__).parent.parent / "static" / "streamfeed-client.js").read_text()
+
+
 @router.get("/")
 def index() -> HTMLResponse:
     return HTMLResponse(_page())
+
+
+@router.get("/streamfeed-client.js")
+def client_bundle() -> Response:
+    """The TypeScript client (clients/typescript) bundled for the page: it reads and marks
+    through the same typed client app developers use."""
+    return Response(_client(), media_type="text/javascript")
 
 
 @router.post("/v1/demo/token")
