@@ -28,11 +28,16 @@ from tests.chaos.scenarios import _run, applying
 from tests.cluster.stack import busiest_broker, cluster_overrides, redis_masters, stack, wait_for
 
 
-def resources(pid: int) -> tuple[float, int]:
-    """(resident MiB, open descriptors) of a process, from /proc."""
-    with open(f"/proc/{pid}/status") as status:
-        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    return rss / 1024, len(os.listdir(f"/proc/{pid}/fd"))
+def resources(pid: int) -> tuple[float, int] | None:
+    """(resident MiB, open descriptors) of a process, from /proc; None for one that has just
+    exited (a worker that gave up on an outage, exit 75, before the supervisor restarts it)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            rss = next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), None)
+        descriptors = len(os.listdir(f"/proc/{pid}/fd"))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None if rss is None else (rss / 1024, descriptors)
 
 
 def soak(
@@ -84,7 +89,10 @@ def soak(
                 next_disruption += every
             if now >= next_minute:
                 next_minute += 60
-                held = {slot: resources(w.process.pid) for slot, w in enumerate(supervisor.workers) if slot}
+                measured = {
+                    slot: resources(w.process.pid) for slot, w in enumerate(supervisor.workers) if slot
+                }
+                held = {slot: found for slot, found in measured.items() if found is not None}
                 samples.append(
                     {"minute": round((now - start) / 60), "held": held, "lag": lag_or_none(settings)}
                 )
