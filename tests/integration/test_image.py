@@ -29,23 +29,18 @@ def image_root():
     subprocess.run(["podman", "image", "unmount", TAG], capture_output=True)
 
 
-def in_image(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """streamfeed in the image, as its user (10001) would run it."""
+def image_command(root: Path, env: dict[str, str]) -> list[str]:
+    """`streamfeed` in the image, as its user (10001) would run it, with only env set."""
     environment = [
         "PATH=/opt/streamfeed/bin:/usr/bin:/bin",
         "HOME=/tmp",
         *(f"{k}={v}" for k, v in env.items()),
     ]
-    command = [
-        "chroot",
-        "--userspec=10001:10001",
-        str(root),
-        "/usr/bin/env",
-        "-i",
-        *environment,
-        "streamfeed",
-    ]
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=300)
+    return ["chroot", "--userspec=10001:10001", str(root), "/usr/bin/env", "-i", *environment, "streamfeed"]
+
+
+def in_image(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*image_command(root, env), *args], capture_output=True, text=True, timeout=300)
 
 
 def test_the_image_runs_streamfeed_unprivileged_without_a_compiler(image_root):
@@ -86,22 +81,8 @@ SERVICE = "image-service-key-0123456789abcdef"
 
 def start_in_image(root: Path, log: Path, *args: str, **env: str) -> subprocess.Popen:
     """A long-running streamfeed command in the image (a worker, the API), its output in log."""
-    environment = [
-        "PATH=/opt/streamfeed/bin:/usr/bin:/bin",
-        "HOME=/tmp",
-        *(f"{k}={v}" for k, v in env.items()),
-    ]
-    command = [
-        "chroot",
-        "--userspec=10001:10001",
-        str(root),
-        "/usr/bin/env",
-        "-i",
-        *environment,
-        "streamfeed",
-    ]
     with log.open("wb") as out:
-        return subprocess.Popen([*command, *args], stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen([*image_command(root, env), *args], stdout=out, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture
