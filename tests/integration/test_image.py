@@ -48,10 +48,16 @@ def test_the_image_runs_streamfeed_unprivileged_without_a_compiler(image_root):
         subprocess.run(["podman", "image", "inspect", TAG], capture_output=True, text=True, check=True).stdout
     )[0]["Config"]
     assert config["User"] == "10001:10001"
+    inspect = ["podman", "image", "inspect", "--format", "{{.Size}}", TAG]
+    size = int(subprocess.run(inspect, capture_output=True, text=True, check=True).stdout)
+    print(f"image size: {size / 1e6:.0f} MB")
+    assert size < 250e6, f"the image is {size / 1e6:.0f} MB, over the 250 MB budget"
     assert config["Entrypoint"] == ["streamfeed"]
     for compiler in ("gcc", "cc", "make", "g++"):
         assert not (image_root / "usr" / "bin" / compiler).exists(), compiler
     assert not list((image_root / "opt" / "streamfeed" / "bin").glob("pip*"))
+    site = next((image_root / "opt" / "streamfeed" / "lib").glob("python3*/site-packages"))
+    assert not (site / "setuptools").exists()
     assert in_image(image_root, "--version").stdout.startswith("streamfeed ")
     demo = in_image(image_root, "demo")
     assert demo.returncode == 0, demo.stderr

@@ -10,13 +10,23 @@ from tests.linktree import ROOT, package_dirs
 
 
 def test_every_folder_with_an_init_is_a_listed_package() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    listed = set(config["tool"]["setuptools"]["packages"])
+    """Listed packages are the folders with an `__init__.py`, plus folders of data only, which
+    must each declare their files in package-data (setuptools ships the data of an unlisted
+    folder only with a warning that it will stop)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
     found = set()
     for name, folder in package_dirs().items():
         for init in folder.rglob("__init__.py"):
             found.add(".".join([name, *init.parent.relative_to(folder).parts]))
-    assert listed == found
+    assert found <= listed
+    data_only = listed - found
+    assert data_only <= set(config["package-data"])
+    roots = package_dirs()
+    for package in data_only:
+        root = max((name for name in roots if package.startswith(name + ".")), key=len)
+        folder = roots[root].joinpath(*package[len(root) + 1 :].split("."))
+        assert any(folder.glob(pattern) for pattern in config["package-data"][package]), package
 
 
 def test_the_license_file_matches_the_declared_license() -> None:
