@@ -15,11 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
 from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.kafka.clients import client_config
+from streamfeed.kafka.retry import kafka_retry
 from streamfeed.settings import Settings
 
 
@@ -130,6 +131,11 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         return _create_missing(admin, settings, timeout)
 
 
+def created_topics(report: list[str]) -> list[str]:
+    """The topics a `create_topics` report says it created (the others existed)."""
+    return [line.removeprefix("created ") for line in report if line.startswith("created ")]
+
+
 def _create_missing(admin: AdminClient, settings: Settings, timeout: float) -> list[str]:
 
     specs = topic_specs(settings)
@@ -168,3 +174,91 @@ def _create_missing(admin: AdminClient, settings: Settings, timeout: float) -> l
         if spec.name in existing:
             report.append(f"exists {spec.name} ({len(existing[spec.name].partitions)} partitions)")
     return report
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """A topic as the cluster has it, beside what the pipeline wants (`spec`)."""
+
+    spec: TopicSpec
+    exists: bool
+    partitions: int | None = None
+    replication_factor: int | None = None
+    retention_ms: int | None = None
+    max_message_bytes: int | None = None
+    #: Records the topic holds now: high minus low watermark, over its partitions.
+    records: int | None = None
+
+    def problems(self, settings: Settings) -> list[str]:
+        """What differs from what the pipeline wants, worst first; empty when all agree."""
+        if not self.exists:
+            return ["missing: run `streamfeed topics create`"]
+        found = []
+        if self.partitions != self.spec.partitions:
+            effect = (
+                "one user's events would reach two workers"
+                if self.spec.co_partitioned
+                else "fewer workers can share it"
+            )
+            found.append(f"{self.partitions} partitions, expected {self.spec.partitions} ({effect})")
+        if self.retention_ms != self.spec.retention_ms:
+            found.append(f"retention.ms {self.retention_ms}, expected {self.spec.retention_ms}")
+        if self.max_message_bytes is not None and self.max_message_bytes < settings.message_max_bytes:
+            found.append(
+                f"max.message.bytes {self.max_message_bytes}, below the producers' "
+                f"{settings.message_max_bytes} (STREAMFEED_MESSAGE_MAX_BYTES)"
+            )
+        return found
+
+
+def describe_topics(settings: Settings, timeout: float = 10.0) -> list[TopicState]:
+    """Each of the pipeline's topics as the cluster has it: partitions, replicas, the two configs
+    `topics create` sets, and how many records it holds (what a rebuild would replay)."""
+
+    specs = topic_specs(settings)
+    with AdminClient({**client_config(settings.kafka_bootstrap)}) as admin:
+        listed = admin.list_topics(timeout=timeout).topics
+        present = [s for s in specs if s.name in listed]
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, s.name) for s in present]
+        configs = {}
+        described = admin.describe_configs(resources, request_timeout=timeout) if resources else {}
+        for resource, future in described.items():
+            entries = future.result(timeout=timeout)
+            configs[resource.name] = {name: entry.value for name, entry in entries.items()}
+    consumer = Consumer(
+        {**client_config(settings.kafka_bootstrap), "group.id": f"{settings.app_id}-describe", "log_level": 2}
+    )
+    try:
+        states = []
+        for spec in specs:
+            if spec.name not in listed:
+                states.append(TopicState(spec, exists=False))
+                continue
+            partitions = listed[spec.name].partitions
+            records = sum(_held(consumer, spec.name, number, timeout) for number in partitions)
+            config = configs.get(spec.name, {})
+            states.append(
+                TopicState(
+                    spec,
+                    exists=True,
+                    partitions=len(partitions),
+                    replication_factor=min((len(p.replicas) for p in partitions.values()), default=0),
+                    retention_ms=_int_or_none(config.get("retention.ms")),
+                    max_message_bytes=_int_or_none(config.get("max.message.bytes")),
+                    records=records,
+                )
+            )
+        return states
+    finally:
+        consumer.close()
+
+
+@kafka_retry
+def _held(consumer: Consumer, topic: str, partition: int, timeout: float) -> int:
+    """Records a partition holds (a topic created a moment ago may have no leader yet: retried)."""
+    low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+    return max(0, high - low)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return None if value is None else int(value)

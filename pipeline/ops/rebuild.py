@@ -36,7 +36,7 @@ from streamfeed.kafka.clients import client_config
 from streamfeed.kafka.offsets import commit_offsets
 from streamfeed.kafka.producer import StreamfeedProducer
 from streamfeed.kafka.retry import kafka_retry
-from streamfeed.kafka.topics import TopicNames, create_topics
+from streamfeed.kafka.topics import TopicNames, create_topics, created_topics
 from streamfeed.ops.teardown import remove_topics
 from streamfeed.schemas.catalog import ACTIVITY_EVENT, FANOUT_BATCH, FOLLOW_EVENT
 from streamfeed.schemas.codec import AvroCodec
@@ -182,9 +182,7 @@ def run_rebuild(
     # with committed offsets (a resumed run, or one started at a time) and must not take the
     # new generation for one that lost its data (streamfeed.consumers.storage_guard).
     backend.backend_of(generation).marker.claim(uuid.uuid4().hex)
-    created = [
-        line.removeprefix("created ") for line in create_topics(settings) if line.startswith("created ")
-    ]
+    created = created_topics(create_topics(settings))
     names = TopicNames.from_settings(settings)
     inputs = names.inputs
     if created:
