@@ -1,26 +1,34 @@
-"""`streamfeed produce`: JSON lines in, Avro records out, each bad line reported by number."""
+"""`streamfeed produce`: JSON lines in, Avro records out, each bad line reported by number.
+
+Parsing and checking a line costs about ten times what sending its record does, so lines are
+encoded in chunks by `--jobs` processes while this one sends the records in the input's order
+(every record of a key keeps its order, as if one process had done it all)."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import stat
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
 from typing import Annotated, Any
 
 import typer
 
 from streamfeed.cli.common import AppOption, JsonOption, load_app
 from streamfeed.cli.errors import EXIT_UNAVAILABLE
+from streamfeed.cli.line_encoding import EncodedChunk, LineEncoder
 from streamfeed.cli.progress import WorkProgress, rate_words
-from streamfeed.domain.events import ActivityEvent
-from streamfeed.domain.json_events import parse_json_event
-from streamfeed.domain.targets import parse_targets
 from streamfeed.kafka.producer import DeliveryError, StreamfeedProducer
-from streamfeed.kafka.topics import TopicNames
-from streamfeed.schemas.catalog import ACTIVITY_EVENT, FOLLOW_EVENT
-from streamfeed.schemas.codec import AvroCodec
 from streamfeed.settings import get_settings
+
+#: Lines a chunk holds: enough that handing it to a process costs little beside encoding it,
+#: few enough that progress moves and a small input is one chunk (encoded here, no processes).
+CHUNK_LINES = 2000
 
 
 def produce(
@@ -31,6 +39,10 @@ def produce(
     atomic: Annotated[
         bool, typer.Option(help="All or nothing: publish only if every line passes the checks.")
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(min=1, help="Processes that parse and encode lines (default: one per CPU)."),
+    ] = os.cpu_count() or 1,
     app_path: AppOption = "streamfeed.default_app:manager",
     as_json: JsonOption = False,
 ) -> None:
@@ -39,47 +51,57 @@ def produce(
     good line is published (with --atomic, none unless all pass). Exit status 1 if any line was
     refused."""
 
-    manager = load_app(app_path)
+    load_app(app_path)  # a bad app is a usage error before any line is read
     settings = get_settings()
-    checker = _EventChecker(manager, settings)
     size = _size_of(source)
-    if atomic and not dry_run:  # check everything before connecting; publish only a clean file
-        checked = list(source)
-        _, refused = _produce_lines(checked, checker, None, size)
-        if refused:
-            if as_json:
-                typer.echo(json.dumps({"published": 0, "valid": 0, "rejected": refused, "dry_run": False}))
-            else:
-                typer.echo(f"0 published, {refused} rejected: nothing published (--atomic)")
-            raise typer.Exit(1)
-        lines: Iterable[bytes] = checked
-    else:
-        lines = source
+    publishing = not dry_run
+    tally = Tally("published" if publishing else "valid")
     producer = None
-    if not dry_run:
-        producer = StreamfeedProducer(settings)
-    published, rejected = _produce_lines(lines, checker, producer, size)
+    with ChunkEncoding(app_path, publishing, jobs) as encoding:
+        chunks = _reported(encoding.encode(source), size, tally)
+        if atomic and publishing:  # check everything before connecting; publish only a clean file
+            checked = list(chunks)
+            if tally.rejected:
+                nothing = Tally("published", 0, tally.rejected)
+                _report(nothing, dry_run=False, as_json=as_json, note=": nothing published (--atomic)")
+                raise typer.Exit(1)
+            chunks = iter(checked)
+        if publishing:
+            producer = StreamfeedProducer(settings)
+        for chunk in chunks:
+            if producer is not None:
+                for topic, key, value in chunk.records:
+                    producer.send_raw(topic, key, value)
     if producer is not None:
         try:
             producer.flush()
         except DeliveryError as error:
             where = f"Kafka at {settings.kafka_bootstrap} (STREAMFEED_KAFKA_BOOTSTRAP)"
+            published = tally.accepted
             typer.echo(
                 f"error: {published - error.count} of {published} published; {error}; {where}", err=True
             )
             raise typer.Exit(EXIT_UNAVAILABLE) from None
-    verb = "valid" if dry_run else "published"
-    if as_json:
-        report = {"published": 0 if dry_run else published, "valid": published, "rejected": rejected}
-        typer.echo(json.dumps({**report, "dry_run": dry_run}, sort_keys=True))
-    else:
-        typer.echo(f"{published} {verb}, {rejected} rejected")
-    if rejected:
+    _report(tally, dry_run=dry_run, as_json=as_json)
+    if tally.rejected:
         raise typer.Exit(1)
 
 
-#: Lines between progress updates (a bar redrawn per line would cost more than the line).
-PROGRESS_EVERY = 2000
+@dataclass
+class Tally:
+    """Lines accepted (published, or valid in a dry run) and rejected so far."""
+
+    verb: str
+    accepted: int = 0
+    rejected: int = 0
+
+
+def _report(tally: Tally, dry_run: bool, as_json: bool, note: str = "") -> None:
+    if as_json:
+        report = {"published": 0 if dry_run else tally.accepted, "valid": tally.accepted}
+        typer.echo(json.dumps({**report, "rejected": tally.rejected, "dry_run": dry_run}, sort_keys=True))
+    else:
+        typer.echo(f"{tally.accepted} {tally.verb}, {tally.rejected} rejected{note}")
 
 
 def _size_of(source: Any) -> int | None:
@@ -91,82 +113,107 @@ def _size_of(source: Any) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) and info.st_size else None
 
 
-def _produce_lines(lines: Any, checker: Any, producer: Any, size: int | None = None) -> tuple[int, int]:
-    """Check each line (and publish it when given a producer); report refusals by line number.
+def _reported(chunks: Iterable[EncodedChunk], size: int | None, tally: Tally) -> Iterator[EncodedChunk]:
+    """The chunks, counted into tally as they pass, each refused line reported by number on
+    standard error, and progress shown (a bar on a terminal, a line every few seconds elsewhere)."""
 
-    Each event is encoded once: the bytes whose size is checked are the bytes published.
-    """
-
-    published = rejected = 0
-    read = 0
-    encode = producer.encoded if producer is not None else checker.encoded
-    verb = "published" if producer is not None else "valid"
+    read = lines = 0
 
     def describe(done: int, total: int | None, elapsed: float) -> str:
-        words = rate_words(published + rejected, None, elapsed, "lines")
-        words += f": {published:,} {verb}, {rejected:,} rejected"
+        words = rate_words(lines, None, elapsed, "lines")
+        words += f": {tally.accepted:,} {tally.verb}, {tally.rejected:,} rejected"
         if total and elapsed > 0 and done:
             left = (total - done) / (done / elapsed)
             words += f"; {min(done / total, 1.0):.0%} of the input, about {left:,.0f}s left"
         return words
 
     with WorkProgress("produce", describe) as progress:
-        for number, raw in enumerate(lines, start=1):
-            if number > 1 and not (number - 1) % PROGRESS_EVERY:  # after every PROGRESS_EVERY lines
-                progress.update(read, size)
-            read += len(raw)
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                rejected += 1
-                typer.echo(
-                    f"line {number}: not UTF-8 (byte {raw[error.start]:#04x} at {error.start + 1})", err=True
-                )
-                continue
-            if not text.strip():
-                continue
-            try:
-                event = parse_json_event(text.rstrip("\r\n"))
-                checker.check(event)
-                topic, key, value = encode(event)
-                checker.check_size(len(value))
-                if producer is not None:
-                    producer.send_raw(topic, key, value)
-            except Exception as error:  # every refusal of one line is reported, and the others go on
-                rejected += 1
-                typer.echo(f"line {number}: {error}", err=True)
-                continue
-            published += 1
-        progress.update(read, size)
-    return published, rejected
+        for chunk in chunks:
+            for number, reason in chunk.refusals:
+                typer.echo(f"line {number}: {reason}", err=True)
+            tally.accepted += len(chunk.records)
+            tally.rejected += len(chunk.refusals)
+            read += chunk.bytes_read
+            lines += chunk.lines
+            progress.update(read, size)
+            yield chunk
 
 
-class _EventChecker:
-    """What a worker would refuse, found before publishing: `to` feeds of the app, and the
-    encoded size against the topics' message limit."""
+def _numbered_chunks(lines: Iterable[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, up to CHUNK_LINES lines), in the input's order."""
+    stream = iter(lines)
+    first = 1
+    while chunk := list(islice(stream, CHUNK_LINES)):
+        yield first, chunk
+        first += len(chunk)
 
-    def __init__(self, manager: Any, settings: Any) -> None:
 
-        self.manager = manager
-        self.limit = settings.message_max_bytes
-        self.codec = AvroCodec()
-        self.topics = TopicNames.from_settings(settings)
+class ChunkEncoding:
+    """Chunks of lines encoded in order, here for an input of one chunk or with one job, else by
+    a pool of processes, at most two chunks per process in flight (an input from a pipe is never
+    read far ahead of what is sent).
 
-    def check(self, event: Any) -> None:
-        if isinstance(event, ActivityEvent):
-            parse_targets(self.manager, [event.activity])
+    The processes are forked when the pool starts, before this process makes its Kafka producer:
+    a fork copies no librdkafka thread."""
 
-    def check_size(self, size: int) -> None:
-        if size > self.limit:
-            raise ValueError(f"encodes to {size:,} bytes, over the topics' limit of {self.limit:,}")
+    def __init__(self, app_path: str, publishing: bool, jobs: int) -> None:
+        self.app_path = app_path
+        self.publishing = publishing
+        self.jobs = jobs
+        self.pool: ProcessPoolExecutor | None = None
 
-    def encoded(self, event: Any) -> tuple[str, bytes, bytes]:
-        """The record a dry run checks, as the producer would encode it (no registry)."""
-        if isinstance(event, ActivityEvent):
-            value = self.codec.encode(ACTIVITY_EVENT, event.to_record())
-            return self.topics.activities, event.activity.actor_id.encode(), value
-        return (
-            self.topics.follows,
-            event.follower.encode(),
-            self.codec.encode(FOLLOW_EVENT, event.to_record()),
+    def __enter__(self) -> ChunkEncoding:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def encode(self, lines: Iterable[bytes]) -> Iterator[EncodedChunk]:
+        chunks = _numbered_chunks(lines)
+        first = next(chunks, None)
+        if first is None:
+            return iter(())
+        second = next(chunks, None)
+        if second is None or self.jobs == 1:
+            encoder = LineEncoder(load_app(self.app_path), get_settings(), self.publishing)
+            rest = [first] if second is None else [first, second]
+            return (encoder.encode(*numbered) for numbered in _chain(rest, chunks))
+        self.pool = ProcessPoolExecutor(
+            self.jobs,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_encoder,
+            initargs=(self.app_path, self.publishing),
         )
+        started = [self.pool.submit(_encode_chunk, first), self.pool.submit(_encode_chunk, second)]
+        return self._in_order(deque(started), chunks)
+
+    def _in_order(
+        self, pending: deque[Future[EncodedChunk]], chunks: Iterator[Any]
+    ) -> Iterator[EncodedChunk]:
+        assert self.pool is not None
+        for numbered in chunks:
+            pending.append(self.pool.submit(_encode_chunk, numbered))
+            if len(pending) >= 2 * self.jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _chain(head: list[Any], tail: Iterator[Any]) -> Iterator[Any]:
+    yield from head
+    yield from tail
+
+
+#: The encoder of an encoding process, made once by its initializer.
+_encoder: LineEncoder | None = None
+
+
+def _start_encoder(app_path: str, publishing: bool) -> None:
+    global _encoder  # one per process: what the pool initializer is for
+    _encoder = LineEncoder(load_app(app_path), get_settings(), publishing)
+
+
+def _encode_chunk(numbered: tuple[int, list[bytes]]) -> EncodedChunk:
+    assert _encoder is not None, "the pool's initializer makes it"
+    return _encoder.encode(*numbered)

@@ -9,7 +9,6 @@ otherwise flush() raises them.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,11 +28,10 @@ from streamfeed.domain.events import (
     mark_batch,
 )
 from streamfeed.domain.exceptions import StreamfeedError
-from streamfeed.domain.targets import parse_targets
 from streamfeed.kafka.clients import client_config
+from streamfeed.kafka.event_records import EventEncoder, Record
 from streamfeed.kafka.sizing import split_to_fit
-from streamfeed.kafka.topics import TopicNames
-from streamfeed.schemas.catalog import ACTIVITY_EVENT, AUTHOR_MODE_EVENT, FANOUT_BATCH, FOLLOW_EVENT
+from streamfeed.schemas.catalog import FANOUT_BATCH
 from streamfeed.schemas.codec import AvroCodec
 from streamfeed.settings import Settings, get_settings
 
@@ -66,8 +64,9 @@ class StreamfeedProducer:
         against its feeds here, as the worker will, instead of becoming dead letters there."""
         self.settings = settings or get_settings()
         self.manager = manager
-        self.codec = codec or AvroCodec(registry=self.settings.schema_registry_url)
-        self.topics = TopicNames.from_settings(self.settings)
+        self.encoder = EventEncoder(self.settings, codec, manager)
+        self.codec = self.encoder.codec
+        self.topics = self.encoder.topics
         self.on_delivery = on_delivery
         self.failures: list[str] = []
         self.producer = Producer(
@@ -113,25 +112,10 @@ class StreamfeedProducer:
         applies it (streamfeed.domain.author_modes)."""
         self.send_raw(*self.encoded(event))
 
-    def encoded(self, event: ActivityEvent | FollowEvent | AuthorModeEvent) -> tuple[str, bytes, bytes]:
+    def encoded(self, event: ActivityEvent | FollowEvent | AuthorModeEvent) -> Record:
         """The topic, key and value an event is published as: what send_event sends, for callers
         that check the bytes first (`streamfeed produce` checks their size) and then send_raw."""
-        if isinstance(event, ActivityEvent):
-            if self.manager is not None:
-                parse_targets(self.manager, [event.activity])  # ValidationError names the bad entry
-            if event.published_at is None and event.version is None:  # the version storage orders by
-                event = dataclasses.replace(event, published_at=datetime.now(UTC))
-            value = self.codec.encode(
-                ACTIVITY_EVENT, event.to_record(), subject=f"{self.topics.activities}-value"
-            )
-            return self.topics.activities, event.activity.actor_id.encode(), value
-        if isinstance(event, AuthorModeEvent):
-            # A second record type on the follows topic: its registry subject is topic-and-record.
-            subject = f"{self.topics.follows}-{AUTHOR_MODE_EVENT}"
-            value = self.codec.encode(AUTHOR_MODE_EVENT, event.to_record(), subject=subject)
-            return self.topics.follows, event.author.encode(), value
-        value = self.codec.encode(FOLLOW_EVENT, event.to_record(), subject=f"{self.topics.follows}-value")
-        return self.topics.follows, event.follower.encode(), value
+        return self.encoder.encoded(event)
 
     def send_mark(self, user_id: str, spec: MarkSpec) -> None:
         """Seen/read marks go to the marks topic (key: the user), kept like activities and follows

@@ -6,7 +6,8 @@ Run: .venv/bin/python -m tests.benchmarks.bench_produce [--lines 200000]
 The lines are a typical mix (nine activities with an extra_context title to
 one follow). `produce` runs as users run it, a `streamfeed produce FILE`
 process, timed from start to exit (interpreter start and the final flush
-included); `--dry-run` is the same without Kafka. The ceiling is this
+included); `--dry-run` is the same without Kafka, `--jobs 1` the same encoding every line in the one
+process that sends. The ceiling is this
 process sending the same records, encoded beforehand, through
 StreamfeedProducer.send_raw with produce's settings, then flushing. This
 machine's speed varies by 2-4x from hour to hour: the share of the ceiling
@@ -92,6 +93,7 @@ def main() -> None:
             path = Path(folder) / "events.jsonl"
             path.write_bytes(b"".join(lines))
             dry = produce_seconds(path, env, "--dry-run")
+            serial = produce_seconds(path, env, "--jobs", "1")
             published = produce_seconds(path, env)
         ceiling = ceiling_seconds(lines, settings)
     finally:
@@ -99,7 +101,12 @@ def main() -> None:
     n = len(lines)
     print(f"lines: {n:,} ({sum(map(len, lines)) / n:.0f} bytes each)")
     print(f"produce --dry-run: {n / dry:,.0f} lines/s ({dry:.1f}s, process start included)")
-    print(f"produce: {n / published:,.0f} lines/s ({published:.1f}s, process start and flush included)")
+    print(f"produce --jobs 1: {n / serial:,.0f} lines/s ({serial:.1f}s)")
+    jobs = os.cpu_count()
+    print(
+        f"produce (--jobs {jobs}): {n / published:,.0f} lines/s "
+        f"({published:.1f}s, process start and flush included)"
+    )
     print(f"ceiling (send_raw of encoded records, then flush): {n / ceiling:,.0f} records/s")
     print(f"produce is {ceiling / published:.1%} of the ceiling")
 

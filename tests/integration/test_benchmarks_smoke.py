@@ -20,7 +20,7 @@ SMOKE = {
     ),
     "bench_storage": (["--rounds", "3", "--reads", "30"], ["of the ceiling", "Redis memory at max_length"]),
     "bench_codec": (["--seconds", "0.1"], ["encode:", "decode:"]),
-    "bench_produce": (["--lines", "300"], ["produce:", "of the ceiling"]),
+    "bench_produce": (["--lines", "300"], ["produce --jobs 1:", "produce (--jobs", "of the ceiling"]),
     "bench_memory": (["--users", "5", "--per-feed", "5"], ["bytes per entry", "everything:"]),
     "bench_redis_add": (["--feeds", "10", "--adds", "5", "--rounds", "1"], ["script:", "plain:"]),
     "bench_hybrid": (

@@ -38,14 +38,17 @@ def test_without_a_total_there_is_no_share_and_no_time_left():
 def test_produce_reports_lines_counts_and_the_share_of_the_input_as_it_goes(monkeypatch, capsys):
     from streamfeed.cli import produce
     from streamfeed.cli.common import load_app
+    from streamfeed.cli.line_encoding import LineEncoder
     from streamfeed.settings import get_settings
 
     monkeypatch.setattr("streamfeed.cli.progress.LOG_INTERVAL", 0.0)
     lines = [b'{"type": "follow", "follower": "u%d", "followed": "u%d"}\n' % (n, n + 1) for n in range(4000)]
     lines[10] = b'{"type": "follow"}\n'
-    checker = produce._EventChecker(load_app("streamfeed.default_app:manager"), get_settings())
-    size = sum(map(len, lines))
-    assert produce._produce_lines(lines, checker, None, size) == (3999, 1)
+    encoder = LineEncoder(load_app("streamfeed.default_app:manager"), get_settings(), publishing=False)
+    chunks = (encoder.encode(*numbered) for numbered in produce._numbered_chunks(lines))
+    tally = produce.Tally("valid")
+    assert sum(len(chunk.records) for chunk in produce._reported(chunks, sum(map(len, lines)), tally)) == 3999
+    assert (tally.accepted, tally.rejected) == (3999, 1)
     progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("produce: ")]
     assert progress[0].startswith("produce: 2,000 lines (")
     assert ": 1,999 valid, 1 rejected; 50% of the input, about " in progress[0]
