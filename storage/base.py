@@ -457,6 +457,20 @@ class FollowStorage(ABC):
         author whose followers the fanout did not read (pulled)."""
         return [min(len(self.followers(user_id)), at_most) for user_id in user_ids]
 
+    def followers_after(self, user_id: str, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` followers of user_id in user id order, after `after` (None: from the
+        first): the listing an app shows, paged by id so a page never repeats or skips a
+        follower that stays while it pages."""
+        return _after(self.followers(user_id), after, limit)
+
+    def following_after(self, user_id: str, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` users user_id follows, in user id order, after `after`."""
+        return _after(self.following(user_id), after, limit)
+
+    def graph_counts(self, user_ids: Sequence[str]) -> list[tuple[int, int]]:
+        """(followers, following) of each user: exact counts, one round trip where possible."""
+        return [(len(self.followers(user_id)), len(self.following(user_id))) for user_id in user_ids]
+
     def follow_states(self, follower: str, followed: Sequence[str]) -> dict[str, FollowState]:
         """The follower's pair state with each of followed, leaving out pairs never followed:
         what a hybrid read asks of its pulled authors, in one round trip where possible."""
@@ -471,6 +485,12 @@ class FollowStorage(ABC):
     @abstractmethod
     def store_author_modes(self, author: str, changes: ModeChanges) -> None:
         """Replace the author's mode changes (the author's partition is their one writer)."""
+
+
+def _after(users: list[str], after: str | None, limit: int) -> list[str]:
+    """The sorted users' slice of `limit` after `after`."""
+    start = 0 if after is None else bisect.bisect_right(users, after)
+    return users[start : start + limit]
 
 
 class CountsPublisher(ABC):

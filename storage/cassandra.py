@@ -726,6 +726,36 @@ class CassandraFollowStorage(FollowStorage):
         page = found[:count]
         return page, (page[-1] if len(found) > count else None)
 
+    def followers_after(self, user_id: str, after: str | None, limit: int) -> list[str]:
+        return self._after("followers", "follower", user_id, after, limit)
+
+    def following_after(self, user_id: str, after: str | None, limit: int) -> list[str]:
+        return self._after("following", "followed", user_id, after, limit)
+
+    def _after(self, table: str, column: str, user_id: str, after: str | None, limit: int) -> list[str]:
+        """A slice of the user's partition in clustering (id) order: one bounded read."""
+        if after is None:
+            select = self.statements(f"SELECT {column} FROM {{ks}}.{table} WHERE user_id = ? LIMIT ?")
+            args: tuple[Any, ...] = (user_id, limit)
+        else:
+            select = self.statements(
+                f"SELECT {column} FROM {{ks}}.{table} WHERE user_id = ? AND {column} > ? LIMIT ?"
+            )
+            args = (user_id, after, limit)
+        return [row[0] for row in self.statements.session.execute(select, args)]
+
+    def graph_counts(self, user_ids: Sequence[str]) -> list[tuple[int, int]]:
+        """COUNT(*) of each user's two partitions, all at once (a count reads the partition:
+        fine for a profile's figures, not for a hot path)."""
+        session = self.statements.session
+        queries = [
+            self.statements("SELECT COUNT(*) FROM {ks}.followers WHERE user_id = ?"),
+            self.statements("SELECT COUNT(*) FROM {ks}.following WHERE user_id = ?"),
+        ]
+        futures = [session.execute_async(q, (user_id,)) for user_id in user_ids for q in queries]
+        counts = [int(future.result().one()[0]) for future in futures]
+        return list(zip(counts[::2], counts[1::2], strict=True))
+
     def following(self, user_id: str) -> list[str]:
         select = self.statements("SELECT followed FROM {ks}.following WHERE user_id = ?")
         return [row[0] for row in self.statements.session.execute(select, (user_id,))]

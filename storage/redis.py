@@ -938,7 +938,9 @@ class RedisAggregatedStorage(AggregatedStorage):
 class RedisFollowStorage(FollowStorage):
     """``sf:followers:{user}``: a hash of follower -> follow version; ``sf:unfollowed:{user}``:
     a hash of former follower -> ``<follow version>:<unfollow version>``;
-    ``sf:following:{user}``: a set of whom the user follows."""
+    ``sf:following:{user}``: a set of whom the user follows; ``sf:followers_by_id:{user}`` and
+    ``sf:following_by_id:{user}``: the same users in sorted sets of score 0, for listings paged
+    by id (ZRANGEBYLEX: a page costs the same wherever it starts, whatever the count)."""
 
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
@@ -952,6 +954,30 @@ class RedisFollowStorage(FollowStorage):
 
     def _following(self, follower: str) -> str:
         return f"{self.prefix}following:{{{follower}}}"
+
+    def _followers_by_id(self, followed: str) -> str:
+        return f"{self.prefix}followers_by_id:{{{followed}}}"
+
+    def _following_by_id(self, follower: str) -> str:
+        return f"{self.prefix}following_by_id:{{{follower}}}"
+
+    def followers_after(self, user_id: str, after: str | None, limit: int) -> list[str]:
+        return self._by_id(self._followers_by_id(user_id), after, limit)
+
+    def following_after(self, user_id: str, after: str | None, limit: int) -> list[str]:
+        return self._by_id(self._following_by_id(user_id), after, limit)
+
+    def _by_id(self, key: str, after: str | None, limit: int) -> list[str]:
+        start = "-" if after is None else f"({after}"
+        return [m.decode() for m in self.client.zrangebylex(key, start, "+", start=0, num=limit)]
+
+    def graph_counts(self, user_ids: Sequence[str]) -> list[tuple[int, int]]:
+        pipe = self.client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.hlen(self._followers(user_id))
+            pipe.scard(self._following(user_id))
+        found = pipe.execute()
+        return list(zip(found[::2], found[1::2], strict=True))
 
     @property
     def _modes(self) -> str:
@@ -1002,10 +1028,14 @@ class RedisFollowStorage(FollowStorage):
             pipe.hset(self._unfollowed(followed), follower, f"{new.since}:{new.version}")
             pipe.hdel(self._followers(followed), follower)
             pipe.srem(self._following(follower), followed)
+            pipe.zrem(self._followers_by_id(followed), follower)
+            pipe.zrem(self._following_by_id(follower), followed)
         else:
             pipe.hset(self._followers(followed), follower, new)
             pipe.hdel(self._unfollowed(followed), follower)
             pipe.sadd(self._following(follower), followed)
+            pipe.zadd(self._followers_by_id(followed), {follower: 0})
+            pipe.zadd(self._following_by_id(follower), {followed: 0})
         pipe.execute()
 
     def followers(self, user_id: str) -> list[str]:

@@ -33,6 +33,16 @@ from streamfeed.feeds.hybrid import SWITCH_LEAD
 from streamfeed.storage.base import Backend
 
 
+def _cursor(after: Any) -> str | None:
+    return None if after is None else check_user_id("after", after)
+
+
+def _page_size(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError("limit", limit, "must be a positive integer")
+    return limit
+
+
 class Manager(FeedApplication):
     """The application's write and read API; writes go through a driver (inline by default)."""
 
@@ -102,31 +112,77 @@ class Manager(FeedApplication):
         self._activity_event(ActivityOp.UPDATE, user_id, activity, None)
 
     def follow_user(self, user_id: Any, target_user_id: Any, activity_copy_limit: int | None = None) -> None:
-        self._follow(FollowOp.FOLLOW, user_id, [target_user_id], activity_copy_limit)
+        self.follow_pairs([(user_id, target_user_id)], activity_copy_limit)
 
     def unfollow_user(self, user_id: Any, target_user_id: Any) -> None:
-        self._follow(FollowOp.UNFOLLOW, user_id, [target_user_id], None)
+        self.unfollow_pairs([(user_id, target_user_id)])
 
     def follow_many_users(
         self, user_id: Any, target_ids: Iterable[Any], activity_copy_limit: int | None = None
     ) -> None:
-        self._follow(FollowOp.FOLLOW, user_id, target_ids, activity_copy_limit)
+        self.follow_pairs([(user_id, target) for target in target_ids], activity_copy_limit)
 
     def unfollow_many_users(self, user_id: Any, target_ids: Iterable[Any]) -> None:
-        self._follow(FollowOp.UNFOLLOW, user_id, target_ids, None)
+        self.unfollow_pairs([(user_id, target) for target in target_ids])
 
-    def _follow(self, op: FollowOp, user_id: Any, targets: Iterable[Any], limit: int | None) -> None:
+    def follow_pairs(self, pairs: Iterable[tuple[Any, Any]], activity_copy_limit: int | None = None) -> int:
+        """Follow for many (follower, followed) pairs at once. Every pair is checked before any is
+        published, so a bad id fails the whole call and publishes nothing. Returns the count."""
+        return self._follow(FollowOp.FOLLOW, pairs, activity_copy_limit)
+
+    def unfollow_pairs(self, pairs: Iterable[tuple[Any, Any]]) -> int:
+        """Unfollow for many (follower, followed) pairs at once, all checked first."""
+        return self._follow(FollowOp.UNFOLLOW, pairs, None)
+
+    def _follow(self, op: FollowOp, pairs: Iterable[tuple[Any, Any]], limit: int | None) -> int:
         now = datetime.now(UTC)
-        follower = check_user_id("follower", user_id)
-        for target in targets:
-            record = {
-                "op": op.value,
-                "follower": follower,
-                "followed": check_user_id("followed", target),
-                "activity_copy_limit": limit,
-                "time": now,
-            }
-            self.driver.follow(FollowEvent.from_record(record))
+        events = [
+            FollowEvent.from_record(
+                {
+                    "op": op.value,
+                    "follower": check_user_id("follower", follower),
+                    "followed": check_user_id("followed", followed),
+                    "activity_copy_limit": limit,
+                    "time": now,
+                }
+            )
+            for follower, followed in pairs
+        ]
+        for event in events:
+            self.driver.follow(event)
+        return len(events)
+
+    # -- the follow graph, read from storage ---------------------------------------------
+
+    def followers(self, user_id: Any, limit: int = 25, after: Any = None) -> list[str]:
+        """Who follows user_id, in user id order: up to `limit` after the user id `after` (the
+        last of the page before; None for the first page)."""
+        return self.backend.follows.followers_after(
+            check_user_id("user_id", user_id), _cursor(after), _page_size(limit)
+        )
+
+    def following(self, user_id: Any, limit: int = 25, after: Any = None) -> list[str]:
+        """Whom user_id follows, in user id order, paged like followers."""
+        return self.backend.follows.following_after(
+            check_user_id("user_id", user_id), _cursor(after), _page_size(limit)
+        )
+
+    def follow_counts(self, user_id: Any) -> tuple[int, int]:
+        """(followers, following) of user_id."""
+        return self.backend.follows.graph_counts([check_user_id("user_id", user_id)])[0]
+
+    def is_following(self, pairs: Iterable[tuple[Any, Any]]) -> list[bool]:
+        """Whether each (follower, followed) pair follows now: one lookup per followed user."""
+        checked = [
+            (check_user_id("follower", follower), check_user_id("followed", followed))
+            for follower, followed in pairs
+        ]
+        asked: dict[str, set[str]] = {}
+        for follower, followed in checked:
+            asked.setdefault(followed, set()).add(follower)
+        follows = self.backend.follows
+        found = {followed: follows.following_among(sorted(fs), followed) for followed, fs in asked.items()}
+        return [follower in found[followed] for follower, followed in checked]
 
     def batch_import(self, user_id: Any, activities: Iterable[Activity]) -> None:
         """Import a user's existing activities, oldest first, through the normal fanout."""

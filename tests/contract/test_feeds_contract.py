@@ -379,6 +379,36 @@ def test_follow_graph(backend, user):
     assert follows.followers(a) == [] and follows.following(c) == []
 
 
+def test_the_graph_lists_in_id_order_pages_and_counts(backend, user):
+    """What an app shows: followers and following in user id order, paged by the last id of a
+    page (each once, none skipped, also when one of a page leaves meanwhile), and exact counts."""
+    follows = backend.follows
+    star, fan = f"{user}star", f"{user}fan"
+    everyone = sorted(f"{user}f{n:03d}" for n in range(150))
+    for follower in reversed(everyone):
+        follows.follow(follower, star)
+        follows.follow(fan, follower)
+    pages, after = [], None
+    while page := follows.followers_after(star, after, 40):
+        pages.append(page)
+        after = page[-1]
+        if len(pages) == 1:
+            follows.unfollow(page[-1], star)  # the cursor's own user leaves: the next page holds
+        assert len(pages) < 10, "paging does not end"
+    assert [len(page) for page in pages] == [40, 40, 40, 30]
+    assert [u for page in pages for u in page] == everyone
+    assert follows.following_after(fan, None, 3) == everyone[:3]
+    assert follows.following_after(fan, everyone[146], 10) == everyone[147:]
+    assert follows.following_after(fan, everyone[-1], 10) == []
+    assert follows.followers_after(f"{user}nobody", None, 10) == []
+    assert follows.graph_counts([star, fan, f"{user}nobody", everyone[0]]) == [
+        (149, 0),
+        (0, 150),
+        (0, 0),
+        (1, 1),
+    ]
+
+
 def test_followers_come_in_pages_that_cover_them_all(backend, user):
     """The fanout's paging: 700 followers (past Redis's packed-hash size) in pages of about 100."""
     follows = backend.follows
