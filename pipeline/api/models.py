@@ -18,6 +18,8 @@ from streamfeed.domain.json_events import ActivityLine, Scalar
 MAX_PAGE = 100
 #: The most activities one POST may carry.
 MAX_BATCH = 500
+#: The most follow pairs one batch follow, unfollow or check may carry.
+MAX_PAIRS = 1_000
 
 
 USER_ID = r"^[A-Za-z0-9_.:@\-]{1,200}$"
@@ -28,6 +30,43 @@ class FollowBody(BaseModel):
     follower: str = Field(pattern=USER_ID)
     followed: str = Field(pattern=USER_ID)
     activity_copy_limit: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class FollowPair(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    follower: str = Field(pattern=USER_ID)
+    followed: str = Field(pattern=USER_ID)
+
+
+class FollowBatchBody(BaseModel):
+    """Many follows (or unfollows) in one call: checked whole, then each published once."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    pairs: list[FollowPair] = Field(min_length=1, max_length=MAX_PAIRS)
+    activity_copy_limit: int | None = Field(
+        None, ge=0, le=2**31 - 1, description="History copied per follow; null: the app's default."
+    )
+
+
+class FollowCheckBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    pairs: list[FollowPair] = Field(min_length=1, max_length=MAX_PAIRS)
+
+
+class FollowCheck(BaseModel):
+    results: list[bool] = Field(description="Whether each pair's follower follows its followed, in order.")
+
+
+class UserList(BaseModel):
+    user_id: str
+    results: list[str] = Field(description="User ids, in user id order.")
+    next: str | None = Field(description="`after` for the next page; null at the end.")
+
+
+class FollowCounts(BaseModel):
+    user_id: str
+    followers: int
+    following: int
 
 
 class ContextBody(BaseModel):
