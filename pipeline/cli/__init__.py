@@ -18,6 +18,7 @@ from streamfeed.cli import (
     demo,
     feeds,
     generations,
+    graph,
     produce,
     rebuild,
     schema,
@@ -67,6 +68,7 @@ def _root(
 
 app.add_typer(schema.app, name="schema")
 app.add_typer(feeds.app, name="feed")
+app.add_typer(graph.app, name="graph")
 app.add_typer(topics.app, name="topics")
 app.add_typer(generations.app, name="generations")
 app.add_typer(dead_letters.app, name="dead-letters")
