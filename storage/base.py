@@ -24,6 +24,7 @@ from streamfeed.domain.aggregated_activity import AggregatedActivity
 from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta
 from streamfeed.domain.author_modes import ModeChanges
 from streamfeed.domain.follow_state import FollowState, Unfollowed, next_follow_state
+from streamfeed.storage.reactions import ReactionStorage
 from streamfeed.storage.serialization import StoredForms
 
 #: How long a removed activity's state is kept by default (seconds): the feed-ops
@@ -651,6 +652,8 @@ class Backend:
     timelines: TimelineStorage
     aggregated: AggregatedStorage
     follows: FollowStorage
+    #: Reactions: memory and Redis keep them; Cassandra does not yet (streamfeed.storage.reactions).
+    reactions: ReactionStorage
     publisher: CountsPublisher
     failures: FailureLedger
     marker: StorageMarker

@@ -44,6 +44,7 @@ from streamfeed.storage.base import (
     WindowEntry,
     WindowQuery,
 )
+from streamfeed.storage.reactions import UnstoredReactions
 from streamfeed.storage.redis import RedisBackend
 from streamfeed.storage.serialization import StoredForms, pending_from_text, pending_text
 
@@ -891,6 +892,7 @@ class CassandraBackend(Backend):
         self.timelines = CassandraTimelineStorage(statements, forms, self.activities)
         self.aggregated = CassandraAggregatedStorage(statements, forms)
         self.follows = CassandraFollowStorage(statements)
+        self.reactions = UnstoredReactions("cassandra")
         self.publisher = publisher or NullCountsPublisher()
         self.failures = CassandraFailureLedger(statements)
         self.marker = CassandraStorageMarker(statements)

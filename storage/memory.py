@@ -39,6 +39,7 @@ from streamfeed.storage.base import (
     counts_message,
     page_of_ids,
 )
+from streamfeed.storage.reactions import MemoryReactionStorage
 from streamfeed.storage.serialization import StoredForms
 
 
@@ -491,6 +492,7 @@ class MemoryBackend(Backend):
     timelines: MemoryTimelineStorage
     aggregated: MemoryAggregatedStorage
     follows: MemoryFollowStorage
+    reactions: MemoryReactionStorage
     publisher: MemoryCountsPublisher
 
     def __init__(self, forms: StoredForms | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -501,6 +503,7 @@ class MemoryBackend(Backend):
         self.timelines = MemoryTimelineStorage(self.activities, lock)
         self.aggregated = MemoryAggregatedStorage(forms, lock)
         self.follows = MemoryFollowStorage(lock)
+        self.reactions = MemoryReactionStorage(lock)
         self.publisher = MemoryCountsPublisher()
         self.failures = MemoryFailureLedger()
         self.marker = MemoryStorageMarker()

@@ -64,6 +64,7 @@ from streamfeed.storage.base import (
     counts_message,
     page_of_ids,
 )
+from streamfeed.storage.redis_reactions import RedisReactionStorage
 from streamfeed.storage.redis_realtime import SharedStreamReader
 from streamfeed.storage.serialization import StoredForms, pending_from_text, pending_text
 
@@ -1330,6 +1331,7 @@ class RedisBackend(Backend):
     timelines: RedisTimelineStorage
     aggregated: RedisAggregatedStorage
     follows: RedisFollowStorage
+    reactions: RedisReactionStorage
     publisher: RedisCountsPublisher
 
     def __init__(
@@ -1356,6 +1358,7 @@ class RedisBackend(Backend):
         self.timelines = RedisTimelineStorage(client, self.activities, prefix, scripts)
         self.aggregated = RedisAggregatedStorage(client, forms, prefix, scripts)
         self.follows = RedisFollowStorage(client, prefix)
+        self.reactions = RedisReactionStorage(client, prefix)
         self.publisher = RedisCountsPublisher(client, prefix)
         self.failures = RedisFailureLedger(client, prefix)
         self.marker = RedisStorageMarker(client, prefix)

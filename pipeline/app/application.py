@@ -16,6 +16,7 @@ from streamfeed.domain.activity import Activity
 from streamfeed.domain.author_modes import AuthorModeEvent
 from streamfeed.domain.events import ActivityEvent, FanoutBatch, FanoutPriority, FollowEvent, MarkSpec
 from streamfeed.domain.exceptions import ValidationError
+from streamfeed.domain.reactions import ReactionEvent
 from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
 from streamfeed.feeds.flat import BaseFeed, Feed, UserFeed
 from streamfeed.settings import get_settings
@@ -35,6 +36,8 @@ class Driver(Protocol):
     def mark(self, user_id: str, spec: MarkSpec) -> None: ...
 
     def deliver(self, user_id: str, batches: list[FanoutBatch]) -> None: ...
+
+    def reaction(self, event: ReactionEvent) -> None: ...
 
 
 class FeedApplication:

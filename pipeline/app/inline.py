@@ -11,9 +11,17 @@ from __future__ import annotations
 import threading
 
 from streamfeed.app.application import FeedApplication
-from streamfeed.app.steps import apply_author_mode, apply_follow, expand_rests, fanout_many, materialize
+from streamfeed.app.steps import (
+    apply_author_mode,
+    apply_follow,
+    apply_reactions,
+    expand_rests,
+    fanout_many,
+    materialize,
+)
 from streamfeed.domain.author_modes import AuthorModeEvent
 from streamfeed.domain.events import ActivityEvent, FanoutBatch, FollowEvent, MarkSpec, mark_batch
+from streamfeed.domain.reactions import ReactionEvent
 
 
 class InlineDriver:
@@ -55,3 +63,7 @@ class InlineDriver:
         with self.lock:
             for batch in batches:
                 materialize(self.manager, batch)
+
+    def reaction(self, event: ReactionEvent) -> None:
+        with self.lock:
+            apply_reactions(self.manager, [event])

@@ -9,7 +9,8 @@ producer, workers do the rest). Reads always go straight to storage.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,10 +28,18 @@ from streamfeed.domain.events import (
 )
 from streamfeed.domain.exceptions import ValidationError
 from streamfeed.domain.ids import sort_key_for
+from streamfeed.domain.reactions import (
+    ReactionState,
+    add_event,
+    reaction_identity,
+    remove_event,
+    update_event,
+)
 from streamfeed.feeds.aggregated import AggregatedFeed
 from streamfeed.feeds.flat import BaseFeed, Feed
 from streamfeed.feeds.hybrid import SWITCH_LEAD
 from streamfeed.storage.base import Backend
+from streamfeed.storage.reactions import cursor_of
 
 
 def _cursor(after: Any) -> str | None:
@@ -183,6 +192,61 @@ class Manager(FeedApplication):
         follows = self.backend.follows
         found = {followed: follows.following_among(sorted(fs), followed) for followed, fs in asked.items()}
         return [follower in found[followed] for follower, followed in checked]
+
+    # -- reactions (issue 30: inline mode for now) ----------------------------------------
+
+    def add_reaction(
+        self,
+        kind: str,
+        user_id: Any,
+        activity_id: str,
+        data: dict[str, Any] | None = None,
+        parent_id: str | None = None,
+        target_feeds: Iterable[str] = (),
+        reaction_id: str | None = None,
+    ) -> str:
+        """A like, comment or reply of user_id on the activity (or, with parent_id, on one of
+        its reactions); returns the reaction's id (a new UUID's hex unless given). Adding the
+        same id again changes nothing."""
+        now = datetime.now(UTC)
+        chosen = reaction_id or uuid.uuid4().hex
+        identity = reaction_identity(kind, user_id, activity_id, parent_id, now, tuple(target_feeds))
+        self.driver.reaction(add_event(chosen, identity, data, now))
+        return chosen
+
+    def update_reaction(self, reaction_id: str, activity_id: str, data: dict[str, Any] | None) -> None:
+        """Replace the reaction's data (a comment's text); the newest update wins."""
+        self.driver.reaction(update_event(reaction_id, activity_id, data, datetime.now(UTC)))
+
+    def remove_reaction(self, reaction_id: str, activity_id: str) -> None:
+        """Remove the reaction for good: an add or update arriving later changes nothing."""
+        self.driver.reaction(remove_event(reaction_id, activity_id, datetime.now(UTC)))
+
+    def reaction_counts(
+        self, activity_ids: Sequence[str], parent_id: str | None = None
+    ) -> list[dict[str, int]]:
+        """Live reactions per kind on each activity (or on its reaction parent_id)."""
+        return self.backend.reactions.counts([(a, parent_id or a) for a in activity_ids])
+
+    def reactions(
+        self,
+        activity_id: str,
+        kind: str,
+        limit: int = 25,
+        before: ReactionState | None = None,
+        parent_id: str | None = None,
+    ) -> list[ReactionState]:
+        """The live reactions of a kind, newest first; pass the last one shown as `before` for
+        the next page."""
+        cursor = None if before is None else cursor_of(before)
+        return self.backend.reactions.newest(
+            (activity_id, parent_id or activity_id), kind, _page_size(limit), cursor
+        )
+
+    def own_reactions(self, user_id: Any, activity_ids: Sequence[str]) -> list[list[ReactionState]]:
+        """The user's live reactions on each activity, newest first: "did I like this"."""
+        user = check_user_id("user_id", user_id)
+        return self.backend.reactions.own([(a, a) for a in activity_ids], user)
 
     def batch_import(self, user_id: Any, activities: Iterable[Activity]) -> None:
         """Import a user's existing activities, oldest first, through the normal fanout."""

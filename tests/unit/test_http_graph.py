@@ -55,6 +55,10 @@ def test_a_user_batches_only_their_own_follows_and_bad_batches_are_refused_whole
     refused = client.post("/v1/follows/batch", json=someone_else, headers=token("ann"))
     assert refused.status_code == 403 and "'bob'" in refused.json()["detail"]
     assert client.get("/v1/users/star/follow-counts", headers=token("ann")).json()["followers"] == 0
+    themselves = {"pairs": pairs(("ann", "star"), ("ann", "ann"))}
+    refused = client.post("/v1/follows/batch", json=themselves, headers=token("ann"))
+    assert refused.status_code == 422 and "cannot follow themselves" in refused.json()["detail"]
+    assert client.get("/v1/users/star/follow-counts", headers=token("ann")).json()["followers"] == 0
     bad_id = {"pairs": pairs(("ann", "star"), ("ann", "not a user"))}
     assert client.post("/v1/follows/batch", json=bad_id, headers=token("ann")).status_code == 422
     too_many = {"pairs": pairs(*[("ann", f"u{n}") for n in range(MAX_PAIRS + 1)])}

@@ -74,7 +74,7 @@ def _batch(body: FollowBatchBody, caller: Caller) -> list[tuple[str, str]]:
 @router.post("/v1/follows/batch", **accepted_write())
 def follow_batch(body: FollowBatchBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Many follows in one call (a user token: only its own): all checked, then each published."""
-    manager.follow_pairs(_batch(body, caller), body.activity_copy_limit)
+    _checked_pairs(manager.follow_pairs, _batch(body, caller), body.activity_copy_limit)
     flush(manager)
     return Accepted(accepted=len(body.pairs))
 
@@ -82,9 +82,18 @@ def follow_batch(body: FollowBatchBody, manager: ManagerDep, caller: CallerDep) 
 @router.delete("/v1/follows/batch", **accepted_write())
 def unfollow_batch(body: FollowBatchBody, manager: ManagerDep, caller: CallerDep) -> Accepted:
     """Many unfollows in one call, as the batch follow."""
-    manager.unfollow_pairs(_batch(body, caller))
+    _checked_pairs(manager.unfollow_pairs, _batch(body, caller))
     flush(manager)
     return Accepted(accepted=len(body.pairs))
+
+
+def _checked_pairs(publish: Callable[..., int], *args: Any) -> None:
+    """Publish the pairs; a pair the events refuse (someone following themselves) refuses the
+    whole call with a 422 naming it, and nothing is published."""
+    try:
+        publish(*args)
+    except StreamfeedError as error:
+        raise Problem(422, "Invalid follow", str(error), getattr(error, "field", None)) from None
 
 
 @router.post("/v1/follows/check", response_model=FollowCheck, responses=problems(*AUTH))

@@ -10,6 +10,7 @@ once, which is what lets the pipeline retry and replay freely.
 - modes (apply_author_mode): an author's switch between push and pull.
 - materialize (materialize_many): the feed-ops step, owned by the recipients'
   partition: the only writer of followers' feeds.
+- reactions (apply_reactions): likes, comments and replies, owned by the activity's partition.
 """
 
 from streamfeed.app.steps.fanout import (
@@ -24,6 +25,7 @@ from streamfeed.app.steps.follows import COPY_CHUNK, apply_follow, copy_batches
 from streamfeed.app.steps.materialize import materialize, materialize_many
 from streamfeed.app.steps.modes import apply_author_mode
 from streamfeed.app.steps.partitioning import by_partition, chunks, partition_for
+from streamfeed.app.steps.reactions import apply_reactions
 from streamfeed.app.steps.rebuild import plan_user_rebuild
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "FanoutRest",
     "apply_author_mode",
     "apply_follow",
+    "apply_reactions",
     "by_partition",
     "chunks",
     "copy_batches",
