@@ -3,10 +3,11 @@
 Everything of one activity's reactions is written by one writer (the
 activity's partition, or inline mode's single process), so applying events is
 a read of their states, a fold (`streamfeed.domain.reactions.merged`), and a
-write of what changed. The write moves index entries before it stores the
-states: a writer that dies between the two leaves the old states, and the
-redelivered events move the same entries again (adding or removing an entry
-twice is once), so counts never drift.
+write of what changed. The write changes an activity's index entries and its
+states together or not at all (a Redis transaction; memory's lock): moving
+entries first and storing states after would not do, since events redelivered
+after a crash between the two may fold to another state (an ADD, then its
+REMOVE in the same redelivered batch) and leave the first move's entry behind.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class ReactionStorage(ABC):
 
     @abstractmethod
     def _write(self, changes: Sequence[ReactionChange]) -> None:
-        """Move the changes' index entries (`moves`), then store their new states."""
+        """Move the changes' index entries (`moves`) and store their new states, an activity's
+        all at once."""
 
     @abstractmethod
     def counts(self, targets: Sequence[Target]) -> list[dict[str, int]]:

@@ -4,7 +4,7 @@
 ever seen on a target; ``rx:{A}:kind:<on>:<kind>``: the live reactions of a kind, a sorted set
 scored by time in microseconds (equal times by id, as memory orders them);
 ``rx:{A}:user:<on>:<user>``: a user's own, the same way. Counts are the sorted sets' sizes, so
-an entry added twice counts once.
+an entry added twice counts once. An activity's changes are one transaction (MULTI/EXEC).
 """
 
 from __future__ import annotations
@@ -45,19 +45,25 @@ class RedisReactionStorage(ReactionStorage):
         }
 
     def _write(self, changes: Sequence[ReactionChange]) -> None:
-        out, into = self.moves(changes)
-        pipe = self.client.pipeline(transaction=False)
-        for activity_id, entry in out:
-            pipe.zrem(self._key(activity_id, "kind", entry.on, entry.kind), entry.reaction_id)
-            pipe.zrem(self._key(activity_id, "user", entry.on, entry.user_id), entry.reaction_id)
-        for activity_id, entry in into:
-            score = sort_key_for(entry.time)
-            pipe.sadd(self._key(activity_id, "kinds", entry.on), entry.kind)
-            pipe.zadd(self._key(activity_id, "kind", entry.on, entry.kind), {entry.reaction_id: score})
-            pipe.zadd(self._key(activity_id, "user", entry.on, entry.user_id), {entry.reaction_id: score})
-        for activity_id, _, new in changes:  # the states last: see streamfeed.storage.reactions
-            pipe.hset(self._key(activity_id, "states"), new.reaction_id, state_json(new))
-        pipe.execute()
+        """One MULTI/EXEC per activity (its keys share a slot): its entries and states change
+        together or not at all."""
+        by_activity: dict[str, list[ReactionChange]] = {}
+        for change in changes:
+            by_activity.setdefault(change[0], []).append(change)
+        for activity_changes in by_activity.values():
+            out, into = self.moves(activity_changes)
+            pipe = self.client.pipeline(transaction=True)
+            for activity_id, entry in out:
+                pipe.zrem(self._key(activity_id, "kind", entry.on, entry.kind), entry.reaction_id)
+                pipe.zrem(self._key(activity_id, "user", entry.on, entry.user_id), entry.reaction_id)
+            for activity_id, entry in into:
+                score = sort_key_for(entry.time)
+                pipe.sadd(self._key(activity_id, "kinds", entry.on), entry.kind)
+                pipe.zadd(self._key(activity_id, "kind", entry.on, entry.kind), {entry.reaction_id: score})
+                pipe.zadd(self._key(activity_id, "user", entry.on, entry.user_id), {entry.reaction_id: score})
+            for activity_id, _, new in activity_changes:
+                pipe.hset(self._key(activity_id, "states"), new.reaction_id, state_json(new))
+            pipe.execute()
 
     def counts(self, targets: Sequence[Target]) -> list[dict[str, int]]:
         if not targets:

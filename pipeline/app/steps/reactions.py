@@ -1,8 +1,8 @@
 """The reactions step: fold reaction events into their activities' reaction states.
 
 Owned by the activity's partition (reactions are keyed by activity id), so one writer applies
-an activity's reactions; the fold is order-free (streamfeed.domain.reactions), and storage moves
-the counted entries before it stores the states (streamfeed.storage.reactions).
+an activity's reactions; the fold is order-free (streamfeed.domain.reactions), and storage writes
+an activity's counted entries and states together (streamfeed.storage.reactions).
 """
 
 from __future__ import annotations
