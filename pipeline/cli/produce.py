@@ -26,6 +26,13 @@ from streamfeed.cli.progress import WorkProgress, rate_words
 from streamfeed.kafka.producer import DeliveryError, StreamfeedProducer
 from streamfeed.settings import get_settings
 
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (a container's or taskset's share), else all of them."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere, the machine's count
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 #: Lines a chunk holds: enough that handing it to a process costs little beside encoding it,
 #: few enough that progress moves and a small input is one chunk (encoded here, no processes).
 CHUNK_LINES = 2000
@@ -41,8 +48,8 @@ def produce(
     ] = False,
     jobs: Annotated[
         int,
-        typer.Option(min=1, help="Processes that parse and encode lines (default: one per CPU)."),
-    ] = os.cpu_count() or 1,
+        typer.Option(min=1, help="Processes that parse and encode lines (default: one per CPU it may use)."),
+    ] = _usable_cpus(),
     app_path: AppOption = "streamfeed.default_app:manager",
     as_json: JsonOption = False,
 ) -> None:
