@@ -31,6 +31,7 @@ from streamfeed.storage.base import (
     StorageMarker,
     TimelineStorage,
 )
+from streamfeed.storage.reactions import ReactionStorage
 from streamfeed.storage.serialization import StoredForms
 
 #: The generation of data written before generations existed.
@@ -219,6 +220,10 @@ class GenerationalBackend(Backend):
     @property
     def follows(self) -> FollowStorage:  # type: ignore[override]
         return self.current().follows
+
+    @property
+    def reactions(self) -> ReactionStorage:  # type: ignore[override]
+        return self.current().reactions
 
     @property
     def publisher(self) -> CountsPublisher:  # type: ignore[override]

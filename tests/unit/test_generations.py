@@ -75,3 +75,18 @@ def test_generation_names_that_cannot_be_keys_or_keyspaces_are_refused(name):
 def test_the_default_generation_keeps_the_keys_from_before_generations():
     assert redis_generation_prefix("sf:", "") == "sf:"
     assert redis_generation_prefix("sf:", "g2") == "sf:gen.g2:"
+
+
+def test_every_storage_a_backend_declares_is_the_live_generations():
+    """A storage added to Backend must be reachable through the generational backend too (the
+    workers' and the API's): reactions once were not."""
+    from streamfeed.storage.base import Backend
+
+    generations = MemoryGenerations()
+    opened: dict[str, MemoryBackend] = {}
+    backend = GenerationalBackend(generations, lambda name: opened.setdefault(name, MemoryBackend()))
+    live = backend.current()
+    for name in Backend.__annotations__:
+        if name == "name":
+            continue
+        assert getattr(backend, name) is getattr(live, name), name
