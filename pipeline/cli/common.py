@@ -9,8 +9,11 @@ import typer
 
 from streamfeed.app.manager import Manager
 from streamfeed.bootstrap import DEFAULT_APP, AppNotFound, load_manager
+from streamfeed.settings import get_settings
+from streamfeed.storage.base import Backend
+from streamfeed.storage.registry import get_backend
 
-__all__ = ["DEFAULT_APP", "AppOption", "Storage", "StorageOption", "load_app"]
+__all__ = ["DEFAULT_APP", "AppOption", "Storage", "StorageOption", "load_app", "reading_backend"]
 
 
 class Storage(StrEnum):
@@ -37,3 +40,16 @@ def load_app(path: str) -> Manager:
 #: `--json`: the command's report as one JSON object on standard output, for scripts (the
 #: human lines and progress go to standard error, or are left out).
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")]
+
+
+def reading_backend(storage: Storage | None) -> Backend:
+    """The backend a reading command reads (--storage, else STREAMFEED_STORAGE); memory holds only
+    what this process wrote, which is said on standard error."""
+    name = storage.value if storage is not None else get_settings().storage
+    if name == "memory":
+        typer.echo(
+            "note: memory storage holds only what this process wrote; set STREAMFEED_STORAGE "
+            "(or --storage) to read redis or cassandra",
+            err=True,
+        )
+    return get_backend(name)

@@ -8,13 +8,11 @@ from typing import Annotated
 import typer
 
 from streamfeed.api.views import feed_page
-from streamfeed.cli.common import JsonOption, Storage, load_app
+from streamfeed.cli.common import JsonOption, Storage, load_app, reading_backend
 from streamfeed.domain.activity import check_user_id
 from streamfeed.domain.exceptions import ValidationError
 from streamfeed.domain.ids import sort_key_of
 from streamfeed.render import render_feed
-from streamfeed.settings import get_settings
-from streamfeed.storage.registry import get_backend
 
 app = typer.Typer(help="Read feeds from storage.", no_args_is_help=True)
 
@@ -50,14 +48,7 @@ def feed_show(
             sort_key_of(before)
         except ValueError:
             raise typer.BadParameter(f"{before!r} is not an activity id", param_hint="--before") from None
-    name = storage.value if storage is not None else get_settings().storage
-    if name == "memory":
-        typer.echo(
-            "note: memory storage holds only what this process wrote; set STREAMFEED_STORAGE "
-            "(or --storage) to read redis or cassandra",
-            err=True,
-        )
-    feed = classes[group](user, backend=get_backend(name))
+    feed = classes[group](user, backend=reading_backend(storage))
     if as_json:
         typer.echo(json.dumps(feed_page(feed, group, user, limit, before), sort_keys=True))
         return

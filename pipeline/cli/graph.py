@@ -9,10 +9,8 @@ from typing import Annotated
 import typer
 
 from streamfeed.app.manager import Manager
-from streamfeed.cli.common import JsonOption, Storage
+from streamfeed.cli.common import JsonOption, Storage, reading_backend
 from streamfeed.domain.exceptions import ValidationError
-from streamfeed.settings import get_settings
-from streamfeed.storage.registry import get_backend
 
 app = typer.Typer(help="Read the follow graph from storage.", no_args_is_help=True)
 
@@ -25,14 +23,7 @@ After = Annotated[str | None, typer.Option(help="Only users after this user id (
 
 
 def _manager(storage: Storage | None) -> Manager:
-    name = storage.value if storage is not None else get_settings().storage
-    if name == "memory":
-        typer.echo(
-            "note: memory storage holds only what this process wrote; set STREAMFEED_STORAGE "
-            "(or --storage) to read redis or cassandra",
-            err=True,
-        )
-    return Manager(get_backend(name))
+    return Manager(reading_backend(storage))
 
 
 def _listing(
@@ -55,28 +46,24 @@ def _listing(
         typer.echo(f"(more: --after {page[-1]})", err=True)
 
 
-@app.command("followers")
-def graph_followers(
-    user: UserArgument,
-    limit: Limit = 100,
-    after: After = None,
-    storage: StorageChoice = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Who follows USER, in user id order (with --json: the HTTP API's UserList shape)."""
-    _listing("followers", user, limit, after, storage, as_json)
+def _list_command(which: str, summary: str) -> None:
+    """`graph followers` and `graph following`: the same options, one listing each."""
+
+    def command(
+        user: UserArgument,
+        limit: Limit = 100,
+        after: After = None,
+        storage: StorageChoice = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        _listing(which, user, limit, after, storage, as_json)
+
+    command.__doc__ = summary
+    app.command(which)(command)
 
 
-@app.command("following")
-def graph_following(
-    user: UserArgument,
-    limit: Limit = 100,
-    after: After = None,
-    storage: StorageChoice = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Whom USER follows, in user id order."""
-    _listing("following", user, limit, after, storage, as_json)
+_list_command("followers", "Who follows USER, in user id order (with --json: the HTTP API's UserList shape).")
+_list_command("following", "Whom USER follows, in user id order.")
 
 
 @app.command("counts")

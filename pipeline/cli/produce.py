@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from typing import Annotated, Any
 
 import typer
@@ -185,7 +185,7 @@ class ChunkEncoding:
         if second is None or self.jobs == 1:
             encoder = LineEncoder(load_app(self.app_path), get_settings(), self.publishing)
             rest = [first] if second is None else [first, second]
-            return (encoder.encode(*numbered) for numbered in _chain(rest, chunks))
+            return (encoder.encode(*numbered) for numbered in chain(rest, chunks))
         self.pool = ProcessPoolExecutor(
             self.jobs,
             mp_context=multiprocessing.get_context("fork"),
@@ -205,11 +205,6 @@ class ChunkEncoding:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def _chain(head: list[Any], tail: Iterator[Any]) -> Iterator[Any]:
-    yield from head
-    yield from tail
 
 
 #: The encoder of an encoding process, made once by its initializer.
