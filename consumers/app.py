@@ -18,7 +18,7 @@ from typing import Any, cast
 import faust
 
 from streamfeed.app.manager import Manager
-from streamfeed.consumers import fanout, follows, marks, materialize, transport
+from streamfeed.consumers import fanout, follows, marks, materialize, reactions, transport
 from streamfeed.consumers.applied_offsets import AppliedOffsets
 from streamfeed.consumers.context import PipelineContext
 from streamfeed.consumers.dead_letters import DeadLetters
@@ -92,6 +92,7 @@ def build_worker_app(
             names.activities,
             names.follows,
             names.marks,
+            names.reactions,
             names.feed_ops_high,
             names.feed_ops_low,
             names.dead_letters,
@@ -108,9 +109,7 @@ def build_worker_app(
         poison_streak=settings.worker_poison_streak,
         # Only a deployment that asks for replicas pays a call per batch for it.
         durable=(lambda: manager.backend.make_durable()) if settings.redis_wait_replicas else None,
-        applied=AppliedOffsets(
-            [names.activities, names.follows, names.marks, names.feed_ops_high, names.feed_ops_low]
-        ),
+        applied=AppliedOffsets(names.consumed),
     )
     ctx = PipelineContext(manager, settings, codec, names, topics, runtime, metrics=metrics)
     if metrics is not None:
@@ -127,6 +126,7 @@ def build_worker_app(
     fanout.register(app, ctx)
     follows.register(app, ctx)
     marks.register(app, ctx)
+    reactions.register(app, ctx)
     materialize.register(app, ctx, names.feed_ops_high, "materialize_high")
     materialize.register(app, ctx, names.feed_ops_low, "materialize_low")
     _register_stats(app, ctx)

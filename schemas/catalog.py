@@ -30,6 +30,7 @@ FANOUT_BATCH = f"{NAMESPACE}.FanoutBatch"
 STORED_AGGREGATED_ACTIVITY = f"{NAMESPACE}.StoredAggregatedActivity"
 STORED_ACTIVITY = f"{NAMESPACE}.StoredActivity"
 DEAD_LETTER = f"{NAMESPACE}.DeadLetter"
+REACTION_EVENT = f"{NAMESPACE}.ReactionEvent"
 
 #: Parsed schema, as fastavro wants it for reading and writing.
 ParsedSchema = dict[str, Any]

@@ -44,7 +44,7 @@ from streamfeed.storage.base import (
     WindowEntry,
     WindowQuery,
 )
-from streamfeed.storage.reactions import UnstoredReactions
+from streamfeed.storage.cassandra_reactions import REACTION_TABLES, CassandraReactionStorage
 from streamfeed.storage.redis import RedisBackend
 from streamfeed.storage.serialization import StoredForms, pending_from_text, pending_text
 
@@ -104,6 +104,7 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
         },
         "PRIMARY KEY (feed_id, group_key)",
     ),
+    **REACTION_TABLES,
 }
 
 
@@ -892,7 +893,7 @@ class CassandraBackend(Backend):
         self.timelines = CassandraTimelineStorage(statements, forms, self.activities)
         self.aggregated = CassandraAggregatedStorage(statements, forms)
         self.follows = CassandraFollowStorage(statements)
-        self.reactions = UnstoredReactions("cassandra")
+        self.reactions = CassandraReactionStorage(statements)
         self.publisher = publisher or NullCountsPublisher()
         self.failures = CassandraFailureLedger(statements)
         self.marker = CassandraStorageMarker(statements)

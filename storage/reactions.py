@@ -19,7 +19,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.domain.ids import sort_key_for, time_for
 from streamfeed.domain.reactions import (
     IndexEntry,
@@ -222,37 +221,3 @@ def _discard(entries: list[ReactionCursor], item: ReactionCursor) -> None:
     at = bisect.bisect_left(entries, item)
     if at < len(entries) and entries[at] == item:
         del entries[at]
-
-
-class ReactionsNotStored(StreamfeedError, NotImplementedError):
-    """This backend keeps no reactions yet."""
-
-
-class UnstoredReactions(ReactionStorage):
-    """A backend's reactions before it keeps them (Cassandra, for now): every use is one clear
-    error naming the backend, never a silent loss."""
-
-    def __init__(self, backend_name: str) -> None:
-        self.backend_name = backend_name
-
-    def _refuse(self) -> ReactionsNotStored:
-        return ReactionsNotStored(
-            f"reactions are not stored on {self.backend_name} yet: use memory or redis storage for them"
-        )
-
-    def states(self, keys: Sequence[ReactionKey]) -> dict[ReactionKey, ReactionState]:
-        raise self._refuse()
-
-    def _write(self, changes: Sequence[ReactionChange]) -> None:
-        raise self._refuse()
-
-    def counts(self, targets: Sequence[Target]) -> list[dict[str, int]]:
-        raise self._refuse()
-
-    def newest(
-        self, target: Target, kind: str, limit: int, before: ReactionCursor | None = None
-    ) -> list[ReactionState]:
-        raise self._refuse()
-
-    def own(self, targets: Sequence[Target], user_id: str) -> list[list[ReactionState]]:
-        raise self._refuse()

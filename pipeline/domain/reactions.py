@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from streamfeed.domain.activity import check_extra_context, check_user_id, parse_target, utc_time
 from streamfeed.domain.activity_state import version_of
@@ -153,6 +153,65 @@ class ReactionEvent:
             or not 0 <= self.version < 2**63
         ):
             raise ValidationError("version", self.version, "must be a non-negative 64-bit integer")
+
+    def to_record(self) -> dict[str, Any]:
+        """The event as its Avro record (io.streamfeed.ReactionEvent)."""
+        identity = self.identity
+        return {
+            "op": self.op.value,
+            "id": self.reaction_id,
+            "activity_id": self.activity_id,
+            "version": self.version,
+            "identity": None
+            if identity is None
+            else {
+                "kind": identity.kind,
+                "user_id": identity.user_id,
+                "parent_id": identity.parent_id,
+                "time": identity.time,
+                "target_feeds": list(identity.target_feeds),
+            },
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ReactionEvent:
+        """The event a record holds, checked as the Python API checks it: a bad field is a
+        ValidationError naming it (the worker sends the record to the dead-letter topic)."""
+        try:
+            op = ReactionOp(cast(str, record.get("op")))  # None or junk: ValueError, named below
+        except ValueError:
+            raise ValidationError("op", record.get("op"), "must be ADD, UPDATE or REMOVE") from None
+        raw = record.get("identity")
+        identity = None
+        if raw is not None:
+            if not isinstance(raw, Mapping):
+                raise ValidationError("identity", raw, "must be a record")
+            identity = reaction_identity(
+                raw.get("kind"),
+                raw.get("user_id"),
+                record.get("activity_id"),
+                raw.get("parent_id"),
+                _required_time(raw.get("time")),
+                raw.get("target_feeds") or (),
+            )
+        if op is not ReactionOp.ADD and identity is not None:
+            raise ValidationError("identity", op.value, "only an ADD carries who reacted")
+        data = check_data(record.get("data")) if op is not ReactionOp.REMOVE else {}
+        return cls(
+            op,
+            check_reaction_id("id", record.get("id")),
+            record.get("activity_id"),  # type: ignore[arg-type]  # __post_init__ checks it
+            record.get("version"),  # type: ignore[arg-type]  # as above
+            identity,
+            data,
+        )
+
+
+def _required_time(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise ValidationError("identity.time", value, "is required")
+    return value
 
 
 def add_event(

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 from streamfeed.domain.author_modes import AuthorModeEvent
 from streamfeed.domain.events import ActivityEvent, FanoutBatch, FollowEvent, MarkSpec
-from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.domain.reactions import ReactionEvent
 from streamfeed.kafka.producer import StreamfeedProducer
-
-
-class ReactionsNotPublished(StreamfeedError, NotImplementedError):
-    """A reaction written through the Kafka driver, which cannot carry one yet."""
 
 
 class KafkaDriver:
@@ -41,11 +36,7 @@ class KafkaDriver:
         self.producer.send_batches(user_id, batches)
 
     def reaction(self, event: ReactionEvent) -> None:
-        """Reactions have no topic yet: they are applied by inline mode only, so refusing here
-        is better than a write that would never be applied."""
-        raise ReactionsNotPublished(
-            "reactions are applied in inline mode only in this version: they have no Kafka topic yet"
-        )
+        self.producer.send_reaction(event)
 
     def flush(self, timeout: float = 30.0) -> None:
         self.producer.flush(timeout)

@@ -13,19 +13,23 @@ from typing import Any
 
 from streamfeed.domain.author_modes import AuthorModeEvent
 from streamfeed.domain.events import ActivityEvent, FollowEvent
+from streamfeed.domain.reactions import ReactionEvent
 from streamfeed.domain.targets import parse_targets
 from streamfeed.kafka.topics import TopicNames
-from streamfeed.schemas.catalog import ACTIVITY_EVENT, AUTHOR_MODE_EVENT, FOLLOW_EVENT
+from streamfeed.schemas.catalog import ACTIVITY_EVENT, AUTHOR_MODE_EVENT, FOLLOW_EVENT, REACTION_EVENT
 from streamfeed.schemas.codec import AvroCodec
 from streamfeed.settings import Settings
 
 #: What an event is published as: (topic, key, value).
 Record = tuple[str, bytes, bytes]
+#: Every event a producer publishes.
+PublishedEvent = ActivityEvent | FollowEvent | AuthorModeEvent | ReactionEvent
 
 
 class EventEncoder:
-    """The records of activity, follow and author-mode events, keyed as the pipeline expects
-    (actor for activities, follower for follows, the author for a mode switch)."""
+    """The records of activity, follow, author-mode and reaction events, keyed as the pipeline
+    expects (actor for activities, follower for follows, the author for a mode switch, the
+    activity for a reaction: one writer folds all of an activity's reactions)."""
 
     def __init__(self, settings: Settings, codec: AvroCodec | None = None, manager: Any = None) -> None:
         """codec: without one, the settings' (the schema registry's wire format if a registry
@@ -35,7 +39,12 @@ class EventEncoder:
         self.topics = TopicNames.from_settings(settings)
         self.manager = manager
 
-    def encoded(self, event: ActivityEvent | FollowEvent | AuthorModeEvent) -> Record:
+    def encoded(self, event: PublishedEvent) -> Record:
+        if isinstance(event, ReactionEvent):
+            value = self.codec.encode(
+                REACTION_EVENT, event.to_record(), subject=f"{self.topics.reactions}-value"
+            )
+            return self.topics.reactions, event.activity_id.encode(), value
         if isinstance(event, ActivityEvent):
             if self.manager is not None:
                 parse_targets(self.manager, [event.activity])  # ValidationError names the bad entry

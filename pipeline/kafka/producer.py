@@ -28,8 +28,9 @@ from streamfeed.domain.events import (
     mark_batch,
 )
 from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.domain.reactions import ReactionEvent
 from streamfeed.kafka.clients import client_config
-from streamfeed.kafka.event_records import EventEncoder, Record
+from streamfeed.kafka.event_records import EventEncoder, PublishedEvent, Record
 from streamfeed.kafka.sizing import split_to_fit
 from streamfeed.schemas.catalog import FANOUT_BATCH
 from streamfeed.schemas.codec import AvroCodec
@@ -112,7 +113,12 @@ class StreamfeedProducer:
         applies it (streamfeed.domain.author_modes)."""
         self.send_raw(*self.encoded(event))
 
-    def encoded(self, event: ActivityEvent | FollowEvent | AuthorModeEvent) -> Record:
+    def send_reaction(self, event: ReactionEvent) -> None:
+        """A reaction goes to the reactions topic keyed by its activity: the worker owning that
+        partition folds all of the activity's reactions (streamfeed.domain.reactions)."""
+        self.send_raw(*self.encoded(event))
+
+    def encoded(self, event: PublishedEvent) -> Record:
         """The topic, key and value an event is published as: what send_event sends, for callers
         that check the bytes first (`streamfeed produce` checks their size) and then send_raw."""
         return self.encoder.encoded(event)
@@ -136,7 +142,7 @@ class StreamfeedProducer:
             ):
                 self._produce(self.topics.feed_ops_high, user_id, value)
 
-    def send_event(self, event: ActivityEvent | FollowEvent | AuthorModeEvent) -> None:
+    def send_event(self, event: PublishedEvent) -> None:
         """Publish any kind of event to its topic."""
         self.send_raw(*self.encoded(event))
 

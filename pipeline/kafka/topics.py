@@ -1,8 +1,8 @@
 """The pipeline's topics: names, shapes, and idempotent creation.
 
-activities (key: actor), follows (key: follower) and marks (seen/read, key:
-the user) are the inputs and the history a rebuild replays, so they are kept
-forever by default. feed-ops
+activities (key: actor), follows (key: follower), marks (seen/read, key:
+the user) and reactions (key: the activity) are the inputs and the history a
+rebuild replays, so they are kept forever by default. feed-ops
 (one topic per fanout lane, partition chosen by recipient) is internal.
 follows and the feed-ops lanes are co-partitioned: the same user hashes to
 the same partition number in each, so one worker owns all of a user's
@@ -38,6 +38,7 @@ class TopicNames:
     activities: str
     follows: str
     marks: str
+    reactions: str
     feed_ops_high: str
     feed_ops_low: str
     dead_letters: str
@@ -45,7 +46,7 @@ class TopicNames:
     @property
     def inputs(self) -> list[str]:
         """What producers write and a rebuild replays."""
-        return [self.activities, self.follows, self.marks]
+        return [self.activities, self.follows, self.marks, self.reactions]
 
     @property
     def consumed(self) -> list[str]:
@@ -62,6 +63,7 @@ class TopicNames:
             f"{p}activities",
             f"{p}follows",
             f"{p}marks",
+            f"{p}reactions",
             f"{own}feed-ops-high",
             f"{own}feed-ops-low",
             f"{own}dead-letters",
@@ -75,6 +77,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(names.activities, n, settings.history_retention_ms, False, "activity events, key actor"),
         TopicSpec(names.follows, n, settings.history_retention_ms, True, "follow events, key follower"),
         TopicSpec(names.marks, n, settings.history_retention_ms, True, "seen/read marks, key user"),
+        TopicSpec(names.reactions, n, settings.history_retention_ms, False, "reaction events, key activity"),
         TopicSpec(
             names.feed_ops_high,
             n,

@@ -25,7 +25,7 @@ from pathlib import Path
 from streamfeed.consumers.processes import WorkerProcess, wait_until_drained
 from streamfeed.demo.run import kafka_settings
 from streamfeed.kafka.producer import StreamfeedProducer
-from streamfeed.kafka.topics import create_topics
+from streamfeed.kafka.topics import TopicNames, create_topics
 from streamfeed.ops.status import group_status
 from streamfeed.ops.teardown import remove_run
 from tests.benchmarks.bench_rebuild import uniform_world
@@ -84,7 +84,7 @@ def wait_for(settings, wanted: list[int], timeout: float = 120) -> float:
 def rebalance(logs: Path) -> tuple[float, float]:
     settings = kafka_settings(partitions=PARTITIONS)
     create_topics(settings)
-    topics = 5  # activities, follows, marks and the two feed-ops lanes
+    topics = len(TopicNames.from_settings(settings).consumed)  # the inputs and both feed-ops lanes
     first = WorkerProcess(settings, logs / "r1.log").start()
     second = None
     try:

@@ -1,17 +1,14 @@
 """Reactions on every backend that keeps them (issue 30): states, counts per kind, newest-first
-pages by (time, id), the reader's own, child reactions; equal under any order and redelivery.
-Cassandra keeps none yet: every use there is one error naming it."""
+pages by (time, id), the reader's own, child reactions; equal under any order and redelivery."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.reactions import add_event, reaction_identity, remove_event, update_event
-from streamfeed.storage.reactions import ReactionsNotStored, cursor_of
+from streamfeed.storage.reactions import cursor_of
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -30,10 +27,6 @@ def ids(states) -> list[str]:
 
 
 def test_counts_pages_own_and_children(backend, user):
-    if backend.name == "cassandra":
-        with pytest.raises(ReactionsNotStored, match="not stored on cassandra"):
-            backend.reactions.counts([(activity_id(user), activity_id(user))])
-        return
     store, a = backend.reactions, activity_id(user)
     target = (a, a)
     events = [like(f"l{n:02d}", a, f"fan{n % 4}", n // 2) for n in range(12)]  # equal times in pairs
@@ -65,8 +58,6 @@ def test_counts_pages_own_and_children(backend, user):
 
 
 def test_any_order_and_redelivery_store_the_same(backend, user):
-    if backend.name == "cassandra":
-        return  # refused as the test above shows
     a = activity_id(user)
     events = [like(f"r{n}", a, f"fan{n % 3}", n % 5, ["like", "love"][n % 2]) for n in range(10)]
     events += [update_event(f"r{n}", a, {"edit": n}, T0 + timedelta(seconds=20 + n)) for n in range(0, 10, 3)]

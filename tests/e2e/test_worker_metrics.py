@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streamfeed.consumers.processes import settings_env, wait_until_drained
 from streamfeed.demo.world import generate_world
 from streamfeed.kafka.producer import StreamfeedProducer
-from streamfeed.kafka.topics import create_topics
+from streamfeed.kafka.topics import TopicNames, create_topics
 from tests.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -78,7 +78,8 @@ def test_readiness_liveness_and_moving_series(stack, isolated, worker_factory):
     assert processed[(("agent", "fanout"),)] == sum(1 for e in world.events if hasattr(e, "activity"))
     assert processed[(("agent", "materialize_high"),)] > 0
     lags = {labels: v for (name, labels), v in found.items() if name == "streamfeed_consumer_lag"}
-    assert len(lags) == 5 * settings.partitions  # activities, follows, marks, both feed-ops lanes
+    consumed = TopicNames.from_settings(settings).consumed  # the inputs and both feed-ops lanes
+    assert len(lags) == len(consumed) * settings.partitions
     timed = [labels for (name, labels) in found if name == "streamfeed_storage_call_seconds_count"]
     assert (("backend", "redis"), ("operation", "timelines.add_batches")) in timed
     assert found[("streamfeed_fanout_recipients_count", ())] == processed[(("agent", "fanout"),)]
@@ -99,7 +100,7 @@ def test_readiness_liveness_and_moving_series(stack, isolated, worker_factory):
     lines = run.stdout.splitlines()
     assert lines[0] == f"group {settings.app_id}: stable, 1 members"
     held = lines[1].split(": ", 1)[1].split(", ")
-    assert len(held) == 5 * settings.partitions  # every partition of the five topics it consumes
+    assert len(held) == len(consumed) * settings.partitions  # every partition of every topic it consumes
     assert f"lag {settings.topic_prefix}activities: 0" in lines
     assert f"lag {settings.topic_prefix}feed-ops-high: 0" in lines
     assert "dead letters: 0" in lines

@@ -21,6 +21,7 @@ def test_create_twice_then_refuse_a_mismatch(kafka_bootstrap, kafka_admin, uniqu
                 names.activities,
                 names.follows,
                 names.marks,
+                names.reactions,
                 names.feed_ops_high,
                 names.feed_ops_low,
                 names.dead_letters,
@@ -30,9 +31,9 @@ def test_create_twice_then_refuse_a_mismatch(kafka_bootstrap, kafka_admin, uniqu
         assert all(line.startswith("exists") and "(3 partitions)" in line for line in second)
         metadata = admin.list_topics(timeout=10).topics
         assert len(metadata[names.feed_ops_low].partitions) == 3
-        configs = admin.describe_configs([ConfigResource("topic", names.activities)])
-        (future,) = configs.values()
-        assert future.result()["retention.ms"].value == "-1"  # kept for replay
+        for kept in names.inputs:  # kept for replay, reactions among them
+            (future,) = admin.describe_configs([ConfigResource("topic", kept)]).values()
+            assert future.result()["retention.ms"].value == "-1", kept
 
         other = settings.model_copy(update={"topic_prefix": f"{unique_name}x.", "partitions": 3})
         other_names = TopicNames.from_settings(other)

@@ -16,7 +16,7 @@ from jsonschema import validate
 
 from streamfeed.domain.events import FollowEvent, FollowOp
 from streamfeed.kafka.producer import StreamfeedProducer
-from streamfeed.kafka.topics import TopicNames
+from streamfeed.kafka.topics import TopicNames, topic_specs
 from streamfeed.settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -79,8 +79,10 @@ def test_describe_names_what_differs_and_check_exits_4(kafka_bootstrap, kafka_ad
         assert before.returncode == 4, before.stderr
         report = json.loads(before.stdout)
         validate(report, DESCRIBE)
-        assert [t["exists"] for t in report["topics"]] == [False] * 6
-        assert "6 of 6 topics differ" in before.stderr
+        every = len(topic_specs(settings))
+        assert every == 7  # the inputs (activities, follows, marks, reactions), two lanes, dead letters
+        assert [t["exists"] for t in report["topics"]] == [False] * every
+        assert f"{every} of {every} topics differ" in before.stderr
 
         created = topics(settings, "create", "--json")
         assert created.returncode == 0, created.stderr
@@ -108,7 +110,7 @@ def test_describe_names_what_differs_and_check_exits_4(kafka_bootstrap, kafka_ad
         assert drifted.returncode == 4, drifted.stdout + drifted.stderr
         assert "5 partitions, expected 3 (one user's events would reach two workers)" in drifted.stdout
         assert "retention.ms 3600000, expected -1" in drifted.stdout
-        assert "1 of 6 topics differ from the settings" in drifted.stderr
+        assert f"1 of {every} topics differ from the settings" in drifted.stderr
     finally:
         doomed = [t for t in kafka_admin.list_topics(timeout=10).topics if t.startswith(unique_name)]
         if doomed:

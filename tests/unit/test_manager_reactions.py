@@ -3,16 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, cast
-
 import pytest
 
 from streamfeed.app.manager import Manager
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.exceptions import ValidationError
-from streamfeed.domain.reactions import remove_event
-from streamfeed.kafka.driver import KafkaDriver, ReactionsNotPublished
 from streamfeed.storage.memory import MemoryBackend
 
 
@@ -54,9 +49,3 @@ def test_bad_reactions_are_refused_before_anything_is_stored():
     with pytest.raises(ValidationError, match="target_feeds"):
         manager.add_reaction("like", "bob", pin.id, target_feeds=["nofeed"])
     assert manager.reaction_counts([pin.id]) == [{}]
-
-
-def test_the_kafka_driver_refuses_reactions_until_they_have_a_topic():
-    pin = Activity("ann", "add", "pin:42")
-    with pytest.raises(ReactionsNotPublished, match="inline mode only"):
-        KafkaDriver(cast(Any, None)).reaction(remove_event("r1", pin.id, datetime.now(UTC)))
