@@ -33,6 +33,10 @@ SMOKE = {
         ["--events", "150", "--users", "30", "--workers", "1"],
         ["rebuilt entries equal live entries: True"],
     ),
+    "bench_reactions": (
+        ["--events", "200", "--cassandra"],
+        ["redis step:", "of the ceiling", "cassandra step:"],
+    ),
     "bench_celebrity": (["--followers", "100", "--inserts", "500", "--skip-pulled"], ["CPU us per insert"]),
 }
 
