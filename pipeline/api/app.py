@@ -29,7 +29,7 @@ from streamfeed.api.hardening import SecurityHeaders, redact_tokens_in_logs
 from streamfeed.api.metrics import ApiMetrics, MeasureRequests
 from streamfeed.api.problems import Problem, handle_problem, problem_response
 from streamfeed.api.rate_limit import Bucket, RateLimiter
-from streamfeed.api.routes import activities, demo, feeds, follows, health, realtime
+from streamfeed.api.routes import activities, demo, feeds, follows, health, reactions, realtime
 from streamfeed.api.write_guard import WriteGuard
 from streamfeed.app.inline import InlineDriver
 from streamfeed.app.manager import Manager
@@ -126,7 +126,14 @@ def create_app(
     app.state.metrics = ApiMetrics(lambda: app.state.stream_limits.open_total)
     app.add_middleware(MeasureRequests, metrics=app.state.metrics)
     redact_tokens_in_logs()
-    for router in (feeds.router, activities.router, follows.router, realtime.router, health.router):
+    for router in (
+        feeds.router,
+        activities.router,
+        reactions.router,
+        follows.router,
+        realtime.router,
+        health.router,
+    ):
         app.include_router(router)
     if demo_page:  # a page to try it with: sign in as anyone, so never on a real deployment
         app.include_router(demo.router)

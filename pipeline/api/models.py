@@ -69,6 +69,73 @@ class FollowCounts(BaseModel):
     following: int
 
 
+#: A reaction's id and kind, as streamfeed.domain.reactions checks them.
+REACTION_ID = r"^[A-Za-z0-9_\-]{1,64}$"
+KIND = r"^[a-z][a-z0-9_\-]{0,63}$"
+#: An activity id: 30 lowercase hex digits (streamfeed.domain.ids).
+ACTIVITY_ID = r"^[0-9a-f]{30}$"
+#: Where a page of reactions goes on: `<time in microseconds>.<reaction id>` of its last one.
+REACTION_CURSOR = r"^[0-9]{1,19}\.[A-Za-z0-9_\-]{1,64}$"
+
+
+class ReactionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    kind: str = Field(pattern=KIND, description="like, comment, reply, or the app's own.")
+    user_id: str = Field(pattern=USER_ID, description="Who reacts (a user token: only itself).")
+    data: dict[str, Scalar | list[Scalar]] = Field(
+        default_factory=dict, description="A comment's text, say: scalars and lists, at most 16 KiB."
+    )
+    parent_id: str | None = Field(
+        None, pattern=REACTION_ID, description="The reaction this one is on (a like of a comment)."
+    )
+    target_feeds: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Feeds to tell of it, 'FEED:USER_ID' (a service only).",
+    )
+    id: str | None = Field(
+        None,
+        pattern=REACTION_ID,
+        description="Your id for it (default: a new UUID's hex); adding an id again changes nothing.",
+    )
+
+
+class ReactionDataBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    data: dict[str, Scalar | list[Scalar]]
+
+
+class ReactionOut(BaseModel):
+    id: str
+    kind: str
+    user_id: str
+    activity_id: str
+    parent_id: str | None
+    time: datetime
+    data: dict[str, Any]
+
+
+class ReactionPage(BaseModel):
+    activity_id: str
+    kind: str
+    parent_id: str | None
+    results: list[ReactionOut] = Field(description="Newest first.")
+    next: str | None = Field(description="`before` for the next page; null at the end.")
+
+
+class ReactionCounts(BaseModel):
+    activity_ids: list[str]
+    results: list[dict[str, int]] = Field(description="Live reactions per kind, for each activity in order.")
+
+
+class OwnReactions(BaseModel):
+    user_id: str
+    activity_ids: list[str]
+    results: list[list[ReactionOut]] = Field(
+        description="The user's live reactions on each activity, newest first."
+    )
+
+
 class ContextBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     extra_context: dict[str, Scalar | list[Scalar]]

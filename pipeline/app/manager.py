@@ -39,7 +39,7 @@ from streamfeed.feeds.aggregated import AggregatedFeed
 from streamfeed.feeds.flat import BaseFeed, Feed
 from streamfeed.feeds.hybrid import SWITCH_LEAD
 from streamfeed.storage.base import Backend
-from streamfeed.storage.reactions import cursor_of
+from streamfeed.storage.reactions import ReactionCursor, cursor_of
 
 
 def _cursor(after: Any) -> str | None:
@@ -193,7 +193,7 @@ class Manager(FeedApplication):
         found = {followed: follows.following_among(sorted(fs), followed) for followed, fs in asked.items()}
         return [follower in found[followed] for follower, followed in checked]
 
-    # -- reactions (issue 30: inline mode for now) ----------------------------------------
+    # -- reactions ----------------------------------------------------------------------
 
     def add_reaction(
         self,
@@ -233,15 +233,19 @@ class Manager(FeedApplication):
         activity_id: str,
         kind: str,
         limit: int = 25,
-        before: ReactionState | None = None,
+        before: ReactionState | ReactionCursor | None = None,
         parent_id: str | None = None,
     ) -> list[ReactionState]:
         """The live reactions of a kind, newest first; pass the last one shown as `before` for
-        the next page."""
-        cursor = None if before is None else cursor_of(before)
+        the next page (or its cursor: what an HTTP page hands its client)."""
+        cursor = cursor_of(before) if isinstance(before, ReactionState) else before
         return self.backend.reactions.newest(
             (activity_id, parent_id or activity_id), kind, _page_size(limit), cursor
         )
+
+    def reaction(self, activity_id: str, reaction_id: str) -> ReactionState | None:
+        """The stored state of one reaction (None: never seen here)."""
+        return self.backend.reactions.states([(activity_id, reaction_id)]).get((activity_id, reaction_id))
 
     def own_reactions(self, user_id: Any, activity_ids: Sequence[str]) -> list[list[ReactionState]]:
         """The user's live reactions on each activity, newest first: "did I like this"."""

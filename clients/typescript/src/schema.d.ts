@@ -48,6 +48,55 @@ export interface paths {
         patch: operations["update_v1_activities__activity_id__patch"];
         trace?: never;
     };
+    "/v1/activities/{activity_id}/reactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Newest
+         * @description The live reactions of a kind, newest first, paged by `before`.
+         */
+        get: operations["newest_v1_activities__activity_id__reactions_get"];
+        put?: never;
+        /**
+         * Add
+         * @description React to a live activity (or, with parent_id, to one of its reactions); `ids` holds the
+         *     reaction's id.
+         */
+        post: operations["add_v1_activities__activity_id__reactions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/activities/{activity_id}/reactions/{reaction_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove
+         * @description Remove a reaction for good.
+         */
+        delete: operations["remove_v1_activities__activity_id__reactions__reaction_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Edit
+         * @description Replace a reaction's data (a comment's text); the newest edit wins.
+         */
+        patch: operations["edit_v1_activities__activity_id__reactions__reaction_id__patch"];
+        trace?: never;
+    };
     "/v1/feeds/{feed}/{user_id}": {
         parameters: {
             query?: never;
@@ -176,6 +225,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reaction-counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Counts
+         * @description Live reactions per kind on each activity of a page (or on their reaction parent_id).
+         */
+        get: operations["counts_v1_reaction_counts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/realtime/{user_id}": {
         parameters: {
             query?: never;
@@ -254,6 +323,26 @@ export interface paths {
          * @description Whom the user follows, in user id order, paged as followers.
          */
         get: operations["following_v1_users__user_id__following_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user_id}/reactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Own
+         * @description The user's own live reactions on each activity of a page: "did I like this".
+         */
+        get: operations["own_v1_users__user_id__reactions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -423,6 +512,18 @@ export interface components {
              */
             seen?: boolean;
         };
+        /** OwnReactions */
+        OwnReactions: {
+            /** Activity Ids */
+            activity_ids: string[];
+            /**
+             * Results
+             * @description The user's live reactions on each activity, newest first.
+             */
+            results: components["schemas"]["ReactionOut"][][];
+            /** User Id */
+            user_id: string;
+        };
         /** Page */
         Page: {
             /** Feed */
@@ -457,6 +558,101 @@ export interface components {
              * @default about:blank
              */
             type?: string;
+        };
+        /** ReactionBody */
+        ReactionBody: {
+            /**
+             * Data
+             * @description A comment's text, say: scalars and lists, at most 16 KiB.
+             */
+            data?: {
+                [key: string]: string | boolean | number | (string | boolean | number | null)[] | null;
+            };
+            /**
+             * Id
+             * @description Your id for it (default: a new UUID's hex); adding an id again changes nothing.
+             */
+            id?: string | null;
+            /**
+             * Kind
+             * @description like, comment, reply, or the app's own.
+             */
+            kind: string;
+            /**
+             * Parent Id
+             * @description The reaction this one is on (a like of a comment).
+             */
+            parent_id?: string | null;
+            /**
+             * Target Feeds
+             * @description Feeds to tell of it, 'FEED:USER_ID' (a service only).
+             */
+            target_feeds?: string[];
+            /**
+             * User Id
+             * @description Who reacts (a user token: only itself).
+             */
+            user_id: string;
+        };
+        /** ReactionCounts */
+        ReactionCounts: {
+            /** Activity Ids */
+            activity_ids: string[];
+            /**
+             * Results
+             * @description Live reactions per kind, for each activity in order.
+             */
+            results: {
+                [key: string]: number;
+            }[];
+        };
+        /** ReactionDataBody */
+        ReactionDataBody: {
+            /** Data */
+            data: {
+                [key: string]: string | boolean | number | (string | boolean | number | null)[] | null;
+            };
+        };
+        /** ReactionOut */
+        ReactionOut: {
+            /** Activity Id */
+            activity_id: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Parent Id */
+            parent_id: string | null;
+            /**
+             * Time
+             * Format: date-time
+             */
+            time: string;
+            /** User Id */
+            user_id: string;
+        };
+        /** ReactionPage */
+        ReactionPage: {
+            /** Activity Id */
+            activity_id: string;
+            /** Kind */
+            kind: string;
+            /**
+             * Next
+             * @description `before` for the next page; null at the end.
+             */
+            next: string | null;
+            /** Parent Id */
+            parent_id: string | null;
+            /**
+             * Results
+             * @description Newest first.
+             */
+            results: components["schemas"]["ReactionOut"][];
         };
         /** UserList */
         UserList: {
@@ -699,6 +895,427 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ContextBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description A body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Someone else's data */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description No such feed or activity */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input, naming the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too many requests or streams: retry later */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Storage lost its data: writes refused until it is rebuilt or claimed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    newest_v1_activities__activity_id__reactions_get: {
+        parameters: {
+            query: {
+                kind: string;
+                limit?: number;
+                /** @description `next` of the page before. */
+                before?: string | null;
+                /** @description Reactions on this reaction. */
+                parent_id?: string | null;
+            };
+            header?: {
+                authorization?: string | null;
+                "x-service-key"?: string | null;
+            };
+            path: {
+                /** @description The activity's id (30 hex digits). */
+                activity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReactionPage"];
+                };
+            };
+            /** @description A body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Someone else's data */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input, naming the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too many requests or streams: retry later */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    add_v1_activities__activity_id__reactions_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                "x-service-key"?: string | null;
+            };
+            path: {
+                /** @description The activity's id (30 hex digits). */
+                activity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReactionBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description A body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Someone else's data */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description No such feed or activity */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input, naming the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too many requests or streams: retry later */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Storage lost its data: writes refused until it is rebuilt or claimed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    remove_v1_activities__activity_id__reactions__reaction_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                "x-service-key"?: string | null;
+            };
+            path: {
+                /** @description The activity's id (30 hex digits). */
+                activity_id: string;
+                reaction_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description A body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Someone else's data */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description No such feed or activity */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input, naming the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too many requests or streams: retry later */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Storage lost its data: writes refused until it is rebuilt or claimed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    edit_v1_activities__activity_id__reactions__reaction_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                "x-service-key"?: string | null;
+            };
+            path: {
+                /** @description The activity's id (30 hex digits). */
+                activity_id: string;
+                reaction_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReactionDataBody"];
             };
         };
         responses: {
@@ -1574,6 +2191,94 @@ export interface operations {
             };
         };
     };
+    counts_v1_reaction_counts_get: {
+        parameters: {
+            query: {
+                /** @description Repeat for each activity of a page. */
+                activity_id: string[];
+                /** @description Reactions on this reaction. */
+                parent_id?: string | null;
+            };
+            header?: {
+                authorization?: string | null;
+                "x-service-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReactionCounts"];
+                };
+            };
+            /** @description A body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Someone else's data */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input, naming the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too many requests or streams: retry later */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     realtime_v1_realtime__user_id__get: {
         parameters: {
             query?: {
@@ -1862,6 +2567,94 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserList"];
+                };
+            };
+            /** @description A body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description No or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Someone else's data */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input, naming the field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too many requests or streams: retry later */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemOut"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    own_v1_users__user_id__reactions_get: {
+        parameters: {
+            query: {
+                /** @description Repeat for each activity of a page. */
+                activity_id: string[];
+            };
+            header?: {
+                authorization?: string | null;
+                "x-service-key"?: string | null;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnReactions"];
                 };
             };
             /** @description A body that is not JSON */
