@@ -25,6 +25,7 @@ from streamfeed.domain.reactions import (
     ReactionEvent,
     ReactionIdentity,
     ReactionState,
+    ReactionSummary,
     index_entries,
     merged,
 )
@@ -93,9 +94,23 @@ class ReactionStorage(ABC):
 
     def latest(self, targets: Sequence[Target], per_kind: int) -> list[dict[str, list[ReactionState]]]:
         """The newest `per_kind` live reactions of each kind on each target."""
+        return [summary.recent for summary in self.summaries(targets, None, per_kind)]
+
+    def summaries(
+        self, targets: Sequence[Target], user_id: str | None, per_kind: int
+    ) -> list[ReactionSummary]:
+        """For a page: counts per kind, `user_id`'s own (none without one) and the newest
+        `per_kind` of each kind, on each target. Servers override it to read a whole page in a
+        few round trips, not a few per activity."""
+        counts = self.counts(targets)
+        own = self.own(targets, user_id) if user_id is not None else [[] for _ in targets]
         return [
-            {kind: self.newest(target, kind, per_kind) for kind in sorted(kinds)}
-            for target, kinds in zip(targets, self.counts(targets), strict=True)
+            ReactionSummary(
+                found,
+                mine,
+                {kind: self.newest(target, kind, per_kind) for kind in sorted(found)} if per_kind else {},
+            )
+            for target, found, mine in zip(targets, counts, own, strict=True)
         ]
 
 

@@ -4,7 +4,9 @@
 ever seen on a target; ``rx:{A}:kind:<on>:<kind>``: the live reactions of a kind, a sorted set
 scored by time in microseconds (equal times by id, as memory orders them);
 ``rx:{A}:user:<on>:<user>``: a user's own, the same way. Counts are the sorted sets' sizes, so
-an entry added twice counts once. An activity's changes are one transaction (MULTI/EXEC).
+an entry added twice counts once. An activity's changes are one transaction (MULTI/EXEC): on a
+single Redis the whole batch's (one round trip), on a Cluster each activity's (its keys share a
+slot, and a transaction cannot span slots).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import redis
+
 from streamfeed.domain.ids import sort_key_for
-from streamfeed.domain.reactions import ReactionState
+from streamfeed.domain.reactions import ReactionState, ReactionSummary
 from streamfeed.storage.reactions import (
     ReactionChange,
     ReactionCursor,
@@ -29,6 +33,7 @@ class RedisReactionStorage(ReactionStorage):
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
+        self.single_node = not isinstance(client, redis.RedisCluster)
 
     def _key(self, activity_id: str, *parts: str) -> str:
         return ":".join([f"{self.prefix}rx:{{{activity_id}}}", *parts])
@@ -45,25 +50,35 @@ class RedisReactionStorage(ReactionStorage):
         }
 
     def _write(self, changes: Sequence[ReactionChange]) -> None:
-        """One MULTI/EXEC per activity (its keys share a slot): its entries and states change
-        together or not at all."""
+        """An activity's entries and states change together or not at all: one MULTI/EXEC for
+        the batch on a single Redis, one per activity on a Cluster."""
         by_activity: dict[str, list[ReactionChange]] = {}
         for change in changes:
             by_activity.setdefault(change[0], []).append(change)
-        for activity_changes in by_activity.values():
-            out, into = self.moves(activity_changes)
+        if self.single_node:
             pipe = self.client.pipeline(transaction=True)
-            for activity_id, entry in out:
-                pipe.zrem(self._key(activity_id, "kind", entry.on, entry.kind), entry.reaction_id)
-                pipe.zrem(self._key(activity_id, "user", entry.on, entry.user_id), entry.reaction_id)
-            for activity_id, entry in into:
-                score = sort_key_for(entry.time)
-                pipe.sadd(self._key(activity_id, "kinds", entry.on), entry.kind)
-                pipe.zadd(self._key(activity_id, "kind", entry.on, entry.kind), {entry.reaction_id: score})
-                pipe.zadd(self._key(activity_id, "user", entry.on, entry.user_id), {entry.reaction_id: score})
-            for activity_id, _, new in activity_changes:
-                pipe.hset(self._key(activity_id, "states"), new.reaction_id, state_json(new))
+            for activity_changes in by_activity.values():
+                self._queue(pipe, activity_changes)
             pipe.execute()
+            return
+        for activity_changes in by_activity.values():
+            pipe = self.client.pipeline(transaction=True)
+            self._queue(pipe, activity_changes)
+            pipe.execute()
+
+    def _queue(self, pipe: Any, activity_changes: Sequence[ReactionChange]) -> None:
+        """Queue one activity's moves and states on a transaction."""
+        out, into = self.moves(activity_changes)
+        for activity_id, entry in out:
+            pipe.zrem(self._key(activity_id, "kind", entry.on, entry.kind), entry.reaction_id)
+            pipe.zrem(self._key(activity_id, "user", entry.on, entry.user_id), entry.reaction_id)
+        for activity_id, entry in into:
+            score = sort_key_for(entry.time)
+            pipe.sadd(self._key(activity_id, "kinds", entry.on), entry.kind)
+            pipe.zadd(self._key(activity_id, "kind", entry.on, entry.kind), {entry.reaction_id: score})
+            pipe.zadd(self._key(activity_id, "user", entry.on, entry.user_id), {entry.reaction_id: score})
+        for activity_id, _, new in activity_changes:
+            pipe.hset(self._key(activity_id, "states"), new.reaction_id, state_json(new))
 
     def counts(self, targets: Sequence[Target]) -> list[dict[str, int]]:
         if not targets:
@@ -79,6 +94,55 @@ class RedisReactionStorage(ReactionStorage):
         sizes = iter(pipe.execute())
         counted = [{kind: next(sizes) for kind in names} for names in kinds]
         return [{kind: size for kind, size in found.items() if size} for found in counted]
+
+    def summaries(
+        self, targets: Sequence[Target], user_id: str | None, per_kind: int
+    ) -> list[ReactionSummary]:
+        """Three round trips for a whole page: the kinds on each target and the reader's own
+        ids; the size and newest ids of each kind; the states of every id shown."""
+        if not targets:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for activity_id, on in targets:
+            pipe.smembers(self._key(activity_id, "kinds", on))
+            if user_id is not None:
+                pipe.zrevrange(self._key(activity_id, "user", on, user_id), 0, -1)
+        first = iter(pipe.execute())
+        kinds: list[list[str]] = []
+        own_ids: list[list[str]] = []
+        for _ in targets:
+            kinds.append(sorted(k.decode() for k in next(first)))
+            own_ids.append([m.decode() for m in next(first)] if user_id is not None else [])
+        pipe = self.client.pipeline(transaction=False)
+        for (activity_id, on), names in zip(targets, kinds, strict=True):
+            for kind in names:
+                pipe.zcard(self._key(activity_id, "kind", on, kind))
+                if per_kind:
+                    pipe.zrevrange(self._key(activity_id, "kind", on, kind), 0, per_kind - 1)
+        second = iter(pipe.execute())
+        counts: list[dict[str, int]] = []
+        recent_ids: list[dict[str, list[str]]] = []
+        for names in kinds:
+            sizes, newest = {}, {}
+            for kind in names:
+                sizes[kind] = next(second)
+                newest[kind] = [m.decode() for m in next(second)] if per_kind else []
+            counts.append({kind: size for kind, size in sizes.items() if size})
+            recent_ids.append({kind: ids for kind, ids in newest.items() if ids})
+        wanted = {
+            (target[0], rid)
+            for target, mine, newest_ids in zip(targets, own_ids, recent_ids, strict=True)
+            for rid in [*mine, *(r for ids in newest_ids.values() for r in ids)]
+        }
+        states = self.states(sorted(wanted))
+        return [
+            ReactionSummary(
+                found,
+                [states[(target[0], rid)] for rid in mine],
+                {kind: [states[(target[0], rid)] for rid in ids] for kind, ids in newest_ids.items()},
+            )
+            for target, found, mine, newest_ids in zip(targets, counts, own_ids, recent_ids, strict=True)
+        ]
 
     def newest(
         self, target: Target, kind: str, limit: int, before: ReactionCursor | None = None

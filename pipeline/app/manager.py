@@ -29,7 +29,9 @@ from streamfeed.domain.events import (
 from streamfeed.domain.exceptions import ValidationError
 from streamfeed.domain.ids import sort_key_for
 from streamfeed.domain.reactions import (
+    MAX_RECENT_REACTIONS,
     ReactionState,
+    ReactionSummary,
     add_event,
     reaction_identity,
     remove_event,
@@ -242,6 +244,16 @@ class Manager(FeedApplication):
         return self.backend.reactions.newest(
             (activity_id, parent_id or activity_id), kind, _page_size(limit), cursor
         )
+
+    def reaction_summaries(
+        self, activity_ids: Sequence[str], reader: Any = None, recent: int = 0
+    ) -> list[ReactionSummary]:
+        """What a page of activities shows of their reactions, read for the whole page at once:
+        counts per kind, the reader's own (given a reader) and the newest `recent` of each kind."""
+        user = None if reader is None else check_user_id("reader", reader)
+        if isinstance(recent, bool) or not isinstance(recent, int) or not 0 <= recent <= MAX_RECENT_REACTIONS:
+            raise ValidationError("recent", recent, f"must be 0 to {MAX_RECENT_REACTIONS}")
+        return self.backend.reactions.summaries([(a, a) for a in activity_ids], user, recent)
 
     def reaction(self, activity_id: str, reaction_id: str) -> ReactionState | None:
         """The stored state of one reaction (None: never seen here)."""

@@ -44,6 +44,8 @@ REACTION_ID_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,64}\Z")
 MAX_TARGET_FEEDS = 20
 #: Largest data of a reaction, in bytes (as extra_context is counted).
 MAX_DATA_BYTES = 16_384
+#: The most reactions of each kind a page may show per activity.
+MAX_RECENT_REACTIONS = 10
 
 
 class ReactionOp(StrEnum):
@@ -298,3 +300,13 @@ def index_entries(state: ReactionState | None) -> set[IndexEntry]:
     identity = state.identity
     assert identity is not None
     return {IndexEntry(identity.on, identity.kind, identity.time, state.reaction_id, identity.user_id)}
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionSummary:
+    """What a feed page shows of one activity's reactions: live counts per kind, the reader's
+    own (newest first), and the newest few of each kind."""
+
+    counts: dict[str, int]
+    own: list[ReactionState] = field(default_factory=list)
+    recent: dict[str, list[ReactionState]] = field(default_factory=dict)

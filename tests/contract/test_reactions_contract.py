@@ -83,3 +83,34 @@ def _on(event, activity: str):
 
     identity = None if event.identity is None else replace(event.identity, activity_id=activity)
     return replace(event, activity_id=activity, identity=identity)
+
+
+def test_a_page_of_summaries_is_what_counts_own_and_newest_say(backend, user):
+    """summaries (what a feed page shows, read for the page at once) agrees with the one-by-one
+    reads on every backend, for targets with reactions, without, and on a child reaction."""
+    from streamfeed.storage.reactions import ReactionStorage
+
+    store = backend.reactions
+    a, b, empty = activity_id(user), activity_id(f"{user}b"), activity_id(f"{user}e")
+    events = [
+        like(f"s{n}", [a, b][n % 2], f"fan{n % 3}", n, ["like", "comment"][n % 3 == 0]) for n in range(14)
+    ]
+    events += [
+        like("s99", a, "fan1", 99, "like", parent="s0"),
+        remove_event("s2", a, T0 + timedelta(seconds=60)),
+    ]
+    store.apply(events)
+    targets = [(a, a), (b, b), (empty, empty), (a, "s0")]
+    for reader, per_kind in (("fan1", 2), (None, 0), ("nobody", 5)):
+        page = store.summaries(targets, reader, per_kind)
+        assert page == ReactionStorage.summaries(store, targets, reader, per_kind)  # the generic reads
+        assert [s.counts for s in page] == store.counts(targets)
+    page = store.summaries(targets, "fan1", 2)
+    assert (
+        page[0].counts == {"comment": 3, "like": 3} and page[2].counts == {} and page[3].counts == {"like": 1}
+    )
+    assert ids(page[0].own) == ["s10", "s4"] and ids(page[3].own) == ["s99"]
+    assert {kind: ids(states) for kind, states in page[0].recent.items()} == {
+        "comment": ["s12", "s6"],
+        "like": ["s10", "s8"],
+    }

@@ -116,3 +116,34 @@ def test_bad_reactions_are_refused_naming_what_is_wrong(client):
     assert client.get(f"/v1/reaction-counts?activity_id={pin}", headers=reader).json()["results"] == [
         {"like": 1}
     ]
+
+
+def test_a_feed_page_carries_each_activitys_reactions_when_asked(client):
+    follow = {"follower": "julie", "followed": "ann"}
+    assert client.post("/v1/follows", json=follow, headers=SERVICE_HEADERS).status_code == 202
+    first, second = publish(client, "ann", "pin:1"), publish(client, "ann", "pin:2")
+    for n in range(3):
+        react(client, first, f"fan{n}")
+    react(client, first, "julie", "comment", data={"text": "mine"})
+    react(client, second, "julie")
+    headers = token("julie")
+
+    plain = client.get("/v1/feeds/normal/julie", headers=headers).json()
+    assert [a["id"] for a in plain["results"]] == [second, first]
+    assert all("reactions" not in a for a in plain["results"])
+
+    page = client.get("/v1/feeds/normal/julie?reactions=true&recent_reactions=2", headers=headers).json()
+    newer, older = (a["reactions"] for a in page["results"])
+    assert newer["counts"] == {"like": 1} and [r["user_id"] for r in newer["own"]] == ["julie"]
+    assert older["counts"] == {"comment": 1, "like": 3}
+    assert [(r["kind"], r["data"]) for r in older["own"]] == [("comment", {"text": "mine"})]
+    assert [r["user_id"] for r in older["recent"]["like"]] == ["fan2", "fan1"]
+
+    counts_only = client.get("/v1/feeds/normal/julie?reactions=true", headers=headers).json()
+    assert counts_only["results"][1]["reactions"]["recent"] == {}
+    assert client.get("/v1/feeds/normal/julie?recent_reactions=11", headers=headers).status_code == 422
+
+    # An aggregated feed's groups: each member activity carries its own.
+    grouped = client.get("/v1/feeds/aggregated/julie?reactions=true", headers=headers).json()
+    members = {a["id"]: a["reactions"]["counts"] for g in grouped["results"] for a in g["activities"]}
+    assert members == {first: {"comment": 1, "like": 3}, second: {"like": 1}}

@@ -106,7 +106,9 @@ export interface paths {
         };
         /**
          * Read Page
-         * @description A page of the feed, newest first; `next` is the id_lt of the next page.
+         * @description A page of the feed, newest first; `next` is the id_lt of the next page. With `reactions`
+         *     (or `recent_reactions`), each activity carries `reactions`: counts per kind, the user's own
+         *     and the newest of each kind, read for the whole page at once.
          */
         get: operations["read_page_v1_feeds__feed___user_id__get"];
         put?: never;
@@ -1416,6 +1418,10 @@ export interface operations {
                 limit?: number;
                 id_lt?: string | null;
                 id_gt?: string | null;
+                /** @description Each activity with its reaction counts and the user's own. */
+                reactions?: boolean;
+                /** @description And the newest N of each kind. */
+                recent_reactions?: number;
             };
             header?: {
                 authorization?: string | null;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -11,6 +12,7 @@ from streamfeed.api.deps import CallerDep, ManagerDep, accepted_write, feed_of
 from streamfeed.api.models import AUTH, MAX_PAGE, Accepted, Counts, MarkBody, Page, problems
 from streamfeed.api.problems import Problem
 from streamfeed.api.views import feed_page
+from streamfeed.domain.reactions import MAX_RECENT_REACTIONS
 from streamfeed.feeds.aggregated import NotificationFeed
 
 router = APIRouter()
@@ -25,15 +27,26 @@ async def read_page(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 25,
     id_lt: Annotated[str | None, Query(max_length=64)] = None,
     id_gt: Annotated[str | None, Query(max_length=64)] = None,
+    reactions: Annotated[
+        bool, Query(description="Each activity with its reaction counts and the user's own.")
+    ] = False,
+    recent_reactions: Annotated[
+        int, Query(ge=0, le=MAX_RECENT_REACTIONS, description="And the newest N of each kind.")
+    ] = 0,
 ) -> Response:
-    """A page of the feed, newest first; `next` is the id_lt of the next page."""
+    """A page of the feed, newest first; `next` is the id_lt of the next page. With `reactions`
+    (or `recent_reactions`), each activity carries `reactions`: counts per kind, the user's own
+    and the newest of each kind, read for the whole page at once."""
     # Run on the event loop: a page is one storage round trip, cheaper than the hop to a
     # worker thread and back that a sync endpoint costs (the API's hottest path).
     caller.require(user_id, "read the feeds")
     handle = feed_of(manager, feed, user_id)
     # Serialized here, the shape of Page by construction: FastAPI would validate the whole page
     # against the model again before serializing it (a tenth of a read).
-    page = feed_page(handle, feed, user_id, limit, id_lt, id_gt)
+    summaries = None
+    if reactions or recent_reactions:
+        summaries = functools.partial(manager.reaction_summaries, reader=user_id, recent=recent_reactions)
+    page = feed_page(handle, feed, user_id, limit, id_lt, id_gt, summaries)
     return Response(to_json(page), media_type="application/json")
 
 

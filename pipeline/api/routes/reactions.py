@@ -27,6 +27,7 @@ from streamfeed.api.models import (
     problems,
 )
 from streamfeed.api.problems import Problem
+from streamfeed.api.views import reaction_json
 from streamfeed.app.manager import Manager
 from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.domain.reactions import ReactionState
@@ -62,17 +63,7 @@ def own_reaction(manager: Manager, activity_id: str, reaction_id: str, caller: C
 
 
 def reaction_out(state: ReactionState) -> ReactionOut:
-    identity = state.identity
-    assert identity is not None  # only live states are listed
-    return ReactionOut(
-        id=state.reaction_id,
-        kind=identity.kind,
-        user_id=identity.user_id,
-        activity_id=identity.activity_id,
-        parent_id=identity.parent_id,
-        time=identity.time,
-        data=state.data,
-    )
+    return ReactionOut.model_validate(reaction_json(state))
 
 
 @router.post("/v1/activities/{activity_id}/reactions", **accepted_write(404))
