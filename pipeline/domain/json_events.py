@@ -8,6 +8,8 @@ schemas/events.schema.json):
    "foreign_id": "pin:42", "to": ["notification:9"], "priority": "high"}
   {"type": "follow", "op": "follow", "follower": "13", "followed": "7",
    "activity_copy_limit": 100, "time": "2026-11-26T12:00:00Z"}
+  {"type": "reaction", "op": "add", "id": "c1", "activity_id": "<30 hex digits>",
+   "kind": "comment", "user_id": "9", "data": {"text": "lovely"}}
 
 JSON is strict where Python is lenient: ids are strings (``"actor": 5`` is an
 error, not "5"), no field is coerced, unknown fields are refused. Times are
@@ -27,8 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as ShapeError
 
 from streamfeed.domain.activity import Activity
+from streamfeed.domain.activity_state import version_of
 from streamfeed.domain.events import ActivityEvent, FollowEvent
 from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.domain.reactions import ReactionEvent
 
 Scalar = str | bool | int | float | None
 
@@ -64,7 +68,29 @@ class FollowLine(_Strict):
     time: datetime | None = None
 
 
-EventLine = Annotated[ActivityLine | FollowLine, Field(discriminator="type")]
+class ReactionLine(_Strict):
+    """A reaction's add, update or remove: what the Avro record io.streamfeed.ReactionEvent carries."""
+
+    type: Literal["reaction"]
+    op: Literal["add", "update", "remove", "ADD", "UPDATE", "REMOVE"] = "add"
+    id: str = Field(description="The reaction's id, yours to choose (1-64 of A-Za-z0-9_-).")
+    activity_id: str = Field(description="The activity's id (30 hex digits, as pages show it).")
+    kind: str | None = Field(None, description="An add's kind: like, comment, reply or your own.")
+    user_id: str | None = Field(None, description="An add's user: who reacted.")
+    parent_id: str | None = Field(None, description="An add's parent reaction (a like of a comment).")
+    target_feeds: list[str] = Field(
+        default_factory=list, description="An add's feeds to tell, 'FEED:USER_ID'."
+    )
+    time: datetime | None = Field(None, description="When the user reacted; now if missing.")
+    data: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
+    version: int | None = Field(
+        None, ge=0, le=2**63 - 1, description="Orders the events of one reaction; null: the time now."
+    )
+
+
+EventLine = Annotated[ActivityLine | FollowLine | ReactionLine, Field(discriminator="type")]
+#: What a JSON line publishes.
+JsonEvent = ActivityEvent | FollowEvent | ReactionEvent
 EVENT_LINE = TypeAdapter(EventLine)
 
 
@@ -88,12 +114,12 @@ def _when(value: datetime | None) -> datetime:
 
 def _shape_error(error: ShapeError) -> JsonEventError:
     first = error.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"] if part not in ("activity", "follow"))
+    where = ".".join(str(part) for part in first["loc"] if part not in ("activity", "follow", "reaction"))
     message = first["msg"]
     if first["type"] == "json_invalid":
         return JsonEventError(f"not JSON: {first.get('ctx', {}).get('error', message)}")
     if first["type"] == "union_tag_invalid" or (first["type"] == "union_tag_not_found"):
-        return JsonEventError("type must be 'activity' or 'follow'")
+        return JsonEventError("type must be 'activity', 'follow' or 'reaction'")
     if first["type"] in ("model_type", "model_attributes_type", "dict_type") and not where:
         return JsonEventError("each line must be a JSON object")
     if first["type"] == "extra_forbidden":
@@ -103,7 +129,7 @@ def _shape_error(error: ShapeError) -> JsonEventError:
     return JsonEventError(f"{where}: {message}" if where else message)
 
 
-def parse_json_event(line: str | bytes) -> ActivityEvent | FollowEvent:
+def parse_json_event(line: str | bytes) -> JsonEvent:
     """One line as an event; JsonEventError says what is wrong and where."""
     try:
         parsed = EVENT_LINE.validate_json(line)
@@ -117,8 +143,10 @@ def parse_json_event(line: str | bytes) -> ActivityEvent | FollowEvent:
         raise JsonEventError(str(error)) from None
 
 
-def event_from_line(parsed: ActivityLine | FollowLine) -> ActivityEvent | FollowEvent:
+def event_from_line(parsed: ActivityLine | FollowLine | ReactionLine) -> JsonEvent:
     """The event a checked line describes; the events' own rules raise ValidationError."""
+    if isinstance(parsed, ReactionLine):
+        return _reaction(parsed)
     if isinstance(parsed, ActivityLine):
         activity = {
             "actor": parsed.actor,
@@ -149,3 +177,34 @@ def event_from_line(parsed: ActivityLine | FollowLine) -> ActivityEvent | Follow
 
 def dump_json_schema() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def _reaction(parsed: ReactionLine) -> ReactionEvent:
+    """An add names who reacted how; an update or remove names only the ids (and an update the
+    data): a field that only an add carries is refused on them rather than ignored."""
+    op = parsed.op.upper()
+    when = _when(parsed.time)
+    identity = None
+    if op == "ADD":
+        identity = {
+            "kind": parsed.kind,
+            "user_id": parsed.user_id,
+            "parent_id": parsed.parent_id,
+            "time": when,
+            "target_feeds": parsed.target_feeds,
+        }
+    else:
+        for name in ("kind", "user_id", "parent_id", "target_feeds"):
+            if getattr(parsed, name):
+                raise JsonEventError(f"{name}: only an add names who reacted and how")
+        if op == "REMOVE" and parsed.data:
+            raise JsonEventError("data: a remove carries no data")
+    record = {
+        "op": op,
+        "id": parsed.id,
+        "activity_id": parsed.activity_id,
+        "version": parsed.version if parsed.version is not None else version_of(datetime.now(UTC)),
+        "identity": identity,
+        "data": parsed.data,
+    }
+    return ReactionEvent.from_record(record)

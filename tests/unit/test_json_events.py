@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from streamfeed.domain.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
@@ -87,3 +89,52 @@ def test_the_example_file_is_valid(tmp_path):
     lines = (SCHEMA_DIR / "examples" / "events.jsonl").read_text().splitlines()
     events = [parse_json_event(line) for line in lines if line.strip()]
     assert {type(e) for e in events} == {ActivityEvent, FollowEvent} and len(events) >= 5
+
+
+PIN = "0" * 14 + "a" * 16  # an activity id's shape: 30 lowercase hex digits
+
+
+def reaction_line(**fields) -> str:
+    return json.dumps({"type": "reaction", "id": "c1", "activity_id": PIN, **fields})
+
+
+def test_reaction_lines_add_update_and_remove():
+    from streamfeed.domain.reactions import ReactionEvent, ReactionOp
+
+    add = parse_json_event(
+        reaction_line(
+            kind="comment",
+            user_id="9",
+            parent_id=None,
+            time="2026-12-07T10:00:00Z",
+            data={"text": "hi"},
+            version=7,
+        )
+    )
+    assert isinstance(add, ReactionEvent) and add.op is ReactionOp.ADD and add.version == 7
+    assert add.identity.kind == "comment" and add.identity.time.isoformat() == "2026-12-07T10:00:00+00:00"
+    assert add.data == {"text": "hi"}
+    update = parse_json_event(reaction_line(op="update", data={"text": "x"}))
+    assert update.op is ReactionOp.UPDATE and update.identity is None and update.version > 7
+    remove = parse_json_event(reaction_line(op="REMOVE"))
+    assert remove.op is ReactionOp.REMOVE and remove.data == {}
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"kind": "like"}, "user_id: is required"),
+        ({"user_id": "9"}, "kind: must be"),
+        ({"kind": "Like!", "user_id": "9"}, "kind: must be"),
+        ({"kind": "like", "user_id": "9", "target_feeds": ["nofeed"]}, "target_feeds"),
+        ({"op": "update", "kind": "like"}, "kind: only an add"),
+        ({"op": "remove", "data": {"a": 1}}, "data: a remove carries no data"),
+        ({"kind": "like", "user_id": "9", "version": -1}, "version: .*greater than or equal"),
+        ({"kind": "like", "user_id": "9", "colour": 1}, "colour: unknown field"),
+        ({"kind": "like", "user_id": "9", "activity_id": "pin:1"}, "activity_id: must be an activity id"),
+        ({"kind": "like", "user_id": "9", "id": "a b"}, "id: must be a reaction id"),
+    ],
+)
+def test_bad_reaction_lines_say_why(fields, reason):
+    with pytest.raises(JsonEventError, match=reason):
+        parse_json_event(reaction_line(**fields))

@@ -73,3 +73,25 @@ def test_a_bad_record_names_its_field(bad, field):
     with pytest.raises(ValidationError) as error:
         ReactionEvent.from_record(bad)
     assert error.value.field == field
+
+
+def test_a_reaction_line_becomes_a_record_on_the_reactions_topic_keyed_by_its_activity():
+    """`streamfeed produce` takes reaction lines too: the record goes where a worker folds it."""
+    import json
+
+    from streamfeed.cli.line_encoding import LineEncoder
+    from streamfeed.settings import Settings
+
+    settings = Settings(topic_prefix="app.")
+    line = {"type": "reaction", "id": "l1", "activity_id": PIN, "kind": "like", "user_id": "bob"}
+    bad = dict(line, kind="Like!")
+    chunk = LineEncoder(None, settings, publishing=False).encode(
+        1, [json.dumps(x).encode() for x in (line, bad)]
+    )
+    ((topic, key, value),) = chunk.records
+    assert (topic, key) == ("app.reactions", PIN.encode())
+    decoded = ReactionEvent.from_record(AvroCodec().decode(REACTION_EVENT, value))
+    assert decoded.identity.user_id == "bob" and decoded.identity.kind == "like"
+    assert chunk.refusals == [
+        (2, "kind: must be 1-64 of a-z, 0-9, _ and -, starting with a letter (got 'Like!')")
+    ]
