@@ -529,6 +529,13 @@ class MemoryBackend(Backend):
             }
             if self.follows.modes:  # only apps that pull authors have any
                 dumped["author_modes"] = dict(sorted(self.follows.modes.items()))
+            reactions = self.reactions
+            if reactions.stored:  # only apps with reactions have any
+                dumped["reactions"] = {
+                    "states": dict(sorted(reactions.stored.items())),
+                    "by_kind": {k: list(v) for k, v in sorted(reactions.by_kind.items()) if v},
+                    "by_user": {k: list(v) for k, v in sorted(reactions.by_user.items()) if v},
+                }
             return dumped
 
     def lock_all(self) -> threading.RLock:

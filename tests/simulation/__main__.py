@@ -1,6 +1,6 @@
 """Run many simulated schedules and print how many were checked per second.
 
-python -m tests.simulation [--schedules 10000] [--seed 2026] [--world W --schedule S]
+python -m tests.simulation [--schedules 10000] [--seed 2026] [--reactions 20] [--world W --schedule S]
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ def main() -> int:
     parser.add_argument(
         "--seed", type=int, default=2026, help="picks the worlds and schedules: another seed explores others"
     )
+    parser.add_argument("--reactions", type=int, default=0, help="reaction events per world (at most)")
     parser.add_argument("--world", type=int, help="replay one world seed")
     parser.add_argument("--schedule", type=int, help="with --world: replay one schedule seed")
     args = parser.parse_args()
     if args.world is not None:
-        world = generate(args.world, events=args.events)
+        world = generate(args.world, events=args.events, reactions=args.reactions)
         pipeline, stats = run_pipeline(world, args.schedule or 0)
         diff = first_difference(visible(run_inline(world), world.users), visible(pipeline, world.users))
         print(diff or f"equal ({stats})")
@@ -37,7 +38,11 @@ def main() -> int:
     schedules = events = steps = crashes = redelivered = failures = 0
     while schedules < args.schedules:
         world_seed = rng.getrandbits(32)
-        world = generate(world_seed, events=rng.randint(5, args.events))
+        world = generate(
+            world_seed,
+            events=rng.randint(5, args.events),
+            reactions=rng.randint(0, args.reactions) if args.reactions else 0,
+        )
         expected = stored(run_inline(world))
         for _ in range(args.per_world):
             schedule_seed = rng.getrandbits(32)

@@ -23,6 +23,7 @@ from streamfeed.app.manager import Manager
 from streamfeed.app.steps import (
     apply_author_mode,
     apply_follow,
+    apply_reactions,
     expand_rests,
     fanout_many,
     materialize_many,
@@ -41,6 +42,13 @@ from streamfeed.domain.events import (
     mark_batch,
 )
 from streamfeed.domain.ids import sort_key_for
+from streamfeed.domain.reactions import (
+    ReactionEvent,
+    add_event,
+    reaction_identity,
+    remove_event,
+    update_event,
+)
 from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
 from streamfeed.feeds.flat import Feed, UserFeed
 from streamfeed.storage.memory import MemoryBackend
@@ -56,7 +64,7 @@ class Mark:
     spec: MarkSpec
 
 
-Event = ActivityEvent | FollowEvent | Mark | AuthorModeEvent
+Event = ActivityEvent | FollowEvent | Mark | AuthorModeEvent | ReactionEvent
 
 
 class ShortFeed(Feed):
@@ -117,6 +125,7 @@ def generate(
     prefix: str = "",
     trim: bool | None = None,
     switches: int = 0,
+    reactions: int = 0,
 ) -> World:
     """Follows, adds (some LOW lane, some future-dated, some notifying), updates, removals,
     re-adds and marks, in publication order; each event one second after the last.
@@ -126,6 +135,9 @@ def generate(
     switches: that many push/pull switches of random authors at random times
     (before, among and after the activities they cover), anywhere in the
     stream: a hybrid world, whose reads equal those of the same world without them.
+    reactions: that many reaction events (adds, likes of comments, an add of one id again with
+    other data, updates, removals, versions that tie) on the activities, anywhere in the stream.
+    Both come from their own random streams, so a world without them is the world it always was.
     """
     rng = random.Random(seed)
     churn = rng.random() < 0.5 if churn is None else churn
@@ -191,7 +203,39 @@ def generate(
         when = START + timedelta(seconds=rng.randint(-700 * 60, events + 10 * 60))
         switch = AuthorModeEvent(rng.choice(names), rng.random() < 0.6, sort_key_for(when))
         out.insert(rng.randint(0, len(out)), switch)
+    if reactions and added:
+        _insert_reactions(random.Random(seed ^ 0x5EED), out, names, added, reactions)
     return World(names, out, TrimManager if trim else ChurnManager, follows_first=churn and trim)
+
+
+def _insert_reactions(
+    rng: random.Random, out: list[Event], names: list[str], added: list[Activity], count: int
+) -> None:
+    made: list[tuple[str, str]] = []  # (reaction id, activity id)
+    for n in range(count):
+        # Versions from a small range, so events of one reaction tie now and then.
+        published = START + timedelta(seconds=rng.randint(0, 20))
+        roll = rng.random()
+        event: ReactionEvent
+        if made and roll < 0.2:
+            rid, activity_id = rng.choice(made)
+            event = update_event(rid, activity_id, {"edit": n}, published)
+        elif made and roll < 0.35:
+            rid, activity_id = rng.choice(made)
+            event = remove_event(rid, activity_id, published)
+        else:
+            if made and roll < 0.45:  # the same id added again with other data (a producer's retry)
+                rid, activity_id = rng.choice(made)
+            else:
+                rid, activity_id = f"r{n}", rng.choice(added).id
+            on_activity = [r for r, a in made if a == activity_id and r != rid]
+            parent = rng.choice(on_activity) if on_activity and rng.random() < 0.3 else None
+            kind = rng.choice(["like", "comment"])
+            when = START + timedelta(seconds=rng.randint(0, 5))
+            identity = reaction_identity(kind, rng.choice(names), activity_id, parent, when)
+            event = add_event(rid, identity, {"n": n}, published)
+            made.append((rid, activity_id))
+        out.insert(rng.randint(0, len(out)), event)
 
 
 def without_switches(world: World) -> World:
@@ -210,6 +254,8 @@ def run_inline(world: World) -> Manager:
             manager.driver.follow(event)
         elif isinstance(event, AuthorModeEvent):
             manager.driver.author_mode(event)
+        elif isinstance(event, ReactionEvent):
+            manager.driver.reaction(event)
         else:
             manager.driver.mark(event.user, event.spec)
     return manager
@@ -244,10 +290,11 @@ def run_pipeline(
     rng = random.Random(seed)
     partitions = partitions or rng.randint(1, 3)
     manager = world.manager_class(backend or MemoryBackend())
+    topics = ["activities", "follows", "marks", "feed-ops-high", "feed-ops-low"]
+    if any(isinstance(event, ReactionEvent) for event in world.events):  # else: schedules as before
+        topics.append("reactions")
     logs: dict[tuple[str, int], Log] = {
-        (topic, p): Log(f"{topic}[{p}]")
-        for topic in ("activities", "follows", "marks", "feed-ops-high", "feed-ops-low")
-        for p in range(partitions)
+        (topic, p): Log(f"{topic}[{p}]") for topic in topics for p in range(partitions)
     }
     published = {id(event): index for index, event in enumerate(world.events)}
     for event in world.events:  # everything is published up front, in order
@@ -257,6 +304,8 @@ def run_pipeline(
             logs["follows", partition_for(event.follower, partitions)].messages.append(event)
         elif isinstance(event, AuthorModeEvent):  # keyed by the author on the follows topic
             logs["follows", partition_for(event.author, partitions)].messages.append(event)
+        elif isinstance(event, ReactionEvent):  # keyed by the activity: one writer per activity
+            logs["reactions", partition_for(event.activity_id, partitions)].messages.append(event)
         else:
             batch = mark_batch(event.user, event.spec)
             logs["marks", partition_for(event.user, partitions)].messages.append(batch)
@@ -282,6 +331,8 @@ def run_pipeline(
                     emit(apply_follow(manager, event))
         elif topic == "marks":  # forwarded as they are to the user's feed-ops partition
             emit(messages)
+        elif topic == "reactions":  # folded where they are: nothing is sent on
+            apply_reactions(manager, messages)
         else:
             materialize_many(manager, messages)
 
@@ -357,3 +408,26 @@ def first_difference(expected: dict, actual: dict) -> str | None:
         if expected.get(key) != actual.get(key):
             return f"{key}:\n  inline:   {expected.get(key)!r}\n  pipeline: {actual.get(key)!r}"
     return None
+
+
+def reaction_view(manager: Manager, world: World) -> dict:
+    """What readers see of the world's reactions: for every activity and every reaction that
+    has reactions on it, the counts, each user's own and the newest three of each kind."""
+    targets = sorted(
+        {
+            (event.activity_id, on)
+            for event in world.events
+            if isinstance(event, ReactionEvent)
+            for on in (event.activity_id, event.reaction_id)
+        }
+    )
+    store = manager.backend.reactions
+    return {user: store.summaries(targets, user, 3) for user in world.users}
+
+
+def reactions_reversed(world: World) -> World:
+    """The same world with its reactions published in the opposite order (after everything
+    else: they touch nothing else): what an order-free fold must not notice."""
+    others = [e for e in world.events if not isinstance(e, ReactionEvent)]
+    reactions = [e for e in world.events if isinstance(e, ReactionEvent)]
+    return World(world.users, others + reactions[::-1], world.manager_class, world.follows_first)

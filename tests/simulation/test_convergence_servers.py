@@ -1,11 +1,12 @@
-"""The simulation's property on the real storage servers: fewer schedules, same answer as inline mode."""
+"""The simulation's property on the real storage servers: fewer schedules, same answer as inline mode,
+reactions among the events."""
 
 from __future__ import annotations
 
 import pytest
 
 from streamfeed.settings import get_settings
-from tests.simulation.sim import first_difference, generate, run_inline, run_pipeline, visible
+from tests.simulation.sim import first_difference, generate, reaction_view, run_inline, run_pipeline, visible
 
 pytestmark = pytest.mark.integration
 
@@ -18,10 +19,12 @@ def test_redis_converges_like_inline(redis_client, unique_name, world_seed, sche
 
     backend = RedisBackend.from_url(get_settings().redis_url, prefix=f"{unique_name}:")
     try:
-        world = generate(world_seed, events=50)
+        world = generate(world_seed, events=50, reactions=20)
         pipeline, _ = run_pipeline(world, schedule_seed, backend=backend)
-        difference = first_difference(visible(run_inline(world), world.users), visible(pipeline, world.users))
+        oracle = run_inline(world)
+        difference = first_difference(visible(oracle, world.users), visible(pipeline, world.users))
         assert difference is None, difference
+        assert reaction_view(pipeline, world) == reaction_view(oracle, world)
     finally:
         keys = list(redis_client.scan_iter(f"{unique_name}:*"))
         if keys:
@@ -35,12 +38,12 @@ def test_cassandra_converges_like_inline(cassandra_session, unique_name):
     backend = CassandraBackend.connect(get_settings(), keyspace=unique_name)
     try:
         for world_seed, schedule_seed in SCHEDULES[:3]:
-            world = generate(world_seed, events=40, prefix=f"w{world_seed}")
+            world = generate(world_seed, events=40, prefix=f"w{world_seed}", reactions=20)
             pipeline, _ = run_pipeline(world, schedule_seed, backend=backend)
-            difference = first_difference(
-                visible(run_inline(world), world.users), visible(pipeline, world.users)
-            )
+            oracle = run_inline(world)
+            difference = first_difference(visible(oracle, world.users), visible(pipeline, world.users))
             assert difference is None, f"world {world_seed}: {difference}"
+            assert reaction_view(pipeline, world) == reaction_view(oracle, world), f"world {world_seed}"
     finally:
         backend.close()
         cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
