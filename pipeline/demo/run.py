@@ -20,6 +20,7 @@ from streamfeed.demo.snapshot import differences, snapshot
 from streamfeed.demo.world import World, generate_world
 from streamfeed.domain.author_modes import AuthorModeEvent
 from streamfeed.domain.events import ActivityEvent
+from streamfeed.domain.reactions import ReactionEvent
 from streamfeed.feeds.aggregated import NotificationFeed
 from streamfeed.kafka.producer import StreamfeedProducer
 from streamfeed.kafka.topics import create_topics
@@ -42,6 +43,8 @@ def run_inline(
                 manager.driver.activity(event)
             elif isinstance(event, AuthorModeEvent):
                 manager.driver.author_mode(event)
+            elif isinstance(event, ReactionEvent):
+                manager.driver.reaction(event)
             else:
                 manager.driver.follow(event)
     return manager

@@ -35,6 +35,23 @@ def snapshot(manager: Manager, users: Iterable[str]) -> dict[tuple[str, str], An
     return result
 
 
+def reaction_snapshot(manager: Manager, activity_ids: Iterable[str]) -> dict[str, Any]:
+    """Every listed activity's reactions: counts per kind, and each kind's live reaction ids
+    with their data, newest first (read a page of 100 at a time)."""
+    result: dict[str, Any] = {}
+    ids = sorted(set(activity_ids))
+    for activity_id, counts in zip(ids, manager.reaction_counts(ids), strict=True):
+        lists: dict[str, list[tuple[str, Any]]] = {}
+        for kind in sorted(counts):
+            shown, before = [], None
+            while page := manager.reactions(activity_id, kind, limit=100, before=before):
+                shown += [(state.reaction_id, state.data) for state in page]
+                before = page[-1]
+            lists[kind] = shown
+        result[activity_id] = (counts, lists)
+    return result
+
+
 def differences(expected: dict[Any, Any], actual: dict[Any, Any], limit: int = 10) -> list[str]:
     """Human-readable differences between two snapshots, at most limit of them."""
     found = []

@@ -22,9 +22,16 @@ from streamfeed.domain.activity import Activity
 from streamfeed.domain.author_modes import AuthorModeEvent
 from streamfeed.domain.events import ActivityEvent, ActivityOp, FollowEvent, FollowOp
 from streamfeed.domain.ids import sort_key_for
+from streamfeed.domain.reactions import (
+    ReactionEvent,
+    add_event,
+    reaction_identity,
+    remove_event,
+    update_event,
+)
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-Event = ActivityEvent | FollowEvent | AuthorModeEvent
+Event = ActivityEvent | FollowEvent | AuthorModeEvent | ReactionEvent
 
 
 @dataclass
@@ -44,8 +51,11 @@ def _follow(op: FollowOp, follower: str, followed: str, time: datetime) -> Follo
     return FollowEvent(op, follower, followed, time)
 
 
-def generate_world(users: int = 30, events: int = 300, seed: int = 7) -> World:
-    """A world of about `events` events among `users` users."""
+def generate_world(users: int = 30, events: int = 300, seed: int = 7, reactions: int = 0) -> World:
+    """A world of about `events` events among `users` users; with `reactions`, that many
+    reaction events besides (likes and comments on pins, likes of comments, edits, and removals
+    near the end), drawn from a random stream of their own: the rest of the world is the same
+    with or without them."""
     rng = random.Random(seed)
     names = [f"user{n:03d}" for n in range(users)]
     # Zipf-like popularity: user000 is followed by many, the tail by few.
@@ -104,7 +114,39 @@ def generate_world(users: int = 30, events: int = 300, seed: int = 7) -> World:
     removable = [e for e in activities if e.activity.verb.infinitive == "add"]
     for event in rng.sample(removable, k=max(1, len(removable) // 25)):
         endings.append(ActivityEvent(ActivityOp.REMOVE, event.activity, None, tick(5)))
-    return World(names, [follows, [*activities], endings])
+    phases: list[list[Event]] = [follows, [*activities], endings]
+    if reactions and pins:
+        _add_reactions(random.Random(seed * 1_000_003 + 30), phases, names, pins, reactions)
+    return World(names, phases)
+
+
+def _add_reactions(
+    rng: random.Random, phases: list[list[Event]], names: list[str], pins: list[Activity], count: int
+) -> None:
+    """Reactions on the pins: nine in ten among the activities (adds and edits), the rest, removals
+    and late edits, among the endings."""
+    made: list[tuple[str, str, str]] = []  # (reaction id, activity id, kind)
+    late = count // 10
+    for n in range(count):
+        ending = n >= count - late
+        published = START + timedelta(days=30 if ending else 1, seconds=n)
+        if made and (ending or rng.random() < 0.1):
+            rid, activity_id, _ = rng.choice(made)
+            if ending and rng.random() < 0.6:
+                event: ReactionEvent = remove_event(rid, activity_id, published)
+            else:
+                event = update_event(rid, activity_id, {"text": f"edited {n}"}, published)
+        else:
+            pin = rng.choice(pins)
+            comments = [r for r, a, kind in made if a == pin.id and kind == "comment"]
+            parent = rng.choice(comments) if comments and rng.random() < 0.2 else None
+            kind = "like" if parent or rng.random() < 0.7 else "comment"
+            identity = reaction_identity(kind, rng.choice(names), pin.id, parent, published)
+            data = {"text": f"comment {n}"} if kind == "comment" else {}
+            event = add_event(f"rx{n:05d}", identity, data, published)
+            made.append((event.reaction_id, pin.id, kind))
+        phase = phases[2] if ending else phases[1]
+        phase.insert(rng.randint(0, len(phase)), event)
 
 
 def with_pulled_authors(world: World, authors: int = 3, crossing: bool = True) -> World:

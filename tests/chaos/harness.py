@@ -23,8 +23,9 @@ from typing import Any
 from streamfeed.app.manager import Manager
 from streamfeed.consumers.processes import WorkerProcess
 from streamfeed.demo.run import run_inline
-from streamfeed.demo.snapshot import differences, snapshot
+from streamfeed.demo.snapshot import differences, reaction_snapshot, snapshot
 from streamfeed.demo.world import World
+from streamfeed.domain.reactions import ReactionEvent
 from streamfeed.kafka.lag import group_lag
 from streamfeed.ops.teardown import remove_run
 from streamfeed.settings import Settings
@@ -47,6 +48,13 @@ class Figures:
     duplicated: int = 0
     unexpected: int = 0
     differing_feeds: int = 0
+    #: Live reactions the oracle counts, those counted here, and the differences either way.
+    reactions: int = 0
+    reactions_counted: int = 0
+    reactions_lost: int = 0
+    reactions_double_counted: int = 0
+    #: Activities whose reaction lists (ids, order, data) differ from the oracle's.
+    reactions_differing: int = 0
     dead_letters: int = 0
     restarts: int = 0
     converge_seconds: float = 0.0
@@ -55,6 +63,12 @@ class Figures:
 
     def line(self) -> str:
         extra = "".join(f", {key} {value}" for key, value in self.notes.items())
+        if self.reactions:
+            extra = (
+                f", reactions expected {self.reactions}, counted {self.reactions_counted}, "
+                f"lost {self.reactions_lost}, double counted {self.reactions_double_counted}, "
+                f"activities with differing reactions {self.reactions_differing}{extra}"
+            )
         return (
             f"{self.scenario}: events {self.events}, entries expected {self.expected}, found {self.found}, "
             f"lost {self.lost}, duplicated {self.duplicated}, unexpected {self.unexpected}, "
@@ -63,14 +77,24 @@ class Figures:
         )
 
     def assert_clean(self) -> None:
-        if (self.lost, self.duplicated, self.unexpected, self.differing_feeds) != (0, 0, 0, 0):
+        clean = (0, 0, 0, 0, 0, 0, 0)
+        if self._faults() != clean:
             # Kept beside the workers' logs: a failure seen once is worth its details.
             LOG_DIR.mkdir(parents=True, exist_ok=True)
             slug = "".join(c if c.isalnum() else "-" for c in self.scenario.lower())
             path = LOG_DIR / f"{slug}-{time.strftime('%H%M%S')}-differences.txt"
             path.write_text(self.line() + "\n" + "\n".join(self.differences) + "\n")
-        assert (self.lost, self.duplicated, self.unexpected, self.differing_feeds) == (0, 0, 0, 0), (
-            self.line() + "\n" + "\n".join(self.differences)
+        assert self._faults() == clean, self.line() + "\n" + "\n".join(self.differences)
+
+    def _faults(self) -> tuple[int, ...]:
+        return (
+            self.lost,
+            self.duplicated,
+            self.unexpected,
+            self.differing_feeds,
+            self.reactions_lost,
+            self.reactions_double_counted,
+            self.reactions_differing,
         )
 
 
@@ -199,7 +223,8 @@ def compare(
 ) -> Figures:
     """Fill figures from every feed of every user against the inline oracle. ignored: activity
     ids outside the world (poison records, partly applied before they failed) left out."""
-    expected = snapshot(run_inline(world), world.users)
+    oracle = run_inline(world)
+    expected = snapshot(oracle, world.users)
     actual = _without(snapshot(manager, world.users), ignored) if ignored else snapshot(manager, world.users)
     figures.events = len(world.events)
     for key in expected.keys() | actual.keys():
@@ -212,7 +237,29 @@ def compare(
         figures.unexpected += sum(1 for activity_id in got if activity_id not in want)
     figures.differences = differences(expected, actual)
     figures.differing_feeds = sum(1 for key in expected if expected[key] != actual.get(key))
+    reacted = {event.activity_id for event in world.events if isinstance(event, ReactionEvent)}
+    if reacted:
+        _compare_reactions(reaction_snapshot(oracle, reacted), reaction_snapshot(manager, reacted), figures)
     return figures
+
+
+def _compare_reactions(expected: dict[str, Any], actual: dict[str, Any], figures: Figures) -> None:
+    """Counts and lists of every activity's reactions against the oracle's: a reaction missing
+    from a count is lost, one counted more than the oracle does is double counted."""
+    for activity_id, (want_counts, want_lists) in expected.items():
+        got_counts, got_lists = actual[activity_id]
+        for kind in want_counts.keys() | got_counts.keys():
+            want, got = want_counts.get(kind, 0), got_counts.get(kind, 0)
+            figures.reactions += want
+            figures.reactions_counted += got
+            figures.reactions_lost += max(0, want - got)
+            figures.reactions_double_counted += max(0, got - want)
+        if (want_counts, want_lists) != (got_counts, got_lists):
+            figures.reactions_differing += 1
+            figures.differences.append(
+                f"reactions of {activity_id}: expected {(want_counts, want_lists)!r}, "
+                f"got {(got_counts, got_lists)!r}"
+            )
 
 
 def publish_world(

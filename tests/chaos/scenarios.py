@@ -105,7 +105,7 @@ def worker_kills(
     """SIGKILL a random worker of the group `kills` times while the world is processed; the
     longest any partition stood still with work waiting. static: each worker keeps a static
     group membership name across its restarts (STREAMFEED_WORKER_INSTANCE_ID)."""
-    world = generate_world(users=max(60, events // 12), events=events, seed=seed)
+    world = generate_world(users=max(60, events // 12), events=events, seed=seed, reactions=events // 4)
     settings = chaos_settings("redis", partitions=6, worker_instance_id="chaos" if static else None)
     rng = random.Random(seed)
 
@@ -127,7 +127,7 @@ def worker_kills(
 
 def kafka_outage(seconds: float = 10.0, events: int = 2000, seed: int = 32) -> Figures:
     """Stop the Kafka broker while the producer publishes and workers consume, then start it."""
-    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed, reactions=events // 4)
     settings = chaos_settings("redis", partitions=4)
 
     def disrupt(supervisor: Supervisor, figures: Figures) -> None:
@@ -141,7 +141,7 @@ def kafka_outage(seconds: float = 10.0, events: int = 2000, seed: int = 32) -> F
 
 def cassandra_outage(seconds: float = 20.0, events: int = 2000, seed: int = 33) -> Figures:
     """Stop Cassandra (the feeds' storage) mid-run for longer than the workers' retry deadline."""
-    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed, reactions=events // 4)
     settings = chaos_settings("cassandra", partitions=4)
 
     def disrupt(supervisor: Supervisor, figures: Figures) -> None:
@@ -155,7 +155,7 @@ def cassandra_outage(seconds: float = 20.0, events: int = 2000, seed: int = 33) 
 
 def redis_outage(seconds: float = 15.0, events: int = 2000, seed: int = 34) -> Figures:
     """Stop the feeds' Redis (a private one with an append-only file) mid-run, then start it."""
-    world = generate_world(users=max(50, events // 12), events=events, seed=seed)
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed, reactions=events // 4)
     with tempfile.TemporaryDirectory(prefix="streamfeed-chaos-redis-") as directory:
         instance = RedisInstance(Path(directory), free_port())
         instance.start()
