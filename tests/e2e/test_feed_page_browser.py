@@ -1,6 +1,6 @@
 """The demo feed page in a real browser (Playwright driving Debian's chromium, headless): sign in,
 see the feeds, an activity published through the API appears and the unseen badge changes with
-no reload, mark all seen, the badge goes to 0."""
+no reload, mark all seen, the badge goes to 0; like a pin on the feed and take the like back."""
 
 from __future__ import annotations
 
@@ -75,6 +75,20 @@ def test_the_page_updates_live_and_marks_seen(chromium, tmp_path):
             expect(page.locator("#notification li")).to_contain_text(["ann love"], timeout=15_000)
             page.click("#markall")
             expect(page.locator("#badge")).to_have_text("0", timeout=15_000)
+
+            # Likes: bob follows ann, ann pins, bob likes the pin on his feed and takes it back.
+            follow = {"follower": "bob", "followed": "ann"}
+            assert httpx.post(base + "/v1/follows", json=follow, headers=ann).status_code == 202
+            pin = {"actor": "ann", "verb": "add", "object": "pin:7"}
+            assert httpx.post(base + "/v1/activities", json=pin, headers=ann).status_code == 202
+            entry = page.locator("#normal li", has_text="ann add pin:7")
+            expect(entry.locator(".likes")).to_have_text("\u2665 0", timeout=15_000)
+            entry.locator("button.like").click()
+            expect(entry.locator(".likes")).to_have_text("\u2665 1", timeout=15_000)
+            expect(entry.locator("button.like")).to_have_text("Unlike")
+            entry.locator("button.like").click()
+            expect(entry.locator(".likes")).to_have_text("\u2665 0", timeout=15_000)
+            expect(entry.locator("button.like")).to_have_text("Like")
             browser.close()
     finally:
         server.terminate()
