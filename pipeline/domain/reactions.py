@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -263,22 +263,30 @@ class ReactionState:
 
 
 def merged(state: ReactionState | None, event: ReactionEvent) -> ReactionState:
-    """state with event folded in (state None: nothing seen of this id yet)."""
+    """state with event folded in (state None: nothing seen of this id yet). Built with the
+    constructor, not dataclasses.replace: this runs once per event on the workers' hot path,
+    where replace's field-by-field introspection cost a third of the fold."""
     current = state or ReactionState(event.reaction_id)
+    identity, identity_version = current.identity, current.identity_version
+    data, data_key, removed = current.data, current.data_key, current.removed
     if event.op is ReactionOp.REMOVE:
-        return current if current.removed else replace(current, removed=True)
+        if removed:
+            return current
+        return ReactionState(current.reaction_id, identity, identity_version, data, data_key, True)
+    changed = False
     if event.op is ReactionOp.ADD:
         assert event.identity is not None  # ReactionEvent checks it
-        known = current.identity
-        if known is None or (event.version, event.identity.sort_key()) > (
-            current.identity_version,
-            known.sort_key(),
+        if identity is None or (event.version, event.identity.sort_key()) > (
+            identity_version,
+            identity.sort_key(),
         ):
-            current = replace(current, identity=event.identity, identity_version=event.version)
+            identity, identity_version, changed = event.identity, event.version, True
     key = _data_key(event.version, event.op, event.data)
-    if key > current.data_key:
-        current = replace(current, data=event.data, data_key=key)
-    return current
+    if key > data_key:
+        data, data_key, changed = event.data, key, True
+    if not changed:
+        return current
+    return ReactionState(current.reaction_id, identity, identity_version, data, data_key, removed)
 
 
 @dataclass(frozen=True, slots=True, order=True)
