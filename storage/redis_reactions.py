@@ -4,9 +4,10 @@
 ever seen on a target; ``rx:{A}:kind:<on>:<kind>``: the live reactions of a kind, a sorted set
 scored by time in microseconds (equal times by id, as memory orders them);
 ``rx:{A}:user:<on>:<user>``: a user's own, the same way. Counts are the sorted sets' sizes, so
-an entry added twice counts once. An activity's changes are one transaction (MULTI/EXEC): on a
-single Redis the whole batch's (one round trip), on a Cluster each activity's (its keys share a
-slot, and a transaction cannot span slots).
+an entry added twice counts once. A batch's changes are atomic: on a single Redis one script
+call writes them all (one command with every argument, where a pipeline of five commands per
+reaction cost redis-py most of the step's time); on a Cluster each activity's are one
+MULTI/EXEC (its keys share a slot, and nothing atomic spans slots).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import redis
 
 from streamfeed.domain.ids import sort_key_for
-from streamfeed.domain.reactions import ReactionState, ReactionSummary
+from streamfeed.domain.reactions import ReactionState, ReactionSummary, index_entries
 from streamfeed.storage.reactions import (
     ReactionChange,
     ReactionCursor,
@@ -28,12 +29,88 @@ from streamfeed.storage.reactions import (
     state_json,
 )
 
+#: Applies a batch's changes: per reaction, its activity, id, new state and the index entries to
+#: take out (on, kind, user) and to put in (on, kind, user, score). Keys are built here from the
+#: prefix, as `_key` builds them: a single Redis only (a Cluster takes the MULTI path).
+APPLY_SCRIPT = """
+local prefix, i = ARGV[1], 2
+while i <= #ARGV do
+  local rid, state = ARGV[i + 1], ARGV[i + 2]
+  local base = prefix .. 'rx:{' .. ARGV[i] .. '}:'
+  local taken = tonumber(ARGV[i + 3])
+  i = i + 4
+  for _ = 1, taken do
+    redis.call('ZREM', base .. 'kind:' .. ARGV[i] .. ':' .. ARGV[i + 1], rid)
+    redis.call('ZREM', base .. 'user:' .. ARGV[i] .. ':' .. ARGV[i + 2], rid)
+    i = i + 3
+  end
+  local put = tonumber(ARGV[i])
+  i = i + 1
+  for _ = 1, put do
+    redis.call('SADD', base .. 'kinds:' .. ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', base .. 'kind:' .. ARGV[i] .. ':' .. ARGV[i + 1], ARGV[i + 3], rid)
+    redis.call('ZADD', base .. 'user:' .. ARGV[i] .. ':' .. ARGV[i + 2], ARGV[i + 3], rid)
+    i = i + 4
+  end
+  redis.call('HSET', base .. 'states', rid, state)
+end
+return 1
+"""
+
+
+#: What a feed page shows of its activities' reactions, in one call: per target, each kind with
+#: a live count, its size and newest `per_kind` (id, state) pairs, then the reader's own pairs.
+PAGE_SCRIPT = """
+local prefix, user, per_kind = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local function with_states(states, ids)
+  local pairs_out = {}
+  if #ids > 0 then
+    local values = redis.call('HMGET', states, unpack(ids))
+    for n = 1, #ids do
+      if values[n] then
+        pairs_out[#pairs_out + 1] = ids[n]
+        pairs_out[#pairs_out + 1] = values[n]
+      end
+    end
+  end
+  return pairs_out
+end
+local out, i = {}, 4
+while i <= #ARGV do
+  local on = ARGV[i + 1]
+  local base = prefix .. 'rx:{' .. ARGV[i] .. '}:'
+  local states = base .. 'states'
+  i = i + 2
+  local kinds = redis.call('SMEMBERS', base .. 'kinds:' .. on)
+  table.sort(kinds)
+  local by_kind = {}
+  for _, kind in ipairs(kinds) do
+    local key = base .. 'kind:' .. on .. ':' .. kind
+    local size = redis.call('ZCARD', key)
+    if size > 0 then
+      local shown = {}
+      if per_kind > 0 then
+        shown = with_states(states, redis.call('ZREVRANGE', key, 0, per_kind - 1))
+      end
+      by_kind[#by_kind + 1] = {kind, size, shown}
+    end
+  end
+  local own = {}
+  if user ~= '' then
+    own = with_states(states, redis.call('ZREVRANGE', base .. 'user:' .. on .. ':' .. user, 0, -1))
+  end
+  out[#out + 1] = {by_kind, own}
+end
+return out
+"""
+
 
 class RedisReactionStorage(ReactionStorage):
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
         self.single_node = not isinstance(client, redis.RedisCluster)
+        self._shas: dict[str, str] = {}
 
     def _key(self, activity_id: str, *parts: str) -> str:
         return ":".join([f"{self.prefix}rx:{{{activity_id}}}", *parts])
@@ -56,15 +133,43 @@ class RedisReactionStorage(ReactionStorage):
         for change in changes:
             by_activity.setdefault(change[0], []).append(change)
         if self.single_node:
-            pipe = self.client.pipeline(transaction=True)
-            for activity_changes in by_activity.values():
-                self._queue(pipe, activity_changes)
-            pipe.execute()
+            self._run_apply([self.prefix, *self._script_args(changes)])
             return
         for activity_changes in by_activity.values():
             pipe = self.client.pipeline(transaction=True)
             self._queue(pipe, activity_changes)
             pipe.execute()
+
+    @staticmethod
+    def _script_args(changes: Sequence[ReactionChange]) -> list[Any]:
+        args: list[Any] = []
+        for activity_id, old, new in changes:
+            was, now = index_entries(old), index_entries(new)
+            taken, put = sorted(was - now), sorted(now - was)
+            args += [activity_id, new.reaction_id, state_json(new), len(taken)]
+            for entry in taken:
+                args += [entry.on, entry.kind, entry.user_id]
+            args.append(len(put))
+            for entry in put:
+                args += [entry.on, entry.kind, entry.user_id, sort_key_for(entry.time)]
+        return args
+
+    def _run_apply(self, args: list[Any]) -> None:
+        self._run(APPLY_SCRIPT, args)
+
+    def _run(self, script: str, args: list[Any]) -> Any:
+        """EVALSHA, loading the script first and again if Redis lost it (a restart)."""
+        for attempt in (1, 2):
+            sha = self._shas.get(script)
+            if sha is None:
+                sha = self._shas[script] = self.client.script_load(script)
+            try:
+                return self.client.evalsha(sha, 0, *args)
+            except redis.exceptions.NoScriptError:
+                self._shas.clear()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _queue(self, pipe: Any, activity_changes: Sequence[ReactionChange]) -> None:
         """Queue one activity's moves and states on a transaction."""
@@ -98,10 +203,16 @@ class RedisReactionStorage(ReactionStorage):
     def summaries(
         self, targets: Sequence[Target], user_id: str | None, per_kind: int
     ) -> list[ReactionSummary]:
-        """Three round trips for a whole page: the kinds on each target and the reader's own
-        ids; the size and newest ids of each kind; the states of every id shown."""
+        """One script call for a whole page on a single Redis; on a Cluster three round trips
+        (the kinds on each target and the reader's own ids; the size and newest ids of each
+        kind; the states of every id shown)."""
         if not targets:
             return []
+        if self.single_node:
+            args: list[Any] = [self.prefix, user_id or "", per_kind]
+            for activity_id, on in targets:
+                args += [activity_id, on]
+            return [self._page_entry(reply) for reply in self._run(PAGE_SCRIPT, args)]
         pipe = self.client.pipeline(transaction=False)
         for activity_id, on in targets:
             pipe.smembers(self._key(activity_id, "kinds", on))
@@ -143,6 +254,17 @@ class RedisReactionStorage(ReactionStorage):
             )
             for target, found, mine, newest_ids in zip(targets, counts, own_ids, recent_ids, strict=True)
         ]
+
+    @staticmethod
+    def _page_entry(reply: list[Any]) -> ReactionSummary:
+        by_kind, own = reply
+
+        def states(flat: list[bytes]) -> list[ReactionState]:
+            return [state_from_json(flat[n].decode(), flat[n + 1]) for n in range(0, len(flat), 2)]
+
+        counts = {kind.decode(): int(size) for kind, size, _ in by_kind}
+        recent = {kind.decode(): states(shown) for kind, _, shown in by_kind if shown}
+        return ReactionSummary(counts, states(own), recent)
 
     def newest(
         self, target: Target, kind: str, limit: int, before: ReactionCursor | None = None

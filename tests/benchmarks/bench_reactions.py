@@ -5,17 +5,21 @@ Run (stack up): .venv/bin/python -m tests.benchmarks.bench_reactions [--events 2
 
 The events are what a worker's batches hold: mostly ADDs (likes and comments spread over
 --activities activities), some UPDATEs and REMOVEs, applied --batch at a time through
-`ReactionStorage.apply` (read the states, fold, one transaction per activity): what the
-reactions agent runs. The ceiling is Redis taking the same final writes (a state HSET, the
-kinds SADD and two ZADDs per reaction) as one plain pipeline per batch: no reads, no fold, no
-transactions. Both figures come from the same run, so their ratio is what the machine's
-speed of the hour does not change.
+`ReactionStorage.apply` (read the states, fold, write the batch atomically): what the
+reactions agent runs. The ceiling is Redis taking the same writes as the same one script call
+per batch, folded beforehand: no state reads, no fold, no argument building. Both figures come
+from the same run, so their ratio is what the machine's speed of the hour does not change.
+
+Then --reads page reads: the reactions a feed page of 25 activities shows (counts per kind, the
+reader's own, the newest 3 of each kind: `ReactionStorage.summaries`), p50 and p99, beside
+three PINGs in a row (the three round trips a page costs, with no work in them).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,7 +33,7 @@ from streamfeed.domain.reactions import (
     remove_event,
     update_event,
 )
-from streamfeed.storage.reactions import ReactionStorage, state_json
+from streamfeed.storage.reactions import ReactionStorage
 from streamfeed.storage.redis import RedisBackend
 
 T0 = datetime(2026, 12, 7, tzinfo=UTC)
@@ -67,28 +71,47 @@ def step_rate(store: ReactionStorage, events: list[ReactionEvent], batch: int) -
 
 
 def ceiling_rate(backend: RedisBackend, prefix: str, events: list[ReactionEvent], batch: int) -> float:
-    """The final writes alone, as plain pipelines: what Redis can take of this work."""
-    from streamfeed.domain.reactions import merged
+    """Redis taking the step's writes alone: each batch's changes folded beforehand (on memory)
+    and sent as the same one script call the step sends, timed without the reads and the fold."""
+    from streamfeed.storage.reactions import MemoryReactionStorage
+    from streamfeed.storage.redis_reactions import RedisReactionStorage
 
-    client = backend.client
-    started = time.perf_counter()
+    folded = MemoryReactionStorage()
+    writer = RedisReactionStorage(backend.client, prefix)
+    calls = []
     for start in range(0, len(events), batch):
-        pipe = client.pipeline(transaction=False)
-        for event in events[start : start + batch]:
-            state = merged(None, event)
-            base = f"{prefix}rx:{{{event.activity_id}}}"
-            pipe.hset(f"{base}:states", event.reaction_id, state_json(state))
-            if event.identity is not None:
-                score = event.version
-                pipe.sadd(f"{base}:kinds:{event.activity_id}", event.identity.kind)
-                pipe.zadd(
-                    f"{base}:kind:{event.activity_id}:{event.identity.kind}", {event.reaction_id: score}
-                )
-                pipe.zadd(
-                    f"{base}:user:{event.activity_id}:{event.identity.user_id}", {event.reaction_id: score}
-                )
-        pipe.execute()
+        changes = folded.apply(events[start : start + batch])
+        calls.append([prefix, *writer._script_args(changes)])
+    started = time.perf_counter()
+    for args in calls:
+        writer._run_apply(args)
     return len(events) / (time.perf_counter() - started)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    cuts = statistics.quantiles(samples, n=100)
+    return cuts[49] * 1000, cuts[98] * 1000
+
+
+def page_reads(
+    backend: RedisBackend, events: list[ReactionEvent], reads: int
+) -> tuple[list[float], list[float]]:
+    """Latencies of page reads (25 activities, a reader with reactions) and of three PINGs."""
+    rng = random.Random(5)
+    activities = sorted({e.activity_id for e in events})
+    readers = sorted({e.identity.user_id for e in events if e.identity is not None})
+    pages, pings = [], []
+    for _ in range(reads):
+        page = [(a, a) for a in rng.sample(activities, min(25, len(activities)))]
+        started = time.perf_counter()
+        backend.reactions.summaries(page, rng.choice(readers), 3)
+        pages.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for _ in range(3):
+            backend.client.ping()
+        pings.append(time.perf_counter() - started)
+    return pages, pings
 
 
 def clean(backend: RedisBackend, prefix: str) -> None:
@@ -102,6 +125,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--activities", type=int, default=200)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--reads", type=int, default=2_000, help="page reads to time")
     parser.add_argument("--cassandra", action="store_true", help="also the step on Cassandra")
     args = parser.parse_args()
     settings = kafka_settings()
@@ -116,8 +140,14 @@ def main() -> None:
         counted = sum(sum(c.values()) for c in backend.reactions.counts(targets))
         print(f"{len(events):,} reaction events over {args.activities} activities, batches of {args.batch}")
         print(f"redis step: {step:,.0f} events/s")
-        print(f"redis ceiling (the same writes, plain pipelines): {ceiling:,.0f} events/s")
+        print(f"redis ceiling (the same script calls, folded beforehand): {ceiling:,.0f} events/s")
         print(f"step at {100 * step / ceiling:.0f}% of the ceiling; live reactions counted {counted:,}")
+        pages, pings = page_reads(backend, events, args.reads)
+        (page50, page99), (ping50, ping99) = percentiles(pages), percentiles(pings)
+        print(
+            f"page of 25 with counts, own and newest 3 per kind: p50 {page50:.2f} ms, p99 {page99:.2f} ms; "
+            f"three PINGs: p50 {ping50:.2f} ms, p99 {ping99:.2f} ms"
+        )
     finally:
         clean(backend, f"bench-rx-{run}:")
         clean(backend, ceiling_prefix)

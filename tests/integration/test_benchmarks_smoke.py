@@ -34,8 +34,8 @@ SMOKE = {
         ["rebuilt entries equal live entries: True"],
     ),
     "bench_reactions": (
-        ["--events", "200", "--cassandra"],
-        ["redis step:", "of the ceiling", "cassandra step:"],
+        ["--events", "200", "--reads", "20", "--cassandra"],
+        ["redis step:", "of the ceiling", "page of 25", "cassandra step:"],
     ),
     "bench_celebrity": (["--followers", "100", "--inserts", "500", "--skip-pulled"], ["CPU us per insert"]),
 }
