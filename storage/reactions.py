@@ -92,10 +92,6 @@ class ReactionStorage(ABC):
     def own(self, targets: Sequence[Target], user_id: str) -> list[list[ReactionState]]:
         """The user's live reactions on each target, newest first."""
 
-    def latest(self, targets: Sequence[Target], per_kind: int) -> list[dict[str, list[ReactionState]]]:
-        """The newest `per_kind` live reactions of each kind on each target."""
-        return [summary.recent for summary in self.summaries(targets, None, per_kind)]
-
     def summaries(
         self, targets: Sequence[Target], user_id: str | None, per_kind: int
     ) -> list[ReactionSummary]:

@@ -50,8 +50,8 @@ def test_counts_pages_own_and_children(backend, user):
     assert comment.data == {"text": "edited"} and comment.identity.user_id == "fan0"
     own = store.own([target, (a, "c1")], "fan1")
     assert ids(own[0]) == ["l09", "l05", "l01"] and ids(own[1]) == ["c1x"]
-    latest = store.latest([target], 2)
-    assert {kind: ids(states) for kind, states in latest[0].items()} == {
+    (latest,) = store.summaries([target], None, 2)
+    assert {kind: ids(states) for kind, states in latest.recent.items()} == {
         "comment": ["c1"],
         "like": ["l11", "l10"],
     }
