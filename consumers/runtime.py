@@ -51,7 +51,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from streamfeed.consumers.applied_offsets import AppliedOffsets
 from streamfeed.consumers.dead_letters import DeadLetters
 from streamfeed.consumers.log_throttle import ThrottledLog
-from streamfeed.consumers.storage_guard import StorageGuard, StorageLost
+from streamfeed.consumers.storage_guard import GenerationMoved, StorageGuard, StorageLost
 from streamfeed.consumers.transport import attach_commit_guard
 from streamfeed.domain.exceptions import BadInput, SerializationException, StreamfeedError
 from streamfeed.storage.base import FailureLedger
@@ -119,6 +119,9 @@ def crash(agent: str, error: BaseException) -> None:
     if isinstance(error, StoppedMidBatch):
         log.warning("%s: %s; exiting without committing the batch, it is applied again", agent, error)
         status = 0
+    elif isinstance(error, GenerationMoved):
+        log.warning("%s: %s; exiting to be restarted onto it", agent, error)
+        status = OUTAGE_STATUS
     elif isinstance(error, OutageTooLong):
         log.error("%s: %s; exiting so the group gives the partitions to a live worker", agent, error)
         status = OUTAGE_STATUS

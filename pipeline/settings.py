@@ -150,6 +150,13 @@ class Settings(BaseSettings):
         "before the worker calls it a bug, not bad records, and exits instead of dead-lettering "
         "everything; 0: never",
     )
+    auto_rebuild: bool = Field(
+        False,
+        description="When a worker finds its storage lost its data (a Redis restarted empty, a "
+        "dropped keyspace), one worker of the group rebuilds every feed from the topics into a new "
+        "generation and switches to it; the workers then restart onto it (exit 75). Off: they wait "
+        "for an operator's `rebuild --switch` or `storage claim`",
+    )
     worker_data_dir: str = Field(
         "",
         description="Directory for the Faust app's local state; empty means a per-process "

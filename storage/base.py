@@ -639,6 +639,12 @@ class StorageMarker(ABC):
         """Write the identity unless the storage has one; returns the one it holds (two workers
         stamping a new storage at once agree on the first)."""
 
+    @abstractmethod
+    def lease(self, holder: str, seconds: float) -> bool:
+        """Take the rebuild lease for `holder`, or renew it if holder has it; False while another
+        holder's lease lasts. Of the workers that find the storage lost, the one holding it
+        rebuilds (STREAMFEED_AUTO_REBUILD); a holder that dies lets it lapse after `seconds`."""
+
 
 #: Seconds a record's failure count is kept.
 FAILURE_TTL = 7 * 24 * 3600

@@ -864,6 +864,18 @@ class CassandraStorageMarker(StorageMarker):
         self.statements.session.execute(self.statements(insert), (identity,))
         return self.read() or identity
 
+    def lease(self, holder: str, seconds: float) -> bool:
+        # Bucket 1 of the identity table, in lightweight transactions: taken if no row (an expired
+        # lease's row is gone with its TTL), renewed only by its holder.
+        ttl = max(1, round(seconds))
+        take = "INSERT INTO {ks}.storage_identity (bucket, identity) VALUES (1, ?) IF NOT EXISTS USING TTL ?"
+        if self.statements.session.execute(self.statements(take), (holder, ttl)).was_applied:
+            return True
+        renew = "UPDATE {ks}.storage_identity USING TTL ? SET identity = ? WHERE bucket = 1 IF identity = ?"
+        return bool(
+            self.statements.session.execute(self.statements(renew), (ttl, holder, holder)).was_applied
+        )
+
 
 class CassandraBackend(Backend):
     name = "cassandra"

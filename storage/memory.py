@@ -474,6 +474,7 @@ class MemoryFailureLedger(FailureLedger):
 class MemoryStorageMarker(StorageMarker):
     def __init__(self) -> None:
         self.identity: str | None = None
+        self._lease: tuple[str, float] | None = None
         self._lock = threading.Lock()
 
     def read(self) -> str | None:
@@ -484,6 +485,14 @@ class MemoryStorageMarker(StorageMarker):
             if self.identity is None:
                 self.identity = identity
             return self.identity
+
+    def lease(self, holder: str, seconds: float) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if self._lease is None or self._lease[0] == holder or self._lease[1] <= now:
+                self._lease = (holder, now + seconds)
+                return True
+            return False
 
 
 class MemoryBackend(Backend):

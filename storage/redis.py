@@ -396,6 +396,16 @@ return {ids, table.concat(flags), origins, states}
 """
 
 
+# The rebuild lease (StorageMarker.lease): taken if free, renewed by its holder.
+LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if (not holder) or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
 CLUSTER_SCHEME = "redis+cluster://"
 
 
@@ -1315,6 +1325,7 @@ class RedisStorageMarker(StorageMarker):
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.key = f"{prefix}storage:identity"
+        self.lease_key = f"{prefix}storage:rebuild-lease"
 
     def read(self) -> str | None:
         value = self.client.get(self.key)
@@ -1323,6 +1334,10 @@ class RedisStorageMarker(StorageMarker):
     def claim(self, identity: str) -> str:
         self.client.set(self.key, identity, nx=True)
         return self.read() or identity
+
+    def lease(self, holder: str, seconds: float) -> bool:
+        taken: int = self.client.eval(LEASE, 1, self.lease_key, holder, max(1, round(seconds * 1000)))
+        return taken == 1
 
 
 class RedisBackend(Backend):

@@ -56,8 +56,9 @@ def _storage_state(report: GroupStatus) -> dict[str, Any]:
     if report.committed_anything:
         line = (
             f"storage: {settings.storage} LOST: it has no identity although the group committed "
-            "offsets; workers refuse to write into it. Run `streamfeed rebuild --switch` (then "
-            "restart the workers), or `streamfeed storage claim` to accept it as it is"
+            "offsets; workers refuse to write into it. Run `streamfeed rebuild --switch` (the "
+            "workers then restart onto it; STREAMFEED_AUTO_REBUILD does this by itself), or "
+            "`streamfeed storage claim` to accept it as it is"
         )
         return {**state, "lost": True, "line": line}
     return {**state, "line": f"storage: {settings.storage}, new (no worker has claimed it yet)"}

@@ -46,11 +46,11 @@ def worker(
         raise typer.Exit(run_pool(member, count, get_settings().metrics_port))
 
     from streamfeed.consumers.app import build_worker_app  # noqa: PLC0415 (Faust is slow to load)
-    from streamfeed.consumers.storage_guard import StorageGuard  # noqa: PLC0415 (beside the worker's)
+    from streamfeed.consumers.runtime import OUTAGE_STATUS  # noqa: PLC0415 (Faust is slow to load)
+    from streamfeed.consumers.storage_guard import GenerationMoved  # noqa: PLC0415 (beside the worker's)
     from streamfeed.consumers.worker import (  # noqa: PLC0415 (Faust is slow to load)
         Readiness,
         StreamfeedWorker,
-        group_progress,
         kafka_reachable,
         topics_present,
         wait_for,
@@ -76,13 +76,35 @@ def worker(
     wait_for("the pipeline's topics", lambda: topics_present(settings), readiness, settings.stats_interval)
     guard = None
     if settings.storage != "memory":  # memory storage keeps nothing across a restart anyway
-        guard = metrics.guard = StorageGuard(lambda: manager.backend.marker, lambda: group_progress(settings))
-        wait_for("storage holding this group's data", guard.open, readiness, settings.stats_interval)
+        guard = metrics.guard = _storage_guard(settings, manager, app_path)
+        try:
+            wait_for("storage holding this group's data", guard.open, readiness, settings.stats_interval)
+        except GenerationMoved as moved:
+            logging.getLogger(__name__).warning("%s", moved)
+            raise typer.Exit(OUTAGE_STATUS) from None
     faust_app, context = build_worker_app(manager, settings, metrics)
     context.readiness = metrics.readiness = readiness
     context.runtime.readiness = readiness
     context.runtime.guard = guard
     StreamfeedWorker(faust_app, context.runtime, settings, loglevel=loglevel).execute_from_commandline()
+
+
+def _storage_guard(settings: Any, manager: Any, app_path: str) -> Any:
+    """The guard of the generation this worker writes: it notices a switch away from it, and
+    starts the automatic rebuild when the storage is lost, if the deployment asks for one."""
+    from streamfeed.consumers.storage_guard import StorageGuard  # noqa: PLC0415 (beside the worker's)
+    from streamfeed.consumers.worker import group_progress  # noqa: PLC0415 (Faust is slow to load)
+    from streamfeed.ops.auto_rebuild import AutoRebuild  # noqa: PLC0415 (only a worker needs it)
+
+    store = create_generational_backend(settings.storage, settings).store
+    marker = lambda: manager.backend.marker  # noqa: E731 (looked up each time: it may change)
+    return StorageGuard(
+        marker,
+        lambda: group_progress(settings),
+        pinned=settings.generation,
+        live=store.live,
+        when_lost=AutoRebuild(settings, marker, app_path) if settings.auto_rebuild else None,
+    )
 
 
 def _pin_live_generation(settings: Any, readiness: Any) -> Any:

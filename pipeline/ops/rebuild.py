@@ -51,6 +51,8 @@ def rebuild_settings(live: Settings, generation: str) -> Settings:
             "app_id": f"{live.app_id}-rebuild-{generation}",
             "generation": generation,
             "internal_topic_prefix": f"{live.topic_prefix}rebuild-{generation}.",
+            # Its storage is new and claimed before its workers start; never a rebuild of a rebuild.
+            "auto_rebuild": False,
         }
     )
 

@@ -21,6 +21,7 @@ FULL = {
     "kafka": lambda: scenarios.kafka_outage(seconds=10, events=2500),
     "cassandra": lambda: scenarios.cassandra_outage(seconds=20, events=2500),
     "redis": lambda: scenarios.redis_outage(seconds=20, events=2500),
+    "storage-lost": lambda: scenarios.storage_lost_rebuilt(events=3000),
     "bad-records": lambda: scenarios.bad_records(count=10_000, events=3000),
     "unexpected-error": lambda: scenarios.unexpected_error(events=1200),
     "oversized-copy": lambda: scenarios.oversized_copy(activities=5000),

@@ -29,6 +29,7 @@ from streamfeed.domain.reactions import ReactionEvent
 from streamfeed.kafka.lag import group_lag
 from streamfeed.ops.teardown import remove_run
 from streamfeed.settings import Settings
+from streamfeed.storage.registry import create_generational_backend
 from tests.e2e.conftest import isolated_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,14 +188,8 @@ def drain(settings: Settings, supervisor: Supervisor, timeout: float, restart: b
 
 
 def reader(settings: Settings) -> Manager:
-    """A Manager on the storage the workers wrote."""
-    if settings.storage == "redis":
-        from streamfeed.storage.redis import RedisBackend
-
-        return Manager(RedisBackend.from_url(settings.redis_url, prefix=settings.redis_prefix))
-    from streamfeed.storage.cassandra import CassandraBackend
-
-    return Manager(CassandraBackend.connect(settings))
+    """A Manager on the storage the workers wrote: the live generation, as the API reads."""
+    return Manager(create_generational_backend(settings.storage, settings))
 
 
 def _without(feeds: dict[Any, Any], ignored: frozenset[str]) -> dict[Any, Any]:

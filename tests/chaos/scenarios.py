@@ -23,6 +23,8 @@ from streamfeed.ops.dead_letters import read_dead_letters
 from streamfeed.ops.rebuild import committed_offsets
 from streamfeed.schemas.catalog import ACTIVITY_EVENT, FANOUT_BATCH, FOLLOW_EVENT
 from streamfeed.schemas.codec import AvroCodec
+from streamfeed.storage.redis import redis_client
+from streamfeed.storage.registry import create_generational_backend
 from tests.chaos.harness import (
     Figures,
     StallWatch,
@@ -175,6 +177,49 @@ def redis_outage(seconds: float = 15.0, events: int = 2000, seed: int = 34) -> F
             return _run(f"Redis stopped {seconds:.0f}s", settings, world, 2, disrupt, 600, pace=0.002)
         finally:
             instance.stop()
+
+
+def storage_lost_rebuilt(events: int = 1500, seed: int = 40, workers: int = 2) -> Figures:
+    """Redis loses every key of the deployment mid-run (a restart without persistence) with
+    STREAMFEED_AUTO_REBUILD on: one worker rebuilds every feed into a new generation and switches,
+    the workers restart onto it, and the feeds equal the oracle's with no operator."""
+    world = generate_world(users=max(50, events // 12), events=events, seed=seed, reactions=events // 4)
+    settings = chaos_settings("redis", partitions=4, auto_rebuild=True)
+
+    def disrupt(supervisor: Supervisor, figures: Figures) -> None:
+        applying(settings, supervisor)
+        client = redis_client(settings.redis_url)
+        wiped = client.delete(*client.scan_iter(f"{settings.redis_prefix}*", count=5000))
+        store = create_generational_backend("redis", settings).store
+        lost = time.monotonic()
+        switched = wait_until(lambda: store.live() != "", supervisor.poll, 300, "the rebuild's switch")
+        figures.notes["keys wiped"] = wiped
+        figures.notes["switched after (s)"] = round(switched - lost, 1)
+        figures.notes["generation"] = store.live()
+
+    def check(figures: Figures, letters: list) -> None:
+        figures.notes["moved on (exit 75)"] = figures.notes.get("exit codes", {}).get(75, 0)
+
+    return _run(
+        "Redis lost its data (automatic rebuild)",
+        settings,
+        world,
+        workers,
+        disrupt,
+        600,
+        pace=0.002,
+        check=check,
+    )
+
+
+def wait_until(done, poll, timeout: float, what: str) -> float:
+    """Poll (keeping workers running) until done(); returns the monotonic time it became true."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f}s"
+        poll()
+        time.sleep(0.5)
+    return time.monotonic()
 
 
 def unexpected_error(events: int = 600, seed: int = 35) -> Figures:

@@ -42,6 +42,15 @@ def test_a_redis_outage_longer_than_the_retry_deadline_loses_nothing(stack, repo
     assert set(figures.notes.get("exit codes", {})) <= {75}, figures.notes
 
 
+def test_storage_that_lost_its_data_is_rebuilt_by_the_workers_themselves(stack, report):
+    """STREAMFEED_AUTO_REBUILD: Redis loses the deployment's keys mid-run; one worker rebuilds
+    into a new generation and switches, the workers restart onto it (75), nothing is lost."""
+    figures = report(scenarios.storage_lost_rebuilt(events=800))
+    assert figures.notes["generation"] != ""
+    assert figures.notes["moved on (exit 75)"] >= 1, figures.notes
+    assert set(figures.notes.get("exit codes", {})) <= {75}, figures.notes
+
+
 def test_network_faults_between_workers_and_kafka_and_redis_lose_nothing(stack, report):
     """Latency, a bandwidth limit, stalled, reset and cut connections (toxiproxy) in turn."""
     figures = report(scenarios.network_faults(events=600))

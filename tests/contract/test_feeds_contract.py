@@ -704,3 +704,18 @@ def test_a_storage_marker_is_claimed_once_on_every_backend(backend, user):
     first = backend.marker.claim(f"first-{user}")
     assert backend.marker.claim(f"second-{user}") == first == f"first-{user}"
     assert backend.marker.read() == first
+
+
+def test_the_rebuild_lease_is_held_by_one_holder_until_it_lapses_on_every_backend(backend, user):
+    """Of the workers that find their storage lost, one rebuilds (ops.auto_rebuild): the lease is
+    taken once, renewed only by its holder, and free again once it lapses."""
+    marker = backend.marker
+    assert marker.lease(f"a-{user}", 1.0)
+    assert not marker.lease(f"b-{user}", 1.0)
+    assert marker.lease(f"a-{user}", 1.0)  # renewed
+    assert marker.read() is None  # the lease is not an identity: the storage is still lost
+    deadline = time.monotonic() + 5
+    while not marker.lease(f"b-{user}", 1.0):
+        assert time.monotonic() < deadline, "the lease never lapsed"
+        time.sleep(0.1)
+    assert not marker.lease(f"a-{user}", 1.0)
