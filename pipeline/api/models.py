@@ -159,7 +159,10 @@ class Page(BaseModel):
     feed: str
     user_id: str
     results: list[dict[str, Any]]
-    next: str | None = Field(description="id_lt for the next page; null at the end.")
+    next: str | None = Field(
+        description="id_lt for the next page (with `ranking`: the next page's `cursor`); null at the end."
+    )
+    ranking: str | None = Field(None, description="The ranking that ordered the page, if one did.")
 
 
 class Counts(BaseModel):

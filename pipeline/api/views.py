@@ -10,7 +10,7 @@ from streamfeed.domain.activity import Activity
 from streamfeed.domain.aggregated_activity import AggregatedActivity
 from streamfeed.domain.reactions import ReactionState, ReactionSummary
 from streamfeed.feeds.aggregated import AggregatedFeed
-from streamfeed.feeds.flat import BaseFeed
+from streamfeed.feeds.flat import BaseFeed, Feed
 
 
 def activity_json(activity: Activity, reader: str) -> dict[str, Any]:
@@ -112,3 +112,26 @@ def feed_page(
     if summaries is not None:
         with_reactions(results, summaries)
     return {"feed": feed, "user_id": user_id, "results": results, "next": last if more else None}
+
+
+def ranked_feed_page(
+    handle: Feed,
+    feed: str,
+    user_id: str,
+    limit: int,
+    ranking: str,
+    cursor: str | None = None,
+    summaries: Summaries | None = None,
+) -> dict[str, Any]:
+    """A page of a flat feed in a ranking's order, in the Page shape: `next` is the cursor of the
+    next page (None on the last), each activity with its `score`."""
+    page = handle.ranked(ranking, limit, cursor, reader=user_id)
+    results = []
+    for activity, score in zip(page.activities, page.scores, strict=True):
+        shown = activity_json(activity, user_id)
+        shown["score"] = score
+        results.append(shown)
+    if summaries is not None:
+        with_reactions(results, summaries)
+    following = None if page.next is None else page.next.encode()
+    return {"feed": feed, "user_id": user_id, "results": results, "next": following, "ranking": ranking}

@@ -10,14 +10,23 @@ call for all its recipients.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from streamfeed.domain.activity import USER_ID_PATTERN, USER_ID_RULE, Activity, check_user_id
 from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.exceptions import StreamfeedError, ValidationError
+from streamfeed.domain.ranking import Ranking, RankingError, ranking_from_config
 from streamfeed.feeds.hybrid import merged_count, merged_page, pulled_candidates
+from streamfeed.feeds.ranked import (
+    DEFAULT_RANKING_WINDOW,
+    MAX_RANKING_WINDOW,
+    RankedCursor,
+    RankedPage,
+    UnknownRanking,
+    ranked_page,
+)
 from streamfeed.storage.base import NO_BOUNDS, Backend, Bounds, PageRequest
 from streamfeed.storage.registry import get_backend
 
@@ -245,6 +254,66 @@ class Feed(BaseFeed):
 
     name = "normal"
     key_format = "feed:{user_id}"
+    #: Ways to order a page by relevance instead of recency (`feed.ranked("popular")`, the HTTP
+    #: API's `?ranking=popular`): Ranking objects, or expressions (streamfeed.domain.ranking).
+    rankings: ClassVar[Mapping[str, Ranking | str | Mapping[str, Any]]] = {
+        # Half as much per day of age, raised by likes and (twice as much) comments.
+        "popular": Ranking(
+            "popular", "decay_exp(age, 86400) * (1 + log1p(reactions.like) + 2 * log1p(reactions.comment))"
+        )
+    }
+    #: The newest entries a ranked read scores.
+    ranking_window: ClassVar[int] = DEFAULT_RANKING_WINDOW
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Rankings are checked when the app's feed classes are defined: a bad expression or
+        window is an error naming the class and the attribute, not a failure at the first read."""
+        super().__init_subclass__(**kwargs)
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        window = cls.ranking_window
+        if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= MAX_RANKING_WINDOW:
+            raise RankingError(
+                f"{where}.ranking_window must be an int from 1 to {MAX_RANKING_WINDOW}, not {window!r}"
+            )
+        if not isinstance(cls.rankings, Mapping):
+            raise RankingError(f"{where}.rankings must map names to rankings, not {cls.rankings!r}")
+        checked: dict[str, Ranking] = {}
+        for name, ranking in cls.rankings.items():
+            try:
+                if isinstance(ranking, Ranking):
+                    if ranking.name != name:
+                        raise RankingError(f"ranking {ranking.name!r} is listed under the name {name!r}")
+                    checked[name] = ranking
+                else:
+                    checked[name] = ranking_from_config(name, ranking)
+            except RankingError as error:
+                raise RankingError(f"{where}.rankings[{name!r}]: {error}") from None
+        cls.rankings = checked
+
+    def ranked(
+        self,
+        ranking: str | Ranking,
+        limit: int = 25,
+        cursor: str | RankedCursor | None = None,
+        reader: Any = None,
+    ) -> RankedPage:
+        """A page ordered by one of the class's rankings (or a Ranking given here); `cursor` is the
+        previous page's `next` (streamfeed.feeds.ranked)."""
+        if isinstance(ranking, str):
+            found = self.rankings.get(ranking)
+            if not isinstance(found, Ranking):  # checked into Ranking objects when the class was made
+                known = ", ".join(sorted(self.rankings)) or "none"
+                raise UnknownRanking(f"feed {self.name!r} has no ranking {ranking!r} (it has: {known})")
+            ranking = found
+        if isinstance(cursor, str):
+            cursor = RankedCursor.decode(cursor)
+        return ranked_page(self, ranking, limit, cursor, reader)
+
+    def affinities(self, reader: str, actor_ids: Sequence[str]) -> Mapping[str, float]:
+        """The reader's affinity to each actor, for rankings that use `affinity` (0 where absent).
+        Override it to bring the app's own (interactions, a model's output)."""
+        return {}
+
     #: Hybrid push/pull: the fanout leaves this feed out for pulled authors' activities, and a
     #: read merges them in from the authors' user feeds (streamfeed.feeds.hybrid). False: always pushed.
     pulls: ClassVar[bool] = True

@@ -532,9 +532,14 @@ export interface components {
             feed: string;
             /**
              * Next
-             * @description id_lt for the next page; null at the end.
+             * @description id_lt for the next page (with `ranking`: the next page's `cursor`); null at the end.
              */
             next: string | null;
+            /**
+             * Ranking
+             * @description The ranking that ordered the page, if one did.
+             */
+            ranking?: string | null;
             /** Results */
             results: {
                 [key: string]: unknown;
@@ -1422,6 +1427,10 @@ export interface operations {
                 reactions?: boolean;
                 /** @description And the newest N of each kind. */
                 recent_reactions?: number;
+                /** @description Order by one of the feed class's rankings instead of newest first (flat feeds). */
+                ranking?: string | null;
+                /** @description With `ranking`: the previous page's `next`. */
+                cursor?: string | null;
             };
             header?: {
                 authorization?: string | null;

@@ -1,0 +1,110 @@
+"""Ranked reads of a flat feed: the newest `ranking_window` entries, scored and ordered by one of
+the feed class's rankings (streamfeed.domain.ranking), paged by a cursor.
+
+The candidates are a plain read of the feed (pulled authors merged in,
+removed and hidden entries left out), so ranking adds no state and no write:
+the reaction counts it needs are read for the whole window in one batch,
+the affinities through the feed's hook. The first page pins the window by
+its newest id and every later page ranks that same window again, so entries
+arriving meanwhile neither repeat nor push out what the reader has not seen
+yet (they appear on the next first page); the cursor also carries the last
+score and id shown, and a page resumes after them in the order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import json
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from streamfeed.domain.activity import Activity
+from streamfeed.domain.ranking import Ranking, RankingError, order_key, score_all
+
+if TYPE_CHECKING:
+    from streamfeed.feeds.flat import Feed
+
+#: Candidates a ranked read scores unless the feed class says otherwise.
+DEFAULT_RANKING_WINDOW = 300
+#: The most candidates a feed class may ask to score per read.
+MAX_RANKING_WINDOW = 5_000
+
+
+class UnknownRanking(RankingError, LookupError):
+    """A ranking name the feed class does not define."""
+
+
+class BadCursor(RankingError):
+    """A ranked page's cursor that this feed never handed out (or that was altered)."""
+
+
+@dataclass(frozen=True)
+class RankedCursor:
+    """Where the next ranked page starts: the window's newest id, and the last score and id shown."""
+
+    top: str
+    score: float
+    last: str
+
+    def encode(self) -> str:
+        raw = json.dumps([self.top, self.score, self.last], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> RankedCursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            top, score, last = json.loads(raw)
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+            raise BadCursor(f"cursor {text[:80]!r} is not one a ranked page handed out") from None
+        if not (isinstance(top, str) and isinstance(last, str) and isinstance(score, int | float)):
+            raise BadCursor(f"cursor {text[:80]!r} is not one a ranked page handed out")
+        if isinstance(score, bool) or not math.isfinite(score) or len(top) > 64 or len(last) > 64:
+            raise BadCursor(f"cursor {text[:80]!r} is not one a ranked page handed out")
+        return cls(top, float(score), last)
+
+
+@dataclass(frozen=True)
+class RankedPage:
+    activities: list[Activity]
+    scores: list[float]
+    next: RankedCursor | None
+
+
+def ranked_page(
+    feed: Feed,
+    ranking: Ranking,
+    limit: int,
+    cursor: RankedCursor | None = None,
+    reader: Any = None,
+) -> RankedPage:
+    """A page of `limit` activities of the feed in the ranking's order, after the cursor."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive int, not {limit!r}")
+    window = feed.ranking_window
+    source = feed if cursor is None else feed.filter(activity_id__lte=cursor.top)
+    candidates: list[Activity] = list(source[:window])
+    if not candidates:
+        return RankedPage([], [], None)
+    reactions: dict[str, dict[str, int]] = {}
+    if ranking.needs.reactions:
+        ids = [a.id for a in candidates]
+        counts = feed.backend.reactions.counts([(i, i) for i in ids])
+        reactions = dict(zip(ids, counts, strict=True))
+    affinity: dict[str, float] = {}
+    if ranking.needs.affinity:
+        actors = sorted({a.actor_id for a in candidates})
+        affinity = dict(feed.affinities(reader if reader is not None else feed.user_id, actors))
+    ordered = score_all(ranking, candidates, reactions, affinity)
+    start = 0
+    if cursor is not None:
+        keys = [order_key(score, activity_id) for score, activity_id, _ in ordered]
+        start = bisect.bisect_right(keys, order_key(cursor.score, cursor.last))
+    shown = ordered[start : start + limit]
+    more = start + limit < len(ordered)
+    top = cursor.top if cursor is not None else max(a.id for a in candidates)
+    following = RankedCursor(top, shown[-1][0], shown[-1][1]) if shown and more else None
+    return RankedPage([a for _, _, a in shown], [s for s, _, _ in shown], following)
