@@ -82,6 +82,11 @@ class ReactionStorage(ABC):
     def counts(self, targets: Sequence[Target]) -> list[dict[str, int]]:
         """Live reactions per kind on each target, kinds with none left out."""
 
+    def kind_counts(self, targets: Sequence[Target], kinds: Sequence[str]) -> list[dict[str, int]]:
+        """Live reactions of the given kinds on each target (0 included): what a ranked read
+        asks of its whole window. Servers override it with one round trip."""
+        return [{kind: found.get(kind, 0) for kind in kinds} for found in self.counts(targets)]
+
     @abstractmethod
     def newest(
         self, target: Target, kind: str, limit: int, before: ReactionCursor | None = None

@@ -159,7 +159,7 @@ local descending = ARGV[1] == '1'
 local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local low, low_inclusive, low_score = ARGV[4], ARGV[5] == '1', ARGV[6]
 local high, high_inclusive, high_score = ARGV[7], ARGV[8] == '1', ARGV[9]
-local prefix = ARGV[10]
+local prefix, ids_only = ARGV[10], ARGV[11] == '1'
 local hidden_key = key .. ':hidden'
 local any_hidden = redis.call('EXISTS', hidden_key) == 1
 local ids, values = {}, {}
@@ -200,7 +200,7 @@ while true do
           skipped = skipped + 1
         else
           ids[#ids + 1] = id
-          values[#values + 1] = value
+          if not ids_only then values[#values + 1] = value end
           if limit > 0 and #ids >= limit then return {ids, values} end
         end
       end
@@ -571,7 +571,7 @@ class RedisTimelineStorage(TimelineStorage):
             pipe.srem(self.key(key) + ":hidden", *activity_ids)
         pipe.execute()
 
-    def _page(self, key: str, page: PageRequest) -> tuple[list[bytes], list[bytes]]:
+    def _page(self, key: str, page: PageRequest, ids_only: bool = False) -> tuple[list[bytes], list[bytes]]:
         args = [
             "0" if page.ascending else "1",
             page.offset,
@@ -582,9 +582,15 @@ class RedisTimelineStorage(TimelineStorage):
                 args += ["", "0", "0"]
             else:
                 args += [bound[0], "1" if bound[1] else "0", _score_of(bound[0])]
-        args.append(self.activities.key(""))
+        args += [self.activities.key(""), "1" if ids_only else "0"]
         ids, values = self.scripts.call(self.client, PAGE, [self.key(key)], args)
         return ids, values
+
+    def get_ids(self, key: str, page: PageRequest) -> list[str]:
+        """The page's live ids in one script call that reads the states in Redis and sends none."""
+        if not self.single_node:
+            return super().get_ids(key, page)
+        return [i.decode() for i in self._page(key, page, ids_only=True)[0]]
 
     def get_page(
         self, key: str, page: PageRequest, activity_class: type[Activity] = Activity

@@ -16,7 +16,9 @@ engines use (`decay_linear`, `decay_exp`, `decay_gauss`, each `(value,
 scale, offset=0, decay=0.5)`: 1 up to `offset`, `decay` at `offset +
 scale`). An expression is parsed and checked when the ranking is made: a
 name, function or construct outside these is a RankingError naming it.
-Evaluation walks closures built once, never Python's eval.
+The checked tree is rebuilt from nodes of this module's own (only numbers
+and kind and field names, as strings, carry over from the text) and compiled
+once into a function with no builtins: a candidate's score is then one call.
 
 Age is measured from the newest candidate, not from the clock: a page is
 then a function of stored state alone, the same on every backend, on every
@@ -27,12 +29,13 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.exceptions import StreamfeedError
+from streamfeed.domain.ids import sort_key_of
 
 
 class RankingError(StreamfeedError, ValueError):
@@ -43,19 +46,20 @@ class RankingError(StreamfeedError, ValueError):
 class RankingInputs:
     """What a score may depend on: all of it read with the page, none of it from a clock."""
 
-    activity: Activity
+    #: None when the ranking reads no field of it (an expression without `fields.`): the read
+    #: then fetches the window's ids only, and the bodies of the page it shows.
+    activity: Activity | None
     age: float
     reactions: Mapping[str, int] = field(default_factory=dict)
     affinity: float = 0.0
 
     def field(self, name: str) -> float:
-        value = self.activity.extra_context.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            return 0.0
-        return float(value)
+        """A number in the activity's extra_context; 0 if absent or not a number."""
+        return _field(self.activity, name)
 
 
 Score = Callable[[RankingInputs], float]
+FastScore = Callable[[float, Mapping[str, int], float, "Activity | None"], float]
 
 
 def decay_linear(value: float, scale: float, offset: float = 0.0, decay: float = 0.5) -> float:
@@ -107,13 +111,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., float], int, int]] = {
     "max": (max, 2, 8),
 }
 
-_BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b if b else 0.0,
-    ast.Pow: lambda a, b: _power(a, b),
-}
+_BINARY = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 
 
 def _power(base: float, exponent: float) -> float:
@@ -134,6 +132,11 @@ class Needs:
 
     reactions: frozenset[str] = frozenset()
     affinity: bool = False
+    #: The activities themselves (their fields, or the actor an affinity is of).
+    activity: bool = False
+    #: An expression's score over plain arguments (age, reactions, affinity, activity): what a
+    #: ranked read calls per candidate, without building RankingInputs.
+    fast: FastScore | None = None
 
 
 def compile_expression(text: str) -> tuple[Score, Needs]:
@@ -149,43 +152,46 @@ def compile_expression(text: str) -> tuple[Score, Needs]:
             f"ranking expression {text!r}: not a formula ({error.msg} at column {error.offset})"
         ) from None
     kinds: set[str] = set()
-    needs_affinity = [False]
+    needs_affinity, needs_fields = [False], [False]
 
     def bad(node: ast.AST, what: str) -> RankingError:
         part = ast.get_source_segment(text.strip(), node) or type(node).__name__
         return RankingError(f"ranking expression {text!r}: {what}: {part!r}")
 
-    def build(node: ast.AST) -> Score:
+    def build(node: ast.AST) -> ast.expr:
+        """The checked node rebuilt from nodes of our own: nothing of the text survives but
+        numbers and the kind and field names, passed as strings."""
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
                 raise bad(node, "only numbers may appear as constants")
-            constant = float(node.value)
-            return lambda _inputs: constant
+            return ast.Constant(float(node.value))
         if isinstance(node, ast.Name):
             if node.id == "age":
-                return lambda inputs: inputs.age
+                return ast.Name("age", ast.Load())
             if node.id == "affinity":
                 needs_affinity[0] = True
-                return lambda inputs: inputs.affinity
+                return ast.Name("affinity", ast.Load())
             known = "age, affinity, reactions.<kind>, fields.<name>"
             raise bad(node, f"unknown name (known: {known})")
         if isinstance(node, ast.Attribute):
-            name = node.attr
             source = node.value.id if isinstance(node.value, ast.Name) else None
             if source == "reactions":
-                kinds.add(name)
-                return lambda inputs: float(inputs.reactions.get(name, 0))
+                kinds.add(node.attr)
+                return _call("_reaction", ast.Name("reactions", ast.Load()), ast.Constant(node.attr))
             if source == "fields":
-                return lambda inputs: inputs.field(name)
+                needs_fields[0] = True
+                return _call("_field", ast.Name("activity", ast.Load()), ast.Constant(node.attr))
             raise bad(node, "only reactions.<kind> and fields.<name> have parts")
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            operate, left, right = _BINARY[type(node.op)], build(node.left), build(node.right)
-            return lambda inputs: operate(left(inputs), right(inputs))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _BINARY):
+            left, right = build(node.left), build(node.right)
+            if isinstance(node.op, ast.Div):
+                return _call("_div", left, right)
+            if isinstance(node.op, ast.Pow):
+                return _call("_power", left, right)
+            return ast.BinOp(left, type(node.op)(), right)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             operand = build(node.operand)
-            if isinstance(node.op, ast.UAdd):
-                return operand
-            return lambda inputs: -operand(inputs)
+            return operand if isinstance(node.op, ast.UAdd) else ast.UnaryOp(ast.USub(), operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             known_function = FUNCTIONS.get(node.func.id)
             if known_function is None:
@@ -193,19 +199,53 @@ def compile_expression(text: str) -> tuple[Score, Needs]:
             function, fewest, most = known_function
             if not fewest <= len(node.args) <= most:
                 raise bad(node, f"{node.func.id} takes {fewest} to {most} arguments, not {len(node.args)}")
-            arguments = [build(argument) for argument in node.args]
             if function in (decay_linear, decay_exp, decay_gauss):
                 _check_constant_decay(node, text)
-            return lambda inputs: function(*(argument(inputs) for argument in arguments))
+            return _call(f"_f_{node.func.id}", *(build(argument) for argument in node.args))
         raise bad(node, "not allowed in a ranking (numbers, names, + - * / **, and functions only)")
 
-    score = build(tree.body)
+    parameters = [ast.arg(name) for name in ("age", "reactions", "affinity", "activity")]
+    function = ast.Lambda(ast.arguments([], parameters, None, [], [], None, []), build(tree.body))
+    code = compile(ast.fix_missing_locations(ast.Expression(function)), "<ranking>", "eval")
+    # Only the names built above exist for the code: no builtins, no module globals.
+    fast: FastScore = eval(code, {"__builtins__": {}, **_NAMESPACE})
 
-    def finite(inputs: RankingInputs) -> float:
-        value = score(inputs)
+    def score(inputs: RankingInputs) -> float:
+        value = fast(inputs.age, inputs.reactions, inputs.affinity, inputs.activity)
         return value if math.isfinite(value) else 0.0
 
-    return finite, Needs(frozenset(kinds), needs_affinity[0])
+    needs = Needs(frozenset(kinds), needs_affinity[0], needs_fields[0] or needs_affinity[0], fast)
+    return score, needs
+
+
+def _call(name: str, *arguments: ast.expr) -> ast.Call:
+    return ast.Call(ast.Name(name, ast.Load()), list(arguments), [])
+
+
+def _reaction(reactions: Mapping[str, int], kind: str) -> float:
+    return float(reactions.get(kind, 0))
+
+
+def _field(activity: Activity | None, name: str) -> float:
+    if activity is None:
+        return 0.0
+    value = activity.extra_context.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return 0.0
+    return float(value)
+
+
+def _div(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+_NAMESPACE: dict[str, Any] = {
+    "_reaction": _reaction,
+    "_field": _field,
+    "_div": _div,
+    "_power": _power,
+    **{f"_f_{name}": function for name, (function, _, _) in FUNCTIONS.items()},
+}
 
 
 def _check_constant_decay(node: ast.Call, text: str) -> None:
@@ -240,7 +280,7 @@ class Ranking:
         if isinstance(self.score, str):
             compiled, needs = compile_expression(self.score)
         elif callable(self.score):
-            compiled, needs = self.score, Needs(frozenset(self.reactions), self.affinity)
+            compiled, needs = self.score, Needs(frozenset(self.reactions), self.affinity, activity=True)
         else:
             raise RankingError(
                 f"ranking {self.name!r}: score is an expression or a function, not {self.score!r}"
@@ -259,38 +299,44 @@ def ranking_from_config(name: str, config: Any) -> Ranking:
     return Ranking(name, config)
 
 
-def order_key(score: float, activity_id: str) -> tuple[float, tuple[int, ...]]:
-    """Highest score first; ties by id, newest first: one order on every backend, and the key a
-    cursor resumes after."""
-    return (-score, (*(-ord(c) for c in activity_id), 1))
-
-
 def order(scored: list[tuple[float, str, Any]]) -> list[tuple[float, str, Any]]:
-    return sorted(scored, key=lambda item: order_key(item[0], item[1]))
+    """Highest score first; ties by id, newest first: one order on every backend."""
+    by_id = sorted(scored, key=lambda item: item[1], reverse=True)
+    return sorted(by_id, key=lambda item: -item[0])  # stable: equal scores keep the id order
+
+
+def comes_after(score: float, activity_id: str, cursor_score: float, cursor_id: str) -> bool:
+    """Whether an item is ordered after the cursor's (the last one a page showed)."""
+    return score < cursor_score or (score == cursor_score and activity_id < cursor_id)
 
 
 def score_all(
     ranking: Ranking,
-    candidates: list[Activity],
+    candidates: Sequence[str],
+    activities: Mapping[str, Activity] | None = None,
     reactions: Mapping[str, Mapping[str, int]] | None = None,
     affinity: Mapping[str, float] | None = None,
-) -> list[tuple[float, str, Activity]]:
-    """Every candidate's score, ordered; age counted from the newest candidate."""
+) -> list[tuple[float, str, Activity | None]]:
+    """Every candidate id's score, ordered; age counted from the newest candidate (ids begin with
+    their time). activities: the bodies, for rankings that read them."""
     if not candidates:
         return []
-    newest = max(a.sort_key for a in candidates)
-    reactions, affinity = reactions or {}, affinity or {}
+    times = {i: sort_key_of(i) for i in candidates}
+    newest = max(times.values())
+    activities, reactions, affinity = activities or {}, reactions or {}, affinity or {}
+    fast, compiled, empty = ranking.needs.fast, ranking.compiled, dict[str, int]()
     scored = []
-    for activity in candidates:
-        inputs = RankingInputs(
-            activity,
-            (newest - activity.sort_key) / 1_000_000,
-            reactions.get(activity.id, {}),
-            affinity.get(activity.actor_id, 0.0),
-        )
+    for activity_id in candidates:
+        activity = activities.get(activity_id)
+        age = (newest - times[activity_id]) / 1_000_000
+        counts = reactions.get(activity_id, empty)
+        near = affinity.get(activity.actor_id, 0.0) if activity is not None else 0.0
         try:
-            value = float(ranking.compiled(inputs))
+            if fast is not None:
+                value = float(fast(age, counts, near, activity))
+            else:
+                value = float(compiled(RankingInputs(activity, age, counts, near)))
         except (ArithmeticError, ValueError):
             value = 0.0
-        scored.append((value if math.isfinite(value) else 0.0, activity.id, activity))
+        scored.append((value if math.isfinite(value) else 0.0, activity_id, activity))
     return order(scored)

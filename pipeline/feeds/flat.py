@@ -309,6 +309,16 @@ class Feed(BaseFeed):
             cursor = RankedCursor.decode(cursor)
         return ranked_page(self, ranking, limit, cursor, reader)
 
+    def ranking_candidates(self, top: str | None, bodies: bool) -> tuple[list[str], dict[str, Activity]]:
+        """The ids of the newest ranking_window live entries (at or below `top`, a cursor's pinned
+        window), newest first, and their activities if asked: ids alone are one cheap read."""
+        source = self if top is None else self.filter(activity_id__lte=top)
+        if bodies or self._pulled():  # a merged read yields activities anyway
+            activities = source[: self.ranking_window]
+            return [a.id for a in activities], ({a.id: a for a in activities} if bodies else {})
+        bounds = NO_BOUNDS if top is None else Bounds(lte=top)
+        return self.backend.timelines.get_ids(self.key, PageRequest(0, self.ranking_window, bounds)), {}
+
     def affinities(self, reader: str, actor_ids: Sequence[str]) -> Mapping[str, float]:
         """The reader's affinity to each actor, for rankings that use `affinity` (0 where absent).
         Override it to bring the app's own (interactions, a model's output)."""

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bisect
 import json
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from streamfeed.domain.activity import Activity
-from streamfeed.domain.ranking import Ranking, RankingError, order_key, score_all
+from streamfeed.domain.ranking import Ranking, RankingError, comes_after, score_all
 
 if TYPE_CHECKING:
     from streamfeed.feeds.flat import Feed
@@ -81,30 +80,39 @@ def ranked_page(
     cursor: RankedCursor | None = None,
     reader: Any = None,
 ) -> RankedPage:
-    """A page of `limit` activities of the feed in the ranking's order, after the cursor."""
+    """A page of `limit` activities of the feed in the ranking's order, after the cursor.
+
+    Round trips: the window's ids (its bodies too if the ranking reads them), the reaction counts
+    it names for the whole window, and the bodies of the page shown.
+    """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive int, not {limit!r}")
-    window = feed.ranking_window
-    source = feed if cursor is None else feed.filter(activity_id__lte=cursor.top)
-    candidates: list[Activity] = list(source[:window])
+    needs = ranking.needs
+    candidates, bodies = feed.ranking_candidates(None if cursor is None else cursor.top, needs.activity)
     if not candidates:
         return RankedPage([], [], None)
     reactions: dict[str, dict[str, int]] = {}
-    if ranking.needs.reactions:
-        ids = [a.id for a in candidates]
-        counts = feed.backend.reactions.counts([(i, i) for i in ids])
-        reactions = dict(zip(ids, counts, strict=True))
+    if needs.reactions:
+        kinds = sorted(needs.reactions)
+        counts = feed.backend.reactions.kind_counts([(i, i) for i in candidates], kinds)
+        reactions = dict(zip(candidates, counts, strict=True))
     affinity: dict[str, float] = {}
-    if ranking.needs.affinity:
-        actors = sorted({a.actor_id for a in candidates})
+    if needs.affinity:
+        actors = sorted({a.actor_id for a in bodies.values()})
         affinity = dict(feed.affinities(reader if reader is not None else feed.user_id, actors))
-    ordered = score_all(ranking, candidates, reactions, affinity)
+    ordered = score_all(ranking, candidates, bodies, reactions, affinity)
     start = 0
     if cursor is not None:
-        keys = [order_key(score, activity_id) for score, activity_id, _ in ordered]
-        start = bisect.bisect_right(keys, order_key(cursor.score, cursor.last))
+        start = next(
+            (n for n, (s, i, _) in enumerate(ordered) if comes_after(s, i, cursor.score, cursor.last)),
+            len(ordered),
+        )
     shown = ordered[start : start + limit]
+    if not needs.activity:  # the bodies of the page only
+        found = feed.backend.activities.get_states([i for _, i, _ in shown], feed.activity_class)
+        bodies = {i: state.activity for i, state in found.items() if not state.removed}
     more = start + limit < len(ordered)
-    top = cursor.top if cursor is not None else max(a.id for a in candidates)
+    top = cursor.top if cursor is not None else max(candidates)
     following = RankedCursor(top, shown[-1][0], shown[-1][1]) if shown and more else None
-    return RankedPage([a for _, _, a in shown], [s for s, _, _ in shown], following)
+    kept = [(s, bodies[i]) for s, i, _ in shown if i in bodies]  # removed meanwhile: left out
+    return RankedPage([a for _, a in kept], [s for s, _ in kept], following)

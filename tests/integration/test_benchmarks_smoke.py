@@ -33,6 +33,10 @@ SMOKE = {
         ["--events", "150", "--users", "30", "--workers", "1"],
         ["rebuilt entries equal live entries: True"],
     ),
+    "bench_ranked": (
+        ["--candidates", "60", "--reads", "20"],
+        ["ranked page (popular)", "chronological page, same feed", "ranked / chronological p99"],
+    ),
     "bench_reactions": (
         ["--events", "200", "--reads", "20", "--cassandra"],
         ["redis step:", "of the ceiling", "page of 25", "cassandra step:"],

@@ -116,17 +116,18 @@ def test_rankings_from_python_and_from_configuration() -> None:
 
 def test_age_counts_from_the_newest_candidate_and_ties_go_to_the_newest() -> None:
     older, newer, newest = activity(1), activity(2), activity(3)
-    ranked = score_all(Ranking("fresh", "decay_exp(age, 3600)"), [older, newest, newer])
+    candidates, bodies = [older.id, newest.id, newer.id], by_id(older, newest, newer)
+    ranked = score_all(Ranking("fresh", "decay_exp(age, 3600)"), candidates, bodies)
     assert [a for _, _, a in ranked] == [newest, newer, older]
     assert ranked[0][0] == 1.0 and math.isclose(ranked[1][0], 0.5)
-    flat = score_all(Ranking("flat", "1"), [older, newest, newer])
-    assert [a for _, _, a in flat] == [newest, newer, older]  # equal scores: newest id first
+    flat = score_all(Ranking("flat", "1"), candidates)  # no bodies: ids alone
+    assert [i for _, i, _ in flat] == [newest.id, newer.id, older.id]  # equal scores: newest id first
 
 
 def test_engagement_can_outrank_recency() -> None:
     quiet, popular = activity(3), activity(1)
     ranking = Ranking("popular", "decay_exp(age, 7200) * (1 + log1p(reactions.like))")
-    ranked = score_all(ranking, [quiet, popular], {popular.id: {"like": 50}})
+    ranked = score_all(ranking, [quiet.id, popular.id], by_id(quiet, popular), {popular.id: {"like": 50}})
     assert [a for _, _, a in ranked] == [popular, quiet]
 
 
@@ -147,3 +148,7 @@ def test_a_feed_class_with_a_bad_ranking_is_refused_when_defined_naming_class_an
         rankings: ClassVar[dict] = {"hot": {"score": "reactions.like"}}
 
     assert Fine.rankings["hot"].needs.reactions == {"like"}
+
+
+def by_id(*activities: Activity) -> dict[str, Activity]:
+    return {a.id: a for a in activities}
