@@ -39,6 +39,8 @@ _EXPORTS = {
     "MarkSpec": "streamfeed.domain.events",
     "NotificationAggregator": "streamfeed.domain.aggregators",
     "NotificationFeed": "streamfeed.feeds.aggregated",
+    "Ranking": "streamfeed.domain.ranking",
+    "RankingInputs": "streamfeed.domain.ranking",
     "RecentVerbAggregator": "streamfeed.domain.aggregators",
     "Settings": "streamfeed.settings",
     "StreamfeedError": "streamfeed.domain.exceptions",
@@ -69,6 +71,8 @@ __all__ = [
     "MarkSpec",
     "NotificationAggregator",
     "NotificationFeed",
+    "Ranking",
+    "RankingInputs",
     "RecentVerbAggregator",
     "Settings",
     "StreamfeedError",
@@ -110,6 +114,7 @@ if TYPE_CHECKING:
     )
     from streamfeed.domain.events import FanoutPriority, MarkSpec
     from streamfeed.domain.exceptions import ActivityNotFound, BadInput, StreamfeedError, ValidationError
+    from streamfeed.domain.ranking import Ranking, RankingInputs
     from streamfeed.domain.verbs import Verb
     from streamfeed.domain.verbs import register as register_verb
     from streamfeed.feeds.aggregated import AggregatedFeed, NotificationFeed
