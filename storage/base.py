@@ -666,6 +666,18 @@ class Backend:
     #: How every storage of this backend encodes and decodes what it holds.
     forms: StoredForms
 
+    def ranking_window(
+        self, key: str, limit: int, top: str | None, kinds: Sequence[str]
+    ) -> tuple[list[str], list[dict[str, int]]]:
+        """A ranked read's candidates: the ids of the newest `limit` live entries of the timeline
+        (at or below `top`), newest first, and each one's reaction counts of the kinds named.
+        Servers override it with one round trip."""
+        ids = self.timelines.get_ids(
+            key, PageRequest(0, limit, NO_BOUNDS if top is None else Bounds(lte=top))
+        )
+        counts = self.reactions.kind_counts([(i, i) for i in ids], kinds) if kinds else [{} for _ in ids]
+        return ids, counts
+
     def make_durable(self) -> None:
         """Return once the writes this process made so far survive the loss of the server that
         took them, as far as the deployment asks (a worker calls it before it commits offsets).

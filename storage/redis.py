@@ -211,6 +211,35 @@ while true do
 end
 """
 
+# A ranked read's window: the newest live ids of a timeline (at or below an id), and for each the
+# sizes of the reaction kind indexes named. KEYS: timeline. ARGV: state key prefix, limit, top id
+# ('' none), its score, the reactions' key prefix, then the kinds. Returns {ids, sizes} with
+# #kinds sizes per id (the reactions layout: storage.redis_reactions).
+RANKING_WINDOW = """
+local key, prefix, limit, top, top_score, rx = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local hidden_key = key .. ':hidden'
+local any_hidden = redis.call('EXISTS', hidden_key) == 1
+local ids, sizes, start, chunk = {}, {}, 0, math.max(64, limit)
+local high = top == '' and '+inf' or top_score
+while #ids < limit do
+  local batch = redis.call('ZREVRANGEBYSCORE', key, high, '-inf', 'LIMIT', start, chunk)
+  for _, id in ipairs(batch) do
+    if (top == '' or id <= top) and not (any_hidden and redis.call('SISMEMBER', hidden_key, id) == 1) then
+      local value = redis.call('GET', prefix .. id)
+      if value and string.sub(value, 17, 17) == 'L' then
+        ids[#ids + 1] = id
+        local base = rx .. 'rx:{' .. id .. '}:kind:' .. id .. ':'
+        for k = 6, #ARGV do sizes[#sizes + 1] = redis.call('ZCARD', base .. ARGV[k]) end
+        if #ids >= limit then break end
+      end
+    end
+  end
+  if #batch < chunk then break end
+  start = start + chunk
+end
+return {ids, sizes}
+"""
+
 # Live entries of a timeline: one call, reading each entry's activity state.
 COUNT_LIVE = """
 local count = 0
@@ -1406,6 +1435,25 @@ class RedisBackend(Backend):
                 f"{acknowledged} of {self.wait_replicas} Redis replicas acknowledged the writes "
                 f"within {self.wait_timeout:g}s (STREAMFEED_REDIS_WAIT_REPLICAS)"
             )
+
+    def ranking_window(
+        self, key: str, limit: int, top: str | None, kinds: Sequence[str]
+    ) -> tuple[list[str], list[dict[str, int]]]:
+        """One script call on a single Redis (the window's ids, states checked in Redis, and the
+        kinds' counts); a Cluster spreads a window's keys over slots: two round trips."""
+        if not self.timelines.single_node:
+            return super().ranking_window(key, limit, top, kinds)
+        args = [
+            self.activities.key(""),
+            limit,
+            top or "",
+            "" if top is None else _score_of(top),
+            self.prefix,
+            *kinds,
+        ]
+        ids, sizes = self.timelines.scripts.call(self.client, RANKING_WINDOW, [self.timelines.key(key)], args)
+        found = iter(sizes)
+        return [i.decode() for i in ids], [{kind: next(found) for kind in kinds} for _ in ids]
 
     def close(self) -> None:
         self.client.close()

@@ -84,6 +84,34 @@ def decay_gauss(value: float, scale: float, offset: float = 0.0, decay: float = 
     return math.exp(distance * distance * math.log(decay) / (scale * scale))
 
 
+def _tolerant(decay_function: Callable[..., float]) -> Callable[..., float]:
+    """The decay as a compiled ranking calls it: scale and decay given as numbers were checked
+    when the ranking was made, so the hot path checks nothing and impossible values computed at
+    read time score 0 instead of failing the page."""
+    log, exp = math.log, math.exp
+
+    def linear(value: float, scale: float, offset: float = 0.0, decay: float = 0.5) -> float:
+        if not (scale > 0 and 0 < decay < 1):
+            return 0.0
+        reach = scale / (1.0 - decay)
+        distance = abs(value) - offset
+        return 1.0 if distance <= 0 else max(0.0, (reach - distance) / reach)
+
+    def exponential(value: float, scale: float, offset: float = 0.0, decay: float = 0.5) -> float:
+        if not (scale > 0 and 0 < decay < 1):
+            return 0.0
+        distance = abs(value) - offset
+        return 1.0 if distance <= 0 else exp(log(decay) / scale * distance)
+
+    def gauss(value: float, scale: float, offset: float = 0.0, decay: float = 0.5) -> float:
+        if not (scale > 0 and 0 < decay < 1):
+            return 0.0
+        distance = abs(value) - offset
+        return 1.0 if distance <= 0 else exp(distance * distance * log(decay) / (scale * scale))
+
+    return {decay_linear: linear, decay_exp: exponential, decay_gauss: gauss}[decay_function]
+
+
 def _check_decay(scale: float, decay: float) -> None:
     if not scale > 0:
         raise RankingError(f"a decay's scale must be above 0, not {scale}")
@@ -177,7 +205,8 @@ def compile_expression(text: str) -> tuple[Score, Needs]:
             source = node.value.id if isinstance(node.value, ast.Name) else None
             if source == "reactions":
                 kinds.add(node.attr)
-                return _call("_reaction", ast.Name("reactions", ast.Load()), ast.Constant(node.attr))
+                get = ast.Attribute(ast.Name("reactions", ast.Load()), "get", ast.Load())
+                return ast.Call(get, [ast.Constant(node.attr), ast.Constant(0)], [])
             if source == "fields":
                 needs_fields[0] = True
                 return _call("_field", ast.Name("activity", ast.Load()), ast.Constant(node.attr))
@@ -222,10 +251,6 @@ def _call(name: str, *arguments: ast.expr) -> ast.Call:
     return ast.Call(ast.Name(name, ast.Load()), list(arguments), [])
 
 
-def _reaction(reactions: Mapping[str, int], kind: str) -> float:
-    return float(reactions.get(kind, 0))
-
-
 def _field(activity: Activity | None, name: str) -> float:
     if activity is None:
         return 0.0
@@ -240,11 +265,11 @@ def _div(numerator: float, denominator: float) -> float:
 
 
 _NAMESPACE: dict[str, Any] = {
-    "_reaction": _reaction,
     "_field": _field,
     "_div": _div,
     "_power": _power,
     **{f"_f_{name}": function for name, (function, _, _) in FUNCTIONS.items()},
+    **{f"_f_{f.__name__}": _tolerant(f) for f in (decay_linear, decay_exp, decay_gauss)},
 }
 
 

@@ -309,15 +309,21 @@ class Feed(BaseFeed):
             cursor = RankedCursor.decode(cursor)
         return ranked_page(self, ranking, limit, cursor, reader)
 
-    def ranking_candidates(self, top: str | None, bodies: bool) -> tuple[list[str], dict[str, Activity]]:
+    def ranking_candidates(
+        self, top: str | None, bodies: bool, kinds: Sequence[str] = ()
+    ) -> tuple[list[str], dict[str, Activity], dict[str, dict[str, int]]]:
         """The ids of the newest ranking_window live entries (at or below `top`, a cursor's pinned
-        window), newest first, and their activities if asked: ids alone are one cheap read."""
-        source = self if top is None else self.filter(activity_id__lte=top)
+        window), newest first; their activities if asked; and their reaction counts of `kinds`.
+        Ids and counts alone are one round trip on Redis."""
         if bodies or self._pulled():  # a merged read yields activities anyway
+            source = self if top is None else self.filter(activity_id__lte=top)
             activities = source[: self.ranking_window]
-            return [a.id for a in activities], ({a.id: a for a in activities} if bodies else {})
-        bounds = NO_BOUNDS if top is None else Bounds(lte=top)
-        return self.backend.timelines.get_ids(self.key, PageRequest(0, self.ranking_window, bounds)), {}
+            ids = [a.id for a in activities]
+            counts = self.backend.reactions.kind_counts([(i, i) for i in ids], kinds) if kinds else []
+            found = {a.id: a for a in activities} if bodies else {}
+            return ids, found, dict(zip(ids, counts, strict=False))
+        ids, counts = self.backend.ranking_window(self.key, self.ranking_window, top, kinds)
+        return ids, {}, dict(zip(ids, counts, strict=False))
 
     def affinities(self, reader: str, actor_ids: Sequence[str]) -> Mapping[str, float]:
         """The reader's affinity to each actor, for rankings that use `affinity` (0 where absent).

@@ -82,20 +82,17 @@ def ranked_page(
 ) -> RankedPage:
     """A page of `limit` activities of the feed in the ranking's order, after the cursor.
 
-    Round trips: the window's ids (its bodies too if the ranking reads them), the reaction counts
-    it names for the whole window, and the bodies of the page shown.
+    Round trips on Redis: the window's ids with the reaction counts the ranking names (one
+    script call; its bodies too, in a second, if the ranking reads them), and the bodies of the
+    page shown.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive int, not {limit!r}")
     needs = ranking.needs
-    candidates, bodies = feed.ranking_candidates(None if cursor is None else cursor.top, needs.activity)
+    top = None if cursor is None else cursor.top
+    candidates, bodies, reactions = feed.ranking_candidates(top, needs.activity, sorted(needs.reactions))
     if not candidates:
         return RankedPage([], [], None)
-    reactions: dict[str, dict[str, int]] = {}
-    if needs.reactions:
-        kinds = sorted(needs.reactions)
-        counts = feed.backend.reactions.kind_counts([(i, i) for i in candidates], kinds)
-        reactions = dict(zip(candidates, counts, strict=True))
     affinity: dict[str, float] = {}
     if needs.affinity:
         actors = sorted({a.actor_id for a in bodies.values()})

@@ -152,3 +152,9 @@ def test_a_feed_class_with_a_bad_ranking_is_refused_when_defined_naming_class_an
 
 def by_id(*activities: Activity) -> dict[str, Activity]:
     return {a.id: a for a in activities}
+
+
+def test_a_decay_whose_scale_comes_from_data_scores_0_when_impossible_instead_of_failing_the_page() -> None:
+    score, _ = compile_expression("decay_exp(age, fields.scale)")
+    assert score(RankingInputs(activity(1, scale=0), age=10)) == 0.0
+    assert math.isclose(score(RankingInputs(activity(1, scale=10), age=10)), 0.5)
