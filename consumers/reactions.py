@@ -1,16 +1,18 @@
-"""The reactions agent: fold each activity's reaction events into its reaction states and counts.
+"""The reactions agent: fold each activity's reaction events into its reaction states and counts,
+and send the notification of each reaction that names target feeds (streamfeed.app.steps.reactions).
 
 The reactions topic is keyed by activity, so the worker holding a partition is the one writer
 of those activities' reactions; the fold is order-free and storage applies an activity's events
 in one transaction, so a redelivered or replayed batch changes nothing
-(streamfeed.domain.reactions, streamfeed.storage.reactions).
+(streamfeed.domain.reactions, streamfeed.storage.reactions). It plans like the fanout: the
+notifications' feed-ops batches are sent and acknowledged before its offsets are committed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from streamfeed.app.steps import apply_reactions
+from streamfeed.app.steps import react_and_notify
 from streamfeed.consumers.context import PipelineContext
 from streamfeed.domain.reactions import ReactionEvent
 from streamfeed.schemas.catalog import REACTION_EVENT
@@ -22,20 +24,11 @@ def register(app: Any, ctx: PipelineContext) -> Any:
     def decode(value: bytes) -> ReactionEvent:
         return ReactionEvent.from_record(codec.decode(REACTION_EVENT, value))
 
-    def handle(event: ReactionEvent) -> None:
-        apply_reactions(manager, [event])
+    def plan(event: ReactionEvent) -> list[Any]:
+        return react_and_notify(manager, [event], ctx.partitions)
 
-    def handle_all(events: list[ReactionEvent]) -> None:
-        apply_reactions(manager, events)
+    def plan_all(events: list[ReactionEvent]) -> list[list[Any]]:
+        # A run's batches are planned together; they are sent as one list, whichever event made them.
+        return [react_and_notify(manager, events, ctx.partitions), *([] for _ in events[1:])]
 
-    async def apply(events: list[Any]) -> None:
-        await ctx.runtime.process("reactions", events, decode, handle, handle_all)
-
-    @app.agent(ctx.topics[ctx.names.reactions], name="reactions")
-    async def reactions(stream: Any) -> None:
-        settings = ctx.settings
-        await ctx.runtime.consume(
-            "reactions", stream, settings.worker_batch_size, settings.worker_batch_wait, apply
-        )
-
-    return reactions
+    return ctx.register_planner(app, ctx.names.reactions, "reactions", decode, plan, plan_all)

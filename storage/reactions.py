@@ -46,6 +46,13 @@ class ReactionStorage(ABC):
 
     def apply(self, events: Sequence[ReactionEvent]) -> list[ReactionChange]:
         """Fold events into their reactions' states and store what changed; returns the changes."""
+        return self.apply_with_states(events)[0]
+
+    def apply_with_states(
+        self, events: Sequence[ReactionEvent]
+    ) -> tuple[list[ReactionChange], dict[ReactionKey, ReactionState]]:
+        """apply, also returning the state of every reaction the events touched (changed or not:
+        what a step that acts on states, not on changes, needs after a redelivery)."""
         keys = sorted({(event.activity_id, event.reaction_id) for event in events})
         before = self.states(keys)
         after = dict(before)
@@ -55,7 +62,7 @@ class ReactionStorage(ABC):
         changes = [(key[0], before.get(key), new) for key, new in after.items() if new != before.get(key)]
         if changes:
             self._write(changes)
-        return changes
+        return changes, after
 
     @staticmethod
     def moves(

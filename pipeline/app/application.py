@@ -67,6 +67,10 @@ class FeedApplication:
     pull_hysteresis: ClassVar[float] = 0.9
     #: Most `to` targets one activity may name; None: STREAMFEED_MAX_TARGETS.
     max_targets: int | None = None
+    #: The verb of the notification activity a reaction naming target_feeds sends, by reaction
+    #: kind (registered verbs); kinds not listed use reaction_verb.
+    reaction_verbs: ClassVar[dict[str, str]] = {"comment": "comment"}
+    reaction_verb: ClassVar[str] = "love"
 
     def __init__(self, backend: Backend | None = None) -> None:
         if self.pull_threshold is None:

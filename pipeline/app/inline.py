@@ -14,10 +14,10 @@ from streamfeed.app.application import FeedApplication
 from streamfeed.app.steps import (
     apply_author_mode,
     apply_follow,
-    apply_reactions,
     expand_rests,
     fanout_many,
     materialize,
+    react_and_notify,
 )
 from streamfeed.domain.author_modes import AuthorModeEvent
 from streamfeed.domain.events import ActivityEvent, FanoutBatch, FollowEvent, MarkSpec, mark_batch
@@ -66,4 +66,5 @@ class InlineDriver:
 
     def reaction(self, event: ReactionEvent) -> None:
         with self.lock:
-            apply_reactions(self.manager, [event])
+            for batch in react_and_notify(self.manager, [event], 1):
+                materialize(self.manager, batch)

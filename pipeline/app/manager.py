@@ -16,7 +16,7 @@ from typing import Any
 
 from streamfeed.app.application import Driver, FeedApplication
 from streamfeed.app.inline import InlineDriver
-from streamfeed.domain.activity import Activity, check_user_id
+from streamfeed.domain.activity import Activity, check_user_id, parse_target
 from streamfeed.domain.author_modes import AuthorModeEvent
 from streamfeed.domain.events import (
     ActivityEvent,
@@ -213,8 +213,21 @@ class Manager(FeedApplication):
         now = datetime.now(UTC)
         chosen = reaction_id or uuid.uuid4().hex
         identity = reaction_identity(kind, user_id, activity_id, parent_id, now, tuple(target_feeds))
+        self._check_target_feeds(identity.target_feeds)
         self.driver.reaction(add_event(chosen, identity, data, now))
         return chosen
+
+    def _check_target_feeds(self, target_feeds: Sequence[str]) -> None:
+        """Target feeds name the app's notification feeds, as `to` does: refused here, not by the
+        worker that would send the notification."""
+        allowed = self.extra_feed_classes
+        for entry in target_feeds:
+            name, _ = parse_target(entry)
+            if name not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise ValidationError(
+                    "target_feeds", entry, f"names feed {name!r}; it may name only: {known}"
+                )
 
     def update_reaction(self, reaction_id: str, activity_id: str, data: dict[str, Any] | None) -> None:
         """Replace the reaction's data (a comment's text); the newest update wins."""

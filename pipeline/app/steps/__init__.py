@@ -25,7 +25,7 @@ from streamfeed.app.steps.follows import COPY_CHUNK, apply_follow, copy_batches
 from streamfeed.app.steps.materialize import materialize, materialize_many
 from streamfeed.app.steps.modes import apply_author_mode
 from streamfeed.app.steps.partitioning import by_partition, chunks, partition_for
-from streamfeed.app.steps.reactions import apply_reactions
+from streamfeed.app.steps.reactions import apply_reactions, react_and_notify
 from streamfeed.app.steps.rebuild import plan_user_rebuild
 
 __all__ = [
@@ -46,4 +46,5 @@ __all__ = [
     "next_state",
     "partition_for",
     "plan_user_rebuild",
+    "react_and_notify",
 ]
