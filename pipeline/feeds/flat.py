@@ -26,6 +26,7 @@ from streamfeed.feeds.ranked import (
     RankedPage,
     UnknownRanking,
     ranked_page,
+    window_affinity,
 )
 from streamfeed.storage.base import NO_BOUNDS, Backend, Bounds, PageRequest
 from streamfeed.storage.registry import get_backend
@@ -325,10 +326,14 @@ class Feed(BaseFeed):
         ids, counts = self.backend.ranking_window(self.key, self.ranking_window, top, kinds)
         return ids, {}, dict(zip(ids, counts, strict=False))
 
-    def affinities(self, reader: str, actor_ids: Sequence[str]) -> Mapping[str, float]:
-        """The reader's affinity to each actor, for rankings that use `affinity` (0 where absent).
-        Override it to bring the app's own (interactions, a model's output)."""
-        return {}
+    def affinities(self, reader: str, candidates: Sequence[Activity]) -> Mapping[str, float]:
+        """The reader's affinity to each actor of the window, for rankings that use `affinity`.
+
+        By default what the window itself says: for each actor, the share of their activities
+        in the window that the reader reacted to (0 to 1), read from the reactions kept (one call
+        for the whole window), so it is exact under any order and rebuilt by a replay like every
+        count. Override it to bring the app's own (interactions beyond the window, a model)."""
+        return window_affinity(self.backend, reader, candidates)
 
     #: Hybrid push/pull: the fanout leaves this feed out for pulled authors' activities, and a
     #: read merges them in from the authors' user feeds (streamfeed.feeds.hybrid). False: always pushed.

@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from streamfeed.domain.ranking import Ranking, RankingError, comes_after, score_
 
 if TYPE_CHECKING:
     from streamfeed.feeds.flat import Feed
+    from streamfeed.storage.base import Backend
 
 #: Candidates a ranked read scores unless the feed class says otherwise.
 DEFAULT_RANKING_WINDOW = 300
@@ -95,8 +97,8 @@ def ranked_page(
         return RankedPage([], [], None)
     affinity: dict[str, float] = {}
     if needs.affinity:
-        actors = sorted({a.actor_id for a in bodies.values()})
-        affinity = dict(feed.affinities(reader if reader is not None else feed.user_id, actors))
+        window = [bodies[i] for i in candidates if i in bodies]
+        affinity = dict(feed.affinities(reader if reader is not None else feed.user_id, window))
     ordered = score_all(ranking, candidates, bodies, reactions, affinity)
     start = 0
     if cursor is not None:
@@ -113,3 +115,17 @@ def ranked_page(
     following = RankedCursor(top, shown[-1][0], shown[-1][1]) if shown and more else None
     kept = [(s, bodies[i]) for s, i, _ in shown if i in bodies]  # removed meanwhile: left out
     return RankedPage([a for _, a in kept], [s for s, _ in kept], following)
+
+
+def window_affinity(backend: Backend, reader: str, candidates: Sequence[Activity]) -> dict[str, float]:
+    """Per actor of the window, the share of their activities in it the reader reacted to."""
+    if not candidates:
+        return {}
+    own = backend.reactions.own([(a.id, a.id) for a in candidates], reader)
+    shown: dict[str, int] = {}
+    reacted: dict[str, int] = {}
+    for activity, mine in zip(candidates, own, strict=True):
+        shown[activity.actor_id] = shown.get(activity.actor_id, 0) + 1
+        if mine:
+            reacted[activity.actor_id] = reacted.get(activity.actor_id, 0) + 1
+    return {actor: reacted.get(actor, 0) / count for actor, count in shown.items()}

@@ -27,8 +27,8 @@ class RankedFeed(Feed):
         "boosted": Ranking("boosted", "fields.boost + affinity", affinity=True),
     }
 
-    def affinities(self, reader, actor_ids):
-        return {actor: 1.5 for actor in actor_ids if actor.endswith("0")}
+    def affinities(self, reader, candidates):
+        return {a.actor_id: 1.5 for a in candidates if a.actor_id.endswith("0")}
 
 
 def world(user: str, backend, count: int = 60, seed: int = 7) -> tuple[RankedFeed, list[Activity]]:
@@ -109,3 +109,24 @@ def test_unknown_rankings_and_cursors_are_refused_by_name(backend, user):
     with pytest.raises(BadCursor, match="not one a ranked page handed out"):
         feed.ranked("popular", cursor="not-a-cursor")
     assert feed.ranked("popular", 10).next is None
+
+
+class Plain(Feed):
+    key_format = "plain_ranked:{user_id}"
+    max_length = 200
+    rankings: ClassVar[dict] = {"near": "affinity"}
+
+
+def test_the_default_affinity_is_the_share_of_an_actor_s_window_the_reader_reacted_to(backend, user):
+    feed = Plain(user, backend=backend)
+    activities = [
+        Activity(f"{user}a{n % 2}", "add", f"pin:{n}", time=T0 + timedelta(minutes=n)) for n in range(6)
+    ]
+    feed.add_many(activities)
+    liked = [a for a in activities if a.actor_id.endswith("a1")][:2]  # 2 of actor a1's 3
+    backend.reactions.apply(
+        [add_event(f"l{a.id[-6:]}", reaction_identity("like", user, a.id, None, T0), {}, T0) for a in liked]
+    )
+    page = feed.ranked("near", 6)
+    assert {a.actor_id for a in page.activities[:3]} == {f"{user}a1"}
+    assert [round(s, 4) for s in page.scores] == [0.6667] * 3 + [0.0] * 3

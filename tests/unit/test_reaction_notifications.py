@@ -60,5 +60,5 @@ def test_a_redelivered_batch_sends_the_notification_again_and_it_is_stored_once(
 
 
 def test_target_feeds_naming_a_feed_the_app_lacks_are_refused_at_the_edge(manager):
-    with pytest.raises(ValidationError, match="target_feeds.*names feed 'normal'"):
+    with pytest.raises(ValidationError, match=r"target_feeds.*names feed 'normal'"):
         manager.add_reaction("like", "bob", pin_id(manager), target_feeds=["normal:ann"])
