@@ -14,7 +14,7 @@ import bisect
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -500,7 +500,7 @@ class CountsPublisher(ABC):
     Each user's events are also kept in a short log (the newest
     REALTIME_KEEP), so a client that reconnects with the id of the last event
     it saw gets what it missed, in order, without gaps. Every kept event has
-    a "type": "counts" or "entries".
+    a "type": "counts", "entries" or "reactions".
     """
 
     @abstractmethod
@@ -512,9 +512,10 @@ class CountsPublisher(ABC):
         for change in changes:
             self.publish(*change)
 
-    def publish_entries(self, entries: Sequence[NewEntries]) -> None:
-        """New entries shown in users' feeds, one event per (user, feed): batched, since a fanout
-        produces one per recipient. A publisher with no log drops them."""
+    def publish_entries(self, entries: Sequence[NewEntries | ReactionCountsChanged]) -> None:
+        """New entries shown in users' feeds, one event per (user, feed), or reaction counts
+        changed: batched, since a fanout produces one per recipient. A publisher with no log
+        drops them."""
         return None
 
     def listen(self, user_id: str, seconds: float) -> None:
@@ -586,6 +587,23 @@ class NewEntries:
             "feed": self.feed,
             "name": self.name,
             "activity_ids": list(self.activity_ids),
+        }
+
+
+@dataclass(frozen=True)
+class ReactionCountsChanged:
+    """An activity in one user's feeds whose reaction counts changed: the counts now."""
+
+    user_id: str
+    activity_id: str
+    counts: Mapping[str, int]
+
+    def message(self) -> dict[Any, Any]:
+        return {
+            "type": "reactions",
+            "user_id": self.user_id,
+            "activity_id": self.activity_id,
+            "counts": dict(self.counts),
         }
 
 

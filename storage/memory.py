@@ -32,6 +32,7 @@ from streamfeed.storage.base import (
     FollowStorage,
     NewEntries,
     PageRequest,
+    ReactionCountsChanged,
     StorageMarker,
     TimelineStorage,
     WindowEntry,
@@ -326,7 +327,7 @@ class MemoryCountsPublisher(CountsPublisher):
         with self.changed:
             return sorted(u for u, until in self.listeners_until.items() if until > now)
 
-    def publish_entries(self, entries: Sequence[NewEntries]) -> None:
+    def publish_entries(self, entries: Sequence[NewEntries | ReactionCountsChanged]) -> None:
         if entries:
             self._keep([(entry.user_id, entry.message()) for entry in entries])
 

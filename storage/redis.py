@@ -57,6 +57,7 @@ from streamfeed.storage.base import (
     FollowStorage,
     NewEntries,
     PageRequest,
+    ReactionCountsChanged,
     StorageMarker,
     TimelineStorage,
     WindowEntry,
@@ -1250,7 +1251,7 @@ class RedisCountsPublisher(CountsPublisher):
         now = time.time() * 1000
         return sorted(u.decode() for u in self.client.zrangebyscore(self.listeners_key(), f"({now}", "+inf"))
 
-    def publish_entries(self, entries: Sequence[NewEntries]) -> None:
+    def publish_entries(self, entries: Sequence[NewEntries | ReactionCountsChanged]) -> None:
         if not entries:
             return
         pipe = self.client.pipeline(transaction=False)

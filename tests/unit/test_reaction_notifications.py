@@ -62,3 +62,28 @@ def test_a_redelivered_batch_sends_the_notification_again_and_it_is_stored_once(
 def test_target_feeds_naming_a_feed_the_app_lacks_are_refused_at_the_edge(manager):
     with pytest.raises(ValidationError, match=r"target_feeds.*names feed 'normal'"):
         manager.add_reaction("like", "bob", pin_id(manager), target_feeds=["normal:ann"])
+
+
+def test_listening_followers_and_the_author_learn_the_new_counts_and_nobody_else(manager):
+    pin = pin_id(manager)
+    manager.follow_user("bob", "ann")
+    publisher = manager.backend.publisher
+    for user in ("bob", "ann", "eve"):
+        publisher.listen(user, 60)
+    like = manager.add_reaction("like", "joe", pin)
+    manager.add_reaction("like", "joe", pin, reaction_id=like)  # again: no change, no event
+    manager.remove_reaction(like, pin)
+
+    def reaction_events(user):
+        return [e for _, e in publisher.read(user, "0", 0) if e["type"] == "reactions"]
+
+    expected = [{"like": 1}, {}]
+    assert [e["counts"] for e in reaction_events("bob")] == expected
+    assert [e["counts"] for e in reaction_events("ann")] == expected
+    assert reaction_events("eve") == []
+    assert reaction_events("bob")[0] == {
+        "type": "reactions",
+        "user_id": "bob",
+        "activity_id": pin,
+        "counts": {"like": 1},
+    }

@@ -14,6 +14,9 @@ the reaction is (and replaced if a later add of the same reaction id changed who
 delivered to the targets through feed-ops like any `to` target. Every batch sends the current
 notification of each reaction it touched, changed or not, so a worker that died between
 storing and sending sends it again on redelivery (the materializers are idempotent).
+
+Realtime clients learn of count changes on activities of the authors they follow (and on their
+own): a `reactions` event with the activity's counts now.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.events import ActivityOp, FanoutBatch, FanoutPriority
 from streamfeed.domain.reactions import ReactionEvent, ReactionState
 from streamfeed.domain.targets import parse_targets
+from streamfeed.storage.base import ReactionCountsChanged
 from streamfeed.storage.reactions import ReactionChange
 
 
@@ -63,6 +67,7 @@ def react_and_notify(
 ) -> list[FanoutBatch]:
     """apply_reactions, then the notification states stored and their deliveries planned."""
     changes, current = manager.backend.reactions.apply_with_states(events)
+    _announce_counts(manager, changes)
     states: dict[str, ActivityState] = {}
     for reaction in current.values():
         notification = notification_of(manager, reaction)
@@ -94,3 +99,33 @@ def _notification_state(reaction: ReactionState, notification: Activity) -> Acti
     if reaction.live:
         return ActivityState(notification, version, version)
     return ActivityState(notification, version + 1, version, True)
+
+
+def _announce_counts(manager: FeedApplication, changes: Sequence[ReactionChange]) -> None:
+    """Realtime `reactions` events: an activity's counts, when a reaction on it came or went, to
+    the users with a realtime client (few, whatever the audience) who follow its actor, and to
+    the actor. Nothing is read unless someone listens."""
+    counted = sorted({aid for aid, old, new in changes if _counts_on(old) != _counts_on(new)})
+    backend = manager.backend
+    listening = backend.publisher.listeners() if counted else []
+    if not listening:
+        return
+    states = backend.activities.get_states(counted, manager.activity_class)
+    counts = dict(zip(counted, backend.reactions.counts([(i, i) for i in counted]), strict=True))
+    listeners = set(listening)
+    events = []
+    for activity_id in counted:
+        state = states.get(activity_id)
+        if state is None or state.removed:
+            continue
+        actor = state.activity.actor_id
+        told = set(backend.follows.follow_versions(listening, actor)) | ({actor} & listeners)
+        events += [ReactionCountsChanged(user, activity_id, counts[activity_id]) for user in sorted(told)]
+    backend.publisher.publish_entries(events)
+
+
+def _counts_on(state: ReactionState | None) -> str | None:
+    """The kind a reaction adds to its activity's own counts, None if it adds nothing there."""
+    if state is None or not state.live or state.identity is None or state.identity.parent_id is not None:
+        return None
+    return state.identity.kind
