@@ -226,8 +226,7 @@ while #ids < limit do
   local batch = redis.call('ZREVRANGEBYSCORE', key, high, '-inf', 'LIMIT', start, chunk)
   for _, id in ipairs(batch) do
     if (top == '' or id <= top) and not (any_hidden and redis.call('SISMEMBER', hidden_key, id) == 1) then
-      local value = redis.call('GET', prefix .. id)
-      if value and string.sub(value, 17, 17) == 'L' then
+      if redis.call('GETRANGE', prefix .. id, 16, 16) == 'L' then
         ids[#ids + 1] = id
         local base = rx .. 'rx:{' .. id .. '}:kind:' .. id .. ':'
         for k = 6, #ARGV do sizes[#sizes + 1] = redis.call('ZCARD', base .. ARGV[k]) end
