@@ -177,3 +177,20 @@ def test_generations_and_storage_report_as_json(monkeypatch):
     shown = runner.invoke(app, ["storage", "show", "--json"])
     assert shown.exit_code == 1  # a memory storage nobody claimed: no identity
     assert json.loads(shown.stdout) == {"identity": None}
+
+
+def test_feed_show_ranked_names_a_ranking_the_feed_lacks_and_refuses_aggregated_feeds():
+    unknown = runner.invoke(
+        app, ["feed", "show", "normal", "1", "--storage", "memory", "--ranking", "trending"]
+    )
+    assert unknown.exit_code == 2 and "has no ranking 'trending'" in " ".join(unknown.output.split())
+    grouped = runner.invoke(
+        app, ["feed", "show", "aggregated", "1", "--storage", "memory", "--ranking", "popular"]
+    )
+    assert grouped.exit_code == 2 and "is not a flat feed" in grouped.output
+    empty = runner.invoke(app, ["feed", "show", "normal", "1", "--storage", "memory", "--ranking", "popular"])
+    assert empty.exit_code == 0 and "by popular" in empty.output and "(empty)" in empty.output
+    shaped = runner.invoke(
+        app, ["feed", "show", "normal", "1", "--storage", "memory", "--ranking", "popular", "--json"]
+    )
+    assert shaped.exit_code == 0 and '"ranking": "popular"' in shaped.output
