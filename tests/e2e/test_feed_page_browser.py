@@ -1,6 +1,7 @@
 """The demo feed page in a real browser (Playwright driving Debian's chromium, headless): sign in,
 see the feeds, an activity published through the API appears and the unseen badge changes with
-no reload, mark all seen, the badge goes to 0; like a pin on the feed and take the like back."""
+no reload, mark all seen, the badge goes to 0; like a pin on the feed and take the like back; a
+like made elsewhere shows live, and ordering by popularity puts the liked pin first."""
 
 from __future__ import annotations
 
@@ -80,7 +81,9 @@ def test_the_page_updates_live_and_marks_seen(chromium, tmp_path):
             follow = {"follower": "bob", "followed": "ann"}
             assert httpx.post(base + "/v1/follows", json=follow, headers=ann).status_code == 202
             pin = {"actor": "ann", "verb": "add", "object": "pin:7"}
-            assert httpx.post(base + "/v1/activities", json=pin, headers=ann).status_code == 202
+            published = httpx.post(base + "/v1/activities", json=pin, headers=ann)
+            assert published.status_code == 202
+            (pin_id,) = published.json()["ids"]
             entry = page.locator("#normal li", has_text="ann add pin:7")
             expect(entry.locator(".likes")).to_have_text("\u2665 0", timeout=15_000)
             entry.locator("button.like").click()
@@ -89,6 +92,20 @@ def test_the_page_updates_live_and_marks_seen(chromium, tmp_path):
             entry.locator("button.like").click()
             expect(entry.locator(".likes")).to_have_text("\u2665 0", timeout=15_000)
             expect(entry.locator("button.like")).to_have_text("Like")
+
+            # A newer pin comes first; eve likes the older one elsewhere: its count changes with no
+            # reload (a realtime `reactions` event), and ordered by popularity the liked pin leads.
+            newer = {"actor": "ann", "verb": "add", "object": "pin:8"}
+            assert httpx.post(base + "/v1/activities", json=newer, headers=ann).status_code == 202
+            expect(page.locator("#normal li").first).to_contain_text("ann add pin:8", timeout=15_000)
+            like = {"kind": "like", "user_id": "eve"}
+            liked = httpx.post(f"{base}/v1/activities/{pin_id}/reactions", json=like, headers=ann)
+            assert liked.status_code == 202, liked.text
+            expect(entry.locator(".likes")).to_have_text("\u2665 1", timeout=15_000)
+            page.select_option("#order", "popular")
+            expect(page.locator("#normal li").first).to_contain_text("ann add pin:7", timeout=15_000)
+            page.select_option("#order", "")
+            expect(page.locator("#normal li").first).to_contain_text("ann add pin:8", timeout=15_000)
             browser.close()
     finally:
         server.terminate()
