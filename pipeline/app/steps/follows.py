@@ -54,13 +54,22 @@ def apply_follow(manager: FeedApplication, event: FollowEvent) -> list[FanoutBat
 def copy_batches(
     manager: FeedApplication, follower: str, followed: str, version: int, limit: int
 ) -> list[FanoutBatch]:
-    """The followed user's latest `limit` user-feed entries (removed ones too) for the follower."""
+    """The followed user's latest `limit` user-feed entries published before the follow (removed
+    ones too), and every one published at or after it, for the follower.
+
+    The limit counts the history the follow found, as in event order: activities published
+    after the follow but applied before it (the activities topic ahead of the follows topic)
+    would have reached the follower through the fanout, so they never take a copied entry's
+    place.
+    """
     if limit == 0:
         return []
     entries = manager.backend.timelines.entries(
         manager.user_feed_class.key_for(followed), manager.activity_class
     )
-    history = [s.activity for s in reversed(entries[-limit:])]
+    before = [s for s in entries if s.added < version]
+    after = [s for s in entries if s.added >= version]
+    history = [s.activity for s in reversed([*before[-limit:], *after])]
     return [
         FanoutBatch(
             ActivityOp.ADD, [follower], list(chunk), (), FanoutPriority.HIGH, version=version, history=True
