@@ -89,6 +89,11 @@ class ReactionStorage(ABC):
     def counts(self, targets: Sequence[Target]) -> list[dict[str, int]]:
         """Live reactions per kind on each target, kinds with none left out."""
 
+    def own_counts(self, targets: Sequence[Target], user_id: str) -> list[int]:
+        """How many live reactions the user has on each target: "did I react", for a whole ranked
+        window at once. Servers override it with one round trip that reads no state."""
+        return [len(mine) for mine in self.own(targets, user_id)]
+
     def kind_counts(self, targets: Sequence[Target], kinds: Sequence[str]) -> list[dict[str, int]]:
         """Live reactions of the given kinds on each target (0 included): what a ranked read
         asks of its whole window. Servers override it with one round trip."""

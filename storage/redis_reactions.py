@@ -75,6 +75,18 @@ end
 return sizes
 """
 
+# Sizes of a user's own index on many targets. ARGV: prefix, user, targets as "activity_id on"
+# pairs separated by spaces (as KIND_COUNTS_SCRIPT).
+OWN_COUNTS_SCRIPT = """
+local prefix, user, sizes, words = ARGV[1], ARGV[2], {}, {}
+for word in string.gmatch(ARGV[3], '%S+') do words[#words + 1] = word end
+for n = 1, #words, 2 do
+  local key = prefix .. 'rx:{' .. words[n] .. '}:user:' .. words[n + 1] .. ':' .. user
+  sizes[#sizes + 1] = redis.call('ZCARD', key)
+end
+return sizes
+"""
+
 PAGE_SCRIPT = """
 local prefix, user, per_kind = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local function with_states(states, ids)
@@ -312,6 +324,17 @@ class RedisReactionStorage(ReactionStorage):
             tied = sorted((m.decode() for m in same if m.decode() < last), reverse=True)
             ids = (tied + [m.decode() for m in older])[:limit]
         return self._live(target[0], ids)
+
+    def own_counts(self, targets: Sequence[Target], user_id: str) -> list[int]:
+        if not targets:
+            return []
+        if not self.single_node:
+            pipe = self.client.pipeline(transaction=False)
+            for activity_id, on in targets:
+                pipe.zcard(self._key(activity_id, "user", on, user_id))
+            return [int(size) for size in pipe.execute()]
+        pairs = " ".join(f"{activity_id} {on}" for activity_id, on in targets)
+        return [int(size) for size in self._run(OWN_COUNTS_SCRIPT, [self.prefix, user_id, pairs])]
 
     def own(self, targets: Sequence[Target], user_id: str) -> list[list[ReactionState]]:
         if not targets:

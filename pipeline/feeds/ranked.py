@@ -121,7 +121,7 @@ def window_affinity(backend: Backend, reader: str, candidates: Sequence[Activity
     """Per actor of the window, the share of their activities in it the reader reacted to."""
     if not candidates:
         return {}
-    own = backend.reactions.own([(a.id, a.id) for a in candidates], reader)
+    own = backend.reactions.own_counts([(a.id, a.id) for a in candidates], reader)
     shown: dict[str, int] = {}
     reacted: dict[str, int] = {}
     for activity, mine in zip(candidates, own, strict=True):
