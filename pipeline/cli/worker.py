@@ -103,7 +103,9 @@ def _storage_guard(settings: Any, manager: Any, app_path: str) -> Any:
         lambda: group_progress(settings),
         pinned=settings.generation,
         live=store.live,
-        when_lost=AutoRebuild(settings, marker, app_path) if settings.auto_rebuild else None,
+        when_lost=AutoRebuild(settings, marker, app_path, moved=lambda: store.live() != settings.generation)
+        if settings.auto_rebuild
+        else None,
     )
 
 

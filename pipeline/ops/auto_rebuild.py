@@ -39,7 +39,8 @@ class AutoRebuild:
     """Started (idempotently) each time the worker finds its storage lost; runs in a daemon thread.
 
     marker: the lost storage's marker, holding the lease; rebuild: the
-    rebuild to run once the lease is held (a test passes its own).
+    rebuild to run once the lease is held (a test passes its own); moved:
+    whether a generation other than the lost one is live already.
     """
 
     def __init__(
@@ -49,12 +50,16 @@ class AutoRebuild:
         app_path: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         rebuild: Callable[[], object] | None = None,
+        moved: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.marker = marker
         self.app_path = app_path
         self.lease_seconds = lease_seconds
         self.rebuild = rebuild or self._rebuild
+        #: Whether another generation is live already (someone's rebuild switched): then there is
+        #: nothing left to rebuild, and the worker is about to restart onto it.
+        self.moved = moved or (lambda: False)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,6 +74,8 @@ class AutoRebuild:
     def _run(self) -> None:
         while not self.done.is_set():
             try:
+                if self.moved():
+                    return
                 if self.marker().lease(self.holder, self.lease_seconds):
                     self._rebuild_holding_the_lease()
                     return

@@ -45,3 +45,14 @@ def test_another_worker_takes_over_once_a_dead_holders_lease_lapses() -> None:
     survivor = AutoRebuild(Settings(), lambda: marker, lease_seconds=0.3, rebuild=lambda: done.set())
     survivor()
     assert done.wait(5), "the survivor never took the lapsed lease"
+
+
+def test_a_worker_finding_another_generation_live_rebuilds_nothing() -> None:
+    ran = []
+    late = AutoRebuild(
+        Settings(), MemoryStorageMarker, lease_seconds=0.3, rebuild=lambda: ran.append(1), moved=lambda: True
+    )
+    late()
+    assert late._thread is not None
+    late._thread.join(5)
+    assert not late._thread.is_alive() and ran == []
