@@ -1,6 +1,7 @@
 """Reactions through Kafka (issue 30): published by a Manager on the Kafka driver and by a raw
 producer, shuffled and sent twice, folded by a worker into Redis or Cassandra: the same states,
-counts, pages and own reactions as inline mode; bad records go to the dead-letter topic; a new
+counts, pages and own reactions as inline mode, and the same notifications in the feed some of
+them name (target_feeds); bad records go to the dead-letter topic; a new
 group replaying the topic into empty storage rebuilds the same reactions."""
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def reaction_events(activity_ids: list[str], seed: int) -> list[ReactionEvent]:
             parent = rng.choice(comments) if comments and roll > 0.85 else None
             kind = "like" if parent else rng.choice(KINDS)
             rid = f"{kind}{n}"
-            identity = reaction_identity(kind, rng.choice(USERS), activity, parent, at)
+            told = ("notification:fan0",) if n % 5 == 0 and parent is None else ()  # fan0 hears of some
+            identity = reaction_identity(kind, rng.choice(USERS), activity, parent, at, told)
             events.append(add_event(rid, identity, {"text": f"said {n}"}, at))
             made.append((rid, activity))
     return events
@@ -75,6 +77,9 @@ def view(manager: Manager, activity_ids: list[str]) -> dict:
             seen[(activity_id, kind)] = pages
     for user in USERS:
         seen[user] = [[s.reaction_id for s in own] for own in manager.own_reactions(user, activity_ids)]
+    told = manager.get_feed("notification", "fan0")
+    seen["notified"] = [sorted(a.object_id for a in group.activities) for group in told[:100]]
+    seen["notified unseen"] = told.count_unseen()
     return seen
 
 
@@ -87,6 +92,7 @@ def test_reactions_through_kafka_equal_inline_and_replay(stack, isolated, worker
         inline.driver.reaction(event)
     expected = view(inline, activity_ids)
     assert sum(sum(c.values()) for c in expected["counts"]) > 100  # a world worth comparing
+    assert sum(len(group) for group in expected["notified"]) > 10  # reactions that told fan0
 
     settings = isolated(storage)
     names = TopicNames.from_settings(settings)

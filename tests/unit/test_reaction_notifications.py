@@ -3,15 +3,16 @@ notification feed, gone when the reaction is removed, sent again on redelivery, 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from streamfeed.app.manager import Manager
-from streamfeed.app.steps import react_and_notify
+from streamfeed.app.steps import materialize, react_and_notify
 from streamfeed.domain.activity import Activity
+from streamfeed.domain.events import ActivityEvent, ActivityOp
 from streamfeed.domain.exceptions import ValidationError
-from streamfeed.domain.reactions import add_event, reaction_identity
+from streamfeed.domain.reactions import add_event, reaction_identity, remove_event
 from streamfeed.storage.memory import MemoryBackend
 
 T0 = datetime(2026, 12, 7, 12, tzinfo=UTC)
@@ -87,3 +88,22 @@ def test_listening_followers_and_the_author_learn_the_new_counts_and_nobody_else
         "activity_id": pin,
         "counts": {"like": 1},
     }
+
+
+def test_a_removal_applied_before_its_add_leaves_the_notification_feed_as_the_other_order_does():
+    def feed_after(order: list[str]) -> tuple:
+        manager = Manager(MemoryBackend())
+        pinned = Activity("ann", "add", "pin:1", "board:1", T0)
+        manager.driver.activity(ActivityEvent(ActivityOp.ADD, pinned, published_at=T0))  # one version
+        pin = pinned.id
+        identity = reaction_identity("like", "bob", pin, None, T0, ("notification:ann",))
+        events = {
+            "add": add_event("r1", identity, {}, T0),
+            "remove": remove_event("r1", pin, T0 + timedelta(seconds=1)),
+        }
+        for name in order:
+            for batch in react_and_notify(manager, [events[name]], 1):
+                materialize(manager, batch)
+        return manager.backend.dump()
+
+    assert feed_after(["remove", "add"]) == feed_after(["add", "remove"])

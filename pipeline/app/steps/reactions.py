@@ -86,10 +86,13 @@ def react_and_notify(
     batches: list[FanoutBatch] = []
     for notification_id in sorted(stored):
         sent = stored[notification_id]
-        op = ActivityOp.UPDATE if sent.removed else ActivityOp.ADD
+        # Always an ADD, removed or not: a removed notification keeps its place in the target
+        # feeds (as a removed activity does), whether the removal came before the add or after.
         for feed_name, user_ids in sorted(parse_targets(manager, [sent.activity]).items()):
             lane, at = FanoutPriority.HIGH, sent.activity.time
-            batches += plan_batches(manager, op, sent, user_ids, (feed_name,), lane, partitions, at)
+            batches += plan_batches(
+                manager, ActivityOp.ADD, sent, user_ids, (feed_name,), lane, partitions, at
+            )
     return batches
 
 
