@@ -23,11 +23,11 @@ from streamfeed.app.manager import Manager
 from streamfeed.app.steps import (
     apply_author_mode,
     apply_follow,
-    apply_reactions,
     expand_rests,
     fanout_many,
     materialize_many,
     partition_for,
+    react_and_notify,
 )
 from streamfeed.demo.snapshot import snapshot
 from streamfeed.domain.activity import Activity
@@ -331,8 +331,8 @@ def run_pipeline(
                     emit(apply_follow(manager, event))
         elif topic == "marks":  # forwarded as they are to the user's feed-ops partition
             emit(messages)
-        elif topic == "reactions":  # folded where they are: nothing is sent on
-            apply_reactions(manager, messages)
+        elif topic == "reactions":  # folded where they are; reactions naming target feeds send notifications
+            emit(react_and_notify(manager, messages, partitions))
         else:
             materialize_many(manager, messages)
 
