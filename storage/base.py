@@ -158,6 +158,13 @@ class TimelineStorage(ABC):
     owner unfollowed (hidden), keeps its place until newer ones push it out,
     so which entries max_length keeps never depends on when a removal or an
     unfollow arrived. Reads (pages, counts) show live, unhidden entries only.
+
+    Trimming keeps the newest `slack` entries it cut in the timeline's spill,
+    never read, and an entry taken out (an unfollow's takeout of what was
+    delivered while it was on its way) is replaced by the spill's newest: an
+    unfollow consumed after deliveries it should have stopped leaves the feed
+    as if it had come first, as long as they pushed out at most `slack`
+    entries.
     """
 
     activities: ActivityStorage
@@ -168,18 +175,26 @@ class TimelineStorage(ABC):
         batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]],
         max_length: int | None,
         hidden: bool = False,
+        slack: int = 0,
     ) -> None:
-        """Each batch's activities into each of its timelines, then trim them: one round trip
-        for all where the backend allows. The entries become hidden, or shown, as `hidden` says."""
+        """Each batch's activities into each of its timelines, then trim them, keeping the newest
+        `slack` entries cut in the spill: one round trip for all where the backend allows. The
+        entries become hidden, or shown, as `hidden` says (and leave the spill if there)."""
 
     def add_to_many(
-        self, keys: Sequence[str], states: Sequence[ActivityState], max_length: int | None
+        self,
+        keys: Sequence[str],
+        states: Sequence[ActivityState],
+        max_length: int | None,
+        slack: int = 0,
     ) -> None:
         """Add activities to every timeline in keys, then trim each: one batch for all."""
-        self.add_batches([(keys, states)], max_length)
+        self.add_batches([(keys, states)], max_length, slack=slack)
 
-    def add_many(self, key: str, states: Sequence[ActivityState], max_length: int | None) -> None:
-        self.add_to_many([key], states, max_length)
+    def add_many(
+        self, key: str, states: Sequence[ActivityState], max_length: int | None, slack: int = 0
+    ) -> None:
+        self.add_to_many([key], states, max_length, slack)
 
     def refresh(self, keys: Sequence[str], states: Sequence[ActivityState]) -> None:
         """Show the newest state of activities in the timelines that hold them.
@@ -192,11 +207,13 @@ class TimelineStorage(ABC):
 
     @abstractmethod
     def hide(self, key: str, activity_ids: Sequence[str]) -> None:
-        """Hide entries the timeline holds (an unfollow); ids it does not hold are ignored."""
+        """Hide entries the timeline or its spill holds (an unfollow); others are ignored."""
 
     @abstractmethod
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
-        """Take entries out for good (Stream Framework's remove), live or removed."""
+        """Take entries out for good (Stream Framework's remove), live or removed, from the
+        timelines and their spills; each entry a timeline loses is refilled from its spill's
+        newest."""
 
     def remove_many(self, key: str, activity_ids: Sequence[str]) -> None:
         self.remove_from_many([key], activity_ids)
@@ -215,6 +232,11 @@ class TimelineStorage(ABC):
     def entries(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
         """Every entry with its state, removed and hidden ones included, oldest first: what an
         unfollow reads."""
+
+    @abstractmethod
+    def spilled(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
+        """The spill's entries with their states, oldest first: what an unfollow reads too, so
+        that a refill never brings back what it took out or should hide."""
 
     @abstractmethod
     def hidden_ids(self, key: str) -> list[str]:
@@ -267,8 +289,8 @@ class TimelineStorage(ABC):
     def delete(self, key: str) -> None: ...
 
     @abstractmethod
-    def trim(self, key: str, max_length: int) -> None:
-        """Keep only the max_length newest entries."""
+    def trim(self, key: str, max_length: int, slack: int = 0) -> None:
+        """Keep only the max_length newest entries (and the next `slack` in the spill)."""
 
 
 class AggregatedStorage(ABC):

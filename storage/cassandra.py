@@ -63,6 +63,19 @@ TABLES: dict[str, tuple[dict[str, str], str]] = {
         },
         "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
     ),
+    # Entries trimming cut, the newest trim_slack of them, unread: what a takeout refills from.
+    "timeline_spill": (
+        {
+            "feed_id": "text",
+            "activity_id": "text",
+            "activity": "blob",
+            "version": "bigint",
+            "added": "bigint",
+            "removed": "boolean",
+            "hidden": "boolean",
+        },
+        "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
+    ),
     "activities": (
         {
             "activity_id": "text",
@@ -280,11 +293,14 @@ class CassandraTimelineStorage(TimelineStorage):
         batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]],
         max_length: int | None,
         hidden: bool = False,
+        slack: int = 0,
     ) -> None:
         """Every feed's unlogged batch in flight at once, then every trim at once.
 
         Rows hold the state the materializer read from activity storage, the
-        newest there is; the materializer is the feed's only writer.
+        newest there is; the materializer is the feed's only writer. A re-added
+        entry may stay in the spill too (deleting it there would leave a
+        tombstone per insert): a refill skips what the timeline holds.
         """
         insert = self.statements(
             "INSERT INTO {ks}.timeline (feed_id, activity_id, activity, version, added, removed, hidden) "
@@ -308,10 +324,13 @@ class CassandraTimelineStorage(TimelineStorage):
         for future in futures:
             future.result()
         if max_length is not None and touched:
-            self._trim_many(list(dict.fromkeys(touched)), max_length)
+            self._trim_many(list(dict.fromkeys(touched)), max_length, slack)
 
-    def _trim_many(self, keys: Sequence[str], max_length: int) -> None:
-        """Range-delete everything older than the max_length-th newest id: one tombstone a feed."""
+    _ROW = "activity_id, activity, version, added, removed, hidden"
+
+    def _trim_many(self, keys: Sequence[str], max_length: int, slack: int = 0) -> None:
+        """Range-delete everything older than the max_length-th newest id: one tombstone a feed;
+        the newest `slack` rows cut are copied to the spill first, and the spill cut to slack."""
         select = self.statements("SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? LIMIT ?")
         delete = self.statements("DELETE FROM {ks}.timeline WHERE feed_id = ? AND activity_id <= ?")
         session = self.statements.session
@@ -321,28 +340,56 @@ class CassandraTimelineStorage(TimelineStorage):
             rows = list(future.result())
             if len(rows) > max_length:
                 cuts.append((key, rows[max_length][0]))
+        if slack > 0 and cuts:
+            self._spill(cuts, slack)
         _run_all(session, delete, cuts)
 
+    def _spill(self, cuts: Sequence[tuple[str, str]], slack: int) -> None:
+        """Copy the newest `slack` rows at or below each cut into the feed's spill, then cut the
+        spill to its newest `slack`."""
+        session = self.statements.session
+        cut_rows = self.statements(
+            f"SELECT {self._ROW} FROM {{ks}}.timeline WHERE feed_id = ? AND activity_id <= ? LIMIT ?"
+        )
+        futures = [(key, session.execute_async(cut_rows, (key, cut, slack))) for key, cut in cuts]
+        self._put_spill([(key, row) for key, future in futures for row in future.result()])
+        spill_ids = self.statements("SELECT activity_id FROM {ks}.timeline_spill WHERE feed_id = ? LIMIT ?")
+        futures = [(key, session.execute_async(spill_ids, (key, slack + 1))) for key, _ in cuts]
+        over = []
+        for key, future in futures:
+            rows = list(future.result())
+            if len(rows) > slack:
+                over.append((key, rows[slack][0]))
+        drop = self.statements("DELETE FROM {ks}.timeline_spill WHERE feed_id = ? AND activity_id <= ?")
+        _run_all(session, drop, over)
+
+    def _put_spill(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        insert = self.statements(
+            f"INSERT INTO {{ks}}.timeline_spill (feed_id, {self._ROW}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        _run_all(self.statements.session, insert, [(key, *row) for key, row in rows])
+
     def hide(self, key: str, activity_ids: Sequence[str]) -> None:
-        """Flag the rows the feed holds (an UPDATE of a missing row would create one)."""
+        """Flag the rows the feed or its spill holds (an UPDATE of a missing row would create one)."""
         if not activity_ids:
             return
-        select = self.statements(
-            "SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? AND activity_id IN ?"
-        )
-        update = self.statements(
-            "UPDATE {ks}.timeline SET hidden = true WHERE feed_id = ? AND activity_id = ?"
-        )
         session = self.statements.session
-        present = []
-        for start in range(0, len(activity_ids), 100):
-            chunk = list(activity_ids[start : start + 100])
-            present += [row[0] for row in session.execute(select, (key, chunk))]
-        batch = self.statements.batch()
-        for activity_id in present:
-            batch.add(update, (key, activity_id))
-        if len(batch):
-            session.execute(batch)
+        for table in ("timeline", "timeline_spill"):
+            select = self.statements(
+                f"SELECT activity_id FROM {{ks}}.{table} WHERE feed_id = ? AND activity_id IN ?"
+            )
+            update = self.statements(
+                f"UPDATE {{ks}}.{table} SET hidden = true WHERE feed_id = ? AND activity_id = ?"
+            )
+            present = []
+            for start in range(0, len(activity_ids), 100):
+                chunk = list(activity_ids[start : start + 100])
+                present += [row[0] for row in session.execute(select, (key, chunk))]
+            batch = self.statements.batch()
+            for activity_id in present:
+                batch.add(update, (key, activity_id))
+            if len(batch):
+                session.execute(batch)
 
     def hidden_ids(self, key: str) -> list[str]:
         select = self.statements("SELECT activity_id, hidden FROM {ks}.timeline WHERE feed_id = ?")
@@ -369,15 +416,41 @@ class CassandraTimelineStorage(TimelineStorage):
         return [[(row[0], bool(row[1])) for row in future.result()] for future in futures]
 
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
-        delete = self.statements("DELETE FROM {ks}.timeline WHERE feed_id = ? AND activity_id = ?")
-        futures = []
-        for key in keys:
-            batch = self.statements.batch()
-            for activity_id in activity_ids:
-                batch.add(delete, (key, activity_id))
-            futures.append(self.statements.session.execute_async(batch))
-        for future in futures:
-            future.result()
+        """Per feed: which of the ids it holds, then the deletes (timeline and spill), then the
+        refill from the spill's newest rows the timeline does not hold."""
+        if not activity_ids:
+            return
+        session = self.statements.session
+        held = self.statements("SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? AND activity_id IN ?")
+        ids = list(dict.fromkeys(activity_ids))
+        chunks = [ids[i : i + 100] for i in range(0, len(ids), 100)]
+        futures = [(key, session.execute_async(held, (key, chunk))) for key in keys for chunk in chunks]
+        taken: dict[str, int] = {}
+        for key, future in futures:
+            taken[key] = taken.get(key, 0) + len(list(future.result()))
+        delete_rows = [(key, activity_id) for key in keys for activity_id in ids]
+        for table in ("timeline", "timeline_spill"):
+            delete = self.statements(f"DELETE FROM {{ks}}.{table} WHERE feed_id = ? AND activity_id = ?")
+            _run_all(session, delete, delete_rows)
+        for key, count in taken.items():
+            if count:
+                self._refill(key, count)
+
+    def _refill(self, key: str, count: int) -> None:
+        session = self.statements.session
+        spill = self.statements(f"SELECT {self._ROW} FROM {{ks}}.timeline_spill WHERE feed_id = ?")
+        rows = list(session.execute(spill, (key,)))
+        if not rows:
+            return
+        held = self.statements("SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? AND activity_id IN ?")
+        present = {row[0] for row in session.execute(held, (key, [row[0] for row in rows]))}
+        back = [row for row in rows if row[0] not in present][:count]
+        insert = self.statements(
+            f"INSERT INTO {{ks}}.timeline (feed_id, {self._ROW}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        _run_all(session, insert, [(key, *row) for row in back])
+        delete = self.statements("DELETE FROM {ks}.timeline_spill WHERE feed_id = ? AND activity_id = ?")
+        _run_all(session, delete, [(key, row[0]) for row in rows if row[0] in present or row in back])
 
     def refresh(self, keys: Sequence[str], states: Sequence[ActivityState]) -> None:
         """Rewrite the denormalized rows with the newest state, only where a feed holds them."""
@@ -405,6 +478,22 @@ class CassandraTimelineStorage(TimelineStorage):
         rows = self.statements.session.execute(select, (key,))
         states = [_state(self.forms, r, activity_class, f"timeline {key} row {r[0]}") for r in rows]
         return states[::-1]
+
+    def spilled(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
+        """The spill's rows the timeline does not hold too (a re-added entry stays in both)."""
+        select = self.statements(
+            "SELECT activity_id, activity, version, added, removed FROM {ks}.timeline_spill WHERE feed_id = ?"
+        )
+        rows = list(self.statements.session.execute(select, (key,)))
+        if not rows:
+            return []
+        held = self.statements("SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? AND activity_id IN ?")
+        present = {r[0] for r in self.statements.session.execute(held, (key, [r[0] for r in rows]))}
+        return [
+            _state(self.forms, r, activity_class, f"timeline_spill {key} row {r[0]}")
+            for r in reversed(rows)
+            if r[0] not in present
+        ]
 
     def _select(self, key: str, page: PageRequest, fetch: int | None) -> list[Any]:
         lower, upper = page.bounds.lower, page.bounds.upper
@@ -453,12 +542,13 @@ class CassandraTimelineStorage(TimelineStorage):
         return sum(not (row[0] or row[1]) for row in self.statements.session.execute(select, (key,)))
 
     def delete(self, key: str) -> None:
-        self.statements.session.execute(
-            self.statements("DELETE FROM {ks}.timeline WHERE feed_id = ?"), (key,)
-        )
+        for table in ("timeline", "timeline_spill"):
+            self.statements.session.execute(
+                self.statements(f"DELETE FROM {{ks}}.{table} WHERE feed_id = ?"), (key,)
+            )
 
-    def trim(self, key: str, max_length: int) -> None:
-        self._trim_many([key], max_length)
+    def trim(self, key: str, max_length: int, slack: int = 0) -> None:
+        self._trim_many([key], max_length, slack)
 
 
 _executor: ThreadPoolExecutor | None = None

@@ -90,17 +90,24 @@ class MemoryTimelineStorage(TimelineStorage):
         self.lock = lock
         self.timelines: dict[str, list[str]] = defaultdict(list)
         self.hidden: dict[str, set[str]] = defaultdict(set)
+        #: Entries trimmed off each timeline, newest kept, id -> hidden: what a takeout refills from.
+        self.spills: dict[str, dict[str, bool]] = {}
 
     def add_batches(
         self,
         batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]],
         max_length: int | None,
         hidden: bool = False,
+        slack: int = 0,
     ) -> None:
         with self.lock:
             for keys, states in batches:
                 ids = [s.id for s in states]
                 for key in keys:
+                    spill = self.spills.get(key)
+                    if spill:
+                        for activity_id in ids:
+                            spill.pop(activity_id, None)
                     timeline = self.timelines[key]
                     for activity_id in ids:
                         index = bisect.bisect_left(timeline, activity_id)
@@ -111,15 +118,21 @@ class MemoryTimelineStorage(TimelineStorage):
                     elif key in self.hidden:
                         self.hidden[key].difference_update(ids)
                     if max_length is not None:
-                        self._trim(key, max_length)
+                        self._trim(key, max_length, slack)
 
-    def _trim(self, key: str, max_length: int) -> None:
+    def _trim(self, key: str, max_length: int, slack: int) -> None:
         timeline = self.timelines.get(key)
         if timeline and len(timeline) > max_length:
             dropped = timeline[: len(timeline) - max_length]
             del timeline[: len(timeline) - max_length]
-            if self.hidden.get(key):
-                self.hidden[key].difference_update(dropped)
+            hidden = self.hidden.get(key, set())
+            if slack > 0:
+                spill = self.spills.setdefault(key, {})
+                spill.update((i, i in hidden) for i in dropped)
+                for activity_id in sorted(spill)[: max(0, len(spill) - slack)]:
+                    del spill[activity_id]
+            if hidden:
+                hidden.difference_update(dropped)
 
     def hide(self, key: str, activity_ids: Sequence[str]) -> None:
         with self.lock:
@@ -127,6 +140,10 @@ class MemoryTimelineStorage(TimelineStorage):
             wanted = [i for i in activity_ids if i in held]
             if wanted:
                 self.hidden[key].update(wanted)
+            spill = self.spills.get(key, {})
+            for activity_id in activity_ids:
+                if activity_id in spill:
+                    spill[activity_id] = True
 
     def hidden_ids(self, key: str) -> list[str]:
         with self.lock:
@@ -151,12 +168,21 @@ class MemoryTimelineStorage(TimelineStorage):
                 timeline = self.timelines.get(key)
                 if not timeline:
                     continue
+                spill = self.spills.get(key, {})
+                for activity_id in activity_ids:
+                    spill.pop(activity_id, None)
+                taken = 0
                 for activity_id in activity_ids:
                     index = bisect.bisect_left(timeline, activity_id)
                     if index < len(timeline) and timeline[index] == activity_id:
                         del timeline[index]
+                        taken += 1
                 if self.hidden.get(key):
                     self.hidden[key].difference_update(activity_ids)
+                for activity_id in sorted(spill, reverse=True)[:taken]:
+                    bisect.insort(timeline, activity_id)
+                    if spill.pop(activity_id):
+                        self.hidden[key].add(activity_id)
 
     def _live(self, key: str, activity_class: type[Activity]) -> tuple[list[str], dict[str, Activity]]:
         with self.lock:
@@ -177,6 +203,12 @@ class MemoryTimelineStorage(TimelineStorage):
         states = self.activities.get_states(timeline, activity_class)
         return [states[i] for i in timeline if i in states]
 
+    def spilled(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
+        with self.lock:
+            spill = sorted(self.spills.get(key, ()))
+        states = self.activities.get_states(spill, activity_class)
+        return [states[i] for i in spill if i in states]
+
     def count(self, key: str) -> int:
         return len(self._live(key, Activity)[0])
 
@@ -184,10 +216,11 @@ class MemoryTimelineStorage(TimelineStorage):
         with self.lock:
             self.timelines.pop(key, None)
             self.hidden.pop(key, None)
+            self.spills.pop(key, None)
 
-    def trim(self, key: str, max_length: int) -> None:
+    def trim(self, key: str, max_length: int, slack: int = 0) -> None:
         with self.lock:
-            self._trim(key, max_length)
+            self._trim(key, max_length, slack)
 
 
 class MemoryAggregatedStorage(AggregatedStorage):

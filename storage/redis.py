@@ -76,9 +76,9 @@ MAX_KEYS_PER_CALL = 1_000
 # (score, member) pairs, then is trimmed. Atomic per call, so no reader sees a
 # timeline over max_length, and far cheaper than a script call per feed.
 ADD_AND_TRIM = """
-local max_length, hidden = tonumber(ARGV[1]), ARGV[2] == '1'
+local max_length, hidden, slack = tonumber(ARGV[1]), ARGV[2] == '1', tonumber(ARGV[3])
 local ids = {}
-for i = 4, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+for i = 5, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
 -- Few feeds hold hidden entries: one EXISTS over all the hidden sets usually answers for every key.
 local any_hidden = hidden
 if not hidden then
@@ -87,7 +87,7 @@ if not hidden then
   any_hidden = redis.call('EXISTS', unpack(hidden_keys)) > 0
 end
 for _, key in ipairs(KEYS) do
-  local added = redis.call('ZADD', key, unpack(ARGV, 3))
+  local added = redis.call('ZADD', key, unpack(ARGV, 4))
   local hidden_key = any_hidden and key .. ':hidden'
   local has_hidden = hidden or (any_hidden and redis.call('EXISTS', hidden_key) == 1)
   if hidden then
@@ -97,37 +97,82 @@ for _, key in ipairs(KEYS) do
   end
   -- Only an add grows the set: a feed is never longer than max_length after a write.
   if added > 0 and max_length >= 0 then
-    if has_hidden then
-      local dropped = redis.call('ZRANGE', key, 0, -(max_length + 1))
-      if #dropped > 0 then
-        redis.call('SREM', hidden_key, unpack(dropped))
-        redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
-      end
-    else
-      redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
-    end
+    trim(key, max_length, slack, has_hidden and key .. ':hidden')
   end
 end
 return #KEYS
 """
 
-TRIM = """
-local max_length = tonumber(ARGV[1])
-if redis.call('ZCARD', KEYS[1]) > max_length then
-  local hidden_key = KEYS[1] .. ':hidden'
-  if redis.call('EXISTS', hidden_key) == 1 then
-    redis.call('SREM', hidden_key, unpack(redis.call('ZRANGE', KEYS[1], 0, -(max_length + 1))))
+# Cut a timeline to its max_length newest entries; the newest `slack` cut wait in its spill,
+# keeping their hidden flags (the hidden set holds spilled ids too), for a takeout to refill from.
+# An entry added again while in the spill stays there too (removing it would cost a command per
+# insert): a refill and `spilled` skip what the timeline holds.
+TRIM_FUNCTION = """
+local function trim(key, max_length, slack, hidden_key)
+  if slack > 0 then
+    local cut = redis.call('ZRANGE', key, 0, -(max_length + 1), 'WITHSCORES')
+    if #cut == 0 then return 0 end
+    redis.call('ZREMRANGEBYRANK', key, 0, #cut / 2 - 1)
+    local spill_key, pairs = key .. ':spill', {}
+    for i = 1, #cut, 2 do
+      pairs[#pairs + 1] = cut[i + 1]
+      pairs[#pairs + 1] = cut[i]
+    end
+    redis.call('ZADD', spill_key, unpack(pairs))
+    if hidden_key then
+      -- The flags of ids leaving the spill go, unless the timeline holds the id again.
+      for _, id in ipairs(redis.call('ZRANGE', spill_key, 0, -(slack + 1))) do
+        if not redis.call('ZSCORE', key, id) then redis.call('SREM', hidden_key, id) end
+      end
+    end
+    redis.call('ZREMRANGEBYRANK', spill_key, 0, -(slack + 1))
+    return #cut / 2
   end
-  return redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(max_length + 1))
+  if hidden_key then
+    local dropped = redis.call('ZRANGE', key, 0, -(max_length + 1))
+    if #dropped == 0 then return 0 end
+    redis.call('SREM', hidden_key, unpack(dropped))
+  end
+  return redis.call('ZREMRANGEBYRANK', key, 0, -(max_length + 1))
 end
-return 0
 """
 
-# Hide entries the timeline holds; ids it does not hold are ignored.
+ADD_AND_TRIM = TRIM_FUNCTION + ADD_AND_TRIM
+
+TRIM = (
+    TRIM_FUNCTION
+    + """
+local hidden_key = KEYS[1] .. ':hidden'
+if redis.call('EXISTS', hidden_key) == 0 then hidden_key = false end
+return trim(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), hidden_key)
+"""
+)
+
+# Take entries out of a timeline and its spill for good; each one the timeline loses is
+# replaced by the spill's newest (hidden flags stay with their ids). KEYS: timeline; ARGV: ids.
+REMOVE_AND_REFILL = """
+local key = KEYS[1]
+local spill_key, hidden_key = key .. ':spill', key .. ':hidden'
+local taken = redis.call('ZREM', key, unpack(ARGV))
+redis.call('ZREM', spill_key, unpack(ARGV))
+redis.call('SREM', hidden_key, unpack(ARGV))
+local wanted = taken
+while wanted > 0 do
+  local top = redis.call('ZPOPMAX', spill_key)
+  if #top == 0 then break end
+  if not redis.call('ZSCORE', key, top[1]) then
+    redis.call('ZADD', key, top[2], top[1])
+    wanted = wanted - 1
+  end
+end
+return taken
+"""
+
+# Hide entries the timeline or its spill holds; ids neither holds are ignored.
 HIDE = """
 local count = 0
 for _, id in ipairs(ARGV) do
-  if redis.call('ZSCORE', KEYS[1], id) then
+  if redis.call('ZSCORE', KEYS[1], id) or redis.call('ZSCORE', KEYS[1] .. ':spill', id) then
     redis.call('SADD', KEYS[1] .. ':hidden', id)
     count = count + 1
   end
@@ -564,13 +609,14 @@ class RedisTimelineStorage(TimelineStorage):
         batches: Sequence[tuple[Sequence[str], Sequence[ActivityState]]],
         max_length: int | None,
         hidden: bool = False,
+        slack: int = 0,
     ) -> None:
         """All batches in one pipeline: one script call per key group (states are stored already)."""
         calls = []
         for keys, states in batches:
             if not keys or not states:
                 continue
-            args: list[Any] = [-1 if max_length is None else max_length, "1" if hidden else "0"]
+            args: list[Any] = [-1 if max_length is None else max_length, "1" if hidden else "0", slack]
             for state in states:
                 args += (state.activity.sort_key, state.id)
             for group in self._key_groups([self.prefix + key for key in keys]):
@@ -589,16 +635,25 @@ class RedisTimelineStorage(TimelineStorage):
             self.scripts.call(self.client, HIDE, [self.key(key)], list(activity_ids))
 
     def hidden_ids(self, key: str) -> list[str]:
-        return sorted(m.decode() for m in self.client.smembers(self.key(key) + ":hidden"))
+        """The timeline's hidden entries (the hidden set also flags spilled ones)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.smembers(self.key(key) + ":hidden")
+        pipe.zrange(self.key(key), 0, -1)
+        flagged, held = pipe.execute()
+        return sorted(m.decode() for m in flagged.intersection(held))
 
     def remove_from_many(self, keys: Sequence[str], activity_ids: Sequence[str]) -> None:
         if not activity_ids or not keys:
             return
-        pipe = self.client.pipeline(transaction=False)
-        for key in keys:
-            pipe.zrem(self.key(key), *activity_ids)
-            pipe.srem(self.key(key) + ":hidden", *activity_ids)
-        pipe.execute()
+        ids = list(activity_ids)
+        chunks = [ids[i : i + 1_000] for i in range(0, len(ids), 1_000)]  # Lua's unpack limit
+
+        def batch(pipe: redis.client.Pipeline) -> None:
+            for key in keys:
+                for chunk in chunks:
+                    self.scripts.call(pipe, REMOVE_AND_REFILL, [self.key(key)], chunk)
+
+        self.scripts.run_pipeline(batch)
 
     def _page(self, key: str, page: PageRequest, ids_only: bool = False) -> tuple[list[bytes], list[bytes]]:
         args = [
@@ -637,6 +692,17 @@ class RedisTimelineStorage(TimelineStorage):
 
     def entries(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
         ids = [i.decode() for i in self.client.zrange(self.key(key), 0, -1)]
+        states = self.activities.get_states(ids, activity_class)
+        return [states[i] for i in ids if i in states]
+
+    def spilled(self, key: str, activity_class: type[Activity] = Activity) -> list[ActivityState]:
+        """The spill's entries the timeline does not hold too (one added again stays in both)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zrange(self.key(key) + ":spill", 0, -1)
+        pipe.zrange(self.key(key), 0, -1)
+        spill, held = pipe.execute()
+        holding = set(held)
+        ids = [i.decode() for i in spill if i not in holding]
         states = self.activities.get_states(ids, activity_class)
         return [states[i] for i in ids if i in states]
 
@@ -705,10 +771,10 @@ class RedisTimelineStorage(TimelineStorage):
         return live
 
     def delete(self, key: str) -> None:
-        self.client.delete(self.key(key), self.key(key) + ":hidden")
+        self.client.delete(self.key(key), self.key(key) + ":hidden", self.key(key) + ":spill")
 
-    def trim(self, key: str, max_length: int) -> None:
-        self.scripts.call(self.client, TRIM, [self.key(key)], [max_length])
+    def trim(self, key: str, max_length: int, slack: int = 0) -> None:
+        self.scripts.call(self.client, TRIM, [self.key(key)], [max_length, slack])
 
 
 class _Scripts:

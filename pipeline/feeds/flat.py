@@ -265,6 +265,11 @@ class Feed(BaseFeed):
     }
     #: The newest entries a ranked read scores.
     ranking_window: ClassVar[int] = DEFAULT_RANKING_WINDOW
+    #: Entries trimming cuts that the feed keeps aside, unread, to refill from when entries are
+    #: taken out: an unfollow consumed after up to this many deliveries it should have stopped
+    #: (the follows topic behind the activities topic) leaves the feed exactly as if it had come
+    #: first. Costs this many stored entries per full feed; 0 turns it off.
+    trim_slack: ClassVar[int] = 20
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Rankings are checked when the app's feed classes are defined: a bad expression or
@@ -371,7 +376,7 @@ class Feed(BaseFeed):
         """Add directly (Stream Framework's API; the pipeline uses add_to_many_users)."""
         states = direct_states(activities)
         self.backend.activities.apply(states)
-        self.backend.timelines.add_many(self.key, states, self.max_length)
+        self.backend.timelines.add_many(self.key, states, self.max_length, self.trim_slack)
 
     def remove(self, activity: Activity | str) -> None:
         self.remove_many([activity])
@@ -390,7 +395,9 @@ class Feed(BaseFeed):
         after the unfollow (delivered while it was on its way) never belonged
         here: they are taken out.
         """
-        entries = [s for s in self.backend.timelines.entries(self.key) if s.activity.actor_id == actor_id]
+        timelines = self.backend.timelines
+        held = [*timelines.entries(self.key), *timelines.spilled(self.key)]
+        entries = [s for s in held if s.activity.actor_id == actor_id]
         hide = [s.id for s in entries if before is None or s.added < before]
         drop = [s.id for s in entries if before is not None and s.added >= before]
         if hide:
@@ -410,7 +417,7 @@ class Feed(BaseFeed):
     def trim(self, length: int | None = None) -> None:
         length = self.max_length if length is None else length
         if length is not None:
-            self.backend.timelines.trim(self.key, length)
+            self.backend.timelines.trim(self.key, length, self.trim_slack)
 
     @classmethod
     def add_to_many_users(
@@ -423,7 +430,7 @@ class Feed(BaseFeed):
         """The fanout write: the same activities into many users' feeds as one batch."""
         backend = backend or get_backend(cls.backend_name)
         keys = cls.keys_for(user_ids)
-        backend.timelines.add_batches([(keys, list(states))], cls.max_length, hidden)
+        backend.timelines.add_batches([(keys, list(states))], cls.max_length, hidden, cls.trim_slack)
 
     @classmethod
     def refresh_in_many_users(
@@ -454,3 +461,4 @@ class UserFeed(Feed):
     realtime = False  # the author's own activities: the author already knows
     pulls = False  # holds the author's own activities, pushed or pulled: what pulled reads read
     max_length = 10_000
+    trim_slack = 0  # nothing is ever taken out of it

@@ -7,6 +7,9 @@ Run (stack up): .venv/bin/python -m tests.benchmarks.bench_storage [--rounds 200
    redis-py pipeline of 1,000 ZADD commands on the same keys as the ceiling.
 2. feed[:25], hydrated, from feeds of 1,000 entries: p50 and p99 on Redis
    and Cassandra.
+   The same into feeds already full (max_length 100), where every insert trims one entry:
+   with the default trim_slack (the trimmed entry kept aside) and with trim_slack 0, rounds
+   interleaved, so the ratio is the slack's cost on a fanout of full feeds.
 3. Redis bytes per timeline entry (MEMORY USAGE of the sorted set over its
    entries) at max_length 100 and 1,000, and bytes per stored activity.
 Everything is written under a throwaway prefix or keyspace and removed after.
@@ -79,6 +82,32 @@ def fanout_rates(backend: RedisBackend, rounds: int) -> tuple[float, float]:
     return ours, ceiling
 
 
+class FullFeed(Feed):
+    key_format = "full:{user_id}"
+    max_length = 100
+
+
+class FullFeedNoSlack(FullFeed):
+    trim_slack = 0
+
+
+def full_feed_rates(backend: RedisBackend, rounds: int) -> tuple[float, float]:
+    """Inserts/s into full feeds with the default trim slack, and without one (same run)."""
+    users = [f"full{n}" for n in range(FANOUT)]
+    history = stored(backend, [activity(200_000 + n) for n in range(FullFeed.max_length)])
+    for feed_class in (FullFeed, FullFeedNoSlack):
+        feed_class.add_to_many_users(users, history, backend=backend)
+    states = [stored(backend, [activity(300_000 + n)]) for n in range(rounds)]
+    seconds = {FullFeed: 0.0, FullFeedNoSlack: 0.0}
+    for n in range(rounds):
+        for feed_class in (FullFeed, FullFeedNoSlack) if n % 2 else (FullFeedNoSlack, FullFeed):
+            start = time.perf_counter()
+            feed_class.add_to_many_users(users, states[n], backend=backend)
+            seconds[feed_class] += time.perf_counter() - start
+    assert backend.timelines.count(FullFeed.key_for(users[0])) == FullFeed.max_length
+    return rounds * FANOUT / seconds[FullFeed], rounds * FANOUT / seconds[FullFeedNoSlack]
+
+
 def read_latencies(backend, reads: int) -> tuple[float, float]:
     users = [f"r{n}" for n in range(PAGE_FEEDS)]
     batch = stored(backend, [activity(n) for n in range(ENTRIES)])
@@ -128,6 +157,11 @@ def main() -> None:
         print(f"  streamfeed add_to_many_users: {ours:>10,.0f} feed inserts/s")
         print(f"  plain redis-py ZADD pipeline: {ceiling:>10,.0f} inserts/s (ceiling)")
         print(f"  ratio: {ours / ceiling:.0%} of the ceiling (target 60%)")
+        slack, no_slack = full_feed_rates(redis_backend, args.rounds)
+        print(f"fanout to {FANOUT:,} full feeds (max_length 100, each insert trims one), Redis:")
+        print(f"  trim_slack {FullFeed.trim_slack} (default): {slack:>10,.0f} feed inserts/s")
+        print(f"  trim_slack 0:            {no_slack:>10,.0f} feed inserts/s")
+        print(f"  the slack costs {1 - slack / no_slack:.0%} of the rate")
         # Each backend is measured alone: the Cassandra driver's event-loop thread
         # would otherwise compete for the GIL with the Redis reads.
         for name in ("Redis", "Cassandra"):

@@ -126,6 +126,66 @@ def test_trimming_keeps_the_newest(backend, user):
     assert ids(feed[:]) == ids(newest_first(activities)[:2])
 
 
+class NoSlackFeed(SmallFeed):
+    trim_slack = 0
+
+
+class OneSlackFeed(SmallFeed):
+    trim_slack = 1
+
+
+def test_a_takeout_refills_from_the_trim_slack(backend, user):
+    feed = SmallFeed(user, backend=backend)
+    activities = [at(m) for m in range(8)]
+    feed.add_many(activities[:6])
+    feed.add_many(activities[6:])
+    assert ids(backend.timelines.spilled(feed.key)) == ids(activities[:3])  # cut, unread
+    assert ids(feed[:]) == ids(newest_first(activities)[:5])
+    feed.remove_many([activities[6].id, activities[4].id])
+    assert ids(feed[:]) == ids(newest_first([activities[n] for n in (7, 5, 3, 2, 1)]))
+    assert ids(backend.timelines.spilled(feed.key)) == [activities[0].id]
+    feed.remove(activities[0])  # out of the spill too: never comes back
+    feed.remove(activities[7])
+    assert ids(feed[:]) == ids(newest_first([activities[n] for n in (5, 3, 2, 1)]))
+    assert backend.timelines.spilled(feed.key) == []
+    feed.add(at(20))
+    assert feed.count() == 5
+
+
+def test_the_trim_slack_keeps_at_most_its_size_and_hidden_flags(backend, user):
+    one, none = OneSlackFeed(user, backend=backend), NoSlackFeed(user + "n", backend=backend)
+    theirs = [at(m, actor="2") for m in range(3)]
+    mine = [at(10 + m) for m in range(5)]
+    for feed in (one, none):
+        feed.add_many(theirs)
+        feed.hide_actor("2")  # an unfollow of 2: its entries keep their places, hidden
+        feed.add_many(mine)  # all three of 2's cut; the newest waits in the slack, still hidden
+    assert ids(backend.timelines.spilled(one.key)) == [theirs[2].id]
+    assert backend.timelines.spilled(none.key) == []
+    for feed in (one, none):
+        feed.remove(mine[4])
+    assert ids(one[:]) == ids(newest_first(mine[:4]))  # refilled with 2's hidden entry
+    assert backend.timelines.hidden_ids(one.key) == [theirs[2].id]
+    assert ids(none[:]) == ids(newest_first(mine[:4]))
+    assert (one.count(), none.count()) == (4, 4)
+    one.add(at(30))
+    none.add(at(30))
+    assert ids(one[:]) == ids(none[:])  # the hidden refill held a place: 30 pushed it out
+
+
+def test_a_spilled_entry_added_again_leaves_the_slack(backend, user):
+    feed = SmallFeed(user, backend=backend)
+    activities = [at(m) for m in range(7)]
+    feed.add_many(activities)
+    back = activities[1]
+    feed.trim(4)  # 6 5 4 3 shown; 2 1 0 aside
+    feed.add(back)  # older than what the feed keeps, with room: held again
+    assert ids(feed[:]) == ids(newest_first([*activities[3:], back]))
+    assert ids(backend.timelines.spilled(feed.key)) == ids([activities[0], activities[2]])
+    feed.remove(activities[6])
+    assert ids(feed[:]) == ids(newest_first(activities[1:6]))
+
+
 def test_remove(backend, user):
     feed = Feed(user, backend=backend)
     a, b, c = at(1), at(2), at(3)
@@ -194,8 +254,8 @@ def test_flat_writes_are_idempotent(backend, user):
             feed.add_many(batch2)
         for _ in range(times):
             feed.remove(batch2[-1])
-    assert ids(once[:]) == ids(twice[:]) == ids(newest_first(batch2[:-1])[:4])
-    assert once.count() == twice.count() == 4  # trimmed to 5, then one removed
+    assert ids(once[:]) == ids(twice[:]) == ids(newest_first(batch2[:-1])[:5])
+    assert once.count() == twice.count() == 5  # trimmed to 5, one removed, refilled from the slack
 
 
 # -- aggregated feeds --------------------------------------------------------------

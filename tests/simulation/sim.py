@@ -112,9 +112,6 @@ class World:
     users: list[str]
     events: list[Event]
     manager_class: type[Manager]
-    #: Schedules never consume an activity before the follow events published ahead of it:
-    #: the one order unfollows and max_length do not commute in (docs/architecture.md, Known limits).
-    follows_first: bool = False
 
 
 def generate(
@@ -130,8 +127,8 @@ def generate(
     """Follows, adds (some LOW lane, some future-dated, some notifying), updates, removals,
     re-adds and marks, in publication order; each event one second after the last.
 
-    churn: unfollows too. trim: feeds short enough to trim (with churn, the
-    schedules keep the follows topic ahead of the activities topic).
+    churn: unfollows too. trim: feeds short enough to trim (4 entries, so with churn an
+    unfollow consumed late takes out what pushed older entries into the trim slack).
     switches: that many push/pull switches of random authors at random times
     (before, among and after the activities they cover), anywhere in the
     stream: a hybrid world, whose reads equal those of the same world without them.
@@ -205,7 +202,7 @@ def generate(
         out.insert(rng.randint(0, len(out)), switch)
     if reactions and added:
         _insert_reactions(random.Random(seed ^ 0x5EED), out, names, added, reactions)
-    return World(names, out, TrimManager if trim else ChurnManager, follows_first=churn and trim)
+    return World(names, out, TrimManager if trim else ChurnManager)
 
 
 def _insert_reactions(
@@ -241,7 +238,7 @@ def _insert_reactions(
 def without_switches(world: World) -> World:
     """The same world fully pushed: what a hybrid world's reads must equal."""
     events = [e for e in world.events if not isinstance(e, AuthorModeEvent)]
-    return World(world.users, events, world.manager_class, world.follows_first)
+    return World(world.users, events, world.manager_class)
 
 
 def run_inline(world: World) -> Manager:
@@ -296,7 +293,6 @@ def run_pipeline(
     logs: dict[tuple[str, int], Log] = {
         (topic, p): Log(f"{topic}[{p}]") for topic in topics for p in range(partitions)
     }
-    published = {id(event): index for index, event in enumerate(world.events)}
     for event in world.events:  # everything is published up front, in order
         if isinstance(event, ActivityEvent):
             logs["activities", partition_for(event.activity.actor_id, partitions)].messages.append(event)
@@ -336,32 +332,15 @@ def run_pipeline(
         else:
             materialize_many(manager, messages)
 
-    def follows_behind(log: Log, position: int | None = None) -> bool:
-        """Whether a follow event published before this log's activity at position (by default
-        its next) is unconsumed."""
-        if not world.follows_first or log.name.split("[")[0] != "activities":
-            return False
-        upcoming = published[id(log.messages[log.position if position is None else position])]
-        return any(
-            published[id(f.messages[f.position])] < upcoming
-            for (topic, _), f in logs.items()
-            if topic == "follows" and f.pending
-        )
-
     stats = Stats()
     while True:
-        busy = [key for key, log in logs.items() if log.pending and not follows_behind(log)]
+        busy = [key for key, log in logs.items() if log.pending]
         if not busy:
             break
         stats.steps += 1
         key = rng.choice(busy)
         log = logs[key]
         take = log.messages[log.position : log.position + rng.randint(1, 4)]
-        # Keeping the follows ahead holds for every activity taken, not only the first: a batch
-        # reaching past a pending unfollow is the order the Known limits (docs/architecture.md) leaves out.
-        take = take[
-            : next((n for n in range(1, len(take)) if follows_behind(log, log.position + n)), len(take))
-        ]
         if rng.random() < crash_rate:  # dies part-way: some of the batch applied, nothing committed
             cut = rng.randint(0, len(take))
             handle(key[0], take[:cut])
@@ -430,4 +409,4 @@ def reactions_reversed(world: World) -> World:
     else: they touch nothing else): what an order-free fold must not notice."""
     others = [e for e in world.events if not isinstance(e, ReactionEvent)]
     reactions = [e for e in world.events if isinstance(e, ReactionEvent)]
-    return World(world.users, others + reactions[::-1], world.manager_class, world.follows_first)
+    return World(world.users, others + reactions[::-1], world.manager_class)

@@ -47,3 +47,28 @@ def test_cassandra_converges_like_inline(cassandra_session, unique_name):
     finally:
         backend.close()
         cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")
+
+
+def test_a_late_unfollow_refills_trimmed_feeds_on_redis_and_cassandra(
+    redis_client, cassandra_session, unique_name
+):
+    """The world whose late unfollow takes out what pushed an entry of u3's 4-entry feed into
+    the trim slack (tests/simulation/test_convergence.py): the Lua and CQL refills agree."""
+    from streamfeed.storage.cassandra import CassandraBackend
+    from streamfeed.storage.redis import RedisBackend
+
+    world = generate(1893292141, events=34)
+    expected = visible(run_inline(world), world.users)
+    redis = RedisBackend.from_url(get_settings().redis_url, prefix=f"{unique_name}:")
+    cassandra = CassandraBackend.connect(get_settings(), keyspace=unique_name)
+    try:
+        for backend in (redis, cassandra):
+            pipeline, _ = run_pipeline(world, 129674851, backend=backend)
+            assert first_difference(expected, visible(pipeline, world.users)) is None, type(backend).__name__
+    finally:
+        keys = list(redis_client.scan_iter(f"{unique_name}:*"))
+        if keys:
+            redis_client.delete(*keys)
+        redis.close()
+        cassandra.close()
+        cassandra_session.execute(f"DROP KEYSPACE IF EXISTS {unique_name}")

@@ -279,3 +279,52 @@ def test_14_an_emptied_group_keeps_its_place():
     assert late == in_order
     assert late_shown == in_order_shown == ["add"]  # love pushed out by the emptied comment group
     assert len(late["dormant"]["aggregated:{bob}"]) == 1
+
+
+def _late_unfollow_run(manager_class: type[Manager], unfollow_first: bool, later: int) -> Manager:
+    """bob follows carol and alice; carol fills bob's short feed (4 slots); bob unfollows alice,
+    then alice publishes `later` activities: consumed after the unfollow (event order) or
+    before it (the follows topic behind the activities topic)."""
+    manager = manager_class(MemoryBackend())
+    for followed in ("alice", "carol"):
+        materialize_many(manager, follow(manager, "bob", followed, at(1)))
+    for n in range(4):
+        materialize_many(manager, fanout_activity(manager, add("carol", f"c{n}", at(2 + n)), 1))
+    unfollow = FollowEvent(FollowOp.UNFOLLOW, "bob", "alice", at(10))
+    alice = [add("alice", f"a{n}", at(11 + n)) for n in range(later)]
+    for event in [unfollow, *alice] if unfollow_first else [*alice, unfollow]:
+        if isinstance(event, FollowEvent):
+            materialize_many(manager, apply_follow(manager, event))
+        else:
+            materialize_many(manager, fanout_activity(manager, event, 1))
+    return manager
+
+
+def _bobs_feed(manager: Manager) -> list[str]:
+    return [a.object_id for a in manager.get_feeds("bob")["normal"][:]]
+
+
+def test_15_an_unfollow_behind_activities_published_after_it_leaves_trimmed_feeds_as_in_event_order():
+    """Alice's deliveries, consumed before the unfollow that should have stopped them, push
+    carol's entries past max_length; the unfollow takes them out and the trimmed entries come
+    back from the feed's trim slack, so both orders show and store the same feed."""
+    for later in (1, 3, 6):
+        in_order = _late_unfollow_run(TrimManager, True, later)
+        late = _late_unfollow_run(TrimManager, False, later)
+        assert _bobs_feed(late) == _bobs_feed(in_order) == ["c3", "c2", "c1", "c0"]
+        assert stored(late) == stored(in_order)
+
+
+def test_15_beyond_the_trim_slack_the_oldest_entries_stay_out():
+    """The bound: a feed refills at most trim_slack entries; each delivery beyond that many
+    before the unfollow costs the feed its oldest entry (shorter, never wrong)."""
+
+    class OneSlack(TrimManager.feed_classes["normal"]):
+        trim_slack = 1
+
+    class OneSlackManager(TrimManager):
+        feed_classes: ClassVar = {**TrimManager.feed_classes, "normal": OneSlack}
+
+    late = _late_unfollow_run(OneSlackManager, False, 3)
+    assert _bobs_feed(late) == ["c3", "c2"]  # three pushed out, one kept aside: two short
+    assert _bobs_feed(_late_unfollow_run(OneSlackManager, True, 3)) == ["c3", "c2", "c1", "c0"]

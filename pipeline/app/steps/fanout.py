@@ -330,7 +330,7 @@ def _write_user_feeds(manager: FeedApplication, ops: list[tuple[ActivityOp, Acti
 
     def flush() -> None:
         if adds:
-            backend.timelines.add_batches(list(adds), user_feed.max_length, False)
+            backend.timelines.add_batches(list(adds), user_feed.max_length, False, user_feed.trim_slack)
             adds.clear()
 
     for op, state in ops:

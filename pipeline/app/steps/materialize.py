@@ -63,7 +63,7 @@ def materialize_many(manager: FeedApplication, batches: Sequence[FanoutBatch]) -
     def flush() -> None:
         for (feed_class, hidden), items in flat.items():
             keys = [(feed_class.keys_for(users), sts) for users, sts in _coalesced(items)]
-            backend.timelines.add_batches(keys, feed_class.max_length, hidden)
+            backend.timelines.add_batches(keys, feed_class.max_length, hidden, feed_class.trim_slack)
         flat.clear()
         if per_user:
             for aggregated_class, work in _aggregated_rounds(per_user):
