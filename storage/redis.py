@@ -110,9 +110,9 @@ return #KEYS
 TRIM_FUNCTION = """
 local function trim(key, max_length, slack, hidden_key)
   if slack > 0 then
-    local cut = redis.call('ZRANGE', key, 0, -(max_length + 1), 'WITHSCORES')
-    if #cut == 0 then return 0 end
-    redis.call('ZREMRANGEBYRANK', key, 0, #cut / 2 - 1)
+    local over = redis.call('ZCARD', key) - max_length
+    if over <= 0 then return 0 end
+    local cut = redis.call('ZPOPMIN', key, over)
     local spill_key, pairs = key .. ':spill', {}
     for i = 1, #cut, 2 do
       pairs[#pairs + 1] = cut[i + 1]
