@@ -21,7 +21,7 @@ from typing import Any, cast
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.aggregated_activity import AggregatedActivity
-from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta
+from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta, is_spilled
 from streamfeed.domain.author_modes import ModeChanges
 from streamfeed.domain.follow_state import FollowState, Unfollowed, next_follow_state
 from streamfeed.storage.reactions import ReactionStorage
@@ -346,8 +346,8 @@ class AggregatedStorage(ABC):
         on (which max_length may push out), every rank, and the counts."""
         ranks = self.get_ranks(key)
         wanted = set(names)
-        if tail_start is not None:
-            wanted.update(name for _, name in ranks[tail_start:])
+        if tail_start is not None:  # groups kept aside rank last and are never pushed out
+            wanted.update(name for rank, name in ranks[tail_start:] if not is_spilled(rank))
         groups = self.get_groups(key, sorted(wanted), activity_class, aggregated_class)
         return AggregatedView(groups, ranks, self.meta(key))
 

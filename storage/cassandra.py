@@ -24,7 +24,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement, tuple_
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.aggregated_activity import AggregatedActivity
-from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
+from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta, is_spilled
 from streamfeed.domain.author_modes import ModeChanges, decode_changes, encode_changes
 from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.domain.follow_state import FollowState, Unfollowed
@@ -660,8 +660,8 @@ class CassandraAggregatedStorage(AggregatedStorage):
         meta = _meta(rows[0][2:]) if rows else FeedMeta()
         ranks = sorted(((r[0], r[1]) for r in rows if r[1] is not None), reverse=True)
         wanted = set(names)
-        if tail_start is not None:
-            wanted.update(name for _, name in ranks[tail_start:])
+        if tail_start is not None:  # groups kept aside rank last and are never pushed out
+            wanted.update(name for rank, name in ranks[tail_start:] if not is_spilled(rank))
         groups = self.get_groups(key, sorted(wanted), activity_class, aggregated_class)
         return AggregatedView(groups, ranks, meta)
 
@@ -693,15 +693,8 @@ class CassandraAggregatedStorage(AggregatedStorage):
             "WHERE feed_id = ?"
         )
         batch = self.statements.batch()
-        for group in change.upserts:
-            row = (
-                key,
-                group.group,
-                group_rank(group),
-                self.forms.aggregated_bytes(group),
-                not group.has_live,
-            )
-            batch.add(upsert, row)
+        for group, rank, shown in change.stored():
+            batch.add(upsert, (key, group.group, rank, self.forms.aggregated_bytes(group), not shown))
         for group_key in change.deletes:
             batch.add(delete, (key, group_key))
         if (meta := change.meta) is not None:

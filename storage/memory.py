@@ -19,7 +19,7 @@ from typing import Any
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.aggregated_activity import AggregatedActivity
-from streamfeed.domain.aggregation import AggregatedWrite, FeedMeta, group_rank
+from streamfeed.domain.aggregation import AggregatedWrite, FeedMeta, is_spilled
 from streamfeed.domain.author_modes import ModeChanges
 from streamfeed.domain.follow_state import FollowState, Unfollowed
 from streamfeed.storage.base import (
@@ -288,8 +288,9 @@ class MemoryAggregatedStorage(AggregatedStorage):
         }
 
     def write(self, key: str, change: AggregatedWrite) -> None:
-        encoded = {g.group: (group_rank(g), self.forms.aggregated_bytes(g)) for g in change.upserts}
-        shown = {g.group: g.has_live for g in change.upserts}
+        rows = change.stored()
+        encoded = {g.group: (rank, self.forms.aggregated_bytes(g)) for g, rank, _ in rows}
+        shown = {g.group: live for g, _, live in rows}
         with self.lock:
             groups, dormant = self.groups[key], self.dormant[key]
             for group in change.deletes:
@@ -558,10 +559,18 @@ class MemoryBackend(Backend):
                 "activities": {i: raw for i, (_, raw) in sorted(self.activities.data.items())},
                 "timelines": {k: list(v) for k, v in sorted(self.timelines.timelines.items()) if v},
                 "hidden": {k: sorted(v) for k, v in sorted(self.timelines.hidden.items()) if v},
+                # Groups kept aside (the trim slack) depend on the order of events by design and
+                # are never read: what is compared is what max_length keeps.
                 "groups": {
-                    k: dict(sorted(v.items())) for k, v in sorted(self.aggregated.groups.items()) if v
+                    k: dict(sorted(kept.items()))
+                    for k, v in sorted(self.aggregated.groups.items())
+                    if (kept := {g: row for g, row in v.items() if not is_spilled(row[0])})
                 },
-                "dormant": {k: sorted(v) for k, v in sorted(self.aggregated.dormant.items()) if v},
+                "dormant": {
+                    k: sorted(g for g in v if not is_spilled(self.aggregated.groups[k][g][0]))
+                    for k, v in sorted(self.aggregated.dormant.items())
+                    if any(not is_spilled(self.aggregated.groups[k][g][0]) for g in v)
+                },
                 "metas": dict(sorted(self.aggregated.metas.items())),
                 "follows": {
                     k: dict(sorted(v.items())) for k, v in sorted(self.follows.followers_of.items()) if v

@@ -41,7 +41,7 @@ import redis.asyncio.cluster
 from streamfeed.domain.activity import Activity
 from streamfeed.domain.activity_state import ActivityState
 from streamfeed.domain.aggregated_activity import AggregatedActivity
-from streamfeed.domain.aggregation import AggregatedView, AggregatedWrite, FeedMeta, group_rank
+from streamfeed.domain.aggregation import SPILLED, AggregatedView, AggregatedWrite, FeedMeta
 from streamfeed.domain.author_modes import ModeChanges, decode_changes, encode_changes
 from streamfeed.domain.exceptions import StreamfeedError
 from streamfeed.domain.follow_state import FollowState, Unfollowed
@@ -378,16 +378,20 @@ return redis.call('HMGET', KEYS[2], unpack(names))
 # KEYS: order, groups, counts. ARGV: tail start (-1 for none), then group names.
 # Returns every rank member, the named and tail groups' bytes, and the counts:
 # everything an aggregated write needs, in one round trip.
-AGGREGATED_VIEW = """
+AGGREGATED_VIEW = (
+    """
 local members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
 local names, seen = {}, {}
 for i = 2, #ARGV do
   if not seen[ARGV[i]] then names[#names + 1] = ARGV[i]; seen[ARGV[i]] = true end
 end
-local tail = tonumber(ARGV[1])
+local tail, spilled = tonumber(ARGV[1]), '"""
+    + SPILLED
+    + """'
 if tail >= 0 then
   for index = tail + 1, #members do
     local member = members[index]
+    if string.sub(member, 1, #spilled) == spilled then break end -- kept aside: ranked last
     local name = string.sub(member, string.find(member, '|', 1, true) + 1)
     if not seen[name] then names[#names + 1] = name; seen[name] = true end
   end
@@ -397,6 +401,7 @@ if #names > 0 then values = redis.call('HMGET', KEYS[2], unpack(names)) end
 local meta = redis.call('HMGET', KEYS[3], 'unseen', 'unread', 'seen_all', 'read_all', 'pending')
 return {members, names, values, meta}
 """
+)
 
 
 # A hybrid read's window in one call (single Redis): the follower's state with each pulled
@@ -1012,13 +1017,14 @@ class RedisAggregatedStorage(AggregatedStorage):
         self.scripts.run_pipeline(fill)
 
     def _write_args(self, change: AggregatedWrite) -> list[Any]:
-        args: list[Any] = [len(change.upserts)]
-        for group in change.upserts:
+        rows = change.stored()
+        args: list[Any] = [len(rows)]
+        for group, rank, shown in rows:
             args += [
                 group.group,
-                f"{group_rank(group)}|{group.group}",
+                f"{rank}|{group.group}",
                 self.forms.aggregated_bytes(group),
-                "1" if group.has_live else "0",
+                "1" if shown else "0",
             ]
         args += list(change.deletes)
         meta = change.meta

@@ -97,6 +97,9 @@ class AggregatedWrite:
     upserts: Sequence[AggregatedActivity] = ()
     deletes: Sequence[str] = ()
     meta: FeedMeta | None = None  # for notification feeds: counts and marks
+    #: Groups max_length pushed out, kept aside (the feed's trim slack): stored under their
+    #: rank marked with SPILLED, dormant, so that a late member or a takeout brings them back.
+    spills: Sequence[AggregatedActivity] = ()
 
     @property
     def counts(self) -> tuple[int, int] | None:
@@ -104,7 +107,13 @@ class AggregatedWrite:
 
     @property
     def empty(self) -> bool:
-        return not self.upserts and not self.deletes and self.meta is None
+        return not self.upserts and not self.deletes and not self.spills and self.meta is None
+
+    def stored(self) -> list[tuple[AggregatedActivity, str, bool]]:
+        """Every group to write with the rank to store it under and whether it is shown: what
+        each backend's write does with upserts and spills."""
+        rows = [(g, group_rank(g), g.has_live) for g in self.upserts]
+        return rows + [(g, SPILLED + group_rank(g), False) for g in self.spills]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +144,15 @@ def notification_counts(groups: Iterable[AggregatedActivity]) -> tuple[int, int]
         unseen += group_unseen
         unread += group_unread
     return unseen, unread
+
+
+#: Marks the stored rank of a group kept aside: sorts below every id, so spilled groups rank
+#: last, and stored dormant, so no read shows or counts them.
+SPILLED = "-"
+
+
+def is_spilled(rank: str) -> bool:
+    return rank.startswith(SPILLED)
 
 
 def group_rank(group: AggregatedActivity) -> str:
@@ -172,6 +190,11 @@ class AggregatedView:
     def counts(self) -> tuple[int, int]:
         return self.meta.counts
 
+    @property
+    def spilled(self) -> dict[str, str]:
+        """Groups kept aside (the trim slack): name -> their own rank."""
+        return {name: rank[len(SPILLED) :] for rank, name in self.ranks if is_spilled(rank)}
+
     def tail_start(self, max_length: int | None, touched: int) -> int | None:
         """Index in ranks from which groups may be pushed out by a write touching `touched` groups."""
         if max_length is None:
@@ -187,33 +210,65 @@ def _finish(
     with_counts: bool,
     meta: FeedMeta | None = None,
     consumed: set[str] | None = None,
+    slack: int = 0,
 ) -> AggregatedWrite:
     """Drop groups left with no member, apply max_length (over every group, dormant ones
-    too), adjust the counts. consumed: new groups that started from a pending mark; the
-    mark leaves the meta if the group is kept (a group max_length pushes out at once leaves
-    it pending, as if it had never come)."""
+    too), keep the newest `slack` groups it pushes out aside, adjust the counts.
+
+    With max_length (a delivery or a takeout), a spilled group the write touched competes for
+    a place again, and a feed left with room (a takeout emptied groups) takes back the spill's
+    newest it has in view; without (updates, removals, marks), spilled groups stay aside.
+    consumed: new groups that started from a pending mark; the mark leaves the meta if the
+    group is kept, in place or aside (a group pushed past the slack at once leaves it
+    pending, as if it had never come)."""
     existing = {name: rank for rank, name in view.ranks}
+    spilled = view.spilled
     for name, group in list(upserts.items()):
         if not group.members:
             del upserts[name]
             if name in existing:
                 deletes.add(name)
-    ranks = {name: rank for name, rank in existing.items() if name not in deletes}
+    spills: dict[str, AggregatedActivity] = {}
+    if max_length is None:
+        spills = {name: upserts.pop(name) for name in list(upserts) if name in spilled}
+    ranks = {name: rank for name, rank in existing.items() if name not in deletes and name not in spilled}
     ranks.update((name, group_rank(group)) for name, group in upserts.items())
-    if max_length is not None and len(ranks) > max_length:
+    if max_length is not None:
+        # Spilled groups in view compete for places too: a takeout that lowered or emptied
+        # groups lets the spill's newest back in. (Spilled groups rank below every group in
+        # place until a takeout, which reads the whole feed, so a delivery needs only those
+        # it touches.)
+        for name, rank in spilled.items():
+            if name in view.groups and name not in deletes and name not in upserts:
+                ranks[name] = rank
         ordered = sorted(ranks, key=lambda name: (ranks[name], name), reverse=True)
+        for name in ordered[:max_length]:
+            if name in spilled and name not in upserts:
+                upserts[name] = view.groups[name]
         for name in ordered[max_length:]:
-            upserts.pop(name, None)
+            if name in spilled and name not in upserts:
+                continue  # stays aside as stored
+            pushed = upserts.pop(name, None) or view.groups.get(name)
+            if pushed is not None:
+                spills[name] = pushed
+            elif name in existing:  # not in view (a caller without the tail): out, as before
+                deletes.add(name)
+        aside = {name: rank for name, rank in spilled.items() if name not in deletes and name not in upserts}
+        aside.update((name, group_rank(group)) for name, group in spills.items())
+        for name in sorted(aside, key=lambda name: (aside[name], name), reverse=True)[slack:]:
+            spills.pop(name, None)
             if name in existing:
                 deletes.add(name)
     if not with_counts:
-        return AggregatedWrite(list(upserts.values()), sorted(deletes), None)
+        return AggregatedWrite(list(upserts.values()), sorted(deletes), None, list(spills.values()))
     base = meta or view.meta
-    kept = {name for name in consumed or () if name in upserts}
+    kept = {name for name in consumed or () if name in upserts or name in spills}
     if kept:
         base = replace(base, pending=with_pending(base.pending, {name: (set(), set()) for name in kept}))
     unseen, unread = base.unseen, base.unread
-    for name in (set(upserts) | deletes) & set(existing):
+    for name in (set(upserts) | deletes | set(spills)) & set(existing):
+        if name in spilled:  # counted nowhere while aside
+            continue
         old_unseen, old_unread = _unseen_unread(view.groups[name])
         unseen -= old_unseen
         unread -= old_unread
@@ -222,9 +277,9 @@ def _finish(
         unseen += new_unseen
         unread += new_unread
     new_meta = replace(base, unseen=unseen, unread=unread)
-    if not upserts and not deletes and new_meta == view.meta:
+    if not upserts and not deletes and not spills and new_meta == view.meta:
         return AggregatedWrite((), (), None)
-    return AggregatedWrite(list(upserts.values()), sorted(deletes), new_meta)
+    return AggregatedWrite(list(upserts.values()), sorted(deletes), new_meta, list(spills.values()))
 
 
 def _working_copy(
@@ -244,6 +299,7 @@ def plan_deliver(
     deliveries: Iterable[Delivery],
     max_length: int | None,
     with_counts: bool = False,
+    slack: int = 0,
 ) -> AggregatedWrite:
     """Set each delivered activity's member to its current state; new groups start from the marks.
 
@@ -267,7 +323,7 @@ def plan_deliver(
             upserts[name] = group
         group.put(activity, delivery.stamp, delivery.state.removed, delivery.hidden)
     _keep_changed(view, upserts)
-    return _finish(view, upserts, set(), max_length, with_counts, consumed=created)
+    return _finish(view, upserts, set(), max_length, with_counts, consumed=created, slack=slack)
 
 
 def plan_refresh(
@@ -296,17 +352,23 @@ def plan_refresh(
 
 
 def plan_hide_actor(
-    view: AggregatedView, actor_id: str, before: int | None = None, with_counts: bool = False
+    view: AggregatedView,
+    actor_id: str,
+    before: int | None = None,
+    with_counts: bool = False,
+    max_length: int | None = None,
+    slack: int = 0,
 ) -> AggregatedWrite:
     """Hide every member by actor_id (an unfollow at version `before`), keeping their places;
-    members that arrived at or after it are dropped. Needs the whole feed in view."""
+    members that arrived at or after it are dropped, and a group left empty makes room for the
+    trim slack's newest. Needs the whole feed in view, spilled groups too."""
     upserts: dict[str, AggregatedActivity] = {}
     for name, group in view.groups.items():
         if any(m.actor == actor_id and not m.hidden for m in group.members.values()):
             updated = group.copy()
             updated.hide_actor(actor_id, before)
             upserts[name] = updated
-    return _finish(view, upserts, set(), None, with_counts)
+    return _finish(view, upserts, set(), max_length, with_counts, slack=slack)
 
 
 def plan_cover(

@@ -20,6 +20,7 @@ from streamfeed.domain.aggregation import (
     AggregatedView,
     AggregatedWrite,
     Delivery,
+    is_spilled,
     notification_counts,
     plan_cover,
     plan_deliver,
@@ -45,6 +46,10 @@ class AggregatedFeed(BaseFeed):
     aggregated_activity_class: ClassVar[type[AggregatedActivity]] = AggregatedActivity
     #: Whether writes keep unseen and unread counts (notification feeds do).
     track_counts: ClassVar[bool] = False
+    #: Groups max_length pushes out that the feed keeps aside, unread: a late member of one
+    #: (a delivery behind newer ones) joins it instead of starting it again, and a takeout (an
+    #: unfollow consumed late) lets the newest back in. 0 turns it off.
+    trim_slack: ClassVar[int] = 10
     #: Where marks go when the feed came from a manager: published, applied by the user's owner.
     mark_sink: Callable[[str, MarkSpec], None] | None = None
 
@@ -64,10 +69,17 @@ class AggregatedFeed(BaseFeed):
         )
 
     def _all(self) -> list[AggregatedActivity]:
-        return self.backend.aggregated.get_all(self.key, self.activity_class, self.aggregated_activity_class)
+        """Every group in place, dormant ones too, newest first (not those kept aside)."""
+        view = self._full_view()
+        return [
+            view.groups[name] for rank, name in view.ranks if not is_spilled(rank) and name in view.groups
+        ]
 
     def _full_view(self) -> AggregatedView:
-        groups = self._all()
+        """The whole feed, the groups kept aside (the trim slack) too."""
+        groups = self.backend.aggregated.get_all(
+            self.key, self.activity_class, self.aggregated_activity_class
+        )
         ranks = self.backend.aggregated.get_ranks(self.key)
         return AggregatedView({g.group: g for g in groups}, ranks, self.backend.aggregated.meta(self.key))
 
@@ -126,7 +138,12 @@ class AggregatedFeed(BaseFeed):
         cls._apply_many(
             backend,
             [
-                (feed, plan_deliver(feed.get_aggregator(), view, ds, cls.max_length, cls.track_counts))
+                (
+                    feed,
+                    plan_deliver(
+                        feed.get_aggregator(), view, ds, cls.max_length, cls.track_counts, cls.trim_slack
+                    ),
+                )
                 for (feed, ds), view in zip(feeds, views, strict=True)
             ],
         )
@@ -142,7 +159,10 @@ class AggregatedFeed(BaseFeed):
         """Hide every activity by actor_id (an unfollow at version `before`): they keep their
         places, unshown, until a new follow's copy shows them again or max_length pushes them
         out. Those that reached the feed at or after the unfollow never belonged: taken out."""
-        self._apply(plan_hide_actor(self._full_view(), actor_id, before, self.track_counts))
+        view = self._full_view()
+        self._apply(
+            plan_hide_actor(view, actor_id, before, self.track_counts, self.max_length, self.trim_slack)
+        )
 
     # -- Stream Framework's direct API ------------------------------------------------
 
@@ -183,9 +203,10 @@ class AggregatedFeed(BaseFeed):
     def trim(self, length: int | None = None) -> None:
         length = self.max_length if length is None else length
         view = self._full_view()
-        if length is not None and len(view.ranks) > length:
-            dropped = [name for _, name in view.ranks[length:]]
-            kept = [view.groups[name] for _, name in view.ranks[:length] if name in view.groups]
+        ranks = [(rank, name) for rank, name in view.ranks if not is_spilled(rank)]
+        if length is not None and len(ranks) > length:
+            dropped = [name for _, name in ranks[length:]]
+            kept = [view.groups[name] for _, name in ranks[:length] if name in view.groups]
             meta = None
             if self.track_counts:
                 unseen, unread = notification_counts(kept)

@@ -265,6 +265,50 @@ def group_summary(groups: list[AggregatedActivity]):
     return [(g.group, ids(g.activities), g.minimized_activities, g.created_at, g.updated_at) for g in groups]
 
 
+class TwoGroupFeed(AggregatedFeed):
+    key_format = "two:{user_id}"
+    max_length = 2
+    trim_slack = 1
+
+
+def members(feed: AggregatedFeed) -> list[list[str]]:
+    return [ids(g.activities) for g in feed[:]]
+
+
+def test_a_group_pushed_out_waits_aside_and_a_late_member_brings_it_back(backend, user):
+    """Groups are a day's activities of one verb; the love group, pushed out, waits aside: a
+    later love joins it (both shown) instead of starting it again."""
+    feed = TwoGroupFeed(user, backend=backend)
+    love, comment, pin = at(0), at(60, verb="comment"), at(120, verb="add")
+    feed.add_many([love, comment, pin])
+    assert members(feed) == [[pin.id], [comment.id]]
+    later = at(180, obj="10")
+    feed.add(later)
+    assert members(feed) == [[love.id, later.id], [pin.id]]
+    assert feed.count() == 2
+
+
+def test_the_group_slack_keeps_the_newest_pushed_out(backend, user):
+    feed = TwoGroupFeed(user, backend=backend)
+    love, comment, pin, follow = at(0), at(60, verb="comment"), at(120, verb="add"), at(180, verb="follow")
+    feed.add_many([love, comment, pin, follow])  # love, then comment pushed out; one waits
+    later_comment, later_love = at(240, verb="comment", obj="10"), at(250, obj="10")
+    feed.add(later_comment)  # comment waited aside: comes back whole, pushing the pin aside
+    assert members(feed) == [[comment.id, later_comment.id], [follow.id]]
+    feed.add(later_love)  # love fell past the slack: starts again
+    assert members(feed) == [[later_love.id], [comment.id, later_comment.id]]
+
+
+def test_a_takeout_lets_the_newest_group_aside_back_in(backend, user):
+    feed = TwoGroupFeed(user, backend=backend)
+    love, comment, pin = at(0), at(60, verb="comment"), at(120, actor="2", verb="add")
+    feed.add_many([love, comment, pin])
+    assert members(feed) == [[pin.id], [comment.id]]
+    feed.hide_actor("2", before=pin.sort_key)  # an unfollow older than the pin: taken out
+    assert members(feed) == [[comment.id], [love.id]]
+    assert feed.count() == 2
+
+
 def test_aggregated_merge_rules(backend, user):
     feed = AggregatedFeed(user, backend=backend)
     day1 = [at(m, actor=str(m)) for m in range(3)]

@@ -76,11 +76,11 @@ class ShortUserFeed(UserFeed):
 
 
 class SmallAggregated(AggregatedFeed):
-    max_length = 40
+    max_length = 3
 
 
 class SimNotifications(NotificationFeed):
-    max_length = 40
+    max_length = 3
 
 
 class TrimManager(Manager):

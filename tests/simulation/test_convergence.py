@@ -81,6 +81,29 @@ def test_an_unfollow_consumed_after_activities_published_later_converges_with_tr
         short_feed.trim_slack = slack
 
 
+def test_a_late_member_of_a_group_pushed_out_joins_it_aside_instead_of_starting_it_again():
+    """u1's 3-group aggregated feed: the comments of 2026-11-01 are pushed out by newer groups
+    in event order, then u3's late, back-dated comment joins them. Without the trim slack it
+    started the group again holding only itself (in event order) where a schedule that
+    delivered it before the group was pushed out shows both comments. Found with --seed 30
+    once aggregated feeds were short enough to trim."""
+    world = generate(3192092534, events=31)
+    expected = visible(run_inline(world), world.users)
+    pipeline, _ = run_pipeline(world, 3997244070)
+    assert first_difference(expected, visible(pipeline, world.users)) is None
+    assert stored(pipeline) == stored(run_inline(world))
+    groups = {name: members for name, members, *_ in expected["aggregated", "u1"][0][0]}
+    assert len(groups["2-2026-11-01"]) == 2  # u0's comment of that day came back with u3's
+
+    aggregated = world.manager_class.feed_classes["aggregated"]
+    aggregated.trim_slack, slack = 0, aggregated.trim_slack
+    try:
+        without, _ = run_pipeline(world, 3997244070)
+        assert first_difference(visible(run_inline(world), world.users), visible(without, world.users))
+    finally:
+        aggregated.trim_slack = slack
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     world_seed=seeds,
