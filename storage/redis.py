@@ -349,26 +349,36 @@ return 1
 AGGREGATED_PAGE = """
 local offset, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local skip_dormant = ARGV[3] ~= '1' and redis.call('SCARD', KEYS[3]) > 0
-local members
-if skip_dormant then
-  members = redis.call('ZREVRANGE', KEYS[1], 0, -1)
-else
+if not skip_dormant then
   local stop = -1
   if limit >= 0 then stop = offset + limit - 1 end
-  members = redis.call('ZREVRANGE', KEYS[1], offset, stop)
-  offset = 0
+  local names = {}
+  for _, member in ipairs(redis.call('ZREVRANGE', KEYS[1], offset, stop)) do
+    names[#names + 1] = string.sub(member, string.find(member, '|', 1, true) + 1)
+  end
+  if #names == 0 then return {} end
+  return redis.call('HMGET', KEYS[2], unpack(names))
 end
-local names, skipped = {}, 0
-for _, member in ipairs(members) do
-  local name = string.sub(member, string.find(member, '|', 1, true) + 1)
-  if not (skip_dormant and redis.call('SISMEMBER', KEYS[3], name) == 1) then
-    if skipped < offset then
-      skipped = skipped + 1
-    else
-      names[#names + 1] = name
-      if limit >= 0 and #names >= limit then break end
+-- Dormant groups (and those kept aside, which rank last) are skipped before the offset counts:
+-- read the order in chunks until the page is full.
+local names, skipped, start = {}, 0, 0
+local chunk = 64
+if limit >= 0 then chunk = math.max(chunk, offset + limit) end
+while true do
+  local members = redis.call('ZREVRANGE', KEYS[1], start, start + chunk - 1)
+  for _, member in ipairs(members) do
+    local name = string.sub(member, string.find(member, '|', 1, true) + 1)
+    if redis.call('SISMEMBER', KEYS[3], name) == 0 then
+      if skipped < offset then
+        skipped = skipped + 1
+      else
+        names[#names + 1] = name
+        if limit >= 0 and #names >= limit then return redis.call('HMGET', KEYS[2], unpack(names)) end
+      end
     end
   end
+  if #members < chunk then break end
+  start = start + chunk
 end
 if #names == 0 then return {} end
 return redis.call('HMGET', KEYS[2], unpack(names))
