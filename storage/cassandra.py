@@ -445,12 +445,29 @@ class CassandraTimelineStorage(TimelineStorage):
         held = self.statements("SELECT activity_id FROM {ks}.timeline WHERE feed_id = ? AND activity_id IN ?")
         present = {row[0] for row in session.execute(held, (key, [row[0] for row in rows]))}
         back = [row for row in rows if row[0] not in present][:count]
+        # The spill's rows are copies from when they were cut: an update or removal since
+        # rewrote only the timeline's, so each comes back with the activity's current state.
+        current = self._current_rows([row[0] for row in back])
         insert = self.statements(
             f"INSERT INTO {{ks}}.timeline (feed_id, {self._ROW}) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
-        _run_all(session, insert, [(key, *row) for row in back])
+        _run_all(session, insert, [(key, row[0], *current.get(row[0], row[1:5]), row[5]) for row in back])
         delete = self.statements("DELETE FROM {ks}.timeline_spill WHERE feed_id = ? AND activity_id = ?")
         _run_all(session, delete, [(key, row[0]) for row in rows if row[0] in present or row in back])
+
+    def _current_rows(self, activity_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """id -> (activity bytes, version, added, removed) as activity storage holds them now."""
+        if not activity_ids:
+            return {}
+        select = self.statements(
+            "SELECT activity_id, activity, version, added, removed FROM {ks}.activities "
+            "WHERE activity_id IN ?"
+        )
+        found: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(activity_ids), 100):
+            for row in self.statements.session.execute(select, (list(activity_ids[start : start + 100]),)):
+                found[row[0]] = tuple(row[1:5])
+        return found
 
     def refresh(self, keys: Sequence[str], states: Sequence[ActivityState]) -> None:
         """Rewrite the denormalized rows with the newest state, only where a feed holds them."""

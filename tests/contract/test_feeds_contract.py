@@ -186,6 +186,24 @@ def test_a_spilled_entry_added_again_leaves_the_slack(backend, user):
     assert ids(feed[:]) == ids(newest_first(activities[1:6]))
 
 
+def test_an_entry_refilled_from_the_slack_shows_its_current_state(backend, user):
+    """Updates and removals while an entry waits aside reach it when it comes back (Cassandra
+    copies rows aside: the refill reads the current state)."""
+    feed = SmallFeed(user, backend=backend)
+    activities = [at(m) for m in range(7)]
+    feed.add_many(activities)  # 6..2 in place; 1 and 0 aside
+    later = activities[6].sort_key + 1  # versions above every add's
+    edited = ActivityState(activities[1].with_extra_context({"title": "new"}), later, activities[1].sort_key)
+    gone = ActivityState(activities[0], later, activities[0].sort_key, removed=True)
+    backend.activities.apply([edited, gone])
+    Feed.refresh_in_many_users([user], [edited, gone], backend=backend)
+    feed.remove_many([activities[6].id, activities[5].id])
+    page = feed[:]
+    assert ids(page) == ids(newest_first(activities[1:5]))  # 0 is back, removed: holds its place
+    assert page[-1].extra_context == {"title": "new"}
+    assert feed.count() == 4
+
+
 def test_remove(backend, user):
     feed = Feed(user, backend=backend)
     a, b, c = at(1), at(2), at(3)
