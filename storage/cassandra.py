@@ -48,34 +48,26 @@ from streamfeed.storage.cassandra_reactions import REACTION_TABLES, CassandraRea
 from streamfeed.storage.redis import RedisBackend
 from streamfeed.storage.serialization import StoredForms, pending_from_text, pending_text
 
+#: A flat feed's rows, newest first; its trim slack's rows have the same shape.
+_TIMELINE: tuple[dict[str, str], str] = (
+    {
+        "feed_id": "text",
+        "activity_id": "text",
+        "activity": "blob",
+        "version": "bigint",
+        "added": "bigint",
+        "removed": "boolean",
+        "hidden": "boolean",
+    },
+    "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
+)
+
 #: table -> (columns with CQL types, primary key and options). Columns may be added
 #: here over time; schema sync adds the missing ones to existing tables.
 TABLES: dict[str, tuple[dict[str, str], str]] = {
-    "timeline": (
-        {
-            "feed_id": "text",
-            "activity_id": "text",
-            "activity": "blob",
-            "version": "bigint",
-            "added": "bigint",
-            "removed": "boolean",
-            "hidden": "boolean",
-        },
-        "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
-    ),
+    "timeline": _TIMELINE,
     # Entries trimming cut, the newest trim_slack of them, unread: what a takeout refills from.
-    "timeline_spill": (
-        {
-            "feed_id": "text",
-            "activity_id": "text",
-            "activity": "blob",
-            "version": "bigint",
-            "added": "bigint",
-            "removed": "boolean",
-            "hidden": "boolean",
-        },
-        "PRIMARY KEY (feed_id, activity_id)) WITH CLUSTERING ORDER BY (activity_id DESC",
-    ),
+    "timeline_spill": _TIMELINE,
     "activities": (
         {
             "activity_id": "text",
