@@ -204,6 +204,16 @@ class BaseFeed:
     #: Tell realtime listeners (the HTTP API's event stream) about new entries: one append to
     #: the recipient's event log per delivery run. Off for feeds nobody watches live.
     realtime: ClassVar[bool] = True
+    #: What max_length pushes out and the feed keeps aside, unread (Feed and AggregatedFeed).
+    trim_slack: ClassVar[int] = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A bad trim_slack is an error naming the class when the app is defined."""
+        super().__init_subclass__(**kwargs)
+        slack = cls.trim_slack
+        if isinstance(slack, bool) or not isinstance(slack, int) or slack < 0:
+            where = f"{cls.__module__}.{cls.__qualname__}.trim_slack"
+            raise ValidationError(where, slack, "must be an int of 0 or more")
 
     def __init__(self, user_id: Any, backend: Backend | None = None) -> None:
         self.user_id = str(user_id)

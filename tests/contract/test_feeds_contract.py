@@ -843,3 +843,12 @@ def test_the_rebuild_lease_is_held_by_one_holder_until_it_lapses_on_every_backen
         assert time.monotonic() < deadline, "the lease never lapsed"
         time.sleep(0.2)
     assert not marker.lease(f"a-{user}", 3.0)
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "20", None])
+def test_a_bad_trim_slack_is_refused_where_the_class_is_defined(bad):
+    from streamfeed.domain.exceptions import ValidationError
+
+    for base in (Feed, AggregatedFeed):
+        with pytest.raises(ValidationError, match="trim_slack: must be an int of 0 or more"):
+            type("Bad", (base,), {"trim_slack": bad})
